@@ -1,0 +1,36 @@
+"""Project exceptions: every error a user can cause is a `ScanTalkError` with a sentence that
+names their input and says what to do."""
+
+from __future__ import annotations
+
+
+class ScanTalkError(Exception):
+    """Base class of every error caused by a user's input, file or configuration."""
+
+
+class MeshError(ScanTalkError):
+    """A mesh or point-cloud file that cannot be used (unreadable, empty, NaN, bad indices)."""
+
+
+class AudioError(ScanTalkError):
+    """An audio file or array that cannot be used (unreadable, empty, silent, too short)."""
+
+
+class DatasetError(ScanTalkError):
+    """A dataset folder that does not match any supported layout, or has broken files."""
+
+
+class CheckpointError(ScanTalkError):
+    """A checkpoint that is missing, corrupted, or was written by another model."""
+
+
+class CacheError(ScanTalkError):
+    """An operator-cache directory that cannot be used (not writable, not a directory)."""
+
+
+class ModelNotFoundError(ScanTalkError):
+    """A pretrained model (e.g. a Hugging Face hub id) that is not available on this machine."""
+
+
+class OutputExistsError(ScanTalkError):
+    """An output that already exists and would be overwritten without `overwrite=True`."""
