@@ -1,0 +1,23 @@
+"""ScanTalk: animate any 3D face — mesh, raw scan or point cloud — from speech.
+
+`Animator` is the way in; `scantalk.geometry`, `scantalk.nn`, `scantalk.audio`, `scantalk.data`
+and `scantalk.training` hold the pieces.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["Animation", "Animator", "__version__"]
+
+
+def __getattr__(name: str):
+    # `import scantalk` stays light (no torch/open3d import) until the Animator is asked for.
+    if name == "Animator":
+        from scantalk.animator import Animator
+
+        return Animator
+    if name == "Animation":
+        from scantalk.animation import Animation
+
+        return Animation
+    raise AttributeError(f"module 'scantalk' has no attribute {name!r}")

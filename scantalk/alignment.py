@@ -1,0 +1,105 @@
+"""Bringing a face into the training frame (metres, y up, face towards +z) and back, exactly.
+
+A `Alignment` is a similarity transform x_model = scale · R · x_file + offset. Animations are
+computed in the model frame and mapped back with the exact inverse, so the user gets their
+file's units, orientation and position.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from scantalk.errors import ScanTalkError
+
+_AXES = {
+    "x": (1.0, 0.0, 0.0), "+x": (1.0, 0.0, 0.0), "-x": (-1.0, 0.0, 0.0),
+    "y": (0.0, 1.0, 0.0), "+y": (0.0, 1.0, 0.0), "-y": (0.0, -1.0, 0.0),
+    "z": (0.0, 0.0, 1.0), "+z": (0.0, 0.0, 1.0), "-z": (0.0, 0.0, -1.0),
+}
+# A head is about 0.15-0.25 m across; its bounding-box diagonal lies well inside this range.
+PLAUSIBLE_DIAGONAL_M = (0.08, 0.8)
+# Unit guesses from the bounding-box diagonal: (lower bound of the diagonal, metres per unit).
+_UNIT_GUESSES = ((50.0, 0.001, "millimetres"), (5.0, 0.01, "centimetres"), (0.0, 1.0, "metres"))
+
+
+@dataclass
+class Alignment:
+    """x_model = scale · rotation @ x_file + offset (rotation (3, 3), offset (3,) metres)."""
+
+    scale: float = 1.0
+    rotation: list[list[float]] = field(default_factory=lambda: np.eye(3).tolist())
+    offset: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    units: str = "metres"
+    mode: str = "none"
+
+    def to_model(self, points: np.ndarray) -> np.ndarray:
+        """Points (..., 3) in the file's frame → the model frame."""
+        rotation = np.asarray(self.rotation)
+        return self.scale * points @ rotation.T + np.asarray(self.offset)
+
+    def to_file(self, points: np.ndarray) -> np.ndarray:
+        """Points (..., 3) in the model frame → the file's frame (exact inverse of `to_model`)."""
+        rotation = np.asarray(self.rotation)
+        return ((points - np.asarray(self.offset)) / self.scale) @ rotation
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def axes_rotation(up: str = "y", forward: str = "z") -> np.ndarray:
+    """Rotation (3, 3) taking the file's `up` axis to +y and its `forward` axis to +z."""
+    try:
+        up_vec, forward_vec = np.array(_AXES[up.lower()]), np.array(_AXES[forward.lower()])
+    except KeyError as error:
+        raise ScanTalkError(f"unknown axis {error.args[0]!r}: use one of x, y, z, -x, -y, -z") from None
+    if abs(float(up_vec @ forward_vec)) > 0.5:
+        raise ScanTalkError(f"up={up!r} and forward={forward!r} must be different axes")
+    right = np.cross(up_vec, forward_vec)
+    # Rows: where the file's axes must go — file vectors expressed in (right, up, forward).
+    return np.stack([right, up_vec, forward_vec])
+
+
+def fit_alignment(
+    verts: np.ndarray,
+    align: str = "auto",
+    up: str | None = None,
+    forward: str | None = None,
+    reference_center: np.ndarray | None = None,
+    name: str = "face",
+) -> Alignment:
+    """The alignment of a face `verts` (V, 3) into the model frame.
+
+    align "auto": units guessed from the bounding box (millimetres, centimetres or metres),
+    bounding-box centre moved onto `reference_center` (the training faces' centre); `up` /
+    `forward` name the file's axes when it is not y-up / +z-facing. align "none": identity
+    (the face must already be in the training frame). A face that still looks implausible
+    afterwards (not head-sized) gets a warning saying which option to set.
+    """
+    if align not in ("auto", "none"):
+        raise ScanTalkError(f"align must be 'auto' or 'none', got {align!r}")
+    rotation = axes_rotation(up or "y", forward or "z")
+    if align == "none":
+        alignment = Alignment(rotation=rotation.tolist(), mode="none")
+        if up or forward:
+            alignment.mode = "axes"
+    else:
+        diagonal = float(np.linalg.norm(verts.max(0) - verts.min(0)))
+        scale, units = next((s, u) for lower, s, u in _UNIT_GUESSES if diagonal >= lower)
+        rotated = scale * verts @ rotation.T
+        center = 0.5 * (rotated.max(0) + rotated.min(0))
+        target = np.zeros(3) if reference_center is None else np.asarray(reference_center, dtype=np.float64)
+        alignment = Alignment(scale, rotation.tolist(), (target - center).tolist(), units, "auto")
+    aligned = alignment.to_model(verts)
+    diagonal_m = float(np.linalg.norm(aligned.max(0) - aligned.min(0)))
+    if not PLAUSIBLE_DIAGONAL_M[0] <= diagonal_m <= PLAUSIBLE_DIAGONAL_M[1]:
+        hint = "pass align='auto'" if align == "none" else "scale the file to metres or millimetres"
+        warnings.warn(
+            f"{name}: after alignment the face is {diagonal_m:.3g} m across (a head is about 0.3 m); "
+            f"the animation will likely be wrong — {hint}, and set up=/forward= if it is not y-up "
+            "and facing +z",
+            stacklevel=2,
+        )
+    return alignment

@@ -1,0 +1,5 @@
+"""Networks built from the `nn` layers: ScanTalk."""
+
+from scantalk.model.scantalk import ScanTalk
+
+__all__ = ["ScanTalk"]

@@ -1,0 +1,130 @@
+"""`ScanTalkModule`: the training logic of ScanTalk (losses, optimiser, metrics) for Lightning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from scantalk.checkpoint import CHECKPOINT_KIND
+from scantalk.geometry.operators import SurfaceOperators
+from scantalk.metrics import lip_vertex_error, mean_vertex_error, upper_face_dynamics_deviation
+from scantalk.model import ScanTalk
+
+
+def reconstruction_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    lip_vertices: torch.Tensor | None,
+    mse_weight: float = 1.0,
+    lip_weight: float = 1.0,
+    velocity_weight: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """ScanTalk's loss terms on frames (T, V, 3): MSE, lip-vertex MSE and velocity MSE.
+
+    The velocity term compares frame-to-frame differences along *time*, which penalises
+    jitter and a lagging mouth that a per-frame MSE forgives.
+    """
+    terms = {"mse": F.mse_loss(pred, target)}
+    terms["lip"] = F.mse_loss(pred[:, lip_vertices], target[:, lip_vertices]) if lip_vertices is not None else pred.new_zeros(())
+    if pred.shape[0] > 1:
+        terms["velocity"] = F.mse_loss(pred[1:] - pred[:-1], target[1:] - target[:-1])
+    else:
+        terms["velocity"] = pred.new_zeros(())
+    terms["loss"] = mse_weight * terms["mse"] + lip_weight * terms["lip"] + velocity_weight * terms["velocity"]
+    return terms
+
+
+class ScanTalkModule(L.LightningModule):
+    """Trains `ScanTalk`. Every argument is a typed knob reachable from a LightningCLI YAML.
+
+    Model: audio_encoder, latent, width, n_blocks, k_eig, lstm_layers, lstm_hidden,
+    identity_input, emotion — see `scantalk.model.ScanTalk`.
+    Training: lr (Adam, 1e-4 as in ScanTalk), weight_decay, and the loss weights
+    (mse_weight, lip_weight, velocity_weight). Gradient clipping is the Trainer's
+    (`trainer.gradient_clip_val`). Checkpoints hold these hyper-parameters, so
+    `ScanTalkModule.load_from_checkpoint(path)` alone rebuilds the model.
+    """
+
+    def __init__(
+        self,
+        audio_encoder: str | dict[str, Any] = "mel",
+        latent: int = 32,
+        width: int = 32,
+        n_blocks: int = 4,
+        k_eig: int = 128,
+        lstm_layers: int = 3,
+        lstm_hidden: int = 16,
+        identity_input: str = "xyz",
+        emotion: dict[str, Any] | None = None,
+        lr: float = 1e-4,
+        weight_decay: float = 0.0,
+        mse_weight: float = 1.0,
+        lip_weight: float = 1.0,
+        velocity_weight: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = ScanTalk(
+            audio_encoder=audio_encoder, latent=latent, width=width, n_blocks=n_blocks, k_eig=k_eig,
+            lstm_layers=lstm_layers, lstm_hidden=lstm_hidden, identity_input=identity_input, emotion=emotion,
+        )
+
+    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Predicted frames (T, V, 3) for one sample of `TalkingHeadDataModule`."""
+        return self.model(
+            batch["audio"], batch["template"], batch["ops"], batch["frames"].shape[0],
+            emotion=batch.get("emotion"), intensity=batch.get("intensity"),
+        )
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        if isinstance(batch, dict) and isinstance(batch.get("ops"), SurfaceOperators):
+            moved = {k: (v.to(device) if isinstance(v, (torch.Tensor, SurfaceOperators)) else v) for k, v in batch.items()}
+            return moved
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def _losses(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        pred = self(batch)
+        terms = reconstruction_loss(
+            pred, batch["frames"], batch["lip_vertices"],
+            self.hparams.mse_weight, self.hparams.lip_weight, self.hparams.velocity_weight,
+        )
+        return pred, terms
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        _, terms = self._losses(batch)
+        self.log_dict({f"train/{k}": v for k, v in terms.items()}, batch_size=1, prog_bar=False)
+        self.log("train_loss", terms["loss"], batch_size=1, prog_bar=True)
+        return terms["loss"]
+
+    def _evaluate(self, batch: dict[str, Any], prefix: str) -> None:
+        pred, terms = self._losses(batch)
+        gt = batch["frames"]
+        metrics = {f"{prefix}/{k}": v for k, v in terms.items()}
+        metrics[f"{prefix}/mve"] = torch.as_tensor(mean_vertex_error(pred, gt))
+        if batch["lip_vertices"] is not None:
+            metrics[f"{prefix}/lve"] = torch.as_tensor(lip_vertex_error(pred, gt, batch["lip_vertices"]))
+        if batch["upper_vertices"] is not None:
+            fdd = upper_face_dynamics_deviation(pred, gt, batch["template"], batch["upper_vertices"])
+            metrics[f"{prefix}/fdd"] = torch.as_tensor(fdd)
+        self.log_dict({k: v.float() for k, v in metrics.items()}, batch_size=1, sync_dist=True)
+        self.log(f"{prefix}_loss", terms["loss"], batch_size=1, prog_bar=True, sync_dist=True)
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        return {"subject": batch["subject"], "name": batch["name"], "frames": self(batch).float().cpu()}
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Lets `Animator.from_checkpoint` tell our checkpoints from other models' at a glance.
+        checkpoint["scantalk_kind"] = CHECKPOINT_KIND
+        checkpoint["scantalk_model_config"] = dict(self.model.config)
