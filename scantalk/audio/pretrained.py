@@ -1,0 +1,213 @@
+"""Pretrained speech encoders (HuBERT, wav2vec 2.0) from Hugging Face, used the ScanTalk way.
+
+The 50 Hz output of the frozen CNN feature extractor is linearly resampled to the mesh frame
+count *before* the feature projection and the transformer, so the transformer attends over
+exactly one token per mesh frame (ScanTalk, following FaceFormer).
+
+Offline by default: weights are read from a local folder or the local Hugging Face cache and
+nothing touches the network unless `allow_download=True` (and HF_HUB_OFFLINE is not set).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from scantalk.audio.encoders import AudioEncoder, resample_frames
+from scantalk.errors import ModelNotFoundError, ScanTalkError
+
+_TRUTHY = {"1", "true", "yes", "on"}
+
+
+def hub_offline() -> bool:
+    """True when the environment forbids Hugging Face downloads (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
+    return any(os.environ.get(var, "").strip().lower() in _TRUTHY for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _looks_like_path(source: str) -> bool:
+    """A hub id is `name` or `owner/name`; anything else the user typed is a folder path."""
+    return source.startswith((".", "/", "~")) or "\\" in source or source.count("/") > 1 or os.path.isabs(source)
+
+
+def load_speech_model(
+    model_class: type[nn.Module],
+    source: str | Path,
+    model_types: tuple[str, ...],
+    allow_download: bool = False,
+    cache_dir: str | Path | None = None,
+) -> nn.Module:
+    """Load a transformers speech model from a local folder or a hub id, offline unless allowed.
+
+    Args:
+        model_class: e.g. `transformers.HubertModel`.
+        source: a folder written by `save_pretrained` or a hub id ("facebook/hubert-base-ls960").
+        model_types: config `model_type`s this class accepts (e.g. ("hubert",)).
+        allow_download: fetch a hub id that is not cached (ignored when HF_HUB_OFFLINE=1).
+        cache_dir: Hugging Face cache folder (default: the standard HF cache).
+
+    Raises:
+        ModelNotFoundError: the folder is missing or not a model of the right kind, or the hub
+            id is not on this machine (the message says how to get it).
+    """
+    from transformers import AutoConfig
+
+    text = str(source)
+    folder = Path(text).expanduser()
+    kind = model_class.__name__
+    if folder.exists():
+        if not (folder.is_dir() and (folder / "config.json").is_file()):
+            raise ModelNotFoundError(
+                f"{text!r} is not a Hugging Face model folder (no config.json inside); pass a folder written by "
+                f"`{kind}.save_pretrained(...)` or `hf download <id> --local-dir <folder>`."
+            )
+        location, local_only = str(folder), True
+    elif _looks_like_path(text):
+        raise ModelNotFoundError(f"Model folder {text!r} does not exist; check the path.")
+    else:
+        location, local_only = text, not allow_download or hub_offline()
+    how_to_get = (
+        f"Model {text!r} is not on this machine and downloads are off. Either run "
+        f"`hf download {text}` (older huggingface_hub: `huggingface-cli download {text}`) on a machine with internet (then copy the Hugging Face cache, "
+        f"~/.cache/huggingface/hub, here), or pass allow_download=True"
+        + (" and unset HF_HUB_OFFLINE" if hub_offline() else "")
+        + f", or pass the path of a local folder holding the model."
+    )
+    try:
+        config = AutoConfig.from_pretrained(location, local_files_only=local_only, cache_dir=cache_dir)
+    except (OSError, ValueError) as error:
+        if location == text and local_only:
+            raise ModelNotFoundError(how_to_get) from error
+        raise ModelNotFoundError(f"Could not read the model config of {text!r}: {error}") from error
+    if config.model_type not in model_types:
+        raise ModelNotFoundError(
+            f"{text!r} holds a {config.model_type!r} model, but {kind} needs one of {list(model_types)}; "
+            "pick the encoder that matches the model (e.g. 'hubert' or 'wav2vec2')."
+        )
+    try:
+        return model_class.from_pretrained(location, local_files_only=local_only, cache_dir=cache_dir)
+    except (OSError, ValueError) as error:
+        if location == text and local_only:
+            raise ModelNotFoundError(how_to_get) from error
+        raise ModelNotFoundError(f"Could not load the weights of {text!r} as {kind}: {error}") from error
+
+
+class PretrainedSpeechEncoder(AudioEncoder):
+    """Shared logic of `HubertEncoder` and `Wav2Vec2Encoder` (see the module docstring).
+
+    Input (N,) or (B, N) audio at 16 kHz; output (T, hidden_size) or (B, T, hidden_size).
+    """
+
+    name: str
+    model_types: tuple[str, ...]
+
+    def __init__(
+        self,
+        model: str,
+        freeze_feature_extractor: bool = True,
+        allow_download: bool = False,
+        spec_augment: bool = False,
+        cache_dir: str | None = None,
+    ) -> None:
+        """Args: model, a hub id or a local folder; freeze_feature_extractor keeps the CNN's
+        weights fixed (ScanTalk); allow_download lets a missing hub id be downloaded;
+        spec_augment masks random time spans of the transformer input while training (uses the
+        model's mask_time_prob); cache_dir overrides the Hugging Face cache folder."""
+        super().__init__()
+        self._settings = {
+            "model": str(model),
+            "freeze_feature_extractor": freeze_feature_extractor,
+            "allow_download": allow_download,
+            "spec_augment": spec_augment,
+            "cache_dir": None if cache_dir is None else str(cache_dir),
+        }
+        self.model = load_speech_model(self._model_class(), model, self.model_types, allow_download, cache_dir)
+        if getattr(self.model, "adapter", None) is not None:
+            raise ScanTalkError(
+                f"Model {str(model)!r} has an output adapter that changes the frame rate; "
+                "use a model without `add_adapter`."
+            )
+        if freeze_feature_extractor:
+            self.model.feature_extractor._freeze_parameters()
+        self.output_dim = int(self.model.config.hidden_size)
+        self.receptive_field = _receptive_field(self.model.config.conv_kernel, self.model.config.conv_stride)
+
+    @staticmethod
+    def _model_class() -> type[nn.Module]:
+        raise NotImplementedError
+
+    def encode(self, audio: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """(B, N) normalised audio → (B, num_frames, hidden_size)."""
+        if audio.shape[-1] < self.receptive_field:
+            # The CNN needs one receptive field (400 samples = 25 ms for base models) per output.
+            audio = nn.functional.pad(audio, (0, self.receptive_field - audio.shape[-1]))
+        cnn_features = self.model.feature_extractor(audio)  # (B, C_cnn, T50)
+        cnn_features = resample_frames(cnn_features, num_frames).transpose(1, 2)  # (B, T, C_cnn)
+        projected = self.model.feature_projection(cnn_features)
+        # wav2vec 2.0 also returns the normed CNN features; HuBERT returns the projection only.
+        hidden = projected[0] if isinstance(projected, tuple) else projected
+        if self._settings["spec_augment"] and self.training:
+            hidden = self.model._mask_hidden_states(hidden)
+        return self.model.encoder(hidden)[0]
+
+    def config(self) -> dict[str, Any]:
+        """{"name": ..., **constructor arguments}; rebuilding reloads the pretrained weights."""
+        return {"name": self.name, **self._settings}
+
+
+class HubertEncoder(PretrainedSpeechEncoder):
+    """HuBERT (default `facebook/hubert-base-ls960`, output_dim 768) — ScanTalk's encoder."""
+
+    name = "hubert"
+    model_types = ("hubert",)
+
+    def __init__(
+        self,
+        model: str = "facebook/hubert-base-ls960",
+        freeze_feature_extractor: bool = True,
+        allow_download: bool = False,
+        spec_augment: bool = False,
+        cache_dir: str | None = None,
+    ) -> None:
+        super().__init__(model, freeze_feature_extractor, allow_download, spec_augment, cache_dir)
+
+    @staticmethod
+    def _model_class() -> type[nn.Module]:
+        from transformers import HubertModel
+
+        return HubertModel
+
+
+class Wav2Vec2Encoder(PretrainedSpeechEncoder):
+    """wav2vec 2.0 (default `facebook/wav2vec2-base-960h`, output_dim 768) — FaceFormer's encoder."""
+
+    name = "wav2vec2"
+    model_types = ("wav2vec2",)
+
+    def __init__(
+        self,
+        model: str = "facebook/wav2vec2-base-960h",
+        freeze_feature_extractor: bool = True,
+        allow_download: bool = False,
+        spec_augment: bool = False,
+        cache_dir: str | None = None,
+    ) -> None:
+        super().__init__(model, freeze_feature_extractor, allow_download, spec_augment, cache_dir)
+
+    @staticmethod
+    def _model_class() -> type[nn.Module]:
+        from transformers import Wav2Vec2Model
+
+        return Wav2Vec2Model
+
+
+def _receptive_field(kernels: list[int] | tuple[int, ...], strides: list[int] | tuple[int, ...]) -> int:
+    """Samples one output of a stack of strided 1-D convolutions sees (400 for HuBERT base)."""
+    field, jump = 1, 1
+    for kernel, stride in zip(kernels, strides):
+        field += (kernel - 1) * jump
+        jump *= stride
+    return field
