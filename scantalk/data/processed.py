@@ -22,7 +22,7 @@ import numpy as np
 
 from scantalk.data.masks import subject_masks
 from scantalk.data.safe_pickle import safe_load_pickle
-from scantalk.data.sequence import SequenceRef, audio_to_16k
+from scantalk.data.sequence import SequenceRef
 from scantalk.errors import DatasetError, MeshError
 
 TEMPLATE_SUFFIXES = (".ply", ".obj")
@@ -45,13 +45,9 @@ class ProcessedRef(SequenceRef):
         return np.ascontiguousarray(frames, dtype=np.float32)
 
     def load_audio(self) -> np.ndarray:
-        import soundfile
+        from scantalk.audio.io import load_audio
 
-        try:
-            audio, sample_rate = soundfile.read(self.wav_path, dtype="float32", always_2d=False)
-        except (RuntimeError, OSError, soundfile.LibsndfileError) as error:
-            raise DatasetError(f"{self.wav_path}: unreadable audio ({error})") from error
-        return audio_to_16k(audio, int(sample_rate), self.wav_path)
+        return load_audio(self.wav_path)
 
 
 def npy_shape(path: Path) -> tuple[int, ...]:

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from math import gcd
 
 import numpy as np
-from scipy.signal import resample_poly
 
-from scantalk.errors import DatasetError
-
+# Hz of every `TalkingSequence.audio`: `scantalk.audio.ENCODER_SAMPLE_RATE`, spelled out here so
+# listing a dataset does not import the audio package (it pulls in torch and transformers).
 AUDIO_SAMPLE_RATE = 16000
-"""Sample rate (Hz) of every `TalkingSequence.audio`."""
 
 
 @dataclass
@@ -92,7 +89,7 @@ class SequenceRef(abc.ABC):
 
     @abc.abstractmethod
     def load_audio(self) -> np.ndarray:
-        """(N,) float32 mono at 16 kHz; raises `DatasetError` on unreadable files."""
+        """(N,) float32 mono at 16 kHz; raises `DatasetError` / `AudioError` on unreadable audio."""
 
     def load(self) -> TalkingSequence:
         """Read frames and audio into a `TalkingSequence`."""
@@ -109,33 +106,3 @@ class SequenceRef(abc.ABC):
             upper_vertices=self.upper_vertices,
             dataset=self.dataset,
         )
-
-
-def audio_to_16k(audio: np.ndarray, sample_rate: int, source: str) -> np.ndarray:
-    """Any stored waveform → (N,) float32 mono at 16 kHz.
-
-    audio: (N,) or (N, channels); integer PCM is scaled to [-1, 1], channels are averaged.
-    Resampling is polyphase (`scipy.signal.resample_poly`). `source` names the file in errors.
-    """
-    waveform = np.asarray(audio)
-    if waveform.size == 0:
-        raise DatasetError(f"{source}: the audio is empty; re-export the sequence's audio")
-    if np.issubdtype(waveform.dtype, np.integer):
-        waveform = waveform.astype(np.float64) / float(np.iinfo(waveform.dtype).max)
-    waveform = waveform.astype(np.float64)
-    if waveform.ndim == 2:
-        # Stored as (N, channels) by soundfile and VOCASET; a (channels, N) array is the rarer case.
-        waveform = waveform.mean(axis=1 if waveform.shape[0] >= waveform.shape[1] else 0)
-    if waveform.ndim != 1:
-        raise DatasetError(f"{source}: audio of shape {tuple(audio.shape)} is not a mono or stereo waveform")
-    if int(sample_rate) <= 0:
-        raise DatasetError(f"{source}: invalid audio sample rate {sample_rate}")
-    return _resample(waveform, int(sample_rate), AUDIO_SAMPLE_RATE).astype(np.float32)
-
-
-def _resample(waveform: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """(N,) at `rate_in` Hz → (round(N·rate_out/rate_in),) at `rate_out` Hz, polyphase filter."""
-    if rate_in == rate_out:
-        return waveform
-    divisor = gcd(rate_in, rate_out)
-    return resample_poly(waveform, rate_out // divisor, rate_in // divisor)

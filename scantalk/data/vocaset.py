@@ -22,7 +22,7 @@ import numpy as np
 from scantalk.data.masks import subject_masks
 from scantalk.data.processed import npy_shape, read_template_file
 from scantalk.data.safe_pickle import safe_load_pickle
-from scantalk.data.sequence import SequenceRef, audio_to_16k
+from scantalk.data.sequence import SequenceRef
 from scantalk.errors import DatasetError
 
 RAW_FILES = ("data_verts.npy", "subj_seq_to_idx.pkl", "raw_audio_fixed.pkl", "templates.pkl")
@@ -48,6 +48,8 @@ class VocasetRawRef(SequenceRef):
             raise DatasetError(f"{self.verts_path}: cannot read frames of {self.key} ({error})") from error
 
     def load_audio(self) -> np.ndarray:
+        from scantalk.audio.io import prepare_audio
+
         if self.audio_path not in _AUDIO_CACHE:
             _AUDIO_CACHE.clear()
             _AUDIO_CACHE[self.audio_path] = safe_load_pickle(self.audio_path)
@@ -59,7 +61,7 @@ class VocasetRawRef(SequenceRef):
                 f"{self.audio_path}: no audio for {self.subject}/{self.name} "
                 f"(expected {{subject: {{sequence: {{'audio', 'sample_rate'}}}}}})"
             ) from error
-        return audio_to_16k(audio, sample_rate, f"{self.audio_path} [{self.subject}/{self.name}]")
+        return prepare_audio(np.asarray(audio), sample_rate, name=f"{self.audio_path} [{self.subject}/{self.name}]")
 
 
 def read_vocaset_raw(

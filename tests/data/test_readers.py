@@ -247,3 +247,10 @@ def test_unsafe_template_pickle_is_refused(writers, tmp_path: Path) -> None:
     )
     with pytest.raises(DatasetError, match=r"templates.pkl.*refusing.*system"):
         load_dataset(tmp_path)
+
+
+def test_audio_rate_matches_the_audio_package() -> None:
+    from scantalk.audio import ENCODER_SAMPLE_RATE
+    from scantalk.data import AUDIO_SAMPLE_RATE
+
+    assert AUDIO_SAMPLE_RATE == ENCODER_SAMPLE_RATE == 16000
