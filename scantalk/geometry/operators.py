@@ -1,16 +1,36 @@
 """Surface operators for DiffusionNet: mass, Laplacian, eigenbasis, tangent gradients.
 
-CONTRACT (owned by the operators helper; signatures below are fixed, bodies to be written).
+`compute_operators` turns a mesh or point cloud into a `SurfaceOperators` bundle; `hks` gives
+heat kernel signatures from it. The sparse operators are torch CSR tensors: on CPU, CSR @ dense
+beats COO @ dense for the (V, V) @ (V, N) products DiffusionNet runs with N in the thousands
+(see experiments/bench/operators.py, section "sparse format").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+import warnings
+from dataclasses import dataclass, fields
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
+from scantalk.geometry.eigen import EIGEN_BLAS_THREADS, blas_threads, direct_eigenpairs
+from scantalk.geometry.gradients import gradient_operators, knn_edges, mesh_edges, tangent_frames
+from scantalk.geometry.laplacian import (
+    POINT_CLOUD_NEIGHBOURS,
+    knn,
+    laplacian_and_mass,
+    pca_normals,
+    validate_surface,
+    vertex_normals,
+)
+
 OPERATOR_FORMAT_VERSION = 1
+
+_SPARSE_FIELDS = ("L", "grad_x", "grad_y")
+_DENSE_FIELDS = ("verts", "mass", "evals", "evecs", "frames")
 
 
 @dataclass
@@ -49,23 +69,161 @@ class SurfaceOperators:
 
     def to(self, device: torch.device | str) -> "SurfaceOperators":
         """A copy with every tensor on `device`."""
-        raise NotImplementedError
+        return SurfaceOperators(**{
+            f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
+            for f in fields(self)
+        })
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """Plain numpy arrays (sparse matrices as CSR indptr/indices/data) for `np.savez`."""
-        raise NotImplementedError
+        """Plain numpy arrays (sparse matrices as CSR indptr/indices/data) for `np.savez`.
+
+        Keys: format_version, verts, faces ((0, 3) for a point cloud), mass, evals, evecs, frames,
+        and <name>_indptr, <name>_indices, <name>_data, <name>_shape for L, grad_x, grad_y.
+        """
+        arrays: dict[str, np.ndarray] = {"format_version": np.array(OPERATOR_FORMAT_VERSION, dtype=np.int64)}
+        for name in _DENSE_FIELDS:
+            arrays[name] = getattr(self, name).detach().cpu().numpy()
+        arrays["faces"] = (np.zeros((0, 3), dtype=np.int64) if self.faces is None
+                           else self.faces.detach().cpu().numpy().astype(np.int64))
+        for name in _SPARSE_FIELDS:
+            csr = getattr(self, name).detach().cpu().to_sparse_csr()
+            arrays[f"{name}_indptr"] = csr.crow_indices().numpy().astype(np.int64)
+            arrays[f"{name}_indices"] = csr.col_indices().numpy().astype(np.int64)
+            arrays[f"{name}_data"] = csr.values().numpy().astype(np.float32)
+            arrays[f"{name}_shape"] = np.array(csr.shape, dtype=np.int64)
+        return arrays
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "SurfaceOperators":
         """Inverse of `to_arrays`; raises `ValueError` on missing or inconsistent arrays."""
-        raise NotImplementedError
+        required = ["format_version", "faces", *_DENSE_FIELDS] + [
+            f"{name}_{part}" for name in _SPARSE_FIELDS for part in ("indptr", "indices", "data", "shape")
+        ]
+        missing = [key for key in required if key not in arrays]
+        if missing:
+            raise ValueError(f"operator arrays are missing {missing}")
+        version = int(np.asarray(arrays["format_version"]))
+        if version != OPERATOR_FORMAT_VERSION:
+            raise ValueError(f"operator arrays have format version {version}, expected {OPERATOR_FORMAT_VERSION}")
+        verts = np.asarray(arrays["verts"])
+        if verts.ndim != 2 or verts.shape[1] != 3:
+            raise ValueError(f"verts must be (V, 3), got {verts.shape}")
+        V = verts.shape[0]
+        evals, evecs = np.asarray(arrays["evals"]), np.asarray(arrays["evecs"])
+        k = evals.shape[0] if evals.ndim == 1 else -1
+        expected = {"mass": (V,), "evals": (k,), "evecs": (V, k), "frames": (V, 3, 3)}
+        for name, shape in expected.items():
+            if k < 0 or np.asarray(arrays[name]).shape != shape:
+                raise ValueError(f"{name} has shape {np.asarray(arrays[name]).shape}, expected {shape} for V={V}")
+        faces = np.asarray(arrays["faces"])
+        if faces.ndim != 2 or faces.shape[1] != 3 or (faces.size and (faces.min() < 0 or faces.max() >= V)):
+            raise ValueError(f"faces must be (F, 3) indices into {V} vertices, got shape {faces.shape}")
+        sparse = {}
+        for name in _SPARSE_FIELDS:
+            indptr, indices, data, shape = (np.asarray(arrays[f"{name}_{part}"])
+                                            for part in ("indptr", "indices", "data", "shape"))
+            if (tuple(shape.tolist()) != (V, V) or indptr.shape != (V + 1,) or indices.shape != data.shape
+                    or indptr[-1] != len(indices) or (indices.size and (indices.min() < 0 or indices.max() >= V))):
+                raise ValueError(f"sparse matrix {name} is inconsistent with V={V}")
+            sparse[name] = _csr_tensor(indptr, indices, data, (V, V))
+        return cls(
+            verts=_float_tensor(verts), faces=torch.from_numpy(faces.astype(np.int64)) if faces.size else None,
+            mass=_float_tensor(arrays["mass"]), evals=_float_tensor(evals), evecs=_float_tensor(evecs),
+            frames=_float_tensor(arrays["frames"]), **sparse,
+        )
+
+
+def _float_tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def _csr_tensor(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    with warnings.catch_warnings():
+        # torch warns that CSR support is "beta" on every construction; the ops used here are stable.
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(np.ascontiguousarray(indptr, dtype=np.int64)),
+            torch.from_numpy(np.ascontiguousarray(indices, dtype=np.int64)),
+            torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)), size=size)
+
+
+def sparse_to_torch(matrix: sp.spmatrix) -> torch.Tensor:
+    """scipy sparse (V, V) → torch float32 sparse CSR tensor (sorted indices, duplicates summed)."""
+    csr = sp.csr_matrix(matrix, dtype=np.float32)
+    csr.sum_duplicates()
+    csr.sort_indices()
+    return _csr_tensor(csr.indptr, csr.indices, csr.data, csr.shape)
+
+
+def build_operators(
+    verts: np.ndarray, faces: np.ndarray | None = None, k_eig: int = 128,
+    eigensolver: str = "auto", timings: dict[str, float] | None = None,
+) -> SurfaceOperators:
+    """`compute_operators` with a choice of eigensolver and a per-stage timing report.
+
+    eigensolver: "auto" or "direct" (the converged dense/ARPACK solve). `timings`, if given, receives
+    wall seconds for "laplacian", "eigen" and "gradients".
+    """
+    if eigensolver not in ("auto", "direct"):
+        raise ValueError(f"eigensolver must be 'auto' or 'direct', got {eigensolver!r}")
+    if k_eig < 1:
+        raise ValueError(f"k_eig must be at least 1, got {k_eig}")
+    timings = {} if timings is None else timings
+    verts, faces = validate_surface(verts, faces)
+
+    start = time.perf_counter()
+    L, mass = laplacian_and_mass(verts, faces)
+    timings["laplacian"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    with blas_threads(EIGEN_BLAS_THREADS):
+        evals, evecs = direct_eigenpairs(L, mass, k_eig)
+    timings["eigen"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    if faces is None:
+        neighbours = knn(verts, POINT_CLOUD_NEIGHBOURS)
+        normals = pca_normals(verts, neighbours)
+        source, target = knn_edges(neighbours)
+    else:
+        normals = vertex_normals(verts, faces)
+        source, target = mesh_edges(faces, len(verts))
+    frames = tangent_frames(normals)
+    grad_x, grad_y = gradient_operators(verts, frames, source, target)
+    timings["gradients"] = time.perf_counter() - start
+
+    return SurfaceOperators(
+        verts=_float_tensor(verts),
+        faces=None if faces is None else torch.from_numpy(faces),
+        mass=_float_tensor(mass), L=sparse_to_torch(L),
+        evals=_float_tensor(evals), evecs=_float_tensor(evecs),
+        grad_x=sparse_to_torch(grad_x), grad_y=sparse_to_torch(grad_y), frames=_float_tensor(frames),
+    )
 
 
 def compute_operators(verts: np.ndarray, faces: np.ndarray | None = None, k_eig: int = 128) -> SurfaceOperators:
-    """Operators of a triangle mesh (faces (F, 3)) or a point cloud (faces None); verts (V, 3)."""
-    raise NotImplementedError
+    """Operators of a triangle mesh (faces (F, 3)) or a point cloud (faces None); verts (V, 3).
+
+    Returns float32 CPU tensors; k = min(k_eig, V) eigenpairs. Raises `MeshError` for arrays
+    that are not a surface (wrong shapes, NaNs, face indices out of range).
+    """
+    return build_operators(verts, faces, k_eig)
 
 
 def hks(ops: SurfaceOperators, n_scales: int = 16) -> torch.Tensor:
-    """Heat kernel signature (V, n_scales) at log-spaced times."""
-    raise NotImplementedError
+    """Heat kernel signature (V, n_scales) in 1/m²: Σ_i exp(−λ_i t) φ_i² at log-spaced times.
+
+    Times span 4·ln10/λ_max … 4·ln10/λ_1 (Sun et al. 2009), λ_1 the first non-zero eigenvalue,
+    so the scales follow the surface's size rather than a fixed unit.
+    """
+    evals = ops.evals.double()
+    positive = evals[evals > 1e-8 * evals.max().clamp_min(1e-30)]
+    if positive.numel() == 0:
+        times = torch.ones(n_scales, dtype=torch.float64, device=evals.device)
+    else:
+        t_min = 4.0 * np.log(10.0) / float(positive.max())
+        t_max = 4.0 * np.log(10.0) / float(positive.min())
+        times = torch.logspace(np.log10(t_min), np.log10(t_max), n_scales, dtype=torch.float64,
+                               device=evals.device)
+    decay = torch.exp(-evals[None, :] * times[:, None])  # (n_scales, k)
+    return ((ops.evecs.double() ** 2) @ decay.T).to(ops.evecs.dtype)
