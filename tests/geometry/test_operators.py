@@ -61,7 +61,8 @@ def test_laplacian_is_symmetric_psd_and_kills_constants():
     ops = compute_operators(*shapes.irregular_sphere(300), k_eig=8)
     dense = ops.L.to_dense().double()
     torch.testing.assert_close(dense, dense.T)
-    assert (dense @ torch.ones(ops.num_vertices, dtype=torch.float64)).abs().max() < 1e-6
+    row_sums = dense @ torch.ones(ops.num_vertices, dtype=torch.float64)
+    assert row_sums.abs().max() < 1e-5 * dense.diagonal().max()  # float32 round-off only
     assert torch.linalg.eigvalsh(dense)[0] > -1e-6
 
 
