@@ -181,7 +181,8 @@ def select_split(refs: list[SequenceRef], split: str, kind: str, root: Path) -> 
     else:
         raise DatasetError(
             f"{root}: no splits.json and no standard splits for dataset kind '{kind}'; write "
-            f"{splits_path} as {{\"train\": [subjects], \"val\": [...], \"test\": [...]}} or pass split=None (`--split all` for `scantalk evaluate`)"
+            f"{splits_path} as {{\"train\": [subjects], \"val\": [...], \"test\": [...]}} or pass "
+            "split=None (`--split all` for `scantalk evaluate`)"
         )
     if split not in splits:
         raise DatasetError(f"split '{split}' is not in {source}; available: {sorted(splits)}")

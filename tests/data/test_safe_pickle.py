@@ -95,3 +95,13 @@ def test_truncated_and_missing_files_raise_dataset_error(tmp_path: Path) -> None
         safe_load_pickle(path)
     with pytest.raises(DatasetError, match="not found"):
         safe_load_pickle(tmp_path / "absent.pkl")
+
+
+def test_protocol2_bytes_decoder_only_accepts_latin1(tmp_path: Path) -> None:
+    path = tmp_path / "codec.pkl"
+    # `_codecs.encode(<text>, "zlib_codec")`: admitted name, refused codec
+    path.write_bytes(b"\x80\x02c_codecs\nencode\nq\x00X\x01\x00\x00\x00aX\n\x00\x00\x00zlib_codec\x86R.")
+    with pytest.raises(DatasetError, match="zlib_codec"):
+        safe_load_pickle(path)
+    path.write_bytes(pickle.dumps({"raw": b"\xff\x00"}, protocol=2))
+    assert safe_load_pickle(path) == {"raw": b"\xff\x00"}
