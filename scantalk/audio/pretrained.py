@@ -58,29 +58,28 @@ def load_speech_model(
     text = str(source)
     folder = Path(text).expanduser()
     kind = model_class.__name__
+    downloading = False
     if folder.exists():
         if not (folder.is_dir() and (folder / "config.json").is_file()):
             raise ModelNotFoundError(
                 f"{text!r} is not a Hugging Face model folder (no config.json inside); pass a folder written by "
                 f"`{kind}.save_pretrained(...)` or `hf download <id> --local-dir <folder>`."
             )
-        location, local_only = str(folder), True
+        location = str(folder)
     elif _looks_like_path(text):
         raise ModelNotFoundError(f"Model folder {text!r} does not exist; check the path.")
+    elif allow_download and not hub_offline():
+        location, downloading = text, True
     else:
-        location, local_only = text, not allow_download or hub_offline()
-    how_to_get = (
-        f"Model {text!r} is not on this machine and downloads are off. Either run "
-        f"`hf download {text}` (older huggingface_hub: `huggingface-cli download {text}`) on a machine with internet (then copy the Hugging Face cache, "
-        f"~/.cache/huggingface/hub, here), or pass allow_download=True"
-        + (" and unset HF_HUB_OFFLINE" if hub_offline() else "")
-        + f", or pass the path of a local folder holding the model."
-    )
+        # Resolve the hub id to its cached snapshot folder ourselves: huggingface_hub's download
+        # functions contact the Hub (telemetry) even with local_files_only=True.
+        snapshot = _cached_snapshot(text, cache_dir)
+        if snapshot is None:
+            raise ModelNotFoundError(_how_to_get(text))
+        location = str(snapshot)
     try:
-        config = AutoConfig.from_pretrained(location, local_files_only=local_only, cache_dir=cache_dir)
+        config = AutoConfig.from_pretrained(location, local_files_only=not downloading, cache_dir=cache_dir)
     except (OSError, ValueError) as error:
-        if location == text and local_only:
-            raise ModelNotFoundError(how_to_get) from error
         raise ModelNotFoundError(f"Could not read the model config of {text!r}: {error}") from error
     if config.model_type not in model_types:
         raise ModelNotFoundError(
@@ -88,11 +87,32 @@ def load_speech_model(
             "pick the encoder that matches the model (e.g. 'hubert' or 'wav2vec2')."
         )
     try:
-        return model_class.from_pretrained(location, local_files_only=local_only, cache_dir=cache_dir)
+        return model_class.from_pretrained(location, local_files_only=not downloading, cache_dir=cache_dir)
     except (OSError, ValueError) as error:
-        if location == text and local_only:
-            raise ModelNotFoundError(how_to_get) from error
-        raise ModelNotFoundError(f"Could not load the weights of {text!r} as {kind}: {error}") from error
+        hint = "" if location == str(folder) else " " + _how_to_get(text)
+        raise ModelNotFoundError(f"Could not load the weights of {text!r} as {kind}: {error}.{hint}") from error
+
+
+def _cached_snapshot(repo_id: str, cache_dir: str | Path | None) -> Path | None:
+    """The local Hugging Face cache folder of hub model `repo_id`, or None (file system only)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache_dir)
+    except ValueError:  # not a valid hub id (huggingface_hub's HFValidationError)
+        return None
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def _how_to_get(repo_id: str) -> str:
+    """What to do when hub model `repo_id` is not on this machine."""
+    return (
+        f"Model {repo_id!r} is not on this machine and downloads are off. Either run "
+        f"`hf download {repo_id}` (older huggingface_hub: `huggingface-cli download {repo_id}`) on a machine "
+        "with internet (then copy its Hugging Face cache, ~/.cache/huggingface/hub, here), or pass "
+        "allow_download=True" + (" and unset HF_HUB_OFFLINE" if hub_offline() else "")
+        + ", or pass the path of a local folder holding the model."
+    )
 
 
 class PretrainedSpeechEncoder(AudioEncoder):
@@ -149,7 +169,8 @@ class PretrainedSpeechEncoder(AudioEncoder):
         projected = self.model.feature_projection(cnn_features)
         # wav2vec 2.0 also returns the normed CNN features; HuBERT returns the projection only.
         hidden = projected[0] if isinstance(projected, tuple) else projected
-        if self._settings["spec_augment"] and self.training:
+        # SpecAugment spans are mask_time_length frames long; clips shorter than one span stay unmasked.
+        if self._settings["spec_augment"] and self.training and num_frames > self.model.config.mask_time_length:
             hidden = self.model._mask_hidden_states(hidden)
         return self.model.encoder(hidden)[0]
 
