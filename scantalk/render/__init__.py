@@ -1,0 +1,12 @@
+"""Headless rendering of face animations (meshes and point clouds) to images and .mp4 videos.
+
+`render_animation(frames, faces, "out.mp4", fps, audio)` does it all in one streamed pass;
+`Camera`, `render_frames`, `write_video` and `side_by_side` are the pieces it is made of.
+Everything runs on the CPU with no display: no OpenGL, EGL or GPU is needed.
+"""
+
+from scantalk.render.camera import Camera
+from scantalk.render.raycast import FrameRenderer, Style, render_frames
+from scantalk.render.video import render_animation, side_by_side, write_video
+
+__all__ = ["Camera", "FrameRenderer", "Style", "render_animation", "render_frames", "side_by_side", "write_video"]

@@ -1,0 +1,104 @@
+"""A fixed pinhole camera that frames a face, shared by every frame of a sequence."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from scantalk.errors import MeshError
+
+
+def _check_points(verts: np.ndarray, what: str) -> np.ndarray:
+    """Return `verts` as float64 (V, 3), or raise a MeshError naming `what`."""
+    verts = np.asarray(verts, dtype=np.float64)
+    if verts.ndim != 2 or verts.shape[1] != 3 or verts.shape[0] == 0:
+        raise MeshError(f"{what} must be a non-empty (V, 3) array of vertex positions, got shape {verts.shape}.")
+    if not np.all(np.isfinite(verts)):
+        raise MeshError(f"{what} contains NaN or infinite coordinates; clean the mesh or the predicted frames first.")
+    return verts
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A perspective pinhole camera.
+
+    eye (3,) metres: the centre of projection, in world (FLAME) coordinates ·
+    rotation (3, 3): rows are the camera's right, up and backward axes in world coordinates, so
+    `rotation @ (p - eye)` gives camera coordinates in which the camera looks along −z ·
+    focal: focal length in pixels · width, height: image size in pixels ·
+    near: points closer than this (metres, along the view axis) are not drawn.
+    """
+
+    eye: np.ndarray
+    rotation: np.ndarray
+    focal: float
+    width: int
+    height: int
+    near: float = 1e-3
+
+    @classmethod
+    def framing(
+        cls,
+        verts: np.ndarray,
+        resolution: int = 512,
+        fov_degrees: float = 20.0,
+        margin: float = 0.12,
+    ) -> "Camera":
+        """A camera on the +z side of the face, looking along −z with y up, framing `verts`.
+
+        verts (V, 3) metres: the first (neutral) frame; its bounding box, enlarged by `margin`
+        (a fraction of its half size) on every side, fits the square `resolution`² image.
+        fov_degrees: the vertical field of view; small angles flatten perspective like a
+        portrait lens. Use the same camera for the whole sequence, so motion is not reframed.
+        """
+        verts = _check_points(verts, "The frame to frame with the camera")
+        if resolution < 8:
+            raise ValueError(f"resolution must be at least 8 pixels, got {resolution}.")
+        if not 1.0 <= fov_degrees <= 120.0:
+            raise ValueError(f"fov_degrees must lie in [1, 120], got {fov_degrees}.")
+        low, high = verts.min(axis=0), verts.max(axis=0)
+        centre = (low + high) / 2.0
+        half = (high - low) / 2.0
+        # A single point or a flat line still needs a finite, non-zero view.
+        half_size = max(half[0], half[1], 1e-3 * max(float(np.abs(centre).max()), 1.0)) * (1.0 + margin)
+        tan_half = math.tan(math.radians(fov_degrees) / 2.0)
+        # Frame the bounding box's front plane: the nearest plane projects largest.
+        eye = np.array([centre[0], centre[1], high[2] + half_size / tan_half])
+        focal = (resolution / 2.0) / tan_half
+        near = max(1e-6, 1e-3 * half_size)
+        return cls(eye=eye, rotation=np.eye(3), focal=float(focal), width=int(resolution),
+                   height=int(resolution), near=near)
+
+    def to_camera(self, points: np.ndarray) -> np.ndarray:
+        """World points (..., 3) metres → camera coordinates (..., 3); visible points have z < 0."""
+        return (np.asarray(points, dtype=np.float64) - self.eye) @ self.rotation.T
+
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World points (N, 3) metres → pixel coordinates (N, 2) (x right, y down) and depth (N,) metres.
+
+        Pixel (i, j) covers [j, j+1) × [i, i+1); its centre is at (j + 0.5, i + 0.5). Depth is the
+        distance along the viewing axis; points behind the camera get depth ≤ 0.
+        """
+        cam = self.to_camera(points)
+        depth = -cam[..., 2]
+        safe = np.where(np.abs(depth) < 1e-12, 1e-12, depth)
+        pixels = np.empty(cam.shape[:-1] + (2,), dtype=np.float64)
+        pixels[..., 0] = self.width / 2.0 + self.focal * cam[..., 0] / safe
+        pixels[..., 1] = self.height / 2.0 - self.focal * cam[..., 1] / safe
+        return pixels, depth
+
+    def ray_directions(self) -> np.ndarray:
+        """Unit world-space directions (H, W, 3) of the rays through every pixel centre."""
+        rows, cols = np.mgrid[0 : self.height, 0 : self.width].astype(np.float64)
+        local = np.stack(
+            [
+                (cols + 0.5 - self.width / 2.0) / self.focal,
+                -(rows + 0.5 - self.height / 2.0) / self.focal,
+                -np.ones_like(cols),
+            ],
+            axis=-1,
+        )
+        local /= np.linalg.norm(local, axis=-1, keepdims=True)
+        return local @ self.rotation

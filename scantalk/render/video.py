@@ -1,0 +1,186 @@
+"""Frames (and the speech) → an .mp4 file: H.264 video, AAC audio, written atomically with PyAV."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from tqdm.auto import tqdm
+
+from scantalk.atomic import atomic_path
+from scantalk.errors import AudioError, MeshError, ScanTalkError
+from scantalk.render.camera import Camera
+from scantalk.render.raycast import FrameRenderer, Style
+
+# Preferred first; the others only if a PyAV build lacks libx264.
+_VIDEO_CODECS = ("libx264", "h264", "libopenh264", "mpeg4")
+_SEPARATOR_GREY = (170, 170, 170)
+
+
+def video_codec() -> str:
+    """The best H.264 (or, failing that, MPEG-4 part 2) encoder this PyAV build offers."""
+    for name in _VIDEO_CODECS:
+        try:
+            av.codec.Codec(name, "w")
+        except Exception:  # PyAV raises different types for unknown and decode-only codecs
+            continue
+        if name != _VIDEO_CODECS[0]:
+            warnings.warn(f"PyAV has no libx264 encoder; writing video with {name!r} instead.", stacklevel=2)
+        return name
+    raise ScanTalkError(f"This PyAV build has none of the video encoders {_VIDEO_CODECS}; "
+                        "install the PyAV wheel from PyPI (`pip install av`), which bundles libx264.")
+
+
+def _check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mono float32 samples in [−1, 1] from (N,) or (N, 1) float or int16 audio."""
+    if sample_rate <= 0:
+        raise AudioError(f"sample_rate must be positive (Hz), got {sample_rate}.")
+    audio = np.asarray(audio)
+    if audio.ndim == 2 and 1 in audio.shape:
+        audio = audio.reshape(-1)
+    if audio.ndim != 1 or audio.size == 0:
+        raise AudioError(f"audio must be a non-empty mono (N,) array of samples, got shape {audio.shape}; "
+                         "mix stereo down to one channel first.")
+    if np.issubdtype(audio.dtype, np.integer):
+        audio = audio / float(np.iinfo(audio.dtype).max)
+    audio = audio.astype(np.float32)
+    if not np.all(np.isfinite(audio)):
+        raise AudioError("audio contains NaN or infinite samples.")
+    peak = float(np.abs(audio).max())
+    # Normalised model input (unit variance) would clip badly; scale it back into range instead.
+    return audio / peak if peak > 1.0 else audio
+
+
+def _even(frame: np.ndarray) -> np.ndarray:
+    """yuv420p needs even width and height: repeat the last row/column where one is odd."""
+    pad_rows, pad_cols = frame.shape[0] % 2, frame.shape[1] % 2
+    if pad_rows or pad_cols:
+        frame = np.pad(frame, ((0, pad_rows), (0, pad_cols), (0, 0)), mode="edge")
+    return frame
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, audio: np.ndarray | None = None,
+                sample_rate: int = 16000, crf: int = 20, preset: str = "veryfast") -> Path:
+    """Encode `frames` (each (H, W, 3) uint8 RGB, all one size) at `fps` into an .mp4 at `path`.
+
+    audio (N,) mono samples at `sample_rate` Hz (float in [−1, 1] or int16) becomes an AAC track;
+    it is kept whole, so it may end slightly before or after the video. Frames are consumed one
+    at a time, so a generator streams a long sequence in constant memory. The file appears at
+    `path` only when complete: if anything fails (including an exception raised by the frame
+    iterator), no file and no temporary file is left behind. crf/preset tune libx264 only.
+    Returns `path`.
+    """
+    if not fps > 0:
+        raise ScanTalkError(f"fps must be positive, got {fps}.")
+    samples = None if audio is None else _check_audio(audio, sample_rate)
+    rate = Fraction(fps).limit_denominator(1001)
+    codec = video_codec()
+    path = Path(path)
+    with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
+        options = {"crf": str(crf), "preset": preset} if codec == "libx264" else {}
+        video = container.add_stream(codec, rate=rate, options=options)
+        video.pix_fmt = "yuv420p"
+        sound = None
+        if samples is not None:
+            sound = container.add_stream("aac", rate=int(sample_rate), layout="mono")
+            sound.bit_rate = 64000
+        muxed_samples, count, size = 0, 0, None
+        for count, frame in enumerate(frames, start=1):
+            frame = np.asarray(frame)
+            if size is None:
+                if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                    raise ScanTalkError(f"video frames must be (H, W, 3) uint8 RGB images, got {frame.dtype} "
+                                        f"{frame.shape}.")
+                size = frame.shape
+                video.height, video.width = _even(frame).shape[:2]
+            elif frame.shape != size or frame.dtype != np.uint8:
+                raise ScanTalkError(f"frame {count - 1} is {frame.dtype} {frame.shape}; every frame must match "
+                                    f"the first, uint8 {size}.")
+            picture = av.VideoFrame.from_ndarray(_even(frame), format="rgb24")
+            picture.pts = count - 1
+            container.mux(video.encode(picture))
+            if sound is not None:
+                # Interleave: send the audio that plays up to the end of this frame.
+                until = min(len(samples), int(round(count / float(rate) * sample_rate)))
+                muxed_samples = _mux_audio(container, sound, samples, muxed_samples, until, sample_rate)
+        if count == 0:
+            raise ScanTalkError(f"No frames were given for {path}; nothing to encode.")
+        container.mux(video.encode(None))
+        if sound is not None:
+            _mux_audio(container, sound, samples, muxed_samples, len(samples), sample_rate)
+            container.mux(sound.encode(None))
+    return path
+
+
+def _mux_audio(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream,
+               samples: np.ndarray, start: int, stop: int, sample_rate: int) -> int:
+    """Encode and mux samples[start:stop]; returns the new count of samples sent."""
+    if stop <= start:
+        return start
+    chunk = av.AudioFrame.from_ndarray(samples[None, start:stop], format="flt", layout="mono")
+    chunk.sample_rate = int(sample_rate)
+    chunk.pts = start
+    container.mux(stream.encode(chunk))
+    return stop
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, separator: int = 2) -> np.ndarray:
+    """Two images (..., H, W, 3) uint8 of one shape → (..., H, 2W, 3), left | right.
+
+    A thin grey line `separator` pixels wide is painted over the inner edges (half on each
+    image), so the width stays exactly twice the input and even sizes stay even for H.264.
+    Use it for 'neutral | animated' or 'ground truth | prediction'.
+    """
+    left, right = np.asarray(left), np.asarray(right)
+    if left.shape != right.shape or left.ndim < 3 or left.shape[-1] != 3:
+        raise ScanTalkError(f"side_by_side needs two (..., H, W, 3) images of one shape, got {left.shape} "
+                            f"and {right.shape}.")
+    joined = np.concatenate([left, right], axis=-2)
+    width = left.shape[-2]
+    half = min(separator // 2, width)
+    joined[..., width - half : width + separator - half, :] = _SEPARATOR_GREY
+    return joined
+
+
+def render_animation(frames: np.ndarray, faces: np.ndarray | None, path: str | Path, fps: float,
+                     audio: np.ndarray | None = None, sample_rate: int = 16000, resolution: int = 512,
+                     compare: np.ndarray | None = None, style: Style | None = None, backend: str = "raster",
+                     progress: bool = True) -> Path:
+    """Render an animation to an .mp4 with its speech, streaming frame by frame.
+
+    frames (T, V, 3) metres · faces (F, 3) or None (point cloud) · fps of the animation ·
+    audio (N,) mono at `sample_rate` Hz or None · compare: (T, V, 3) frames (e.g. ground truth)
+    or one (V, 3) face (e.g. the neutral template) on the same faces, drawn on the left with the
+    animation on the right; the video is then 2·resolution wide. One fixed camera frames the
+    first frame (of both, when comparing). Returns `path`.
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    if frames.ndim != 3 or frames.shape[-1] != 3 or frames.shape[0] == 0:
+        raise MeshError(f"frames must be a non-empty (T, V, 3) array, got shape {frames.shape}.")
+    first = frames[0]
+    if compare is not None:
+        compare = np.asarray(compare, dtype=np.float64)
+        if compare.ndim == 2:
+            compare = np.broadcast_to(compare, frames.shape)
+        if compare.shape != frames.shape:
+            raise MeshError(f"compare must be (V, 3) or (T, V, 3) like frames {frames.shape}, got {compare.shape}; "
+                            "trim both sequences to one length first.")
+        first = np.concatenate([compare[0], frames[0]])
+    camera = Camera.framing(first, resolution)
+    renderer = FrameRenderer(camera, faces, frames[0], style=style, backend=backend)
+    # A static comparison face is rendered once, not T times.
+    static = compare is not None and compare.strides[0] == 0
+    still = renderer(compare[0]) if static else None
+
+    def images() -> Iterator[np.ndarray]:
+        for index in tqdm(range(len(frames)), desc=f"render {Path(path).name}", unit="frame", disable=not progress):
+            image = renderer(frames[index])
+            if compare is not None:
+                image = side_by_side(still if static else renderer(compare[index]), image)
+            yield image
+
+    return write_video(path, images(), fps, audio=audio, sample_rate=sample_rate)
