@@ -5,7 +5,8 @@
     out_dir/templates/<subject>.ply            neutral mesh with faces (binary PLY)
     out_dir/masks/<subject>_lip.npy            (L,) int64 lip vertices   (LVE)
     out_dir/masks/<subject>_upper.npy          (U,) int64 upper face     (FDD)
-    out_dir/splits.json                        subject names per split
+    out_dir/splits.json                        subject names per split ("test": both test splits)
+    out_dir/dataset.json                       {"dataset": "procedural", "fps": 30, "frame_step": 1}
     out_dir/meta.json                          parameters, identities, meshings; written last
 
 Subjects are "id<NN>_<meshing>"; sequences "s000", "s001"... Training identities appear in
@@ -36,7 +37,7 @@ GENERATOR_VERSION = "1"
 """Bumped whenever the same parameters would produce different files."""
 
 FPS = 30.0
-LAYOUT_ENTRIES = ("wav", "vertices_npy", "templates", "masks", "splits.json", "meta.json")
+LAYOUT_ENTRIES = ("wav", "vertices_npy", "templates", "masks", "splits.json", "dataset.json", "meta.json")
 
 
 def child_seed(seed: int, *keys: int) -> int:
@@ -164,7 +165,8 @@ def generate_dataset(
 
     A folder already holding a complete dataset made with the same parameters is returned at
     once (so this doubles as "generate on first use"); an interrupted one (no meta.json) is
-    regenerated. seconds: (min, max) clip length; train_meshings: meshings training subjects
+    regenerated; overwrite=True regenerates in any case and replaces a dataset made with other
+    parameters (files that are not part of the dataset are left alone). seconds: (min, max) clip length; train_meshings: meshings training subjects
     use, each training identity in `meshings_per_train_identity` of them; unseen_meshing: the
     test-only meshing. Same arguments → byte-identical files.
     """
@@ -184,7 +186,7 @@ def generate_dataset(
         "meshings_per_train_identity": int(meshings_per_train_identity), "unseen_meshing": unseen_meshing,
         "fps": FPS, "sample_rate": SAMPLE_RATE,
     }))
-    if _is_complete(out, params):
+    if not overwrite and _is_complete(out, params):
         return out
     _prepare_folder(out, params, overwrite)
 
@@ -216,7 +218,10 @@ def generate_dataset(
 
     splits = {split: [s["name"] for s in subjects if s["split"] == split]
               for split in ("train", "val", "test_seen_meshing", "test_unseen_meshing")}
+    # "test" is what loaders ask for by default: every held-out subject, both meshing kinds.
+    splits["test"] = splits["test_seen_meshing"] + splits["test_unseen_meshing"]
     atomic_write_text(out / "splits.json", json.dumps(splits, indent=2))
+    atomic_write_text(out / "dataset.json", json.dumps({"dataset": "procedural", "fps": FPS, "frame_step": 1}))
     meta = {"generator": "scantalk.data.synth", "generator_version": GENERATOR_VERSION, "params": params,
             "fps": FPS, "sample_rate": SAMPLE_RATE, "articulation_channels": list(ARTICULATION_CHANNELS),
             "splits": splits, "subjects": meta_subjects}

@@ -45,7 +45,7 @@ def _weights(identity: HeadIdentity, rest: np.ndarray, marks: FaceLandmarks) -> 
     # The lower-face boundary is sharp across the mouth slit (the lips part) and soft over the
     # cheeks (skin stretches): its width grows away from the mouth.
     near_mouth = np.exp(-((q[:, 0] / (1.2 * half_mouth)) ** 2))
-    boundary_width = 0.0025 + 0.012 * (1.0 - near_mouth)
+    boundary_width = 0.0035 + 0.012 * (1.0 - near_mouth)
     below_mouth = _sigmoid(-(q[:, 1] + 0.0005) / boundary_width)
     jaw = (
         below_mouth
@@ -108,7 +108,7 @@ def motion_basis(identity: HeadIdentity, verts_param: np.ndarray) -> dict[str, n
     q = rest - marks.mouth
     lips, jaw = regions["lips"], regions["jaw"]
     zeros = np.zeros(len(rest))
-    upper_lip = lips * (1.0 - _sigmoid(-(q[:, 1] + 0.0005) / 0.0025))
+    upper_lip = lips * (1.0 - _sigmoid(-(q[:, 1] + 0.0005) / 0.0035))
     wide_lips = np.exp(-((q[:, 0] / (0.7 * identity.mouth_width)) ** 2) - (q[:, 1] / 0.014) ** 2) * _sigmoid(
         (rest[:, 2] - 0.03) / 0.008
     )
@@ -118,7 +118,7 @@ def motion_basis(identity: HeadIdentity, verts_param: np.ndarray) -> dict[str, n
         "jaw_upper_lip": upper_lip[:, None] * np.array([0.0, 0.0015, 0.0005]),
         "lip_round": lips[:, None] * np.stack([-0.35 * q[:, 0], -0.15 * q[:, 1], zeros + 0.007], axis=1),
         "lip_spread": wide_lips[:, None] * np.stack([0.22 * q[:, 0], zeros + 0.001, zeros - 0.002], axis=1),
-        "lip_closure": lips[:, None] * np.stack([zeros, -0.0025 * np.tanh(q[:, 1] / 0.004), zeros - 0.001], axis=1),
+        "lip_closure": lips[:, None] * np.stack([zeros, -0.0025 * np.tanh(q[:, 1] / 0.005), zeros - 0.001], axis=1),
         "brow_raise": regions["brows"][:, None] * np.array([0.0, 0.0004, 0.0])
         + regions["forehead"][:, None] * np.array([0.0, 0.0002, 0.0]),
     }
