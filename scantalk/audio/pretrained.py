@@ -89,7 +89,8 @@ def load_speech_model(
     try:
         return model_class.from_pretrained(location, local_files_only=not downloading, cache_dir=cache_dir)
     except (OSError, ValueError) as error:
-        hint = "" if location == str(folder) else " " + _how_to_get(text)
+        # A cached snapshot without weights (e.g. only config.json was fetched) needs a full download.
+        hint = " " + _how_to_get(text) if location not in (text, str(folder)) else ""
         raise ModelNotFoundError(f"Could not load the weights of {text!r} as {kind}: {error}.{hint}") from error
 
 

@@ -293,3 +293,18 @@ def test_cached_hub_id_loads_offline(tiny_models: dict[str, Path], no_network: l
     assert encoder(speech_like(0.5), 15).shape == (15, 32)
     assert encoder.config()["model"] == "scantalk-tests/tiny-hubert"
     assert no_network == []
+
+
+def test_cached_hub_id_without_weights_says_how_to_get_it(
+    tiny_models: dict[str, Path], no_network: list[object], tmp_path: Path
+) -> None:
+    cache = tmp_path / "hf-cache"
+    repo = cache / "models--scantalk-tests--config-only"
+    snapshot = repo / "snapshots" / "fedcba9876543210"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("fedcba9876543210")
+    (snapshot / "config.json").write_text((tiny_models["hubert"] / "config.json").read_text())
+    with pytest.raises(ModelNotFoundError, match="hf download scantalk-tests/config-only"):
+        HubertEncoder("scantalk-tests/config-only", cache_dir=str(cache))
+    assert no_network == []
