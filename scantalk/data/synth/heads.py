@@ -21,7 +21,7 @@ from scantalk.errors import MeshError
 
 MESHINGS: tuple[str, ...] = ("uv_coarse", "icosphere", "dense", "irregular")
 """Meshing names `mesh_head` accepts: lat-long (2562 v), geodesic (4842 v), cube-sphere
-(8210 v), and seeded jittered points (3500-4500 v) with irregular triangle sizes."""
+(8216 v), and seeded jittered points (3500-4500 v) with irregular triangle sizes."""
 
 MOUTH_HEIGHT = -0.045
 """y (metres) of the mouth slit for a head of the reference height 0.23 m."""
@@ -87,7 +87,8 @@ class FaceLandmarks:
     chin: np.ndarray
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def logistic(x: np.ndarray) -> np.ndarray:
+    """The logistic function 1 / (1 + e^-x), the smooth step every region and feature uses."""
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
@@ -110,11 +111,11 @@ def surface_radius(identity: HeadIdentity, param: np.ndarray) -> np.ndarray:
     base = 1.0 / np.sqrt(np.sum((d / axes) ** 2, axis=1))
     x, y, z = (base[:, None] * d).T  # the point on the plain ellipsoid, metres
     ym = _mouth_y(identity)
-    front = _sigmoid((z - 0.02) / 0.01)  # features live on the face, not on the back of the head
+    front = logistic((z - 0.02) / 0.01)  # features live on the face, not on the back of the head
 
     # Jaw taper: lower, lateral directions come in (a radial factor, so the surface stays a graph).
     lateral = d[:, 0] ** 2 / (d[:, 0] ** 2 + d[:, 2] ** 2 + 0.05)
-    lower = _sigmoid((ym + 0.01 - y) / 0.02)
+    lower = logistic((ym + 0.01 - y) / 0.02)
     radius = base * (1.0 - 0.5 * (1.0 - identity.jaw_width) * lower * lateral)
 
     half_mouth = 0.5 * identity.mouth_width

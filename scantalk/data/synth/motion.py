@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scantalk.data.synth.heads import FaceLandmarks, HeadIdentity, HeadMesh, face_landmarks, surface_points
+from scantalk.data.synth.heads import FaceLandmarks, HeadIdentity, HeadMesh, face_landmarks, logistic, surface_points
 
 ARTICULATION_CHANNELS: tuple[str, ...] = ("jaw_open", "lip_round", "lip_spread", "lip_closure", "brow_raise")
 
@@ -22,10 +22,6 @@ REGION_NAMES: tuple[str, ...] = ("brows", "eyelids", "cheeks", "mouth_corners", 
 
 JAW_MAX_ANGLE = 0.085
 """Jaw rotation (radians) at jaw_open = 1: about 9 mm at the chin, as in VOCASET speech."""
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 def _gauss(points: np.ndarray, centre: np.ndarray, sigma: tuple[float, float, float]) -> np.ndarray:
@@ -40,24 +36,24 @@ def _weights(identity: HeadIdentity, rest: np.ndarray, marks: FaceLandmarks) -> 
     """Region weights (V,) in [0, 1] at rest points `rest` (V, 3); see `region_weights`."""
     x, y, z = rest.T
     q = rest - marks.mouth
-    front = _sigmoid((z - 0.03) / 0.008)
+    front = logistic((z - 0.03) / 0.008)
     half_mouth = 0.5 * identity.mouth_width
     # The lower-face boundary is sharp across the mouth slit (the lips part) and soft over the
     # cheeks (skin stretches): its width grows away from the mouth.
     near_mouth = np.exp(-((q[:, 0] / (1.2 * half_mouth)) ** 2))
     boundary_width = 0.0035 + 0.012 * (1.0 - near_mouth)
-    below_mouth = _sigmoid(-(q[:, 1] + 0.0005) / boundary_width)
+    below_mouth = logistic(-(q[:, 1] + 0.0005) / boundary_width)
     jaw = (
         below_mouth
-        * _sigmoid((z - marks.hinge[2] - 0.035) / 0.012)  # fades towards the hinge and the ears
-        * _sigmoid((y - marks.chin[1] + 0.035) / 0.01)  # fades down the neck
-        * _sigmoid((0.072 - np.sqrt(x**2 + 1e-8)) / 0.008)
+        * logistic((z - marks.hinge[2] - 0.035) / 0.012)  # fades towards the hinge and the ears
+        * logistic((y - marks.chin[1] + 0.035) / 0.01)  # fades down the neck
+        * logistic((0.072 - np.sqrt(x**2 + 1e-8)) / 0.008)
     )
     lips = _gauss(rest, marks.mouth, (1.05 * half_mouth, 0.012, 0.02)) * front
     forehead = (
-        _sigmoid((y - marks.brows[0, 1] - 0.012) / 0.006)
-        * _sigmoid((0.065 - np.sqrt(x**2 + 1e-8)) / 0.01)
-        * _sigmoid((z - 0.02) / 0.01)
+        logistic((y - marks.brows[0, 1] - 0.012) / 0.006)
+        * logistic((0.065 - np.sqrt(x**2 + 1e-8)) / 0.01)
+        * logistic((z - 0.02) / 0.01)
     )
     return {
         "brows": np.clip(_pair(rest, marks.brows, (0.02, 0.009, 0.02)) * front, 0.0, 1.0),
@@ -108,8 +104,8 @@ def motion_basis(identity: HeadIdentity, verts_param: np.ndarray) -> dict[str, n
     q = rest - marks.mouth
     lips, jaw = regions["lips"], regions["jaw"]
     zeros = np.zeros(len(rest))
-    upper_lip = lips * (1.0 - _sigmoid(-(q[:, 1] + 0.0005) / 0.0035))
-    wide_lips = np.exp(-((q[:, 0] / (0.7 * identity.mouth_width)) ** 2) - (q[:, 1] / 0.014) ** 2) * _sigmoid(
+    upper_lip = lips * (1.0 - logistic(-(q[:, 1] + 0.0005) / 0.0035))
+    wide_lips = np.exp(-((q[:, 0] / (0.7 * identity.mouth_width)) ** 2) - (q[:, 1] / 0.014) ** 2) * logistic(
         (rest[:, 2] - 0.03) / 0.008
     )
     return {

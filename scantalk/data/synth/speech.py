@@ -18,6 +18,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import butter, lfilter, sosfilt
 
 from scantalk.data.synth.motion import ARTICULATION_CHANNELS
+from scantalk.errors import AudioError
 
 SAMPLE_RATE = 16000
 """Audio sample rate (Hz) of every synthetic clip."""
@@ -221,7 +222,7 @@ def synth_utterance(seed: int, seconds: float, fps: float = 30.0, voice: Voice |
     voice: the speaker (default: `sample_voice(seed)`). Same arguments → identical output.
     """
     if seconds < 1.0:
-        raise ValueError(f"a synthetic utterance needs at least 1 s, got {seconds}")
+        raise AudioError(f"a synthetic utterance needs at least 1 s of audio, got seconds={seconds}; ask for a longer clip")
     rng = np.random.default_rng([0xA0D10, int(seed)])
     num_frames = int(round(seconds * fps))
     duration = num_frames / fps

@@ -27,7 +27,7 @@ from scantalk.data.synth import (
     synth_utterance,
 )
 from scantalk.data.synth.speech import SAMPLE_RATE, Segment, Voice, render_articulation, render_audio
-from scantalk.errors import OutputExistsError
+from scantalk.errors import AudioError, MeshError, OutputExistsError
 
 TINY = dict(num_train_identities=1, num_val_identities=1, num_test_identities=1,
             sequences_per_subject=1, seconds=(1.2, 1.5), verbose=False)
@@ -242,3 +242,10 @@ def test_sample_face_and_speech_for_demos() -> None:
     audio = make_sample_speech(seconds=2.0)
     assert verts.shape[1] == 3 and faces.shape[1] == 3 and faces.max() == len(verts) - 1
     assert audio.dtype == np.float32 and len(audio) == 2 * SAMPLE_RATE and np.abs(audio).max() <= 1.0
+
+
+def test_bad_requests_say_what_to_do() -> None:
+    with pytest.raises(MeshError, match="irregular"):
+        build_head(sample_identity(0), "hexagonal")
+    with pytest.raises(AudioError, match="at least 1 s"):
+        synth_utterance(seed=0, seconds=0.5)
