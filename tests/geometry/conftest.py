@@ -110,7 +110,7 @@ def _glb_bytes(verts: np.ndarray, faces: np.ndarray | None) -> bytes:
             + struct.pack("<I4s", len(blob), b"BIN\0") + blob)  # fmt: skip
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_icosphere() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     """`make_icosphere(subdivisions=1, radius=1.0)` → (verts (V, 3), faces (F, 3))."""
     return icosphere
