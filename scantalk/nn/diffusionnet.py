@@ -1,0 +1,168 @@
+"""DiffusionNet (Sharp et al., ACM TOG 2022): discretisation-agnostic learning on surfaces.
+
+`DiffusionNet` takes per-vertex features of one surface, either one field (V, C) or a batch of
+B frames on that surface (B, V, C), and the surface's `SurfaceOperators`. All frames share one
+set of operators: internally the frames are folded into channels, so every operator product is
+one thin dense product (V, k) × (k, B·C) and memory stays O(V·(k + B·C)).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from scantalk.geometry.operators import SurfaceOperators
+from scantalk.nn.basis import SpectralBasis, spectral_basis
+from scantalk.nn.diffusion import SpectralDiffusion
+from scantalk.nn.gradient_features import GradientFeatures
+
+# Frames are pushed through the network in chunks of about this many floats per (V, b, width)
+# activation: big enough for efficient products, small enough that the allocator reuses the
+# buffers instead of page-faulting fresh ones (which dominated the run time on CPU).
+DEFAULT_CHUNK_FLOATS = 1 << 22
+
+
+class DiffusionNetBlock(nn.Module):
+    """x → MLP([x ‖ diffuse(x) ‖ gradient_features(diffuse(x))]) + x, on (V, ..., C) features.
+
+    The MLP is 3C → C → C → C with ReLU between layers (dropout before the 2nd and 3rd
+    linear layers when `dropout` > 0). Its first layer is applied to the three parts separately,
+    which is the same linear map without materialising the 3C-wide concatenation.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        mlp_hidden: int | None = None,
+        dropout: float = 0.0,
+        with_gradient_features: bool = True,
+        with_gradient_rotations: bool = True,
+        diffusion_time_init: float = 0.0,
+    ) -> None:
+        super().__init__()
+        hidden = width if mlp_hidden is None else mlp_hidden
+        self.width = width
+        self.dropout = dropout
+        self.diffusion = SpectralDiffusion(width, time_init=diffusion_time_init)
+        self.gradient_features = GradientFeatures(width, with_gradient_rotations) if with_gradient_features else None
+        parts = 3 if with_gradient_features else 2
+        self.mlp = nn.ModuleList([nn.Linear(parts * width, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, width)])
+
+    def forward(self, x: torch.Tensor, ops: SurfaceOperators | SpectralBasis) -> torch.Tensor:
+        """(V, ..., C) features → (V, ..., C) features."""
+        if self.gradient_features is None:
+            parts = [x, self.diffusion(x, ops)]
+        else:
+            diffused, gradients = self.diffusion.diffuse_with_gradients(x, ops)
+            parts = [x, diffused, self.gradient_features(gradients)]
+        first, second, third = self.mlp
+        hidden = F.linear(parts[0], first.weight[:, : self.width], first.bias)
+        flat_hidden = hidden.view(-1, hidden.shape[-1])
+        for index, part in enumerate(parts[1:], start=1):
+            # In-place accumulation: autograd-safe (addmm does not need its input for backward)
+            # and avoids a fresh (V, b, C) buffer per part.
+            weight = first.weight[:, index * self.width : (index + 1) * self.width].to(hidden.dtype)
+            flat_hidden.addmm_(part.reshape(-1, self.width).to(hidden.dtype), weight.T)
+        hidden = self._activate(hidden)
+        hidden = self._activate(second(hidden))
+        out = third(hidden)
+        return out.add_(x)
+
+    def _activate(self, hidden: torch.Tensor) -> torch.Tensor:
+        hidden = hidden.relu_()
+        if self.dropout > 0.0:
+            hidden = F.dropout(hidden, self.dropout, self.training)
+        return hidden
+
+
+class DiffusionNet(nn.Module):
+    """Input linear c_in → width, `n_blocks` DiffusionNet blocks, output linear width → c_out.
+
+    forward(x, ops): x (V, c_in) → (V, c_out), or a batch of frames (B, V, c_in) →
+    (B, V, c_out); with outputs="global_mean" the mass-weighted mean over vertices, (c_out,) or
+    (B, c_out). `last_activation` (e.g. `torch.tanh`) is applied to the final output.
+    `diffusion_time_init` is the initial learned diffusion time of every channel (in the mesh's
+    units squared; 0 starts from the plain projection onto the k eigenvectors, as the reference).
+    """
+
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        width: int = 128,
+        n_blocks: int = 4,
+        mlp_hidden: int | None = None,
+        dropout: float = 0.0,
+        with_gradient_features: bool = True,
+        with_gradient_rotations: bool = True,
+        outputs: Literal["vertices", "global_mean"] = "vertices",
+        last_activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        diffusion_time_init: float = 0.0,
+        zero_init_last: bool = False,
+        chunk_floats: int = DEFAULT_CHUNK_FLOATS,
+    ) -> None:
+        super().__init__()
+        if outputs not in ("vertices", "global_mean"):
+            raise ValueError(f"outputs must be 'vertices' or 'global_mean', got {outputs!r}")
+        self.c_in, self.c_out, self.width = c_in, c_out, width
+        self.outputs = outputs
+        self.last_activation = last_activation
+        self.with_gradient_features = with_gradient_features
+        self.chunk_floats = chunk_floats
+        self.input_linear = nn.Linear(c_in, width)
+        self.blocks = nn.ModuleList(
+            DiffusionNetBlock(width, mlp_hidden, dropout, with_gradient_features, with_gradient_rotations, diffusion_time_init)
+            for _ in range(n_blocks)
+        )
+        self.output_linear = nn.Linear(width, c_out)
+        if zero_init_last:
+            self.zero_init_last()
+
+    def zero_init_last(self) -> None:
+        """Zero the output linear layer, so the untrained network outputs exactly zero (before
+        `last_activation`); ScanTalk's decoder starts this way to predict "no displacement"."""
+        with torch.no_grad():
+            self.output_linear.weight.zero_()
+            self.output_linear.bias.zero_()
+
+    def forward(self, x: torch.Tensor, ops: SurfaceOperators | SpectralBasis) -> torch.Tensor:
+        """x (V, c_in) or (B, V, c_in) → (V, c_out) / (B, V, c_out), or (c_out,) / (B, c_out)
+        for outputs="global_mean"."""
+        if x.dim() not in (2, 3) or x.shape[-1] != self.c_in:
+            raise ValueError(f"DiffusionNet expects features (V, {self.c_in}) or (B, V, {self.c_in}), got {tuple(x.shape)}")
+        return self._run(x, ops, self.input_linear)
+
+    def forward_hidden(self, hidden: torch.Tensor, ops: SurfaceOperators | SpectralBasis) -> torch.Tensor:
+        """Like `forward`, from features already through `input_linear`: (V, width) or (B, V, width).
+
+        For callers that compute the input layer more cheaply themselves (e.g. broadcasting a
+        per-vertex part and a per-frame part)."""
+        if hidden.dim() not in (2, 3) or hidden.shape[-1] != self.width:
+            raise ValueError(f"forward_hidden expects (V, {self.width}) or (B, V, {self.width}), got {tuple(hidden.shape)}")
+        return self._run(hidden, ops, None)
+
+    def _run(self, x: torch.Tensor, ops: SurfaceOperators | SpectralBasis, first: nn.Module | None) -> torch.Tensor:
+        basis = spectral_basis(ops, with_gradients=self.with_gradient_features)
+        batched = x.dim() == 3
+        frames = x if batched else x.unsqueeze(0)  # (B, V, C)
+        num_frames, num_vertices = frames.shape[0], frames.shape[1]
+        chunk = max(1, min(num_frames, self.chunk_floats // max(1, num_vertices * self.width)))
+        outputs = [self._run_vertex_major(frames[start : start + chunk].transpose(0, 1), basis, first) for start in range(0, num_frames, chunk)]
+        out = torch.cat(outputs, dim=0)
+        if self.last_activation is not None:
+            out = self.last_activation(out)
+        return out if batched else out[0]
+
+    def _run_vertex_major(self, x: torch.Tensor, basis: SpectralBasis, first: nn.Module | None) -> torch.Tensor:
+        """(V, b, C) → (b, V, c_out), or (b, c_out) for outputs="global_mean"."""
+        hidden = first(x) if first is not None else x.contiguous()
+        for block in self.blocks:
+            hidden = block(hidden, basis)
+        out = self.output_linear(hidden)  # (V, b, c_out)
+        if self.outputs == "global_mean":
+            weights = (basis.mass / basis.mass.sum()).to(out.dtype)
+            return torch.einsum("v,vbc->bc", weights, out)
+        return out.transpose(0, 1)
