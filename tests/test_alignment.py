@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from scantalk.alignment import axes_rotation, fit_alignment
+from scantalk.errors import ScanTalkError
+
+
+def _head(rng: np.random.Generator) -> np.ndarray:
+    # An ellipsoid about 0.16 x 0.22 x 0.2 m, centred away from the origin.
+    directions = rng.normal(size=(500, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    return directions * np.array([0.08, 0.11, 0.10]) + np.array([0.3, -0.2, 1.0])
+
+
+def test_millimetre_scan_is_scaled_to_metres_and_maps_back_exactly():
+    head_m = _head(np.random.default_rng(0))
+    head_mm = head_m * 1000.0
+    alignment = fit_alignment(head_mm, "auto")
+    aligned = alignment.to_model(head_mm)
+    assert alignment.units == "millimetres"
+    assert np.allclose(aligned.max(0) - aligned.min(0), head_m.max(0) - head_m.min(0))
+    assert np.allclose(0.5 * (aligned.max(0) + aligned.min(0)), 0.0, atol=1e-12)
+    assert np.allclose(alignment.to_file(aligned), head_mm)
+
+
+def test_reference_center_is_where_the_face_lands():
+    head = _head(np.random.default_rng(1))
+    alignment = fit_alignment(head, "auto", reference_center=np.array([0.0, 0.01, 0.02]))
+    aligned = alignment.to_model(head)
+    assert np.allclose(0.5 * (aligned.max(0) + aligned.min(0)), [0.0, 0.01, 0.02])
+
+
+def test_z_up_file_is_rotated_to_y_up():
+    rotation = axes_rotation(up="z", forward="-y")
+    assert np.allclose(rotation @ [0, 0, 1], [0, 1, 0])
+    assert np.allclose(rotation @ [0, -1, 0], [0, 0, 1])
+    assert np.isclose(np.linalg.det(rotation), 1.0)
+    head = _head(np.random.default_rng(2))
+    alignment = fit_alignment(head, "auto", up="z", forward="-y")
+    assert np.allclose(alignment.to_file(alignment.to_model(head)), head)
+
+
+def test_implausible_size_warns_with_the_option_to_set():
+    huge = _head(np.random.default_rng(3)) * 40.0  # about 8 m across: no unit guess makes it a head
+    with pytest.warns(UserWarning, match="align"):
+        fit_alignment(huge, "none")
+
+
+def test_bad_axes_and_modes_are_clear_errors():
+    head = _head(np.random.default_rng(4))
+    with pytest.raises(ScanTalkError, match="different axes"):
+        fit_alignment(head, "auto", up="y", forward="-y")
+    with pytest.raises(ScanTalkError, match="unknown axis"):
+        fit_alignment(head, "auto", up="w")
+    with pytest.raises(ScanTalkError, match="align must be"):
+        fit_alignment(head, "sideways")
