@@ -1,0 +1,64 @@
+"""`scantalk precompute`: fills the cache in parallel, reports bad files, keeps going."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from scantalk.cli import main
+from scantalk.geometry.cache import OperatorCache
+from scantalk.geometry.mesh import load_mesh
+
+
+def _sphere(subdivisions: int) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.spatial import ConvexHull
+
+    # a Fibonacci sphere triangulated by its convex hull: a closed mesh without test helpers
+    n = 40 * (subdivisions + 1)
+    i = np.arange(n) + 0.5
+    polar, azimuth = np.arccos(1 - 2 * i / n), np.pi * (1 + 5**0.5) * i
+    verts = np.stack([np.cos(azimuth) * np.sin(polar), np.sin(azimuth) * np.sin(polar), np.cos(polar)], axis=1)
+    return verts, ConvexHull(verts).simplices
+
+
+def _write_obj(path: Path, verts: np.ndarray, faces: np.ndarray) -> Path:
+    lines = [f"v {x:.17g} {y:.17g} {z:.17g}" for x, y, z in verts] + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_precompute_two_files_in_parallel_then_reuses_them(tmp_path, capsys):
+    files = [_write_obj(tmp_path / f"face{s}.obj", *_sphere(s)) for s in (0, 1)]
+    broken = tmp_path / "broken.ply"
+    broken.write_bytes(b"not a ply")
+    cache_dir = tmp_path / "cache"
+    argv = ["precompute", *map(str, files), str(broken), "--cache-dir", str(cache_dir), "--k-eig", "6", "--workers", "2"]
+
+    status = main(argv)
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "broken.ply" in err and "error" in err
+    assert "2 of 3 files ready" in out and str(cache_dir) in out
+    cache = OperatorCache(cache_dir)
+    for path in files:
+        mesh = load_mesh(path)
+        assert cache.contains(mesh.verts, mesh.faces, 6)
+        assert f"{path}: {len(mesh.verts)} vertices, computed" in out
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ops = cache.get_or_compute(mesh.verts, mesh.faces, k_eig=6)
+        assert ops.num_vertices == len(mesh.verts) and ops.k_eig == 6
+    assert len(list(cache_dir.glob("*.npz"))) == 2
+
+    assert main(["precompute", str(files[0]), "--cache-dir", str(cache_dir), "--k-eig", "6"]) == 0
+    assert "already cached" in capsys.readouterr().out
+
+
+def test_precompute_unusable_cache_dir_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "cache"
+    blocker.write_text("x")
+    mesh = _write_obj(tmp_path / "face.obj", *_sphere(0))
+    assert main(["precompute", str(mesh), "--cache-dir", str(blocker)]) == 1
+    assert "is a file" in capsys.readouterr().err
