@@ -26,6 +26,16 @@ from scantalk.geometry.operators import SurfaceOperators
 AUDIO_RATE = 16000
 
 
+def default_data_dir() -> Path:
+    """$SCANTALK_DATA_DIR if set, else the user cache directory (e.g. ~/.cache/scantalk) / "datasets"."""
+    override = os.environ.get("SCANTALK_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("scantalk")) / "datasets"
+
+
 def _materialise(record: Any) -> Any:
     """A dataset entry as a full `TalkingSequence` (readers may hand out lazy references)."""
     return record.load() if hasattr(record, "load") else record
@@ -156,7 +166,7 @@ class TalkingHeadDataModule(L.LightningDataModule):
         if spec.get("root"):
             return Path(os.path.expanduser(str(spec["root"])))
         if spec.get("procedural") is not None:
-            return Path(default_cache_dir()).parent / "datasets" / "procedural"
+            return default_data_dir() / "procedural"
         raise DatasetError(f"dataset entry {spec} has no `root` folder")
 
     def records(self, stage: str) -> list[Any]:

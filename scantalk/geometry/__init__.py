@@ -3,7 +3,11 @@
 Three names cover most uses: `load_mesh`, `compute_operators`, `OperatorCache`.
 """
 
+from scantalk.geometry.cache import OperatorCache, default_cache_dir, operators_for_mesh
 from scantalk.geometry.mesh import Mesh, load_mesh, save_mesh
 from scantalk.geometry.operators import SurfaceOperators, compute_operators, hks
 
-__all__ = ["Mesh", "SurfaceOperators", "compute_operators", "hks", "load_mesh", "save_mesh"]
+__all__ = [
+    "Mesh", "OperatorCache", "SurfaceOperators", "compute_operators", "default_cache_dir", "hks",
+    "load_mesh", "operators_for_mesh", "save_mesh",
+]
