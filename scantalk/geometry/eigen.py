@@ -1,7 +1,7 @@
 """The k smallest generalised eigenpairs of a surface Laplacian: L φ = λ M φ.
 
 Small problems use a dense solver, mid-sized ones ARPACK shift-invert (`direct_eigenpairs`);
-large ones the coarse-to-fine approximation in `scantalk.geometry.multilevel`.
+large ones the coarse-to-fine approximation `multilevel_eigenpairs` below.
 """
 
 from __future__ import annotations
@@ -128,3 +128,117 @@ def direct_eigenpairs(L: sp.spmatrix, mass: np.ndarray, k: int) -> tuple[np.ndar
     evals, evecs = sla.eigsh(sp.csc_matrix(L), k=k, M=sp.diags(mass).tocsc(), sigma=-shift,
                              which="LM", OPinv=op_inv, v0=start)
     return finish(evals, evecs, mass, k)
+
+
+# ---------------------------------------------------------------------------------------------
+# Coarse-to-fine approximation (after Nasikun, Brandt & Hildebrandt 2018): a Galerkin problem on
+# a prolongation of a few thousand sample vertices, then block-Davidson refinement on the mesh.
+
+# Use the coarse-to-fine path from this many vertices up; below it ARPACK is fast enough.
+MULTILEVEL_MIN_VERTICES = 15000
+# Coarse sample vertices per requested eigenpair, and extra eigenpairs carried as a guard band.
+SAMPLES_PER_EIGENPAIR = 12
+GUARD_EIGENPAIRS = 16
+# Sample vertices each fine vertex interpolates from (moving least squares, linear in the tangent plane).
+INTERPOLATION_NEIGHBOURS = 8
+REFINEMENT_STEPS = 2
+
+
+def voxel_samples(verts: np.ndarray, area: float, count: int) -> np.ndarray:
+    """About `count` vertex indices spread evenly over the surface: per occupied voxel of side
+    sqrt(area / count), the vertex closest to the mean of the voxel's vertices."""
+    side = np.sqrt(area / count)
+    cells = np.floor((verts - verts.min(axis=0)) / side).astype(np.int64)
+    extent = cells.max(axis=0) + 1
+    keys = (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]
+    _, cell_of = np.unique(keys, return_inverse=True)
+    counts = np.bincount(cell_of)
+    means = np.stack([np.bincount(cell_of, verts[:, c]) for c in range(3)], axis=1) / counts[:, None]
+    distance = np.linalg.norm(verts - means[cell_of], axis=1)
+    order = np.lexsort((distance, cell_of))
+    return order[np.r_[0, np.flatnonzero(np.diff(cell_of[order])) + 1]]
+
+
+def mls_prolongation(verts: np.ndarray, frames: np.ndarray, samples: np.ndarray) -> sp.csr_matrix:
+    """Sparse (V, S) interpolation from sample vertices to every vertex by moving least squares.
+
+    Each vertex fits a linear function in its tangent plane to its nearest samples (weights
+    (1 − d/r)², r just beyond the farthest one); the row is that fit's value at the vertex. Rows
+    sum to 1 and reproduce linear functions, which makes the Galerkin eigenvalues second-order
+    accurate in the sample spacing (a plain partition of unity is only first order).
+    """
+    from scipy.spatial import cKDTree
+
+    num_neighbours = min(INTERPOLATION_NEIGHBOURS, len(samples))
+    distance, nearest = cKDTree(verts[samples]).query(verts, k=num_neighbours)
+    distance, nearest = distance.reshape(len(verts), -1), nearest.reshape(len(verts), -1)
+    radius = 1.25 * distance[:, -1:] + 1e-12
+    weight = (1.0 - distance / radius) ** 2  # (V, K)
+    offset = verts[samples][nearest] - verts[:, None, :]  # (V, K, 3)
+    uv = np.einsum("vci,vki->vkc", frames[:, :2], offset) / radius[:, :, None]  # (V, K, 2), scaled
+    basis = np.concatenate([np.ones_like(uv[..., :1]), uv], axis=2)  # (V, K, 3): 1, u, v
+    moment = np.einsum("vk,vka,vkb->vab", weight, basis, basis)
+    # A ridge on the linear terms keeps collinear or clustered samples solvable (falls back to
+    # a weighted average there); it is tiny next to a well-spread neighbourhood's moments.
+    moment[:, 1, 1] += 1e-6 * weight.sum(axis=1)
+    moment[:, 2, 2] += 1e-6 * weight.sum(axis=1)
+    first_row = np.linalg.solve(moment, np.broadcast_to(np.array([1.0, 0.0, 0.0]), (len(verts), 3))[..., None])[..., 0]
+    values = weight * np.einsum("va,vka->vk", first_row, basis)
+    rows = np.repeat(np.arange(len(verts)), num_neighbours)
+    return sp.csr_matrix((values.ravel(), (rows, nearest.ravel())), shape=(len(verts), len(samples)))
+
+
+def rayleigh_ritz(basis: np.ndarray, L_basis: np.ndarray, mass: np.ndarray, count: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best `count` eigenpair approximations in span(basis (V, n)); L_basis = L @ basis.
+
+    Returns Ritz values (count,), vectors (V, count) M-orthonormal, and L @ vectors.
+    """
+    stiffness = basis.T @ L_basis
+    gram = basis.T @ (mass[:, None] * basis)
+    stiffness, gram = 0.5 * (stiffness + stiffness.T), 0.5 * (gram + gram.T)
+    # Drop directions the basis nearly repeats, so the small generalised problem stays well posed.
+    gram_values, gram_vectors = np.linalg.eigh(gram)
+    keep = gram_values > 1e-10 * gram_values.max()
+    whiten = gram_vectors[:, keep] / np.sqrt(gram_values[keep])
+    values, vectors = np.linalg.eigh(whiten.T @ stiffness @ whiten)
+    coefficients = whiten @ vectors[:, :count]
+    return values[:count], basis @ coefficients, L_basis @ coefficients
+
+
+def block_davidson(L: sp.csr_matrix, mass: np.ndarray, vectors: np.ndarray, steps: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Refine approximate eigenvectors (V, b): each step adds the Jacobi-preconditioned residuals
+    D⁻¹(Lx − θMx) to the basis and takes Rayleigh–Ritz on [x, residuals]. The coarse space gets the
+    smooth part of each eigenvector right; these steps remove the fine-scale interpolation error."""
+    count = vectors.shape[1]
+    diagonal = L.diagonal()[:, None]
+    values, vectors, L_vectors = rayleigh_ritz(vectors, L @ vectors, mass, count)
+    for _ in range(steps):
+        correction = (L_vectors - mass[:, None] * vectors * values) / diagonal
+        basis = np.concatenate([vectors, correction], axis=1)
+        L_basis = np.concatenate([L_vectors, L @ correction], axis=1)
+        values, vectors, L_vectors = rayleigh_ritz(basis, L_basis, mass, count)
+    return values, vectors
+
+
+def multilevel_eigenpairs(L: sp.spmatrix, mass: np.ndarray, verts: np.ndarray, frames: np.ndarray, k: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate k smallest pairs (k,), (V, k): exact Galerkin solve on an MLS prolongation P of
+    about SAMPLES_PER_EIGENPAIR·k voxel samples (L_c = PᵀLP, M_c = PᵀMP, dense), lifted to the
+    mesh and refined by `REFINEMENT_STEPS` block-Davidson steps. Falls back to the direct solver
+    when the mesh is too small to coarsen or the coarse problem is singular."""
+    L = sp.csr_matrix(L)
+    count = k + GUARD_EIGENPAIRS
+    samples = voxel_samples(verts, float(mass.sum()), SAMPLES_PER_EIGENPAIR * k)
+    if len(samples) < 2 * count or 4 * len(samples) > L.shape[0]:
+        return direct_eigenpairs(L, mass, k)
+    prolongation = mls_prolongation(verts, frames, samples)
+    coarse_L = (prolongation.T @ L @ prolongation).toarray()
+    coarse_M = (prolongation.T @ sp.diags(mass) @ prolongation).toarray()
+    try:
+        _, coarse_vectors = scipy.linalg.eigh(coarse_L, coarse_M, subset_by_index=[0, count - 1])
+    except np.linalg.LinAlgError:
+        return direct_eigenpairs(L, mass, k)
+    values, vectors = block_davidson(L, mass, prolongation @ coarse_vectors, REFINEMENT_STEPS)
+    return finish(values, vectors, mass, k)

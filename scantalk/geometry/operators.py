@@ -16,7 +16,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from scantalk.geometry.eigen import EIGEN_BLAS_THREADS, blas_threads, direct_eigenpairs
+from scantalk.geometry.eigen import (
+    EIGEN_BLAS_THREADS,
+    MULTILEVEL_MIN_VERTICES,
+    blas_threads,
+    direct_eigenpairs,
+    multilevel_eigenpairs,
+)
 from scantalk.geometry.gradients import gradient_operators, knn_edges, mesh_edges, tangent_frames
 from scantalk.geometry.laplacian import (
     POINT_CLOUD_NEIGHBOURS,
@@ -161,11 +167,12 @@ def build_operators(
 ) -> SurfaceOperators:
     """`compute_operators` with a choice of eigensolver and a per-stage timing report.
 
-    eigensolver: "auto" or "direct" (the converged dense/ARPACK solve). `timings`, if given, receives
+    eigensolver: "auto" (dense/ARPACK below `MULTILEVEL_MIN_VERTICES`, coarse-to-fine above),
+    "direct" (always the converged ARPACK solve) or "multilevel". `timings`, if given, receives
     wall seconds for "laplacian", "eigen" and "gradients".
     """
-    if eigensolver not in ("auto", "direct"):
-        raise ValueError(f"eigensolver must be 'auto' or 'direct', got {eigensolver!r}")
+    if eigensolver not in ("auto", "direct", "multilevel"):
+        raise ValueError(f"eigensolver must be 'auto', 'direct' or 'multilevel', got {eigensolver!r}")
     if k_eig < 1:
         raise ValueError(f"k_eig must be at least 1, got {k_eig}")
     timings = {} if timings is None else timings
@@ -174,11 +181,6 @@ def build_operators(
     start = time.perf_counter()
     L, mass = laplacian_and_mass(verts, faces)
     timings["laplacian"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    with blas_threads(EIGEN_BLAS_THREADS):
-        evals, evecs = direct_eigenpairs(L, mass, k_eig)
-    timings["eigen"] = time.perf_counter() - start
 
     start = time.perf_counter()
     if faces is None:
@@ -191,6 +193,16 @@ def build_operators(
     frames = tangent_frames(normals)
     grad_x, grad_y = gradient_operators(verts, frames, source, target)
     timings["gradients"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    use_multilevel = eigensolver == "multilevel" or (
+        eigensolver == "auto" and len(verts) >= MULTILEVEL_MIN_VERTICES)
+    with blas_threads(EIGEN_BLAS_THREADS):
+        if use_multilevel:
+            evals, evecs = multilevel_eigenpairs(L, mass, verts, frames, k_eig)
+        else:
+            evals, evecs = direct_eigenpairs(L, mass, k_eig)
+    timings["eigen"] = time.perf_counter() - start
 
     return SurfaceOperators(
         verts=_float_tensor(verts),

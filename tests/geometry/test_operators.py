@@ -210,3 +210,11 @@ def test_hks_shape_and_decay(sphere):
     assert signature.shape == (ops.num_vertices, 16)
     assert torch.all(signature > 0)
     assert torch.all(signature[:, 1:] <= signature[:, :-1] + 1e-6)  # heat only spreads out over time
+
+
+def test_coarse_to_fine_eigensolver_matches_direct_solve():
+    verts, faces = shapes.head_like(8000)
+    fast = build_operators(verts, faces, k_eig=128, eigensolver="multilevel").evals.double().numpy()
+    exact = build_operators(verts, faces, k_eig=128, eigensolver="direct").evals.double().numpy()
+    assert fast[0] == pytest.approx(0.0, abs=1e-3 * exact[1])
+    np.testing.assert_allclose(fast[1:], exact[1:], rtol=0.01)
