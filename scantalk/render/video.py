@@ -158,22 +158,23 @@ def render_animation(frames: np.ndarray, faces: np.ndarray | None, path: str | P
     animation on the right; the video is then 2·resolution wide. One fixed camera frames the
     first frame (of both, when comparing). Returns `path`.
     """
-    frames = np.asarray(frames, dtype=np.float64)
+    frames = np.asarray(frames)  # each frame is converted when rendered: no (T, V, 3) float64 copy
     if frames.ndim != 3 or frames.shape[-1] != 3 or frames.shape[0] == 0:
         raise MeshError(f"frames must be a non-empty (T, V, 3) array, got shape {frames.shape}.")
     first = frames[0]
+    static = False
     if compare is not None:
-        compare = np.asarray(compare, dtype=np.float64)
+        compare = np.asarray(compare)
         if compare.ndim == 2:
-            compare = np.broadcast_to(compare, frames.shape)
-        if compare.shape != frames.shape:
+            compare = compare[None]
+        # A neutral face (one frame, or a broadcast of it) is rendered once, not T times.
+        static = len(compare) == 1 or bool(np.all(compare[1:] == compare[:1]))
+        if compare.shape[1:] != frames.shape[1:] or not (static or len(compare) == len(frames)):
             raise MeshError(f"compare must be (V, 3) or (T, V, 3) like frames {frames.shape}, got {compare.shape}; "
                             "trim both sequences to one length first.")
         first = np.concatenate([compare[0], frames[0]])
     camera = Camera.framing(first, resolution)
     renderer = FrameRenderer(camera, faces, frames[0], style=style, backend=backend)
-    # A static comparison face is rendered once, not T times.
-    static = compare is not None and compare.strides[0] == 0
     still = renderer(compare[0]) if static else None
 
     def images() -> Iterator[np.ndarray]:

@@ -10,7 +10,7 @@ import pytest
 
 from scantalk.errors import MeshError, ScanTalkError
 from scantalk.render import Camera, FrameRenderer, render_animation, render_frames, side_by_side, write_video
-from scantalk.render.raycast import is_outward_oriented
+from scantalk.render.raycast import is_outward_oriented, rasterise, raycast
 
 RES = 128
 
@@ -72,9 +72,20 @@ def test_raster_and_raycast_backends_agree(sphere):
     verts, faces = sphere
     camera = Camera.framing(verts, RES)
     raster = FrameRenderer(camera, faces, verts, backend="raster", cull_backfaces=False)(verts).astype(int)
-    raycast = FrameRenderer(camera, faces, verts, backend="raycast")(verts).astype(int)
-    differing = np.abs(raster - raycast).max(axis=-1) > 6
+    raycaster = FrameRenderer(camera, faces, verts, backend="raycast")
+    differing = np.abs(raster - raycaster(verts).astype(int)).max(axis=-1) > 6
     assert differing.mean() < 0.01
+    # On a coarse mesh, the perspective-correct barycentric weights match open3d's exact hits.
+    coarse, coarse_faces = uv_sphere(rings=6, segments=8)
+    camera = Camera.framing(coarse, 64)
+    pixels, triangles, weights = rasterise(coarse, coarse_faces, camera)
+    hit_pixels, hit_triangles, hit_weights = raycast(coarse, coarse_faces,
+                                                     FrameRenderer(camera, coarse_faces, coarse)._rays)
+    common, ours, theirs = np.intersect1d(pixels, hit_pixels, return_indices=True)
+    assert len(common) > 0.97 * max(len(pixels), len(hit_pixels))
+    same = triangles[ours] == hit_triangles[theirs]
+    assert same.mean() > 0.97
+    assert np.abs(weights[ours][same] - hit_weights[theirs][same]).max() < 1e-3
 
 
 def test_backface_culling_is_used_only_where_it_changes_nothing(sphere):
@@ -219,3 +230,21 @@ def test_render_animation_neutral_beside_animation(tmp_path, sphere):
     info = read_video(out)
     assert info["frames"] == 5 and info["size"] == (96, 48)
     assert info["audio_seconds"] == pytest.approx(0.2, abs=0.03)
+
+
+def test_render_animation_ground_truth_beside_prediction(tmp_path, sphere):
+    verts, faces = sphere
+    prediction = np.stack([verts * [1.0, 1.0 + 0.1 * t, 1.0] for t in range(3)]).astype(np.float32)
+    truth = prediction[:, :, [0, 1, 2]] * [1.2, 1.0, 1.0]
+    out = render_animation(prediction, faces, tmp_path / "cmp.mp4", fps=30, resolution=32, compare=truth,
+                           progress=False)
+    with av.open(str(out)) as container:
+        images = [frame.to_ndarray(format="rgb24").astype(int) for frame in container.decode(video=0)]
+    assert len(images) == 3 and images[0].shape == (32, 64, 3)
+    # Both halves animate: the left (ground truth) changes as much as the right (prediction).
+    assert np.abs(images[2][:, :30] - images[0][:, :30]).mean() > 2
+    assert np.abs(images[2][:, 34:] - images[0][:, 34:]).mean() > 2
+    with pytest.raises(MeshError, match="trim both"):
+        render_animation(prediction, faces, tmp_path / "bad.mp4", fps=30, resolution=32, compare=truth[:2],
+                         progress=False)
+    assert not (tmp_path / "bad.mp4").exists()
