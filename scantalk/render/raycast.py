@@ -18,8 +18,12 @@ of an animation correspond across frames).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -33,6 +37,7 @@ _EMPTY = torch.iinfo(torch.int64).max
 # Bound on (triangle or splat, pixel) candidates held at once: ~100 MB of temporaries.
 _MAX_CANDIDATES = 4_000_000
 BACKENDS = ("raster", "raycast")
+_Item, _Result = TypeVar("_Item"), TypeVar("_Result")
 
 
 @dataclass(frozen=True)
@@ -323,7 +328,7 @@ class FrameRenderer:
         self._to_eye = (-camera.ray_directions().reshape(-1, 3)).astype(np.float32)
         self._background = np.round(np.asarray(self.style.background) * 255.0).astype(np.uint8)
         self._canvas = np.tile(self._background, (camera.height * camera.width, 1))
-        self._zbuffer = np.full(camera.height * camera.width, _EMPTY, dtype=np.int64)
+        self._scratch = threading.local()  # one z-buffer per thread: frames may render in parallel
         if self.faces is None:
             self._ring = _neighbour_rings(reference, camera)
             if point_radius is not None:
@@ -345,12 +350,15 @@ class FrameRenderer:
         verts = np.asarray(verts, dtype=np.float64)
         if verts.shape != (self.n_verts, 3):
             raise MeshError(f"Every frame must have the first frame's shape ({self.n_verts}, 3), got {verts.shape}.")
+        if not np.all(np.isfinite(verts)):
+            raise MeshError("A frame to render has NaN or infinite vertex positions; check the model's prediction "
+                            "(or the frames file) for diverged values.")
         if self.faces is None:
-            flat, point = splat(verts, self.point_radius, self.camera, self._zbuffer)
+            flat, point = splat(verts, self.point_radius, self.camera, self._zbuffer())
             normals = _ring_normals(verts, self._ring, self.camera)[point].astype(np.float32)
         else:
             if self.backend == "raster":
-                flat, triangle, bary = rasterise(verts, self.faces, self.camera, self.cull_backfaces, self._zbuffer)
+                flat, triangle, bary = rasterise(verts, self.faces, self.camera, self.cull_backfaces, self._zbuffer())
             else:
                 flat, triangle, bary = raycast(verts, self.faces, self._rays)
             corners, bary = self.faces[triangle], bary.astype(np.float32)
@@ -364,6 +372,30 @@ class FrameRenderer:
         image = self._canvas.copy()
         image[flat] = (shade(normals, self._to_eye[flat], self.camera, self.style) * 255.0 + 0.5).astype(np.uint8)
         return image.reshape(self.camera.height, self.camera.width, 3)
+
+
+    def _zbuffer(self) -> np.ndarray:
+        """This thread's reusable (H·W,) int64 z-buffer."""
+        if not hasattr(self._scratch, "zbuffer"):
+            self._scratch.zbuffer = np.empty(self.camera.height * self.camera.width, dtype=np.int64)
+        return self._scratch.zbuffer
+
+
+def ordered_map(function: Callable[[_Item], _Result], items: Iterable[_Item], workers: int = 2) -> Iterator[_Result]:
+    """`map(function, items)` on `workers` threads, yielding in order and holding at most
+    2·workers results, so a long sequence still streams in constant memory. numpy and torch
+    release the GIL inside their kernels, so frames really render in parallel."""
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="scantalk-render") as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _neighbour_rings(reference: np.ndarray, camera: Camera, k: int = 8) -> np.ndarray | None:
@@ -406,13 +438,14 @@ def _check_faces(faces: np.ndarray, n_verts: int) -> np.ndarray:
 
 def render_frames(frames: np.ndarray, faces: np.ndarray | None, camera: Camera | None = None,
                   resolution: int = 512, progress: bool = True, style: Style | None = None,
-                  backend: str = "raster", smooth: bool = True,
-                  cull_backfaces: bool | None = None) -> Iterator[np.ndarray]:
+                  backend: str = "raster", smooth: bool = True, cull_backfaces: bool | None = None,
+                  workers: int = 2) -> Iterator[np.ndarray]:
     """Yield one image per frame, lazily, so a long sequence streams into an encoder.
 
     frames (T, V, 3) metres · faces (F, 3) or None (point cloud) · camera: by default
     `Camera.framing(frames[0], resolution)`, fixed for the whole sequence → yields (H, W, 3)
-    uint8. `np.stack(list(render_frames(...)))` gives the (T, H, W, 3) array.
+    uint8. `np.stack(list(render_frames(...)))` gives the (T, H, W, 3) array. workers: frames
+    rendered at once on threads (1 renders in the calling thread).
     """
     frames = np.asarray(frames)  # each frame is converted when rendered: no (T, V, 3) float64 copy
     if frames.ndim != 3 or frames.shape[-1] != 3 or frames.shape[0] == 0:
@@ -421,4 +454,5 @@ def render_frames(frames: np.ndarray, faces: np.ndarray | None, camera: Camera |
     # Built before the generator starts, so bad input fails at the call, not at the first frame.
     renderer = FrameRenderer(camera, faces, frames[0], style=style, backend=backend, smooth=smooth,
                              cull_backfaces=cull_backfaces)
-    return (renderer(verts) for verts in tqdm(frames, desc="render", unit="frame", disable=not progress))
+    images = ordered_map(renderer, frames, workers)
+    return iter(tqdm(images, total=len(frames), desc="render", unit="frame", disable=not progress))

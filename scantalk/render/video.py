@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from scantalk.atomic import atomic_path
 from scantalk.errors import AudioError, MeshError, ScanTalkError
 from scantalk.render.camera import Camera
-from scantalk.render.raycast import FrameRenderer, Style
+from scantalk.render.raycast import FrameRenderer, Style, ordered_map
 
 # Preferred first; the others only if a PyAV build lacks libx264.
 _VIDEO_CODECS = ("libx264", "h264", "libopenh264", "mpeg4")
@@ -149,14 +149,15 @@ def side_by_side(left: np.ndarray, right: np.ndarray, separator: int = 2) -> np.
 def render_animation(frames: np.ndarray, faces: np.ndarray | None, path: str | Path, fps: float,
                      audio: np.ndarray | None = None, sample_rate: int = 16000, resolution: int = 512,
                      compare: np.ndarray | None = None, style: Style | None = None, backend: str = "raster",
-                     progress: bool = True) -> Path:
+                     progress: bool = True, workers: int = 2) -> Path:
     """Render an animation to an .mp4 with its speech, streaming frame by frame.
 
     frames (T, V, 3) metres · faces (F, 3) or None (point cloud) · fps of the animation ·
     audio (N,) mono at `sample_rate` Hz or None · compare: (T, V, 3) frames (e.g. ground truth)
     or one (V, 3) face (e.g. the neutral template) on the same faces, drawn on the left with the
     animation on the right; the video is then 2·resolution wide. One fixed camera frames the
-    first frame (of both, when comparing). Returns `path`.
+    first frame (of both, when comparing). workers: frames rendered at once on threads while
+    the encoder runs. Returns `path`.
     """
     frames = np.asarray(frames)  # each frame is converted when rendered: no (T, V, 3) float64 copy
     if frames.ndim != 3 or frames.shape[-1] != 3 or frames.shape[0] == 0:
@@ -177,11 +178,12 @@ def render_animation(frames: np.ndarray, faces: np.ndarray | None, path: str | P
     renderer = FrameRenderer(camera, faces, frames[0], style=style, backend=backend)
     still = renderer(compare[0]) if static else None
 
-    def images() -> Iterator[np.ndarray]:
-        for index in tqdm(range(len(frames)), desc=f"render {Path(path).name}", unit="frame", disable=not progress):
-            image = renderer(frames[index])
-            if compare is not None:
-                image = side_by_side(still if static else renderer(compare[index]), image)
-            yield image
+    def image(index: int) -> np.ndarray:
+        animated = renderer(frames[index])
+        if compare is None:
+            return animated
+        return side_by_side(still if static else renderer(compare[index]), animated)
 
-    return write_video(path, images(), fps, audio=audio, sample_rate=sample_rate)
+    images = ordered_map(image, range(len(frames)), workers)
+    bar = tqdm(images, total=len(frames), desc=f"render {Path(path).name}", unit="frame", disable=not progress)
+    return write_video(path, bar, fps, audio=audio, sample_rate=sample_rate)

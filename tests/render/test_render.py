@@ -10,7 +10,7 @@ import pytest
 
 from scantalk.errors import MeshError, ScanTalkError
 from scantalk.render import Camera, FrameRenderer, render_animation, render_frames, side_by_side, write_video
-from scantalk.render.raycast import is_outward_oriented, rasterise, raycast
+from scantalk.render.raycast import is_outward_oriented, ordered_map, rasterise, raycast
 
 RES = 128
 
@@ -248,3 +248,21 @@ def test_render_animation_ground_truth_beside_prediction(tmp_path, sphere):
         render_animation(prediction, faces, tmp_path / "bad.mp4", fps=30, resolution=32, compare=truth[:2],
                          progress=False)
     assert not (tmp_path / "bad.mp4").exists()
+
+
+def test_threaded_rendering_keeps_frame_order_and_matches_serial(sphere):
+    verts, faces = sphere
+    frames = np.stack([verts * [1.0, 1.0 + 0.1 * t, 1.0] for t in range(5)])
+    serial = list(render_frames(frames, faces, resolution=32, progress=False, workers=1))
+    threaded = list(render_frames(frames, faces, resolution=32, progress=False, workers=3))
+    assert all(np.array_equal(a, b) for a, b in zip(serial, threaded, strict=True))
+    assert list(ordered_map(lambda x: x * x, range(20), workers=3)) == [x * x for x in range(20)]
+
+
+def test_a_diverged_frame_stops_the_video_and_leaves_no_file(tmp_path, sphere):
+    verts, faces = sphere
+    frames = np.stack([verts] * 6)
+    frames[4, 10] = np.nan
+    with pytest.raises(MeshError, match="NaN"):
+        render_animation(frames, faces, tmp_path / "nan.mp4", fps=25, resolution=32, progress=False)
+    assert list(tmp_path.iterdir()) == []
