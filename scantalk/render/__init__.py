@@ -5,8 +5,8 @@
 Everything runs on the CPU with no display: no OpenGL, EGL or GPU is needed.
 """
 
-from scantalk.render.camera import Camera
-from scantalk.render.raycast import FrameRenderer, Style, render_frames
+from scantalk.render.camera import Camera, Style
+from scantalk.render.raycast import FrameRenderer, render_frames
 from scantalk.render.video import render_animation, side_by_side, write_video
 
 __all__ = ["Camera", "FrameRenderer", "Style", "render_animation", "render_frames", "side_by_side", "write_video"]

@@ -7,9 +7,9 @@ Two ways to find the visible surface of a triangle mesh, both shaded by the same
   outward-oriented meshes (a FLAME head) skip back faces, which halves the work.
 - "raycast": open3d's `RaycastingScene` (no OpenGL/EGL needed), rebuilt every frame because
   the geometry moves; the BVH build is < 1 ms, tracing 512² rays dominates.
-Both give the same image (tests/render). For a 10k-vertex head at 512² on the shared 2-core
-machine, raster with culling took about half the time of raycast (see the render README numbers
-in the commit log), so it is the default.
+Both give the same image (tests/render). On the shared 2-core machine, a 10k-vertex head at 512²
+took about 40 ms of CPU per frame with raster (culling on) and 60 ms with raycast, so raster is
+the default. Shading (camera.py) is common to both.
 
 Point clouds are drawn as camera-facing discs ("splats") through the same z-buffer, shaded
 by per-point umbrella normals over a neighbour ring found once on the first frame (the points
@@ -22,7 +22,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -31,72 +30,13 @@ from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
 from scantalk.errors import MeshError
-from scantalk.render.camera import Camera, _check_points
+from scantalk.render.camera import Camera, Style, _check_points, shade, unit, vertex_normals
 
 _EMPTY = torch.iinfo(torch.int64).max
 # Bound on (triangle or splat, pixel) candidates held at once: ~100 MB of temporaries.
 _MAX_CANDIDATES = 4_000_000
 BACKENDS = ("raster", "raycast")
 _Item, _Result = TypeVar("_Item"), TypeVar("_Result")
-
-
-@dataclass(frozen=True)
-class Style:
-    """Look of a rendering. Colours are linear RGB in [0, 1].
-
-    light: direction *towards* the light in camera coordinates (x right, y up, z towards the
-    viewer); upper-left-front by default, so a face reads with soft modelling.
-    """
-
-    base_color: tuple[float, float, float] = (0.78, 0.71, 0.66)
-    background: tuple[float, float, float] = (0.94, 0.94, 0.95)
-    ambient: float = 0.22
-    diffuse: float = 0.78
-    specular: float = 0.12
-    shininess: float = 24.0
-    light: tuple[float, float, float] = (-0.35, 0.45, 1.0)
-
-
-def shade(normals: np.ndarray, to_eye: np.ndarray, camera: Camera, style: Style) -> np.ndarray:
-    """Lambert + ambient + Blinn-Phong specular.
-
-    normals (N, 3) and to_eye (N, 3): unit world vectors at the visible points (the surface
-    normal, and the direction from the point towards the camera) → colours (N, 3) in [0, 1].
-    Normals facing away from the viewer are flipped, so scans with inconsistent winding and
-    point clouds shade correctly from both sides.
-    """
-    normals = np.where((_dot(normals, to_eye) < 0.0)[:, None], -normals, normals)
-    light = np.asarray(style.light) @ camera.rotation
-    light = (light / np.sqrt(light @ light)).astype(normals.dtype)
-    lambert = np.clip(normals @ light, 0.0, None)[:, None]
-    highlight = np.clip(_dot(normals, unit(to_eye + light)), 0.0, None)[:, None] ** style.shininess
-    base = np.asarray(style.base_color, dtype=normals.dtype)
-    return np.clip(base * (style.ambient + style.diffuse * lambert) + style.specular * highlight, 0.0, 1.0)
-
-
-def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals: verts (V, 3), faces (F, 3) → unit normals (V, 3)."""
-    corners = verts[faces]
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = _scatter_add(faces, face_normals, len(verts))
-    return unit(normals)
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise dot product (N, 3), (N, 3) → (N,); column arithmetic beats numpy's short-axis sum."""
-    return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
-
-
-def unit(vectors: np.ndarray) -> np.ndarray:
-    """Rows of (N, 3) scaled to unit length; zero rows stay zero."""
-    return vectors / np.maximum(np.sqrt(_dot(vectors, vectors)), 1e-20)[:, None]
-
-
-def _scatter_add(faces: np.ndarray, face_values: np.ndarray, n_verts: int) -> np.ndarray:
-    """Sum face values (F, 3) onto their three corners → (V, 3); bincount is far faster than add.at."""
-    index = faces.reshape(-1)
-    repeated = np.repeat(face_values, 3, axis=0)
-    return np.stack([np.bincount(index, repeated[:, k], minlength=n_verts) for k in range(3)], axis=1)
 
 
 def _zbuffer(n_pixels: int, zbuffer: np.ndarray | None) -> np.ndarray:

@@ -13,8 +13,8 @@ from tqdm.auto import tqdm
 
 from scantalk.atomic import atomic_path
 from scantalk.errors import AudioError, MeshError, ScanTalkError
-from scantalk.render.camera import Camera
-from scantalk.render.raycast import FrameRenderer, Style, ordered_map
+from scantalk.render.camera import Camera, Style
+from scantalk.render.raycast import FrameRenderer, ordered_map
 
 # Preferred first; the others only if a PyAV build lacks libx264.
 _VIDEO_CODECS = ("libx264", "h264", "libopenh264", "mpeg4")
