@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scantalk.errors import MeshError
+from scantalk.errors import MeshError, ScanTalkError
 
 
-def _check_points(verts: np.ndarray, what: str) -> np.ndarray:
+def check_points(verts: np.ndarray, what: str) -> np.ndarray:
     """Return `verts` as float64 (V, 3), or raise a MeshError naming `what`."""
     verts = np.asarray(verts, dtype=np.float64)
     if verts.ndim != 2 or verts.shape[1] != 3 or verts.shape[0] == 0:
@@ -54,11 +54,11 @@ class Camera:
         fov_degrees: the vertical field of view; small angles flatten perspective like a
         portrait lens. Use the same camera for the whole sequence, so motion is not reframed.
         """
-        verts = _check_points(verts, "The frame to frame with the camera")
+        verts = check_points(verts, "The frame to frame with the camera")
         if resolution < 8:
-            raise ValueError(f"resolution must be at least 8 pixels, got {resolution}.")
+            raise ScanTalkError(f"resolution must be at least 8 pixels, got {resolution}.")
         if not 1.0 <= fov_degrees <= 120.0:
-            raise ValueError(f"fov_degrees must lie in [1, 120], got {fov_degrees}.")
+            raise ScanTalkError(f"fov_degrees must lie in [1, 120], got {fov_degrees}.")
         low, high = verts.min(axis=0), verts.max(axis=0)
         centre = (low + high) / 2.0
         half = (high - low) / 2.0

@@ -29,8 +29,8 @@ import torch
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
-from scantalk.errors import MeshError
-from scantalk.render.camera import Camera, Style, _check_points, shade, unit, vertex_normals
+from scantalk.errors import MeshError, ScanTalkError
+from scantalk.render.camera import Camera, Style, check_points, shade, unit, vertex_normals
 
 _EMPTY = torch.iinfo(torch.int64).max
 # Bound on (triangle or splat, pixel) candidates held at once: ~100 MB of temporaries.
@@ -260,8 +260,8 @@ class FrameRenderer:
                  style: Style | None = None, backend: str = "raster", smooth: bool = True,
                  cull_backfaces: bool | None = None, point_radius: float | None = None) -> None:
         if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
-        reference = _check_points(reference, "The first frame")
+            raise ScanTalkError(f"backend must be one of {BACKENDS}, got {backend!r}.")
+        reference = check_points(reference, "The first frame")
         self.camera, self.style, self.backend, self.smooth = camera, style or Style(), backend, smooth
         self.faces = None if faces is None else _check_faces(faces, len(reference))
         self.n_verts = len(reference)
@@ -312,7 +312,6 @@ class FrameRenderer:
         image = self._canvas.copy()
         image[flat] = (shade(normals, self._to_eye[flat], self.camera, self.style) * 255.0 + 0.5).astype(np.uint8)
         return image.reshape(self.camera.height, self.camera.width, 3)
-
 
     def _zbuffer(self) -> np.ndarray:
         """This thread's reusable (H·W,) int64 z-buffer."""
