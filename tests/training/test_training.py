@@ -1,0 +1,96 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from scantalk.checkpoint import model_from_checkpoint
+from scantalk.data import load_dataset
+from scantalk.geometry import compute_operators
+from scantalk.model import ScanTalk
+from scantalk.training import reconstruction_loss
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_tiny_model_overfits_one_procedural_sequence(tiny_dataset):
+    seq = load_dataset(tiny_dataset, split="train")[0].load()
+    ops = compute_operators(seq.template, seq.faces, k_eig=16)
+    torch.manual_seed(0)
+    model = ScanTalk(width=16, n_blocks=2, k_eig=16)
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    audio, template = torch.from_numpy(seq.audio), torch.from_numpy(seq.template)
+    target, lips = torch.from_numpy(seq.frames), torch.from_numpy(seq.lip_vertices)
+    losses = []
+    for _ in range(150):
+        pred = model(audio, template, ops, target.shape[0])
+        loss = reconstruction_loss(pred, target, lips)["loss"]
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert min(losses[-10:]) < losses[0] / 10, (losses[0], losses[-10:])
+
+
+def test_loss_terms():
+    target = torch.zeros(3, 4, 3)
+    pred = target.clone()
+    pred[1, 2] = 1.0  # one vertex off by (1, 1, 1) in the middle frame
+    terms = reconstruction_loss(pred, target, torch.tensor([2]), 1.0, 1.0, 1.0)
+    assert terms["mse"].item() == pytest.approx(3 / 36)
+    assert terms["lip"].item() == pytest.approx(3 / 9)
+    # Velocity: the frame differences are +1 then -1 on that vertex: 6 of 24 entries are ±1.
+    assert terms["velocity"].item() == pytest.approx(6 / 24)
+    assert terms["loss"].item() == pytest.approx(3 / 36 + 3 / 9 + 6 / 24)
+
+
+def _scantalk(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "scantalk.cli", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_fit_fast_dev_run_with_the_synthetic_config(tiny_cli_args):
+    result = _scantalk("fit", *tiny_cli_args, "--trainer.fast_dev_run=true")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_checkpoint_alone_rebuilds_the_model_and_predicts_the_same(tiny_cli_args, tmp_path, tiny_dataset):
+    result = _scantalk("fit", *tiny_cli_args, "--trainer.max_steps=2", "--trainer.limit_val_batches=1",
+                       "--model.lr=0.01")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    checkpoint = next((tmp_path / "runs").rglob("last.ckpt"))
+    model, _ = model_from_checkpoint(checkpoint)
+    assert model.config["width"] == 8 and model.k_eig == 16
+
+    from scantalk.training import ScanTalkModule
+
+    module = ScanTalkModule.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True).eval()
+    seq = load_dataset(tiny_dataset, split="val")[0].load()
+    ops = compute_operators(seq.template, seq.faces, k_eig=16)
+    args = (torch.from_numpy(seq.audio), torch.from_numpy(seq.template), ops, seq.num_frames)
+    with torch.no_grad():
+        rebuilt, trained = model(*args), module.model(*args)
+    assert torch.equal(rebuilt, trained)
+    assert not torch.equal(trained, torch.from_numpy(seq.template).expand_as(trained))  # it did train
+
+    predictions = tmp_path / "predictions"
+    result = _scantalk("predict", *tiny_cli_args, f"--ckpt_path={checkpoint}",
+                       "--trainer.callbacks+=scantalk.training.cli.PredictionWriter",
+                       f"--trainer.callbacks.output_dir={predictions}")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    expected = {f"{ref.subject}_{ref.name}": ref.template.shape[0] for ref in load_dataset(tiny_dataset, split="test")}
+    written = {path.stem: np.load(path).shape for path in predictions.glob("*.npy")}
+    assert set(written) == set(expected)
+    assert all(shape[1:] == (expected[key], 3) for key, shape in written.items())
+
+
+def test_two_process_ddp_fit_on_cpu(tiny_cli_args):
+    result = _scantalk("fit", *tiny_cli_args, "--trainer.accelerator=cpu", "--trainer.devices=2",
+                       "--trainer.strategy=ddp", "--trainer.max_steps=2", "--trainer.limit_val_batches=1")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "distributed_backend=gloo" in output or "GLOBAL_RANK: 1" in output, output[-2000:]
