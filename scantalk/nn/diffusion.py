@@ -66,6 +66,10 @@ class SpectralDiffusion(nn.Module):
                 f"features have {num_vertices} vertices but the surface operators have {basis.num_vertices}; "
                 "compute the operators from the same mesh as the features"
             )
+        if x.device != basis.analysis.device:
+            raise ValueError(
+                f"features are on {x.device} but the surface operators on {basis.analysis.device}; move them with ops.to(device)"
+            )
         if channels != self.channels:
             raise ValueError(f"SpectralDiffusion expects {self.channels} channels, got features of shape {tuple(x.shape)}")
         with torch.autocast(device_type=x.device.type, enabled=False):
