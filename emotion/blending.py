@@ -1,0 +1,238 @@
+"""`EmoBlender`: EmoVOCA's "double encoder, shared decoder" on DiffusionNet, so any topology works.
+
+    talking displacement (B, V, 3) ──talk encoder DiffusionNet──► mass-weighted mean ─► z_talk (B, L)
+    expression displacement (B, V, 3) ──expression encoder──────► mass-weighted mean ─► z_expr (B, L)
+    decoder DiffusionNet([template xyz ‖ μt·z_talk ‖ μe·z_expr] per vertex) ──► displacement (B, V, 3)
+
+Training objective (the blending choice, see `EmoBlender.losses`). EmoVOCA trains each branch to
+reconstruct its own input from equal latents, decode(z, z), and blends with μt = 2 and μe ∈ {1,
+2, 3}: the slots only mean "talking" and "expression" by convention, and decode(μt·z_t, 0) is
+never trained, so μe = 0 does not give the talking motion back. Our default objective
+("split") gives each slot its meaning explicitly, with three terms per batch:
+
+    decode(z_t, 0)      ≈ talking displacement              (μe = 0 returns the talking motion)
+    decode(0, z_e)      ≈ expression displacement           (the expression alone)
+    decode(z_t, s·z_e)  ≈ talking + s · expression,  s ~ U[0.2, 1] (calibrated intensity)
+
+The mixture target is additive: the procedural data composes that way, and for real data
+(VOCASET × Florence 4D) no mixture is ever captured, so additivity is the same assumption
+EmoVOCA's blending makes implicitly. With it μt = 1 and μe = s scale exactly like the targets:
+μe ∈ {1/3, 2/3, 1} for low / mid / high keeps EmoVOCA's 1 : 2 : 3 ratio, with "high" the
+captured expression itself. objective="emovoca" trains EmoVOCA's decode(z, z) terms instead
+(then use μt = 2, μe ∈ {1, 2, 3}); `default_mu` answers for either.
+
+Displacements enter and leave the networks in millimetres (`DISPLACEMENT_SCALE`) and template
+coordinates in decimetres (`TEMPLATE_SCALE`), so both are O(1) features (in metres a head's
+coordinates are nearly constant to the first layer); the public API is in metres.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from emotion.labels import intensity_value
+from scantalk.errors import ScanTalkError
+from scantalk.geometry.operators import SurfaceOperators
+from scantalk.nn import DiffusionNet
+
+DISPLACEMENT_SCALE = 1000.0
+"""Metres → network units (millimetres) for displacements."""
+
+TEMPLATE_SCALE = 10.0
+"""Metres → network units (decimetres) for template coordinates: a head is then about ±1."""
+
+OBJECTIVES = ("split", "emovoca")
+
+
+def positional_encoding(template: torch.Tensor, frequencies: int) -> torch.Tensor:
+    """(V, 3) metres → (V, 3 + 6·frequencies): xyz (decimetres) and sin/cos of π·2^k·xyz.
+
+    The decoder's latents are the same at every vertex, so all spatial detail of a decoded
+    expression comes from the template coordinates; Fourier features let a small network draw
+    centimetre-sized patterns (a brow, an eyelid) from them.
+    """
+    xyz = template * TEMPLATE_SCALE
+    if frequencies == 0:
+        return xyz
+    angles = xyz[:, None, :] * (torch.pi * 2.0 ** torch.arange(frequencies, device=xyz.device, dtype=xyz.dtype))[None, :, None]
+    return torch.cat([xyz, torch.sin(angles).flatten(1), torch.cos(angles).flatten(1)], dim=-1)
+
+
+class EmoBlender(nn.Module):
+    """Two DiffusionNet encoders (talking, expression) and one shared DiffusionNet decoder.
+
+    Args:
+        latent: size L of z_talk and z_expr (EmoVOCA: 256; tiny values train fast on CPU).
+        width, n_blocks: DiffusionNet width and depth of all three networks.
+        k_eig: eigenpairs the surface operators must have.
+        encoder_xyz: also give the encoders the template coordinates (3 more input channels),
+            so a displacement is read in the context of where it sits on the face.
+        objective: "split" (default; see the module docstring) or "emovoca".
+        gradient_features: DiffusionNet's gradient features (off: diffusion + MLP only, several
+            times cheaper; enough for the smooth displacement fields of faces on small budgets).
+    """
+
+    def __init__(
+        self,
+        latent: int = 256,
+        width: int = 64,
+        n_blocks: int = 4,
+        k_eig: int = 128,
+        encoder_xyz: bool = True,
+        objective: str = "split",
+        gradient_features: bool = True,
+        frequencies: int = 4,
+    ) -> None:
+        super().__init__()
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        self.config: dict[str, Any] = dict(latent=latent, width=width, n_blocks=n_blocks, k_eig=k_eig,
+                                           encoder_xyz=encoder_xyz, objective=objective,
+                                           gradient_features=gradient_features, frequencies=frequencies)
+        self.frequencies = frequencies
+        self.latent = latent
+        self.k_eig = k_eig
+        self.encoder_xyz = encoder_xyz
+        self.objective = objective
+        encoder_channels = 6 if encoder_xyz else 3
+        # Mass-weighted mean pooling: a latent does not depend on how densely the face is meshed.
+        shape = dict(width=width, n_blocks=n_blocks, with_gradient_features=gradient_features)
+        self.talk_encoder = DiffusionNet(encoder_channels, latent, outputs="global_mean", **shape)
+        self.expression_encoder = DiffusionNet(encoder_channels, latent, outputs="global_mean", **shape)
+        # Start from "no displacement", as ScanTalk's decoder does.
+        self.decoder = DiffusionNet(3 + 6 * frequencies + 2 * latent, 3, zero_init_last=True, **shape)
+
+    def _encode(self, encoder: nn.Module, displacement: torch.Tensor, template: torch.Tensor,
+                ops: SurfaceOperators) -> torch.Tensor:
+        features = displacement * DISPLACEMENT_SCALE
+        if self.encoder_xyz:
+            features = torch.cat([features, (template * TEMPLATE_SCALE).expand_as(features)], dim=-1)
+        return encoder(features, ops)  # (B, L)
+
+    def encode_talking(self, displacement: torch.Tensor, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
+        """z_talk (B, L) of talking displacements (B, V, 3) metres on `template` (V, 3)."""
+        return self._encode(self.talk_encoder, displacement, template, ops)
+
+    def encode_expression(self, displacement: torch.Tensor, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
+        """z_expr (B, L) of expression displacements (B, V, 3) metres on `template` (V, 3).
+
+        The expression may live on another surface than the talking face (its own `ops`):
+        the latent is a mass-weighted mean, free of vertex count and order.
+        """
+        return self._encode(self.expression_encoder, displacement, template, ops)
+
+    def decode(self, template: torch.Tensor, z_talk: torch.Tensor, z_expr: torch.Tensor,
+               ops: SurfaceOperators) -> torch.Tensor:
+        """Displacements (B, V, 3) metres on `template` (V, 3) from latents z_talk, z_expr (B, L)."""
+        # The input layer is linear in [xyz ‖ z_talk ‖ z_expr]: a per-vertex part plus a per-frame
+        # part, broadcast, so the (B, V, 3 + 2L) concatenation is never built.
+        weight, bias = self.decoder.input_linear.weight, self.decoder.input_linear.bias
+        position = positional_encoding(template, self.frequencies)
+        per_vertex = position @ weight[:, : position.shape[1]].T + bias  # (V, W)
+        per_frame = torch.cat([z_talk, z_expr], dim=-1) @ weight[:, position.shape[1]:].T  # (B, W)
+        hidden = per_vertex[None] + per_frame[:, None]
+        return self.decoder.forward_hidden(hidden, ops) / DISPLACEMENT_SCALE
+
+    def losses(self, template: torch.Tensor, talking: torch.Tensor, expression: torch.Tensor,
+               ops: SurfaceOperators, scales: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Training losses (`relative_squared_error`, averaged per term) of one batch on one surface.
+
+        talking (B, V, 3), expression (B, V, 3): displacements in metres on `template` (V, 3);
+        scales (B,): expression strengths s of the mixture term (default U[0.2, 1]; s = 0 is the
+        talking term).
+        Returns "talking", "expression", "mixture" (zero for objective "emovoca") and "loss".
+        """
+        z_talk = self.encode_talking(talking, template, ops)
+        z_expr = self.encode_expression(expression, template, ops)
+        batch = talking.shape[0]
+        if self.objective == "emovoca":
+            decoded = self.decode(template, torch.cat([z_talk, z_expr]), torch.cat([z_talk, z_expr]), ops)
+            targets = torch.cat([talking, expression])
+            errors = relative_squared_error(decoded, targets)
+            parts = {"talking": errors[:batch].mean(), "expression": errors[batch:].mean(),
+                     "mixture": errors.new_zeros(())}
+        else:
+            if scales is None:
+                scales = 0.2 + 0.8 * torch.rand(batch, device=talking.device, dtype=talking.dtype)
+            zeros = torch.zeros_like(z_talk)
+            decoded = self.decode(
+                template, torch.cat([z_talk, zeros, z_talk]), torch.cat([zeros, z_expr, scales[:, None] * z_expr]), ops,
+            )
+            added = scales[:, None, None] * expression
+            errors = relative_squared_error(decoded[:2 * batch], torch.cat([talking, expression]))
+            # The mixture error is measured against the added expression's size: relative to the
+            # whole target, centimetre jaw motion would hide a millimetre brow that went missing.
+            mixture = relative_squared_error(decoded[2 * batch:] - talking, added)
+            parts = {"talking": errors[:batch].mean(), "expression": errors[batch:].mean(), "mixture": mixture.mean()}
+        parts["loss"] = parts["talking"] + parts["expression"] + parts["mixture"]
+        return parts
+
+
+def relative_squared_error(prediction: torch.Tensor, target: torch.Tensor, floor: float = 1e-4) -> torch.Tensor:
+    """Per-sample ‖prediction − target‖² / (‖target‖² + V·floor²), (B,), for (B, V, 3) in metres.
+
+    Relative, so millimetre expressions weigh as much as centimetre jaw motion; the floor
+    (metres, default 0.1 mm rms) keeps near-still targets (a closed mouth) from dominating.
+    """
+    error = ((prediction - target) * DISPLACEMENT_SCALE).pow(2).sum(dim=(1, 2))
+    energy = (target * DISPLACEMENT_SCALE).pow(2).sum(dim=(1, 2))
+    return error / (energy + target.shape[1] * (floor * DISPLACEMENT_SCALE) ** 2)
+
+
+def default_mu(blender: EmoBlender, intensity: float | str) -> tuple[float, float]:
+    """(μt, μe) for an intensity (low / mid / high or a number in [0, 1]) under the blender's objective.
+
+    "split": (1, intensity) — 1/3, 2/3, 1 for low, mid, high. "emovoca": EmoVOCA's release
+    values (2, 3·intensity) — 1, 2, 3 for low, mid, high.
+    """
+    value = intensity_value(intensity)
+    return (2.0, 3.0 * value) if blender.objective == "emovoca" else (1.0, value)
+
+
+def blend(
+    blender: EmoBlender,
+    template: torch.Tensor,
+    talking_frames: torch.Tensor,
+    expression_displacement: torch.Tensor,
+    ops: SurfaceOperators,
+    mu_t: float | None = None,
+    mu_e: float | None = None,
+    intensity: float | str = "high",
+    expression_template: torch.Tensor | None = None,
+    expression_ops: SurfaceOperators | None = None,
+    chunk: int = 32,
+) -> torch.Tensor:
+    """Emotional frames (T, V, 3) metres: talking frames with an expression blended in.
+
+    template (V, 3) and talking_frames (T, V, 3): the neutral face and its talking animation
+    (absolute positions, metres); expression_displacement (V', 3) metres: an expression minus its
+    neutral, on `template` (V' = V) or on another surface given by `expression_template` (V', 3)
+    and `expression_ops`. mu_t / mu_e: latent weights; when None they come from `intensity` via
+    `default_mu` (μe = 0 gives the talking frames back). Frames are decoded `chunk` at a time.
+    """
+    if talking_frames.ndim != 3 or talking_frames.shape[1:] != template.shape:
+        raise ScanTalkError(f"talking frames of shape {tuple(talking_frames.shape)} do not match the template "
+                            f"{tuple(template.shape)}; expected (T, {template.shape[0]}, 3)")
+    expression_surface = template if expression_template is None else expression_template
+    expression_ops = ops if expression_ops is None else expression_ops
+    if expression_displacement.shape != expression_surface.shape:
+        raise ScanTalkError(
+            f"expression displacement of shape {tuple(expression_displacement.shape)} is not on the expression "
+            f"surface of {expression_surface.shape[0]} vertices; pass expression_template/expression_ops of its mesh"
+        )
+    default_t, default_e = default_mu(blender, intensity)
+    mu_t = default_t if mu_t is None else float(mu_t)
+    mu_e = default_e if mu_e is None else float(mu_e)
+    with torch.no_grad():
+        z_expr = blender.encode_expression(expression_displacement[None], expression_surface, expression_ops)
+        frames = []
+        for start in range(0, talking_frames.shape[0], chunk):
+            talking = talking_frames[start:start + chunk] - template[None]
+            z_talk = blender.encode_talking(talking, template, ops)
+            decoded = blender.decode(template, mu_t * z_talk, (mu_e * z_expr).expand_as(z_talk), ops)
+            frames.append(template[None] + decoded)
+    return torch.cat(frames, dim=0)
+

@@ -1,0 +1,170 @@
+"""Expression sets laid out like Florence 4D as EmoVOCA uses it: one neutral and one mesh per expression.
+
+Accepted layouts (meshes .ply or .obj, any topology, one topology per identity):
+
+    root/<identity>/neutral.ply            root/<identity>/<Expression>.ply      (ours, and
+                                                                                  `write_procedural_expressions`)
+    root/<identity>/<Expression>.ply  +  root/<identity>.ply or neutral_dir/<identity>.ply
+                                           (EmoVOCA's release: New_Conditions/COMA_CH01/Afraid_30.ply
+                                            with the neutral Florence4D/COMA_CH01.ply)
+
+Expression file names map to labels case-insensitively after dropping a "_<frame>" suffix and
+trailing digits ("Sad1", "Afraid_30"), with EmoVOCA's names accepted as aliases (Irritated →
+angry, Smile → happy). Files naming no known emotion are skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emotion.expressions import all_expressions, check_label
+from emotion.labels import EMOTIONS
+from scantalk.atomic import atomic_write_text
+from scantalk.data.processed import read_template_file
+from scantalk.data.synth import build_head, sample_identity, write_ply
+from scantalk.errors import DatasetError
+
+MESH_SUFFIXES = (".ply", ".obj")
+NEUTRAL_NAMES = ("neutral", "template")
+LABEL_ALIASES: dict[str, str] = {
+    "irritated": "angry", "anger": "angry", "smile": "happy", "happiness": "happy", "fear": "afraid",
+    "disgusted": "disgust", "sadness": "sad",
+}
+PROCEDURAL_MANIFEST = "expressions.json"
+
+
+@dataclass
+class ExpressionSample:
+    """One captured expression of one identity.
+
+    neutral, expression (V, 3) float32 metres in the file's vertex order; faces (F, 3) int64 or
+    None; label: an `EMOTIONS` name; source: the expression file.
+    """
+
+    identity: str
+    label: str
+    neutral: np.ndarray
+    expression: np.ndarray
+    faces: np.ndarray | None
+    source: str
+
+    @property
+    def displacement(self) -> np.ndarray:
+        """(V, 3) metres: expression − neutral."""
+        return self.expression - self.neutral
+
+
+def label_from_filename(stem: str) -> str | None:
+    """The `EMOTIONS` label a file stem names ("Sad1" → "sad", "Irritated1_30" → "angry"), or None."""
+    name = re.sub(r"_\d+$", "", stem.strip())
+    name = re.sub(r"\d+$", "", name).lower()
+    name = LABEL_ALIASES.get(name, name)
+    return name if name in EMOTIONS else None
+
+
+def _mesh_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MESH_SUFFIXES)
+
+
+def _find_neutral(folder: Path, root: Path, neutral_dir: Path | None) -> Path | None:
+    for path in _mesh_files(folder):
+        if path.stem.lower() in NEUTRAL_NAMES:
+            return path
+    for base in ([neutral_dir] if neutral_dir is not None else []) + [root]:
+        for suffix in MESH_SUFFIXES:
+            candidate = base / f"{folder.name}{suffix}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def read_expressions(
+    root: str | Path, labels: Sequence[str] | None = None, neutral_dir: str | Path | None = None,
+) -> list[ExpressionSample]:
+    """Every (identity, expression) of an expression set, sorted by identity then label order.
+
+    labels: keep only these (unknown names raise, listing the known ones). neutral_dir: where
+    `<identity>.ply` neutrals live when they are not inside the identity folders.
+    Raises `DatasetError` for a missing folder, an identity without a neutral, an expression
+    whose vertex count differs from its neutral, or when no expression is found.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"{root}: expression folder does not exist; pass a folder with one sub-folder per identity")
+    wanted = None if labels is None else {check_label(label) for label in labels}
+    neutral_base = None if neutral_dir is None else Path(neutral_dir).expanduser()
+    samples: list[ExpressionSample] = []
+    skipped: list[str] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = [p for p in _mesh_files(folder) if p.stem.lower() not in NEUTRAL_NAMES]
+        if not files:
+            continue
+        neutral_path = _find_neutral(folder, root, neutral_base)
+        if neutral_path is None:
+            raise DatasetError(
+                f"{folder}: no neutral mesh for identity '{folder.name}'; put neutral.ply in the folder, "
+                f"{folder.name}.ply beside it, or pass neutral_dir"
+            )
+        neutral, faces = read_template_file(neutral_path)
+        for path in files:
+            label = label_from_filename(path.stem)
+            if label is None:
+                skipped.append(path.name)
+                continue
+            if wanted is not None and label not in wanted:
+                continue
+            expression, _ = read_template_file(path)
+            if expression.shape != neutral.shape:
+                raise DatasetError(
+                    f"{path}: {expression.shape[0]} vertices, but the neutral {neutral_path} has {neutral.shape[0]}; "
+                    "an expression and its neutral must share one topology and vertex order"
+                )
+            samples.append(ExpressionSample(folder.name, label, neutral, expression, faces, str(path)))
+    if skipped:
+        warnings.warn(f"{root}: skipped {len(skipped)} meshes naming no known emotion (e.g. {skipped[:4]}; "
+                      f"known: {', '.join(EMOTIONS)})", stacklevel=2)
+    if not samples:
+        raise DatasetError(f"{root}: no expression meshes found (expected <identity>/<Expression>.ply|.obj "
+                           f"with labels among {', '.join(EMOTIONS)})")
+    samples.sort(key=lambda s: (s.identity, EMOTIONS.index(s.label)))
+    return samples
+
+
+def write_procedural_expressions(
+    out_dir: str | Path,
+    identity_seeds: Sequence[int] = (500, 501),
+    meshing: str = "uv_coarse",
+    labels: Sequence[str] = EMOTIONS,
+) -> Path:
+    """Write procedural expressions in the Florence-like layout and return `out_dir`.
+
+    For each identity seed: `<out>/expr<seed>_<meshing>/neutral.ply` and `<Label>.ply` (full
+    intensity, `emotion.expressions`), plus `<out>/expressions.json` recording each identity's
+    seed, shape parameters and meshing, so a reader can re-evaluate the generator exactly on
+    another topology (see `emotion.synthesis`).
+    """
+    out = Path(out_dir).expanduser()
+    manifest: dict[str, dict] = {}
+    for seed in identity_seeds:
+        identity = sample_identity(int(seed))
+        head = build_head(identity, meshing, seed=int(seed))
+        name = f"expr{int(seed)}_{meshing}"
+        write_ply(out / name / "neutral.ply", head.verts, head.faces)
+        for label, displacement in all_expressions(identity, head.param, labels).items():
+            write_ply(out / name / f"{label.capitalize()}.ply", head.verts + displacement, head.faces)
+        manifest[name] = {"identity_seed": int(seed), "meshing": meshing, "identity": identity.to_dict()}
+    atomic_write_text(out / PROCEDURAL_MANIFEST, json.dumps({"generator": "emotion.expressions",
+                                                             "identities": manifest}, indent=2))
+    return out
+
+
+def is_procedural(root: str | Path) -> bool:
+    """Whether `root` was written by `write_procedural_expressions` (its manifest is present)."""
+    return (Path(root).expanduser() / PROCEDURAL_MANIFEST).is_file()

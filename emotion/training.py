@@ -1,0 +1,188 @@
+"""Training the `EmoBlender` with Lightning: `EmoBlenderModule` (losses) + `EmoBlenderDataModule` (data).
+
+The data are the procedural talking heads (`scantalk.data.synth.generate_dataset`, generated on
+first use) and the procedural expressions of `emotion.expressions`, evaluated on every subject's
+own head. A batch is `frames_per_batch` talking frames of one subject and as many random
+expressions (random labels, intensities in [`min_intensity`, 1]) on the same surface, so the
+batch shares one `SurfaceOperators`. Config: experiments/configs/emoblender.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from emotion.blending import EmoBlender
+from emotion.expressions import all_expressions
+from emotion.labels import EMOTIONS
+from scantalk.data import load_dataset
+from scantalk.data.synth import build_head
+from scantalk.data.synth.heads import HeadIdentity
+from scantalk.errors import CheckpointError, DatasetError
+from scantalk.geometry.cache import OperatorCache, default_cache_dir
+
+CHECKPOINT_KIND = "emoblender"
+
+
+class EmoBlenderModule(L.LightningModule):
+    """Lightning wrapper of `EmoBlender`; every argument but `lr` is the blender's (see there)."""
+
+    def __init__(self, latent: int = 256, width: int = 64, n_blocks: int = 4, k_eig: int = 128,
+                 encoder_xyz: bool = True, objective: str = "split", gradient_features: bool = True,
+                 frequencies: int = 4, lr: float = 1e-3) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.blender = EmoBlender(latent=latent, width=width, n_blocks=n_blocks, k_eig=k_eig, encoder_xyz=encoder_xyz,
+                                  objective=objective, gradient_features=gradient_features, frequencies=frequencies)
+        self.lr = lr
+
+    def _step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+        parts = self.blender.losses(batch["template"], batch["talking"], batch["expression"], batch["ops"])
+        for name, value in parts.items():
+            self.log(f"{stage}_{name}", value, batch_size=batch["talking"].shape[0], prog_bar=name == "loss")
+        return parts["loss"]
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "val")
+
+    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> dict[str, Any]:
+        return {key: value.to(device) for key, value in batch.items()}
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["scantalk_kind"] = CHECKPOINT_KIND
+        checkpoint["emoblender_config"] = dict(self.blender.config)
+
+
+def load_blender(path: str | Path) -> EmoBlender:
+    """An `EmoBlender` (eval mode) from a checkpoint written by `EmoBlenderModule` training."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"blender checkpoint {path} does not exist; train one with "
+                              "`python -m emotion.training fit --config experiments/configs/emoblender.yaml`")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a corrupted file
+        raise CheckpointError(f"blender checkpoint {path} cannot be read ({type(error).__name__}); re-train it") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("scantalk_kind") != CHECKPOINT_KIND:
+        raise CheckpointError(f"{path} is not an EmoBlender checkpoint (a ScanTalk model?); pass the blender's .ckpt")
+    blender = EmoBlender(**checkpoint["emoblender_config"])
+    state = {key[len("blender."):]: value for key, value in checkpoint["state_dict"].items() if key.startswith("blender.")}
+    blender.load_state_dict(state)
+    return blender.eval()
+
+
+class _SubjectBatches(Dataset):
+    """Item i: a batch of talking frames and expressions on subject i % S (one surface)."""
+
+    def __init__(self, subjects: list[dict[str, Any]], frames_per_batch: int, min_intensity: float,
+                 length: int, seed: int) -> None:
+        self.subjects, self.frames_per_batch, self.min_intensity = subjects, frames_per_batch, min_intensity
+        self.length, self.seed = length, seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rng = np.random.default_rng([self.seed, index])
+        subject = self.subjects[index % len(self.subjects)]
+        talking = subject["talking"]
+        chosen = rng.integers(0, len(talking), self.frames_per_batch)
+        labels = rng.integers(0, len(subject["expressions"]), self.frames_per_batch)
+        strengths = rng.uniform(self.min_intensity, 1.0, self.frames_per_batch).astype(np.float32)
+        return {
+            "template": torch.from_numpy(subject["template"]),
+            "talking": torch.from_numpy(talking[chosen]),
+            "expression": torch.from_numpy(subject["expressions"][labels] * strengths[:, None, None]),
+            "ops": subject["ops"],
+        }
+
+
+class EmoBlenderDataModule(L.LightningDataModule):
+    """Procedural talking frames × procedural expressions, batched per subject.
+
+    Args:
+        root: procedural dataset folder (default: the user cache); generated on first use with
+            `procedural` (keyword arguments of `scantalk.data.synth.generate_dataset`).
+        k_eig: eigenpairs per template (the blender's k_eig). cache_dir: operator cache.
+        frames_per_batch: talking frames (and expressions) per batch.
+        min_intensity: expressions are shown at intensities in [min_intensity, 1].
+        batches_per_epoch / val_batches: dataset lengths. max_sequences: talking sequences per
+            subject to load (all when None).
+    """
+
+    def __init__(self, root: str | None = None, procedural: dict[str, Any] | None = None, k_eig: int = 128,
+                 cache_dir: str | None = None, frames_per_batch: int = 8, min_intensity: float = 0.3,
+                 batches_per_epoch: int = 200, val_batches: int = 20, max_sequences: int | None = None,
+                 seed: int = 0) -> None:
+        super().__init__()
+        self.root = Path(os.path.expanduser(root)) if root else Path(default_cache_dir()).parent / "datasets" / "procedural"
+        self.procedural = dict(procedural or {})
+        self.k_eig, self.cache_dir = k_eig, str(cache_dir or default_cache_dir())
+        self.frames_per_batch, self.min_intensity = frames_per_batch, min_intensity
+        self.batches_per_epoch, self.val_batches = batches_per_epoch, val_batches
+        self.max_sequences, self.seed = max_sequences, seed
+        self._subjects: dict[str, list[dict[str, Any]]] = {}
+
+    def prepare_data(self) -> None:
+        from scantalk.data.synth import generate_dataset
+
+        generate_dataset(self.root, **self.procedural)
+
+    def subjects(self, split: str) -> list[dict[str, Any]]:
+        """Per subject of `split`: template (V, 3), talking (N, V, 3), expressions (11, V, 3), ops."""
+        if split not in self._subjects:
+            meta_path = self.root / "meta.json"
+            if not meta_path.is_file():
+                raise DatasetError(f"{self.root}: no meta.json; the EmoBlender trains on the procedural dataset "
+                                   "(`scantalk synth DIR`), whose heads the expression generator needs")
+            heads = json.loads(meta_path.read_text())["subjects"]
+            by_subject: dict[str, list[np.ndarray]] = {}
+            for ref in load_dataset(self.root, split=split):
+                if self.max_sequences is None or len(by_subject.get(ref.subject, [])) < self.max_sequences:
+                    by_subject.setdefault(ref.subject, []).append(ref.load_frames() - ref.template[None])
+            cache = OperatorCache(self.cache_dir)
+            found = []
+            for name in sorted(by_subject):
+                info = heads[name]
+                head = build_head(HeadIdentity(**info["identity"]), info["meshing"], seed=int(info["identity_seed"]))
+                expressions = all_expressions(head.identity, head.param, EMOTIONS)
+                template = head.verts.astype(np.float32)
+                found.append({"template": template, "talking": np.concatenate(by_subject[name]).astype(np.float32),
+                              "expressions": np.stack([expressions[label] for label in EMOTIONS]),
+                              "ops": cache.get_or_compute(template, head.faces, self.k_eig)})
+            self._subjects[split] = found
+        return self._subjects[split]
+
+    def _loader(self, split: str, length: int, seed: int) -> DataLoader:
+        dataset = _SubjectBatches(self.subjects(split), self.frames_per_batch, self.min_intensity, length, seed)
+        return DataLoader(dataset, batch_size=None, shuffle=split == "train")
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batches_per_epoch, self.seed)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.val_batches, self.seed + 1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m emotion.training fit --config experiments/configs/emoblender.yaml`."""
+    from lightning.pytorch.cli import LightningCLI
+
+    LightningCLI(EmoBlenderModule, EmoBlenderDataModule, args=argv, save_config_kwargs={"overwrite": True})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""EmoBlender: reconstruction of held-out motion, μe = 0 gives talking back, μe scales the expression."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from emotion.blending import EmoBlender, blend, default_mu
+from emotion.expressions import all_expressions, upper_face_vertices
+from scantalk.errors import ScanTalkError
+from scantalk.geometry.operators import compute_operators
+
+TRAIN_LABELS = ("afraid", "happy")
+TRAIN_LEVELS = (0.4, 0.7, 1.0)
+
+
+def relative_error(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    return float(torch.linalg.norm(prediction - target) / torch.linalg.norm(target))
+
+
+@pytest.fixture(scope="module")
+def trained(small_head):
+    """A tiny blender trained for 400 steps (~20 s on one core) on one small procedural head."""
+    torch.manual_seed(0)
+    head = small_head
+    ops = compute_operators(head.verts, head.faces, k_eig=48)
+    template = torch.tensor(head.verts, dtype=torch.float32)
+    expressions = all_expressions(head.identity, head.param, TRAIN_LABELS)
+    shapes = torch.tensor(np.stack([expressions[label] for label in TRAIN_LABELS]))
+    talking = torch.tensor(head.talking(200, seed=0))
+    blender = EmoBlender(latent=16, width=32, n_blocks=2, k_eig=48, gradient_features=False)
+    optimiser = torch.optim.Adam(blender.parameters(), lr=1e-2)
+    levels = torch.tensor(TRAIN_LEVELS)
+    for _ in range(400):
+        frames = talking[torch.randint(0, len(talking), (4,))]
+        chosen = shapes[torch.randint(0, len(shapes), (4,))] * levels[torch.randint(0, len(levels), (4,))][:, None, None]
+        loss = blender.losses(template, frames, chosen, ops)["loss"]
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    blender.eval()
+    held_out_talking = torch.tensor(head.talking(40, seed=1))  # another articulation track
+    return blender, ops, template, shapes, held_out_talking
+
+
+def test_reconstructs_held_out_talking_motion(trained):
+    blender, ops, template, _, talking = trained
+    with torch.no_grad():
+        z_talk = blender.encode_talking(talking, template, ops)
+        decoded = blender.decode(template, z_talk, torch.zeros_like(z_talk), ops)
+    error = relative_error(decoded, talking)
+    # A zero prediction has relative error 1.
+    assert error < 0.35, error
+
+
+def test_reconstructs_expressions_at_held_out_intensity(trained):
+    blender, ops, template, shapes, _ = trained
+    expressions = shapes * 0.55  # intensities seen in training: 0.4, 0.7, 1.0
+    with torch.no_grad():
+        z_expr = blender.encode_expression(expressions, template, ops)
+        decoded = blender.decode(template, torch.zeros_like(z_expr), z_expr, ops)
+    for index, label in enumerate(TRAIN_LABELS):
+        error = relative_error(decoded[index], expressions[index])
+        assert error < 0.6, (label, error)
+
+
+def test_zero_expression_weight_returns_talking_motion(trained):
+    blender, ops, template, shapes, talking = trained
+    frames = template + talking
+    result = blend(blender, template, frames, shapes[0], ops, mu_t=1.0, mu_e=0.0)
+    assert result.shape == frames.shape
+    assert relative_error(result - template, talking) < 0.35
+    # And the expression weight matters: full μe moves the result away from the talking frames.
+    expressive = blend(blender, template, frames, shapes[0], ops, mu_t=1.0, mu_e=1.0)
+    assert relative_error(expressive - template, talking) > relative_error(result - template, talking)
+
+
+def test_larger_expression_weight_gives_more_expression(trained, small_head):
+    blender, ops, template, shapes, talking = trained
+    upper = torch.as_tensor(upper_face_vertices(small_head.identity, small_head.param))
+    frames = template + talking
+    amounts = []
+    for mu_e in (0.0, 1 / 3, 2 / 3, 1.0):
+        result = blend(blender, template, frames, shapes[0], ops, mu_t=1.0, mu_e=mu_e)
+        amounts.append(float((result - frames)[:, upper].norm(dim=-1).mean()))
+    assert all(b > a for a, b in zip(amounts, amounts[1:])), amounts
+    target = float(shapes[0][upper].norm(dim=-1).mean())
+    assert 0.4 * target < amounts[-1] < 1.6 * target, (amounts, target)
+
+
+def test_default_weights_follow_the_objective():
+    assert default_mu(EmoBlender(latent=4, width=8, n_blocks=1), "mid") == (1.0, pytest.approx(2 / 3))
+    assert default_mu(EmoBlender(latent=4, width=8, n_blocks=1, objective="emovoca"), "high") == (2.0, 3.0)
+    with pytest.raises(ScanTalkError, match="low, mid, high"):
+        default_mu(EmoBlender(latent=4, width=8, n_blocks=1), "extreme")
+
+
+def test_blend_rejects_frames_of_another_mesh(trained):
+    blender, ops, template, shapes, _ = trained
+    with pytest.raises(ScanTalkError, match="do not match the template"):
+        blend(blender, template, torch.zeros(3, 10, 3), shapes[0], ops)
