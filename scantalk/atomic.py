@@ -24,6 +24,10 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     # Keep the real suffix last so libraries that pick a format from the extension still work.
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
     os.close(fd)
+    # mkstemp creates 0600 files; give the result the permissions a plain open() would have.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
