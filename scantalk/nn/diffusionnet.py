@@ -23,6 +23,9 @@ from scantalk.nn.gradient_features import GradientFeatures
 # activation: big enough for efficient products, small enough that the allocator reuses the
 # buffers instead of page-faulting fresh ones (which dominated the run time on CPU).
 DEFAULT_CHUNK_FLOATS = 1 << 22
+# ...but never fewer than this many columns (frames × width) in the eigenbasis products: below
+# it the (k, V) and (3V, k) bases are re-read from memory for too little work (large meshes).
+MIN_CHUNK_COLUMNS = 384
 
 
 class DiffusionNetBlock(nn.Module):
@@ -86,6 +89,8 @@ class DiffusionNet(nn.Module):
     (B, c_out). `last_activation` (e.g. `torch.tanh`) is applied to the final output.
     `diffusion_time_init` is the initial learned diffusion time of every channel (in the mesh's
     units squared; 0 starts from the plain projection onto the k eigenvectors, as the reference).
+    Frames run in chunks of about `chunk_floats` floats per activation (at least
+    MIN_CHUNK_COLUMNS / width frames); frames never interact, so chunking changes no result.
     """
 
     def __init__(
@@ -149,7 +154,8 @@ class DiffusionNet(nn.Module):
         batched = x.dim() == 3
         frames = x if batched else x.unsqueeze(0)  # (B, V, C)
         num_frames, num_vertices = frames.shape[0], frames.shape[1]
-        chunk = max(1, min(num_frames, self.chunk_floats // max(1, num_vertices * self.width)))
+        chunk = max(self.chunk_floats // max(1, num_vertices * self.width), -(-MIN_CHUNK_COLUMNS // self.width))
+        chunk = max(1, min(num_frames, chunk))
         outputs = [self._run_vertex_major(frames[start : start + chunk].transpose(0, 1), basis, first) for start in range(0, num_frames, chunk)]
         out = torch.cat(outputs, dim=0)
         if self.last_activation is not None:
