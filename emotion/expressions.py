@@ -41,9 +41,9 @@ EXPRESSION_RECIPES: dict[str, dict[str, float]] = {
     "drunk": {"lid_squint": 0.8, "brow_raise_right": 0.5, "jaw_drop": 0.4, "corner_down_right": 0.6},
     "ill": {"lid_squint": 1.0, "brow_inner_raise": 0.3, "brow_lower": 0.3, "corner_down": 0.4},
     "moody": {"brow_lower_left": 1.0, "lid_squint_left": 0.5, "corner_down_right": 0.8, "lip_press": 0.5},
-    "pleased": {"cheek_raise": 0.8, "brow_raise": 0.4, "lid_open": 0.3, "corner_up": 0.7},
+    "pleased": {"cheek_raise_left": 0.8, "brow_raise": 0.4, "corner_up": 0.4, "corner_up_left": 0.5},
     "suspicious": {"brow_raise_left": 1.0, "brow_lower_right": 0.8, "lid_squint_right": 0.6, "corner_up_left": 0.4},
-    "upset": {"brow_inner_raise": 0.7, "brow_lower": 0.7, "lip_press": 0.7, "corner_down": 0.5},
+    "upset": {"brow_inner_raise": 1.0, "brow_lower": 0.5, "lid_open": 0.6, "lip_press": 0.7, "corner_down": 0.5},
 }
 
 UPPER_FACE_REGIONS: tuple[str, ...] = ("brows", "eyelids", "forehead", "cheeks")

@@ -114,8 +114,9 @@ class EmoBlenderDataModule(L.LightningDataModule):
     """Procedural talking frames × procedural expressions, batched per subject.
 
     Args:
-        root: procedural dataset folder (default: the user cache); generated on first use with
-            `procedural` (keyword arguments of `scantalk.data.synth.generate_dataset`).
+        root: procedural dataset folder (default: the user cache). It is generated when it holds
+            no dataset yet, or (re)generated with `procedural` when that is given (keyword
+            arguments of `scantalk.data.synth.generate_dataset`); None uses what is there.
         k_eig: eigenpairs per template (the blender's k_eig). cache_dir: operator cache.
         frames_per_batch: talking frames (and expressions) per batch.
         min_intensity: expressions are shown at intensities in [min_intensity, 1].
@@ -129,7 +130,7 @@ class EmoBlenderDataModule(L.LightningDataModule):
                  seed: int = 0) -> None:
         super().__init__()
         self.root = Path(os.path.expanduser(root)) if root else Path(default_cache_dir()).parent / "datasets" / "procedural"
-        self.procedural = dict(procedural or {})
+        self.procedural = None if procedural is None else dict(procedural)
         self.k_eig, self.cache_dir = k_eig, str(cache_dir or default_cache_dir())
         self.frames_per_batch, self.min_intensity = frames_per_batch, min_intensity
         self.batches_per_epoch, self.val_batches = batches_per_epoch, val_batches
@@ -139,7 +140,9 @@ class EmoBlenderDataModule(L.LightningDataModule):
     def prepare_data(self) -> None:
         from scantalk.data.synth import generate_dataset
 
-        generate_dataset(self.root, **self.procedural)
+        # An existing procedural dataset is used as it is unless generation options are given.
+        if self.procedural is not None or not (self.root / "meta.json").is_file():
+            generate_dataset(self.root, **(self.procedural or {}))
 
     def subjects(self, split: str) -> list[dict[str, Any]]:
         """Per subject of `split`: template (V, 3), talking (N, V, 3), expressions (11, V, 3), ops."""
