@@ -49,14 +49,16 @@ class SpectralDiffusion(nn.Module):
         """Diffused features and their tangent gradients, from one shared product.
 
         x (V, ..., C) → diffused (V, ..., C) and gradients (2, V, ..., C): the (grad_x, grad_y)
-        components of each diffused channel in the vertex tangent frames (per metre). Both are
-        views into one contiguous (3, V, ..., C) float32 buffer.
+        components of each diffused channel in the vertex tangent frames (per metre), float32.
         """
         basis = spectral_basis(ops, with_gradients=True)
         coefficients = self.spectral_coefficients(x, basis)
         with torch.autocast(device_type=x.device.type, enabled=False):
-            stacked = (basis.synthesis_with_gradients @ coefficients).view(3, *x.shape)
-        return stacked[0], stacked[1:]
+            # Two products rather than one stacked product sliced apart: slicing makes autograd
+            # allocate and zero-fill a full-size gradient buffer per slice in the backward pass.
+            diffused = (basis.synthesis @ coefficients).view(x.shape)
+            gradients = (basis.gradient_synthesis @ coefficients).view(2, *x.shape)
+        return diffused, gradients
 
     def spectral_coefficients(self, x: torch.Tensor, basis: SpectralBasis) -> torch.Tensor:
         """Decayed spectral coefficients (k, N) of (V, ..., C) features, N = x.numel() / V."""

@@ -37,17 +37,16 @@ class GradientFeatures(nn.Module):
             raise ValueError(
                 f"GradientFeatures expects gradients of shape (2, V, ..., {self.channels}), got {tuple(gradients.shape)}"
             )
-        g_x, g_y = gradients[0], gradients[1]
+        g_x, g_y = gradients.unbind(0)
         if self.A_im is None:
-            b = F.linear(gradients, self.A_re)  # (2, V, ..., C)
-            dots = g_x * b[0]
-            dots.addcmul_(g_y, b[1])
+            b_x, b_y = F.linear(gradients, self.A_re).unbind(0)  # b = A g, componentwise
+            dots = g_x * b_x
+            dots.addcmul_(g_y, b_y)
             return dots.tanh_()
-        c = self.channels
-        # One product with [A_re; A_im] gives A_re g and A_im g for both components at once.
-        products = F.linear(gradients, torch.cat([self.A_re, self.A_im]))  # (2, V, ..., 2C)
-        re_x, im_x = products[0, ..., :c], products[0, ..., c:]
-        re_y, im_y = products[1, ..., :c], products[1, ..., c:]
+        # unbind (not indexing) so the backward pass stacks gradients instead of zero-filling
+        # a full-size buffer per slice.
+        re_x, re_y = F.linear(gradients, self.A_re).unbind(0)
+        im_x, im_y = F.linear(gradients, self.A_im).unbind(0)
         # b_x = A_re g_x − A_im g_y, b_y = A_re g_y + A_im g_x; ⟨g, b⟩ regrouped to save temporaries.
         dots = g_x * re_x
         dots.addcmul_(g_y, re_y)
