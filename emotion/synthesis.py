@@ -170,6 +170,8 @@ def build_emovoca(
     cache_dir: str | Path | None = None,
     overwrite: bool = False,
     verbose: bool = True,
+    per_sequence: int | None = None,
+    seed: int = 0,
 ) -> Path:
     """Write the emotional dataset (layout in the module docstring) to `out_dir`; returns it.
 
@@ -201,23 +203,27 @@ def build_emovoca(
     subjects = sorted({ref.subject for ref in refs})
     per_subject: dict[str, dict[str, np.ndarray]] = {}
     pickled: dict[str, np.ndarray] = {}
-    bar = tqdm(total=len(refs) * len(labels) * len(levels), desc=f"emovoca → {out}", unit="seq", disable=not verbose)
-    for ref in refs:
+    pairs = [(label, level) for label in labels for level in levels]
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    count = len(pairs) if per_sequence is None else max(1, min(per_sequence, len(pairs)))
+    total = len(refs) * count
+    bar = tqdm(total=total, desc=f"emovoca → {out}", unit="seq", disable=not verbose)
+    for position, ref in enumerate(refs):
         if ref.subject not in per_subject:
             per_subject[ref.subject] = transfer.for_subject(ref.subject, subjects.index(ref.subject), ref.template)
             _write_subject_files(out, ref, pickled)
         frames = ref.load_frames()
         combine = _additive if blender is None else _blender_combiner(blender, ref, cache_dir)
-        for label in labels:
-            for level in levels:
-                mu_talk, mu_expr = weights[level]
-                stem = sequence_stem(ref.key, label, level)
-                emotional = combine(frames, ref.template, per_subject[ref.subject][label], mu_talk, mu_expr)
-                atomic_save_npy(out / "sequences" / f"{stem}.npy", emotional.astype(np.float32))
-                atomic_save_npy(out / "label" / f"{stem}.npy", np.array(emotion_index(label), dtype=np.int64))
-                atomic_save_npy(out / "intensity" / f"{stem}.npy", np.array(INTENSITY_NUMBERS[level], dtype=np.int64))
-                _write_audio(ref, out / "wav" / f"{stem}.wav")
-                bar.update()
+        chosen = [pairs[order[(position * count + j) % len(pairs)]] for j in range(count)]
+        for label, level in chosen:
+            mu_talk, mu_expr = weights[level]
+            stem = sequence_stem(ref.key, label, level)
+            emotional = combine(frames, ref.template, per_subject[ref.subject][label], mu_talk, mu_expr)
+            atomic_save_npy(out / "sequences" / f"{stem}.npy", emotional.astype(np.float32))
+            atomic_save_npy(out / "label" / f"{stem}.npy", np.array(emotion_index(label), dtype=np.int64))
+            atomic_save_npy(out / "intensity" / f"{stem}.npy", np.array(INTENSITY_NUMBERS[level], dtype=np.int64))
+            _write_audio(ref, out / "wav" / f"{stem}.wav")
+            bar.update()
     bar.close()
     if pickled:
         atomic_write_bytes(out / "templates.pkl", pickle.dumps(pickled, protocol=4))
@@ -228,12 +234,12 @@ def build_emovoca(
         "expressions": str(Path(expressions).expanduser().resolve()),
         "mode": "additive" if blender is None else "blender",
         "checkpoint": None if checkpoint is None else str(Path(checkpoint).resolve()),
-        "labels": labels, "levels": levels, "mu": {level: list(weights[level]) for level in levels},
+        "labels": labels, "levels": levels, "per_sequence": per_sequence, "seed": seed, "mu": {level: list(weights[level]) for level in levels},
         "fps": {ref.key: ref.fps for ref in refs}, "dataset": refs[0].dataset, "sources": transfer.sources,
     }
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2))  # last: marks a complete dataset
     if verbose:
-        print(f"wrote {len(refs) * len(labels) * len(levels)} emotional sequences ({manifest['mode']}) to {out.resolve()}")
+        print(f"wrote {total} emotional sequences ({manifest['mode']}) to {out.resolve()}")
     return out
 
 

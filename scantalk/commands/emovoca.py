@@ -25,6 +25,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--mu-e", type=float, nargs="+", default=None, help="expression weight per level")
     build.add_argument("--split", default=None, help="only this split of the talking set")
     build.add_argument("--cache-dir", default=None, help="operator cache folder (blender mode)")
+    build.add_argument("--per-sequence", type=int, default=None,
+                       help="only this many (label, level) pairs per talking sequence, dealt evenly (default: all)")
+    build.add_argument("--seed", type=int, default=0, help="seed of the --per-sequence dealing")
     build.add_argument("--overwrite", action="store_true", help="replace an existing emotional dataset in --out")
     expressions = sub.add_parser("expressions", help="write the procedural expressions in the Florence-like layout")
     expressions.add_argument("-o", "--out", required=True)
@@ -43,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
 
     build_emovoca(args.talking, args.expressions, args.out, checkpoint=args.checkpoint, labels=args.labels,
                   levels=args.levels, mu_t=args.mu_t, mu_e=args.mu_e, split=args.split, cache_dir=args.cache_dir,
-                  overwrite=args.overwrite)
+                  overwrite=args.overwrite, per_sequence=args.per_sequence, seed=args.seed)
     return 0

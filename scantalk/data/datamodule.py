@@ -120,7 +120,8 @@ class TalkingHeadDataModule(L.LightningDataModule):
     """Several datasets at once, mixed in one loader (the ScanTalk multi-topology recipe).
 
     Args:
-        datasets: one dict per dataset: ``root`` (folder), optional ``layout`` ("auto"),
+        datasets: one dict per dataset: ``root`` (folder), optional ``layout`` ("auto", or
+            "emovoca" for emotional data written by `scantalk emovoca build`),
             ``dataset`` ("auto" | "vocaset" | "biwi" | "multiface" | "procedural"),
             ``train_split`` / ``val_split`` / ``test_split`` / ``predict_split`` (defaults
             "train" / "val" / "test" / "test"), and any reader option (``fps``, ``lip_mask``,
@@ -176,7 +177,13 @@ class TalkingHeadDataModule(L.LightningDataModule):
             for spec in self.dataset_specs:
                 split = spec.get(f"{stage}_split", "test" if stage == "predict" else stage)
                 options = {k: v for k, v in spec.items() if k not in _SPEC_KEYS}
-                found.extend(load_dataset(self._root(spec), layout=spec.get("layout", "auto"), split=split, **options))
+                if spec.get("layout") == "emovoca":
+                    # Emotional sequences (EmoVOCA layout) carry an emotion label and intensity.
+                    from emotion.emovoca_reader import read_emovoca
+
+                    found.extend(read_emovoca(self._root(spec), split=split, fps=spec.get("fps")))
+                else:
+                    found.extend(load_dataset(self._root(spec), layout=spec.get("layout", "auto"), split=split, **options))
             self._splits[stage] = found
         return self._splits[stage]
 
