@@ -218,3 +218,49 @@ def test_coarse_to_fine_eigensolver_matches_direct_solve():
     exact = build_operators(verts, faces, k_eig=128, eigensolver="direct").evals.double().numpy()
     assert fast[0] == pytest.approx(0.0, abs=1e-3 * exact[1])
     np.testing.assert_allclose(fast[1:], exact[1:], rtol=0.01)
+
+
+def test_clean_mesh_gets_plain_cotan_laplacian_with_robust_spectrum():
+    import robust_laplacian
+    import scipy.linalg
+
+    from scantalk.geometry.laplacian import cotan_laplacian, laplacian_and_mass
+
+    verts, faces = shapes.irregular_sphere(600, seed=3)
+    plain = cotan_laplacian(verts, faces)
+    assert plain is not None
+    L, mass = laplacian_and_mass(verts, faces)
+    assert abs(L - plain[0]).max() == 0 and np.array_equal(mass, plain[1])
+    assert mass.sum() == pytest.approx(4 * np.pi, rel=0.02)  # barycentric areas sum to the surface area
+    robust_L, robust_M = robust_laplacian.mesh_laplacian(verts, faces)
+    ours = scipy.linalg.eigh(L.toarray(), np.diag(mass), eigvals_only=True, subset_by_index=[1, 15])
+    theirs = scipy.linalg.eigh(robust_L.toarray(), robust_M.toarray(), eigvals_only=True, subset_by_index=[1, 15])
+    np.testing.assert_allclose(ours, theirs, rtol=0.03)
+
+
+def test_non_manifold_or_sliver_mesh_falls_back_to_robust_laplacian():
+    import robust_laplacian
+
+    from scantalk.geometry.laplacian import cotan_laplacian, laplacian_and_mass
+
+    verts, faces = shapes.icosphere(2)
+    a, b = faces[0, 0], faces[0, 1]
+    fin_verts = np.concatenate([verts, [1.5 * verts[a]]])
+    fin_faces = np.concatenate([faces, [[a, b, len(verts)]]])  # edge (a, b) now in three triangles
+    assert cotan_laplacian(fin_verts, fin_faces) is None
+    L, _ = laplacian_and_mass(fin_verts, fin_faces)
+    assert abs(L - robust_laplacian.mesh_laplacian(fin_verts, fin_faces)[0]).max() < 1e-12
+    sliver_verts = np.concatenate([verts, [0.5 * (verts[a] + verts[b]) * 1.0001]])
+    sliver_faces = np.concatenate([faces[1:], [[a, len(verts), faces[0, 2]], [len(verts), b, faces[0, 2]]]])
+    sliver_faces = np.concatenate([sliver_faces, [[a, b, len(verts)]]])  # a near-flat triangle on edge (a, b)
+    assert cotan_laplacian(sliver_verts, sliver_faces) is None
+
+
+def test_mesh_edges_list_each_edge_once_per_direction():
+    from scantalk.geometry.gradients import mesh_edges
+
+    verts, faces = shapes.icosphere(2)
+    source, target = mesh_edges(faces, len(verts))
+    assert len(source) == 3 * len(faces)  # closed triangle mesh: E = 3F/2 edges, two directions each
+    pairs = set(zip(source.tolist(), target.tolist()))
+    assert len(pairs) == len(source) and all((t, s) in pairs for s, t in pairs)
