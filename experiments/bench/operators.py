@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def measure_size(num_vertices: int, k_eig: int, reference: bool) -> dict:
     total = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     result = {"vertices": num_vertices, "total_s": total, **{f"{key}_s": value for key, value in timings.items()},
-              "peak_rss_mib": peak_mib}
+              "peak_rss_mib": peak_mib, "load_average_1min": os.getloadavg()[0]}
     if reference:
         L, mass = laplacian_and_mass(verts, faces)
         start = time.perf_counter()
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"machine": {"cpus": torch.get_num_threads(), "torch": torch.__version__},
                     "k_eig": args.k_eig, "operators": [], "sparse_format": [], "diffusionnet": []}
     print(f"{'V':>8} {'total s':>8} {'lapl s':>7} {'grad s':>7} {'eigen s':>8} {'peak MiB':>9} "
-          f"{'ref s':>7} {'max rel err':>12}")
+          f"{'ref s':>7} {'max rel err':>12} {'load':>5}")
     for size in args.sizes:
         command = [sys.executable, __file__, "--worker", str(size), "--k-eig", str(args.k_eig)]
         if args.no_reference:
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         report["operators"].append(row)
         print(f"{row['vertices']:>8} {row['total_s']:>8.2f} {row['laplacian_s']:>7.2f} {row['gradients_s']:>7.2f} "
               f"{row['eigen_s']:>8.2f} {row['peak_rss_mib']:>9.0f} {row.get('reference_eigsh_s', float('nan')):>7.1f} "
-              f"{row.get('max_rel_eval_error', float('nan')):>12.2e}", flush=True)
+              f"{row.get('max_rel_eval_error', float('nan')):>12.2e} {row['load_average_1min']:>5.1f}", flush=True)
 
     print("\nsparse format, L @ X with X (V, 2048) float32:")
     for size in args.throughput_sizes:

@@ -30,8 +30,10 @@ MAX_SHIFT_RETRIES = 3
 
 
 # OpenBLAS busy-waits its worker threads; on a machine whose cores are shared with other jobs
-# that makes dense steps 10-20x slower than one thread. The solvers here are dominated by
-# single-threaded sparse factorisations anyway, so they run BLAS with this many threads.
+# that makes dense steps 5-20x slower than one thread (measured: the 40k-vertex multilevel solve
+# takes 1.0-1.2 s with 1 thread, 5.7-19 s with 2 threads at load average 3 on 2 cores), while 2
+# threads on an idle machine gain at most 2x on the dense part. Load averages lag by a minute,
+# so no detection is attempted: the eigensolvers always run BLAS with this many threads.
 EIGEN_BLAS_THREADS = 1
 _OPENBLAS_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
                      "openblas_set_num_threads64_", "openblas_set_num_threads")
