@@ -124,7 +124,7 @@ class TalkingHeadDataModule(L.LightningDataModule):
             "emovoca" for emotional data written by `scantalk emovoca build`),
             ``dataset`` ("auto" | "vocaset" | "biwi" | "multiface" | "procedural"),
             ``train_split`` / ``val_split`` / ``test_split`` / ``predict_split`` (defaults
-            "train" / "val" / "test" / "test"), and any reader option (``fps``, ``lip_mask``,
+            "train" / "val" / "test" / "test"; null leaves the dataset out of that stage), and any reader option (``fps``, ``lip_mask``,
             ``upper_mask``, ``frame_step``...). ``procedural: {...}`` generates the procedural
             dataset into ``root`` on first use (its value: keyword arguments of
             `scantalk.data.synth.generate_dataset`); ``root`` may then be omitted (a folder in
@@ -175,7 +175,10 @@ class TalkingHeadDataModule(L.LightningDataModule):
         if stage not in self._splits:
             found: list[Any] = []
             for spec in self.dataset_specs:
-                split = spec.get(f"{stage}_split", "test" if stage == "predict" else stage)
+                key = f"{stage}_split"
+                if key in spec and spec[key] is None:
+                    continue  # this dataset takes no part in that stage
+                split = spec.get(key, "test" if stage == "predict" else stage)
                 options = {k: v for k, v in spec.items() if k not in _SPEC_KEYS}
                 if spec.get("layout") == "emovoca":
                     # Emotional sequences (EmoVOCA layout) carry an emotion label and intensity.
