@@ -42,7 +42,7 @@ def _minutes(value: float) -> str:
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="runs/default", help="working folder (data, runs)")
-    parser.add_argument("--minutes", type=float, default=30.0, help="ScanTalk training budget")
+    parser.add_argument("--minutes", type=float, default=40.0, help="ScanTalk training budget")
     parser.add_argument("--blender-minutes", type=float, default=6.0, help="EmoBlender training budget")
     parser.add_argument("--per-sequence", type=int, default=3, help="emotional variants per talking sequence")
     parser.add_argument("--export", default=str(REPO / "scantalk" / "assets" / "default.ckpt"))

@@ -35,7 +35,7 @@ from scantalk.geometry.laplacian import (
     vertex_normals,
 )
 
-OPERATOR_FORMAT_VERSION = 1
+OPERATOR_FORMAT_VERSION = 2
 
 _SPARSE_FIELDS = ("L", "grad_x", "grad_y")
 _DENSE_FIELDS = ("verts", "mass", "evals", "evecs", "frames")

@@ -41,6 +41,11 @@ class ScanTalk(nn.Module):
         hks_scales: HKS channels when identity_input is "hks".
         emotion: None, or a config dict for `emotion.conditioning.EmotionConditioning`
             (label + intensity embeddings joined to the audio features before the LSTM).
+        position_unit: metres per unit of the encoder's xyz input (0.1: it sees decimetres).
+        displacement_unit: metres per unit of the decoder's output (0.001: it predicts
+            millimetres). Faces live in metres and move by millimetres; expressing both in units
+            near 1 keeps Adam's step (~lr per weight) from throwing the output around by
+            centimetres, which otherwise stalls training at the still template.
         max_chunk_floats: activation budget (in floats) for one decoder chunk of frames.
     """
 
@@ -57,6 +62,8 @@ class ScanTalk(nn.Module):
         hks_scales: int = 16,
         emotion: dict[str, Any] | None = None,
         max_chunk_floats: int = 400_000_000,
+        position_unit: float = 0.1,
+        displacement_unit: float = 0.001,
     ) -> None:
         super().__init__()
         if 2 * lstm_hidden != latent:
@@ -67,7 +74,10 @@ class ScanTalk(nn.Module):
             audio_encoder=audio_encoder, latent=latent, width=width, n_blocks=n_blocks, k_eig=k_eig,
             lstm_layers=lstm_layers, lstm_hidden=lstm_hidden, identity_input=identity_input,
             hks_scales=hks_scales, emotion=emotion, max_chunk_floats=max_chunk_floats,
+            position_unit=position_unit, displacement_unit=displacement_unit,
         )
+        self.position_unit = position_unit
+        self.displacement_unit = displacement_unit
         self.k_eig = k_eig
         self.identity_input = identity_input
         self.hks_scales = hks_scales
@@ -96,7 +106,12 @@ class ScanTalk(nn.Module):
 
     def encode_identity(self, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
         """Per-vertex identity features (V, C) of a neutral face `template` (V, 3) in metres."""
-        features = template if self.identity_input == "xyz" else hks(ops, self.hks_scales).to(template)
+        if self.identity_input == "xyz":
+            features = template / self.position_unit
+        else:
+            # HKS values scale with 1/area; normalise each channel so the encoder sees O(1) inputs.
+            signature = hks(ops, self.hks_scales).to(template)
+            features = signature / signature.mean(0, keepdim=True).clamp_min(1e-12)
         return self.encoder(features, ops)
 
     def encode_motion(
@@ -127,7 +142,7 @@ class ScanTalk(nn.Module):
         return motion.squeeze(0)
 
     def decode(self, identity: torch.Tensor, motion: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
-        """Displacements (T, V, 3) from identity (V, C) and motion (T, C) features.
+        """Displacements (T, V, 3) in metres from identity (V, C) and motion (T, C) features.
 
         The decoder's input layer is linear in [identity ‖ motion], so it is split: the identity
         part is computed once per vertex and the motion part once per frame, then broadcast —
@@ -145,7 +160,7 @@ class ScanTalk(nn.Module):
         for start in range(0, num_frames, chunk):
             hidden = identity_part.unsqueeze(0) + motion_part[start : start + chunk].unsqueeze(1)
             chunks.append(self.decoder.forward_hidden(hidden, ops))
-        return torch.cat(chunks, dim=0)
+        return torch.cat(chunks, dim=0) * self.displacement_unit
 
     def forward(
         self,
