@@ -18,16 +18,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_tiny_model_overfits_one_procedural_sequence(tiny_dataset):
     seq = load_dataset(tiny_dataset, split="train")[0].load()
-    ops = compute_operators(seq.template, seq.faces, k_eig=16)
+    # 800 surface points plus the lips (as a point cloud) keep the test fast; the mouth moves.
+    keep = np.union1d(np.random.default_rng(0).choice(seq.template.shape[0], 800, replace=False), seq.lip_vertices)
+    lips = np.flatnonzero(np.isin(keep, seq.lip_vertices))
+    template, target = torch.from_numpy(seq.template[keep]), torch.from_numpy(seq.frames[:, keep])
+    ops = compute_operators(seq.template[keep], None, k_eig=32)
     torch.manual_seed(0)
-    model = ScanTalk(width=16, n_blocks=2, k_eig=16)
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    audio, template = torch.from_numpy(seq.audio), torch.from_numpy(seq.template)
-    target, lips = torch.from_numpy(seq.frames), torch.from_numpy(seq.lip_vertices)
+    model = ScanTalk(width=32, n_blocks=2, k_eig=32)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    audio = torch.from_numpy(seq.audio)
     losses = []
-    for _ in range(150):
+    for _ in range(200):
         pred = model(audio, template, ops, target.shape[0])
-        loss = reconstruction_loss(pred, target, lips)["loss"]
+        loss = reconstruction_loss(pred, target, torch.from_numpy(lips))["loss"]
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
