@@ -1,0 +1,189 @@
+"""End-to-end: the shipped default model animates faces it never saw, in the user's terms."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from scantalk import Animator
+from scantalk.checkpoint import DEFAULT_CHECKPOINT
+from scantalk.data.synth import build_head, lip_vertices, make_sample_speech, sample_identity, upper_face_vertices
+from scantalk.errors import AudioError, CheckpointError, MeshError, ScanTalkError
+from scantalk.geometry import Mesh, save_mesh
+from scantalk.model import ScanTalk
+
+HELD_OUT_SEED = 4321  # not an identity of the default model's training data
+
+
+@pytest.fixture(scope="module")
+def animator(tmp_path_factory):
+    return Animator.from_checkpoint(device="cpu", cache_dir=tmp_path_factory.mktemp("operators"))
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return make_sample_speech(HELD_OUT_SEED, seconds=3.0)
+
+
+def _head(meshing: str):
+    head = build_head(sample_identity(HELD_OUT_SEED), meshing, seed=HELD_OUT_SEED)
+    return head, lip_vertices(head.identity, head.param), upper_face_vertices(head.identity, head.param)
+
+
+def _motion(frames: np.ndarray, neutral: np.ndarray, vertices: np.ndarray) -> float:
+    """Mean over frames and `vertices` of the distance to the neutral face."""
+    return float(np.linalg.norm(frames[:, vertices] - neutral[vertices], axis=-1).mean())
+
+
+def _check_talks(animation, neutral, lips, upper, scale: float = 1.0):
+    assert animation.frames.shape[1:] == neutral.shape
+    assert np.isfinite(animation.frames).all()
+    mouth, forehead = _motion(animation.frames, neutral, lips), _motion(animation.frames, neutral, upper)
+    assert mouth > 0.5e-3 * scale, mouth  # the lips move by millimetres
+    assert mouth > 3 * forehead, (mouth, forehead)
+
+
+def test_shipped_model_matches_its_recipe():
+    import torch
+
+    checkpoint = torch.load(DEFAULT_CHECKPOINT, map_location="cpu", weights_only=True)
+    assert DEFAULT_CHECKPOINT.stat().st_size <= 20 * 1024 * 1024
+    config, recipe = checkpoint["scantalk_model_config"], checkpoint["recipe"]
+    assert recipe["config"] == "experiments/configs/default.yaml"
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    yaml_model = yaml.safe_load((repo / recipe["config"]).read_text())["model"]
+    for key in ("audio_encoder", "k_eig"):
+        assert config[key] == yaml_model[key], key
+    assert config["emotion"] == yaml_model["emotion"]
+
+
+@pytest.mark.parametrize("meshing", ["icosphere", "irregular"])
+def test_registered_and_unseen_meshings(animator, speech, meshing):
+    head, lips, upper = _head(meshing)
+    animation = animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000)
+    assert animation.num_frames == 90
+    _check_talks(animation, head.verts, lips, upper)
+
+
+def test_decimated_mesh(animator, speech):
+    import open3d as o3d
+
+    head, lips, upper = _head("icosphere")
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(head.verts), o3d.utility.Vector3iVector(head.faces))
+    small = mesh.simplify_quadric_decimation(target_number_of_triangles=len(head.faces) // 3)
+    verts, faces = np.asarray(small.vertices), np.asarray(small.triangles)
+    # Regions carried over by nearest vertex of the full-resolution head.
+    from scipy.spatial import cKDTree
+
+    nearest = cKDTree(head.verts).query(verts)[1]
+    small_lips = np.flatnonzero(np.isin(nearest, lips))
+    small_upper = np.flatnonzero(np.isin(nearest, upper))
+    animation = animator.animate(verts, speech, faces=faces, sample_rate=16000)
+    _check_talks(animation, verts, small_lips, small_upper)
+
+
+def test_point_cloud(animator, speech, tmp_path):
+    head, lips, upper = _head("icosphere")
+    path = tmp_path / "points.xyz"
+    np.savetxt(path, head.verts)
+    animation = animator.animate(path, speech, sample_rate=16000)
+    assert animation.faces is None
+    _check_talks(animation, head.verts, lips, upper)
+
+
+def test_non_manifold_scan_with_several_components(animator, speech, tmp_path):
+    head, lips, upper = _head("icosphere")
+    # A fin (a third face on one edge) and a detached sliver of "hair" above the head.
+    a, b = head.faces[0][:2]
+    fin_tip = head.verts[a] + np.array([0.0, 0.0, 0.01])
+    hair = head.verts[:3] * 0.05 + np.array([0.0, 0.16, 0.0])
+    verts = np.vstack([head.verts, fin_tip, hair])
+    n = len(head.verts)
+    faces = np.vstack([head.faces, [[a, b, n]], [[n + 1, n + 2, n + 3]]])
+    path = tmp_path / "scan.ply"
+    save_mesh(path, verts, Mesh.from_arrays(verts, faces))
+    animation = animator.animate(path, speech, sample_rate=16000)
+    assert animation.frames.shape[1] == len(verts)
+    _check_talks(animation, verts, lips, upper)
+
+
+def test_millimetre_scan_in_another_vertex_order(animator, speech):
+    head, lips, upper = _head("irregular")
+    order = np.random.default_rng(0).permutation(len(head.verts))
+    inverse = np.argsort(order)
+    verts_mm, faces = head.verts[order] * 1000.0, inverse[head.faces]
+    animation = animator.animate(verts_mm, speech, faces=faces, sample_rate=16000)
+    assert animation.meta["alignment"]["units"] == "millimetres"
+    _check_talks(animation, verts_mm, inverse[lips], inverse[upper], scale=1000.0)
+    # The same face in metres and file order moves the same way, up to units and order.
+    reference = animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000)
+    in_metres = animation.frames[:, inverse] / 1000.0
+    error = np.abs(in_metres - reference.frames).max()
+    assert error < 0.1 * np.abs(reference.displacements).max(), error
+
+
+def test_silence_keeps_the_mouth_nearly_still(animator, speech):
+    head, lips, _ = _head("icosphere")
+    pause = 1e-3 * np.random.default_rng(0).normal(size=3 * 16000).astype(np.float32)  # room noise
+    audio = np.concatenate([speech, pause])
+    animation = animator.animate(head.verts, audio, faces=head.faces, sample_rate=16000)
+    talking, silent = animation.frames[:90], animation.frames[-60:]  # skip the pause's first second
+    assert _motion(silent, head.verts, lips) < 0.3 * _motion(talking, head.verts, lips)
+
+
+def test_emotion_options(animator, speech):
+    head, _, _ = _head("uv_coarse")
+    with pytest.raises(ScanTalkError, match="known emotions: afraid"):
+        animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000, emotion="ecstatic")
+    with pytest.raises(ScanTalkError, match=r"outside \[0, 1\]"):
+        animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000, emotion="happy", intensity=1.5)
+    plain = Animator(ScanTalk(k_eig=16), device="cpu", cache_dir=False)
+    with pytest.raises(ScanTalkError, match="no emotion head"):
+        plain.animate(head.verts, speech, faces=head.faces, sample_rate=16000, emotion="happy")
+
+
+def test_bad_faces_and_audio_are_clear_errors(animator, speech, tmp_path):
+    head, _, _ = _head("uv_coarse")
+    (tmp_path / "garbage.ply").write_bytes(b"\x00\x01 not a mesh")
+    with pytest.raises(MeshError, match="garbage.ply"):
+        animator.animate(tmp_path / "garbage.ply", speech, sample_rate=16000)
+    with pytest.raises(MeshError, match="missing.obj"):
+        animator.animate(tmp_path / "missing.obj", speech, sample_rate=16000)
+    with pytest.raises(AudioError, match="missing.wav"):
+        animator.animate(head.verts, tmp_path / "missing.wav", faces=head.faces)
+    sf.write(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)
+    with pytest.raises(AudioError, match="silent.wav"):
+        animator.animate(head.verts, tmp_path / "silent.wav", faces=head.faces)
+    sf.write(tmp_path / "short.wav", speech[:160], 16000)  # 10 ms
+    with pytest.raises(AudioError, match="short.wav"):
+        animator.animate(head.verts, tmp_path / "short.wav", faces=head.faces)
+
+
+def test_checkpoints_of_other_models_are_refused(tmp_path):
+    import torch
+
+    torch.save({"state_dict": {"layer.weight": torch.zeros(2)}}, tmp_path / "other.ckpt")
+    with pytest.raises(CheckpointError, match="not written by ScanTalk"):
+        Animator.from_checkpoint(tmp_path / "other.ckpt")
+    (tmp_path / "broken.ckpt").write_bytes(DEFAULT_CHECKPOINT.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="corrupted"):
+        Animator.from_checkpoint(tmp_path / "broken.ckpt")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        Animator.from_checkpoint(tmp_path / "nowhere.ckpt")
+
+
+def test_long_audio_is_seamless(animator, speech):
+    """Windows of 1 s cross-faded over 0.2 s give the same motion as one pass, without jumps."""
+    head, lips, _ = _head("uv_coarse")
+    whole = animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000)
+    windowed_animator = Animator(animator.model, recipe=animator.recipe, device="cpu", cache_dir=False,
+                                 window_seconds=1.0, overlap_seconds=0.2)
+    windowed = windowed_animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000)
+    lip_track = windowed.frames[:, lips].mean(1)
+    jumps = np.linalg.norm(np.diff(lip_track, axis=0), axis=-1)
+    reference_jumps = np.linalg.norm(np.diff(whole.frames[:, lips].mean(1), axis=0), axis=-1)
+    assert jumps.max() < 2.0 * reference_jumps.max() + 1e-5
+    assert np.abs(windowed.frames - whole.frames).max() < 0.5 * np.abs(whole.displacements).max()
