@@ -145,9 +145,11 @@ class ScanTalk(nn.Module):
         """Displacements (T, V, 3) in metres from identity (V, C) and motion (T, C) features.
 
         The decoder's input layer is linear in [identity ‖ motion], so it is split: the identity
-        part is computed once per vertex and the motion part once per frame, then broadcast —
-        the (T, V, 2C) concatenation is never built. Frames are decoded in chunks sized to
-        `max_chunk_floats`, which is exact because frames do not interact in the decoder.
+        part is computed once per vertex and the motion part once per frame, and the decoder's
+        first block runs on that sum without per-frame eigenbasis products
+        (`DiffusionNet.forward_separable`) — the (T, V, 2C) concatenation is never built.
+        Frames are decoded in chunks sized to `max_chunk_floats`, which is exact because frames
+        do not interact in the decoder.
         """
         latent = identity.shape[-1]
         weight, bias = self.decoder.input_linear.weight, self.decoder.input_linear.bias
@@ -156,10 +158,8 @@ class ScanTalk(nn.Module):
         num_frames, num_vertices = motion.shape[0], identity.shape[0]
         per_frame = num_vertices * self.decoder.width * _FLOATS_PER_VERTEX_CHANNEL
         chunk = max(1, min(num_frames, self.max_chunk_floats // max(per_frame, 1)))
-        chunks = []
-        for start in range(0, num_frames, chunk):
-            hidden = identity_part.unsqueeze(0) + motion_part[start : start + chunk].unsqueeze(1)
-            chunks.append(self.decoder.forward_hidden(hidden, ops))
+        chunks = [self.decoder.forward_separable(identity_part, motion_part[start : start + chunk], ops)
+                  for start in range(0, num_frames, chunk)]
         return torch.cat(chunks, dim=0) * self.displacement_unit
 
     def forward(

@@ -57,10 +57,37 @@ class DiffusionNetBlock(nn.Module):
     def forward(self, x: torch.Tensor, ops: SurfaceOperators | SpectralBasis) -> torch.Tensor:
         """(V, ..., C) features → (V, ..., C) features."""
         if self.gradient_features is None:
-            parts = [x, self.diffusion(x, ops)]
-        else:
-            diffused, gradients = self.diffusion.diffuse_with_gradients(x, ops)
-            parts = [x, diffused, self.gradient_features(gradients)]
+            return self._mix([x, self.diffusion(x, ops)], x)
+        diffused, gradients = self.diffusion.diffuse_with_gradients(x, ops)
+        return self._mix([x, diffused, self.gradient_features(gradients)], x)
+
+    def separable_parts(self, per_vertex: torch.Tensor, ops: SurfaceOperators | SpectralBasis) -> tuple:
+        """Diffusion (and gradients) of `per_vertex` (V, C) and of the constant field 1 (V, C):
+        what `forward_separable` combines per frame."""
+        ones = torch.ones_like(per_vertex)
+        if self.gradient_features is None:
+            return self.diffusion(per_vertex, ops), None, self.diffusion(ones, ops), None
+        diffused, gradients = self.diffusion.diffuse_with_gradients(per_vertex, ops)
+        diffused_one, gradients_one = self.diffusion.diffuse_with_gradients(ones, ops)
+        return diffused, gradients, diffused_one, gradients_one
+
+    def forward_separable(self, per_vertex: torch.Tensor, per_frame: torch.Tensor, parts: tuple) -> torch.Tensor:
+        """The block on inputs x_t = per_vertex + per_frame[t]: (V, C) and (T, C) → (V, T, C).
+
+        Diffusion and gradients are linear, so diffuse(a + 1·b_t) = diffuse(a) + diffuse(1)·b_t
+        (per channel) and likewise for gradients: with `parts` from `separable_parts`, no
+        eigenbasis product is needed per frame — exactly the same result, far fewer operations.
+        """
+        diffused_a, gradients_a, diffused_one, gradients_one = parts
+        x = per_vertex[:, None, :] + per_frame[None, :, :]
+        diffused = torch.addcmul(diffused_a[:, None, :], diffused_one[:, None, :], per_frame[None])
+        if gradients_a is None:
+            return self._mix([x, diffused], x)
+        gradients = torch.addcmul(gradients_a[:, :, None, :], gradients_one[:, :, None, :], per_frame[None, None])
+        return self._mix([x, diffused, self.gradient_features(gradients)], x)
+
+    def _mix(self, parts: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """MLP([x ‖ diffused ‖ gradient features]) + x."""
         first, second, third = self.mlp
         hidden = F.linear(parts[0], first.weight[:, : self.width], first.bias)
         flat_hidden = hidden.view(-1, hidden.shape[-1])
@@ -149,23 +176,50 @@ class DiffusionNet(nn.Module):
             raise ValueError(f"forward_hidden expects (V, {self.width}) or (B, V, {self.width}), got {tuple(hidden.shape)}")
         return self._run(hidden, ops, None)
 
+    def forward_separable(self, per_vertex: torch.Tensor, per_frame: torch.Tensor,
+                          ops: SurfaceOperators | SpectralBasis) -> torch.Tensor:
+        """`forward_hidden` of hidden features per_vertex[v] + per_frame[t]: (V, width) and
+        (T, width) → (T, V, c_out) (or (T, c_out) for outputs="global_mean").
+
+        ScanTalk's decoder input is [identity_v ‖ motion_t], whose input layer splits this way;
+        the first block then runs without any per-frame eigenbasis product (see
+        `DiffusionNetBlock.forward_separable`)."""
+        if per_vertex.dim() != 2 or per_frame.dim() != 2 or per_vertex.shape[-1] != self.width or per_frame.shape[-1] != self.width:
+            raise ValueError(f"forward_separable expects (V, {self.width}) and (T, {self.width}), "
+                             f"got {tuple(per_vertex.shape)} and {tuple(per_frame.shape)}")
+        basis = spectral_basis(ops, with_gradients=self.with_gradient_features)
+        parts = self.blocks[0].separable_parts(per_vertex, basis)
+        chunk = self._chunk(per_frame.shape[0], per_vertex.shape[0])
+        outputs = []
+        for start in range(0, per_frame.shape[0], chunk):
+            hidden = self.blocks[0].forward_separable(per_vertex, per_frame[start : start + chunk], parts)
+            outputs.append(self._finish(hidden, basis, first_block=1))
+        out = torch.cat(outputs, dim=0)
+        return self.last_activation(out) if self.last_activation is not None else out
+
+    def _chunk(self, num_frames: int, num_vertices: int) -> int:
+        chunk = max(self.chunk_floats // max(1, num_vertices * self.width), -(-MIN_CHUNK_COLUMNS // self.width))
+        return max(1, min(num_frames, chunk))
+
     def _run(self, x: torch.Tensor, ops: SurfaceOperators | SpectralBasis, first: nn.Module | None) -> torch.Tensor:
         basis = spectral_basis(ops, with_gradients=self.with_gradient_features)
         batched = x.dim() == 3
         frames = x if batched else x.unsqueeze(0)  # (B, V, C)
-        num_frames, num_vertices = frames.shape[0], frames.shape[1]
-        chunk = max(self.chunk_floats // max(1, num_vertices * self.width), -(-MIN_CHUNK_COLUMNS // self.width))
-        chunk = max(1, min(num_frames, chunk))
-        outputs = [self._run_vertex_major(frames[start : start + chunk].transpose(0, 1), basis, first) for start in range(0, num_frames, chunk)]
+        chunk = self._chunk(frames.shape[0], frames.shape[1])
+        outputs = []
+        for start in range(0, frames.shape[0], chunk):
+            vertex_major = frames[start : start + chunk].transpose(0, 1)
+            hidden = first(vertex_major) if first is not None else vertex_major.contiguous()
+            outputs.append(self._finish(hidden, basis, first_block=0))
         out = torch.cat(outputs, dim=0)
         if self.last_activation is not None:
             out = self.last_activation(out)
         return out if batched else out[0]
 
-    def _run_vertex_major(self, x: torch.Tensor, basis: SpectralBasis, first: nn.Module | None) -> torch.Tensor:
-        """(V, b, C) → (b, V, c_out), or (b, c_out) for outputs="global_mean"."""
-        hidden = first(x) if first is not None else x.contiguous()
-        for block in self.blocks:
+    def _finish(self, hidden: torch.Tensor, basis: SpectralBasis, first_block: int) -> torch.Tensor:
+        """Blocks from `first_block` on, then the output layer: (V, b, C) → (b, V, c_out), or
+        (b, c_out) for outputs="global_mean"."""
+        for block in self.blocks[first_block:]:
             hidden = block(hidden, basis)
         out = self.output_linear(hidden)  # (V, b, c_out)
         if self.outputs == "global_mean":
