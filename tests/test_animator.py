@@ -31,17 +31,17 @@ def _head(meshing: str):
     return head, lip_vertices(head.identity, head.param), upper_face_vertices(head.identity, head.param)
 
 
-def _motion(frames: np.ndarray, neutral: np.ndarray, vertices: np.ndarray) -> float:
-    """Mean over frames and `vertices` of the distance to the neutral face."""
-    return float(np.linalg.norm(frames[:, vertices] - neutral[vertices], axis=-1).mean())
+def _movement(frames: np.ndarray, vertices: np.ndarray) -> float:
+    """How much `vertices` move over time: per-vertex standard deviation of position, averaged."""
+    return float(np.linalg.norm(frames[:, vertices].std(axis=0), axis=-1).mean())
 
 
 def _check_talks(animation, neutral, lips, upper, scale: float = 1.0):
     assert animation.frames.shape[1:] == neutral.shape
     assert np.isfinite(animation.frames).all()
-    mouth, forehead = _motion(animation.frames, neutral, lips), _motion(animation.frames, neutral, upper)
+    mouth, forehead = _movement(animation.frames, lips), _movement(animation.frames, upper)
     assert mouth > 0.5e-3 * scale, mouth  # the lips move by millimetres
-    assert mouth > 3 * forehead, (mouth, forehead)
+    assert mouth > 2 * forehead, (mouth, forehead)
 
 
 def test_shipped_model_matches_its_recipe():
@@ -130,13 +130,8 @@ def test_silence_keeps_the_mouth_nearly_still(animator, speech):
     pause = 1e-3 * np.random.default_rng(0).normal(size=3 * 16000).astype(np.float32)  # room noise
     audio = np.concatenate([speech, pause])
     animation = animator.animate(head.verts, audio, faces=head.faces, sample_rate=16000)
-    talking, silent = animation.frames[:90, lips], animation.frames[-60:, lips]  # skip the pause's first second
-
-    def movement(frames: np.ndarray) -> float:
-        """How much the lips move over time: per-vertex standard deviation, averaged (metres)."""
-        return float(np.linalg.norm(frames.std(axis=0), axis=-1).mean())
-
-    assert movement(silent) < 0.3 * movement(talking), (movement(silent), movement(talking))
+    talking, silent = animation.frames[:90], animation.frames[-60:]  # skip the pause's first second
+    assert _movement(silent, lips) < 0.3 * _movement(talking, lips), (_movement(silent, lips), _movement(talking, lips))
 
 
 def test_emotion_options(animator, speech):

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> Path:
         "stage_seconds": {name: round(seconds, 1) for name, seconds in stages.items()},
         # `align="auto"` centres a face here, where the training faces were.
         "reference_center": centres.mean(0).round(6).tolist(),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
     save_model(args.export, model, recipe=recipe)
     print(json.dumps(recipe, indent=2))
