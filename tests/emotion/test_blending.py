@@ -22,26 +22,28 @@ def relative_error(prediction: torch.Tensor, target: torch.Tensor) -> float:
 @pytest.fixture(scope="module")
 def trained(small_head):
     """A tiny blender trained for 400 steps (~20 s on one core) on one small procedural head."""
-    torch.manual_seed(0)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small products: a second thread costs more than it gives on a shared CPU
-    head = small_head
-    ops = compute_operators(head.verts, head.faces, k_eig=48)
-    template = torch.tensor(head.verts, dtype=torch.float32)
-    expressions = all_expressions(head.identity, head.param, TRAIN_LABELS)
-    shapes = torch.tensor(np.stack([expressions[label] for label in TRAIN_LABELS]))
-    talking = torch.tensor(head.talking(200, seed=0))
-    blender = EmoBlender(latent=16, width=32, n_blocks=2, k_eig=48, gradient_features=False)
-    optimiser = torch.optim.Adam(blender.parameters(), lr=1e-2)
-    levels = torch.tensor(TRAIN_LEVELS)
-    for _ in range(400):
-        frames = talking[torch.randint(0, len(talking), (4,))]
-        chosen = shapes[torch.randint(0, len(shapes), (4,))] * levels[torch.randint(0, len(levels), (4,))][:, None, None]
-        loss = blender.losses(template, frames, chosen, ops)["loss"]
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    torch.set_num_threads(threads)
+    try:
+        torch.set_num_threads(1)  # small products: a second thread costs more than it gives on a shared CPU
+        torch.manual_seed(0)
+        head = small_head
+        ops = compute_operators(head.verts, head.faces, k_eig=48)
+        template = torch.tensor(head.verts, dtype=torch.float32)
+        expressions = all_expressions(head.identity, head.param, TRAIN_LABELS)
+        shapes = torch.tensor(np.stack([expressions[label] for label in TRAIN_LABELS]))
+        talking = torch.tensor(head.talking(200, seed=0))
+        blender = EmoBlender(latent=16, width=32, n_blocks=2, k_eig=48, gradient_features=False)
+        optimiser = torch.optim.Adam(blender.parameters(), lr=1e-2)
+        levels = torch.tensor(TRAIN_LEVELS)
+        for _ in range(400):
+            frames = talking[torch.randint(0, len(talking), (4,))]
+            chosen = shapes[torch.randint(0, len(shapes), (4,))] * levels[torch.randint(0, len(levels), (4,))][:, None, None]
+            loss = blender.losses(template, frames, chosen, ops)["loss"]
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    finally:
+        torch.set_num_threads(threads)
     blender.eval()
     held_out_talking = torch.tensor(head.talking(40, seed=1))  # another articulation track
     return blender, ops, template, shapes, held_out_talking
