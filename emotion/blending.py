@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from emotion.labels import intensity_value
+from scantalk.emotions import intensity_value
 from scantalk.errors import ScanTalkError
 from scantalk.geometry.operators import SurfaceOperators
 from scantalk.nn import DiffusionNet

@@ -1,4 +1,4 @@
-"""Read an EmoVOCA-layout folder (see `emotion.synthesis`) back as talking-sequence records.
+"""Read an EmoVOCA-layout folder (see `emotion.layout`) back as talking-sequence records.
 
 `read_emovoca(root, split=...)` lists lazy `EmotionalRef`s; `ref.load()` gives an
 `EmotionalSequence`: a `scantalk.data.TalkingSequence` plus `emotion` (index into EMOTIONS),
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion.labels import EMOTIONS, INTENSITY_LEVELS, emotion_index
-from emotion.synthesis import INTENSITY_NUMBERS, MANIFEST
+from scantalk.emotions import EMOTIONS, INTENSITY_LEVELS, emotion_index
+from emotion.layout import INTENSITY_NUMBERS, MANIFEST, OUTPUT_FOLDERS
 from scantalk.data.load import select_split
 from scantalk.data.masks import subject_masks
 from scantalk.data.processed import ProcessedRef, read_templates, split_stem
@@ -80,7 +80,7 @@ def read_emovoca(root: str | Path, split: str | None = None, fps: float | None =
     fps: frame rate of the sequences (default: from emovoca.json, else 30).
     """
     root = Path(root).expanduser()
-    for folder in ("sequences", "label", "intensity", "wav"):
+    for folder in OUTPUT_FOLDERS:
         if not (root / folder).is_dir():
             raise DatasetError(f"{root}: not an EmoVOCA-layout folder (no '{folder}/'); build one with `scantalk emovoca build`")
     manifest = json.loads((root / MANIFEST).read_text()) if (root / MANIFEST).is_file() else {}

@@ -4,13 +4,13 @@ An expression is a mix of a few action units (`ACTION_UNITS`, loosely FACS-like)
 per-vertex displacement built from the head's region weights (`scantalk.data.synth.motion.
 region_weights`): brows up / inner-up / down, eyelids open / squint, cheeks up, mouth corners
 up / down, upper lip up, lips pressed, jaw dropped. Asymmetric units act on one side only
-(x > 0 is the head's left). Every label of `emotion.labels.EMOTIONS` has its own mix
+(x > 0 is the head's left). Every label of `scantalk.emotions.EMOTIONS` has its own mix
 (`EXPRESSION_RECIPES`), chosen so that the patterns stay apart on the *upper face* (brows,
 eyelids, forehead, cheeks): a talking mouth hides the lower face, so the upper face is what an
 evaluation can classify (`classify_emotion`).
 
 Displacements are in metres (brows move up to 5 mm at full intensity) and scale linearly with
-the intensity in [0, 1] (`emotion.labels.intensity_value`: low 1/3, mid 2/3, high 1).
+the intensity in [0, 1] (`scantalk.emotions.intensity_value`: low 1/3, mid 2/3, high 1).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from emotion.labels import EMOTIONS, emotion_index, intensity_value
+from scantalk.emotions import EMOTIONS, emotion_index, intensity_value
 from scantalk.data.synth.heads import HeadIdentity, face_landmarks, surface_points
 from scantalk.data.synth.motion import region_weights
 from scantalk.errors import ScanTalkError

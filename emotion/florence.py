@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from emotion.expressions import all_expressions, check_label
-from emotion.labels import EMOTIONS
+from scantalk.emotions import EMOTIONS
 from scantalk.atomic import atomic_write_text
 from scantalk.data.processed import read_template_file
 from scantalk.data.synth import build_head, sample_identity, write_ply

@@ -45,19 +45,16 @@ from tqdm.auto import tqdm
 
 from emotion.expressions import check_label, expression_displacement
 from emotion.florence import ExpressionSample, is_procedural, read_expressions
-from emotion.labels import EMOTIONS, INTENSITY_LEVELS, emotion_index
+from emotion.layout import INTENSITY_NUMBERS, MANIFEST, OUTPUT_FOLDERS
+from scantalk.emotions import EMOTIONS, INTENSITY_LEVELS, emotion_index
 from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_text
 from scantalk.data import load_dataset
-from scantalk.data.sequence import AUDIO_SAMPLE_RATE, SequenceRef
+from scantalk.audio.io import SAMPLE_RATE
+from scantalk.data.sequence import SequenceRef
 from scantalk.data.synth import build_head, write_ply
 from scantalk.data.synth.heads import HeadIdentity
 from scantalk.errors import DatasetError, OutputExistsError
 
-INTENSITY_NUMBERS: dict[str, int] = {"low": 1, "mid": 2, "high": 3}
-"""EmoVOCA's intensity numbers, used in file names and intensity/*.npy."""
-
-OUTPUT_FOLDERS = ("sequences", "label", "intensity", "wav")
-MANIFEST = "emovoca.json"
 NEIGHBOURS = 4
 
 
@@ -144,7 +141,7 @@ def _write_audio(ref: SequenceRef, dest: Path) -> None:
         atomic_write_bytes(dest, Path(wav_path).read_bytes())
         return
     with atomic_path(dest) as tmp:
-        soundfile.write(tmp, ref.load_audio(), AUDIO_SAMPLE_RATE, subtype="PCM_16", format="WAV")
+        soundfile.write(tmp, ref.load_audio(), SAMPLE_RATE, subtype="PCM_16", format="WAV")
 
 
 def _write_subject_files(out: Path, ref: SequenceRef, pickled: dict[str, np.ndarray]) -> None:

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from emotion.blending import EmoBlender
 from emotion.expressions import all_expressions
-from emotion.labels import EMOTIONS
+from scantalk.emotions import EMOTIONS
 from scantalk.data import load_dataset
 from scantalk.data.synth import build_head
 from scantalk.data.synth.heads import HeadIdentity

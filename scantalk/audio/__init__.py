@@ -1,28 +1,38 @@
 """Speech audio: loading (`load_audio`, `prepare_audio`) and per-frame audio encoders.
 
-    audio = load_audio("speech.wav")                       # (N,) float32, 16 kHz mono
-    frames = audio_frame_count(len(audio), 16000, fps=30)  # mesh frames T
-    encoder = build_audio_encoder("mel")                   # or "hubert", "wav2vec2", a dict
-    features = encoder(torch.from_numpy(audio), frames)    # (T, encoder.output_dim)
+    audio = load_audio("speech.wav")                              # (N,) float32, 16 kHz mono
+    frames = audio_frame_count(len(audio), SAMPLE_RATE, fps=30)   # mesh frames T
+    encoder = build_audio_encoder("mel")                          # or "hubert", "wav2vec2", a dict
+    features = encoder(torch.from_numpy(audio), frames)           # (T, encoder.output_dim)
+
+Names are imported on first use, so `scantalk.audio.io` (and `SAMPLE_RATE`) can be read by the
+dataset readers without pulling in torch and transformers.
 """
 
-from scantalk.audio.encoders import AudioEncoder, build_audio_encoder, normalize_clips, resample_frames
-from scantalk.audio.io import ENCODER_SAMPLE_RATE, audio_frame_count, load_audio, prepare_audio
-from scantalk.audio.mel import MelEncoder, mel_filterbank
-from scantalk.audio.pretrained import HubertEncoder, Wav2Vec2Encoder, load_speech_model
+from __future__ import annotations
 
-__all__ = [
-    "ENCODER_SAMPLE_RATE",
-    "AudioEncoder",
-    "HubertEncoder",
-    "MelEncoder",
-    "Wav2Vec2Encoder",
-    "audio_frame_count",
-    "build_audio_encoder",
-    "load_audio",
-    "load_speech_model",
-    "mel_filterbank",
-    "normalize_clips",
-    "prepare_audio",
-    "resample_frames",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "SAMPLE_RATE": "scantalk.audio.io",
+    "audio_frame_count": "scantalk.audio.io",
+    "load_audio": "scantalk.audio.io",
+    "prepare_audio": "scantalk.audio.io",
+    "AudioEncoder": "scantalk.audio.encoders",
+    "build_audio_encoder": "scantalk.audio.encoders",
+    "normalize_clips": "scantalk.audio.encoders",
+    "resample_frames": "scantalk.audio.encoders",
+    "MelEncoder": "scantalk.audio.mel",
+    "mel_filterbank": "scantalk.audio.mel",
+    "HubertEncoder": "scantalk.audio.pretrained",
+    "Wav2Vec2Encoder": "scantalk.audio.pretrained",
+    "load_speech_model": "scantalk.audio.pretrained",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'scantalk.audio' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scantalk.audio.io import ENCODER_SAMPLE_RATE
+from scantalk.audio.io import SAMPLE_RATE
 from scantalk.errors import AudioError, ScanTalkError
 
 #: Guard for the per-clip standard deviation (same value as Hugging Face's feature extractor).
@@ -34,7 +34,7 @@ class AudioEncoder(nn.Module):
     """
 
     #: Rate (Hz) the input audio must have; resample with `scantalk.audio.load_audio`.
-    sample_rate: int = ENCODER_SAMPLE_RATE
+    sample_rate: int = SAMPLE_RATE
     #: Feature size D of each output frame.
     output_dim: int
 

@@ -17,8 +17,8 @@ from scipy.signal import resample_poly
 
 from scantalk.errors import AudioError, ScanTalkError
 
-#: Sample rate every audio encoder expects (Hz).
-ENCODER_SAMPLE_RATE = 16000
+#: Sample rate (Hz) of all speech audio in scantalk: what every encoder expects and every reader returns.
+SAMPLE_RATE = 16000
 
 #: Audio shorter than one video frame at 30 fps (about 33 ms) cannot drive even one mesh frame.
 MIN_DURATION_S = 1.0 / 30.0
@@ -35,7 +35,7 @@ _FORMATS_HINT = (
 )
 
 
-def load_audio(path: str | Path, sample_rate: int = ENCODER_SAMPLE_RATE) -> np.ndarray:
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Read an audio file as float32 mono at `sample_rate` Hz.
 
     Args:
@@ -66,7 +66,7 @@ def load_audio(path: str | Path, sample_rate: int = ENCODER_SAMPLE_RATE) -> np.n
 def prepare_audio(
     samples: np.ndarray,
     sample_rate: int,
-    target_rate: int = ENCODER_SAMPLE_RATE,
+    target_rate: int = SAMPLE_RATE,
     name: str = "<array>",
 ) -> np.ndarray:
     """Check, mix down to mono and resample audio that is already in memory.

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from scantalk.audio.encoders import AudioEncoder, resample_frames
-from scantalk.audio.io import ENCODER_SAMPLE_RATE
+from scantalk.audio.io import SAMPLE_RATE
 from scantalk.errors import ScanTalkError
 
 #: Floor added to mel energies before the log, so digital silence stays finite.
@@ -31,7 +31,7 @@ def mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
 
 
 def mel_filterbank(
-    n_fft: int, n_mels: int, sample_rate: int = ENCODER_SAMPLE_RATE, f_min: float = 0.0, f_max: float | None = None
+    n_fft: int, n_mels: int, sample_rate: int = SAMPLE_RATE, f_min: float = 0.0, f_max: float | None = None
 ) -> torch.Tensor:
     """Triangular mel filters over the one-sided FFT bins.
 

@@ -8,11 +8,10 @@ from scantalk.data.load import DATASET_DEFAULTS, STANDARD_SPLITS, detect_layout,
 from scantalk.data.masks import read_vertex_mask
 from scantalk.data.processed import ProcessedRef, read_processed
 from scantalk.data.safe_pickle import safe_load_pickle
-from scantalk.data.sequence import AUDIO_SAMPLE_RATE, SequenceRef, TalkingSequence
+from scantalk.data.sequence import SequenceRef, TalkingSequence
 from scantalk.data.vocaset import VocasetRawRef, read_vocaset_raw
 
 __all__ = [
-    "AUDIO_SAMPLE_RATE",
     "DATASET_DEFAULTS",
     "STANDARD_SPLITS",
     "ProcessedRef",

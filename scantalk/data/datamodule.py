@@ -18,12 +18,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from scantalk.audio.io import SAMPLE_RATE
 from scantalk.data.load import load_dataset
 from scantalk.errors import DatasetError
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
 from scantalk.geometry.operators import SurfaceOperators
 
-AUDIO_RATE = 16000
 
 
 def default_data_dir() -> Path:
@@ -86,13 +86,13 @@ class SequenceDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         seq = _materialise(self.records[index])
         frames, audio = np.asarray(seq.frames, dtype=np.float32), np.asarray(seq.audio, dtype=np.float32)
-        if seq.sample_rate != AUDIO_RATE:
+        if seq.sample_rate != SAMPLE_RATE:
             raise DatasetError(f"sequence {seq.subject}/{seq.name}: audio at {seq.sample_rate} Hz, expected 16000")
         if self.max_frames is not None and frames.shape[0] > self.max_frames:
             # A random window keeps long sequences cheap; audio is cut at the same instants.
             start = int(self.rng.integers(0, frames.shape[0] - self.max_frames + 1))
             stop = start + self.max_frames
-            audio = audio[int(start * AUDIO_RATE / seq.fps) : int(stop * AUDIO_RATE / seq.fps)]
+            audio = audio[int(start * SAMPLE_RATE / seq.fps) : int(stop * SAMPLE_RATE / seq.fps)]
             frames = frames[start:stop]
         sample: dict[str, Any] = {
             "audio": torch.from_numpy(np.ascontiguousarray(audio)),
@@ -180,13 +180,7 @@ class TalkingHeadDataModule(L.LightningDataModule):
                     continue  # this dataset takes no part in that stage
                 split = spec.get(key, "test" if stage == "predict" else stage)
                 options = {k: v for k, v in spec.items() if k not in _SPEC_KEYS}
-                if spec.get("layout") == "emovoca":
-                    # Emotional sequences (EmoVOCA layout) carry an emotion label and intensity.
-                    from emotion.emovoca_reader import read_emovoca
-
-                    found.extend(read_emovoca(self._root(spec), split=split, fps=spec.get("fps")))
-                else:
-                    found.extend(load_dataset(self._root(spec), layout=spec.get("layout", "auto"), split=split, **options))
+                found.extend(load_dataset(self._root(spec), layout=spec.get("layout", "auto"), split=split, **options))
             self._splits[stage] = found
         return self._splits[stage]
 

@@ -1,7 +1,8 @@
 """`load_dataset`: one call for any supported dataset folder, with the field's standard splits.
 
-Layouts: "vocaset_raw" (`data_verts.npy` + pickles, see `scantalk.data.vocaset`) and
-"processed" (`wav/` + `vertices_npy/`, see `scantalk.data.processed`). Dataset kinds
+Layouts: "vocaset_raw" (`data_verts.npy` + pickles, see `scantalk.data.vocaset`),
+"processed" (`wav/` + `vertices_npy/`, see `scantalk.data.processed`), and any layout a plugin
+registers (`scantalk.plugins`, e.g. "emovoca" from the `emotion` package). Dataset kinds
 ("vocaset", "biwi", "multiface", or any other name such as "procedural") set the default fps,
 frame step and standard subject splits. A folder may also carry:
 
@@ -21,6 +22,7 @@ from scantalk.data.processed import read_processed, read_templates
 from scantalk.data.sequence import SequenceRef
 from scantalk.data.vocaset import CAPTURE_FPS, read_vocaset_raw
 from scantalk.errors import DatasetError
+from scantalk.plugins import plugin_layouts, resolve
 
 LAYOUTS = ("vocaset_raw", "processed")
 
@@ -121,7 +123,8 @@ def load_dataset(
     """Every sequence of a dataset folder (or of one split) as lazy `SequenceRef`s.
 
     Cheap: reads templates, masks, index pickles and `.npy` headers only; call `ref.load()` for a
-    `TalkingSequence`. layout: "auto" | "vocaset_raw" | "processed". split: None (all),
+    `TalkingSequence`. layout: "auto" | "vocaset_raw" | "processed" | a plugin layout (read by the
+    plugin's reader with `split` and `fps`; the other options do not apply). split: None (all),
     "train" / "val" / "test" (splits.json at the root if present, else `STANDARD_SPLITS` of the
     dataset kind), or any other name splits.json defines. dataset: "auto" (from dataset.json or
     subject names) or a kind. fps / frame_step: see `DATASET_DEFAULTS` (processed layout; the
@@ -132,7 +135,14 @@ def load_dataset(
     if layout == "auto":
         layout = detect_layout(root)
     elif layout not in LAYOUTS:
-        raise DatasetError(f"unknown layout '{layout}'; expected 'auto' or one of {list(LAYOUTS)}")
+        readers = plugin_layouts()
+        if layout not in readers:
+            raise DatasetError(f"unknown layout '{layout}'; expected 'auto' or one of {[*LAYOUTS, *readers]}")
+        unused = {name: value for name, value in (("frame_step", frame_step), ("template_mesh", template_mesh),
+                                                  ("lip_mask", lip_mask), ("upper_mask", upper_mask)) if value is not None}
+        if unused:
+            raise DatasetError(f"{root}: layout '{layout}' does not take {sorted(unused)}; remove them from the dataset entry")
+        return list(resolve(readers[layout])(root, split=split, fps=fps))
     elif not root.is_dir():
         raise DatasetError(f"{root}: dataset folder does not exist")
     meta_path = root / "dataset.json"

@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Hz of every `TalkingSequence.audio`: `scantalk.audio.ENCODER_SAMPLE_RATE`, spelled out here so
-# listing a dataset does not import the audio package (it pulls in torch and transformers).
-AUDIO_SAMPLE_RATE = 16000
+from scantalk.audio.io import SAMPLE_RATE
 
 
 @dataclass
@@ -97,7 +95,7 @@ class SequenceRef(abc.ABC):
             subject=self.subject,
             name=self.name,
             audio=self.load_audio(),
-            sample_rate=AUDIO_SAMPLE_RATE,
+            sample_rate=SAMPLE_RATE,
             frames=self.load_frames(),
             template=self.template,
             faces=self.faces,

@@ -15,6 +15,7 @@ from torch import nn
 
 from scantalk.audio import build_audio_encoder
 from scantalk.geometry.operators import SurfaceOperators, hks
+from scantalk.model.conditioning import EmotionConditioning
 from scantalk.nn import DiffusionNet
 
 # Activations of one decoder frame cost about this many floats per vertex and channel
@@ -39,7 +40,7 @@ class ScanTalk(nn.Module):
         identity_input: "xyz" (neutral-face coordinates, metres) or "hks" (heat kernel signature,
             invariant to rigid motion of the face).
         hks_scales: HKS channels when identity_input is "hks".
-        emotion: None, or a config dict for `emotion.conditioning.EmotionConditioning`
+        emotion: None, or a config dict for `scantalk.model.conditioning.EmotionConditioning`
             (label + intensity embeddings joined to the audio features before the LSTM).
         position_unit: metres per unit of the encoder's xyz input (0.1: it sees decimetres).
         displacement_unit: metres per unit of the decoder's output (0.001: it predicts
@@ -88,8 +89,6 @@ class ScanTalk(nn.Module):
         self.emotion = None
         lstm_input = latent
         if emotion is not None:
-            from emotion.conditioning import EmotionConditioning
-
             self.emotion = EmotionConditioning(**emotion)
             lstm_input += self.emotion.output_dim
         self.lstm = nn.LSTM(lstm_input, lstm_hidden, num_layers=lstm_layers, batch_first=True, bidirectional=True)

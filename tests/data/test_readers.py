@@ -249,8 +249,12 @@ def test_unsafe_template_pickle_is_refused(writers, tmp_path: Path) -> None:
         load_dataset(tmp_path)
 
 
-def test_audio_rate_matches_the_audio_package() -> None:
-    from scantalk.audio import ENCODER_SAMPLE_RATE
-    from scantalk.data import AUDIO_SAMPLE_RATE
+def test_listing_a_dataset_does_not_import_torch_and_audio_is_at_the_one_sample_rate(tmp_path) -> None:
+    import subprocess
+    import sys
 
-    assert AUDIO_SAMPLE_RATE == ENCODER_SAMPLE_RATE == 16000
+    # A fresh interpreter: whether torch is loaded is global state this test process cannot undo.
+    code = ("import sys; import scantalk.data; from scantalk.audio import SAMPLE_RATE; "
+            "print(SAMPLE_RATE, 'torch' in sys.modules, 'emotion' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["16000", "False", "False"], result.stderr[-2000:]

@@ -17,7 +17,7 @@ from emotion.expressions import (
     upper_face_vertices,
 )
 from emotion.florence import label_from_filename, read_expressions, write_procedural_expressions
-from emotion.labels import EMOTIONS, INTENSITY_LEVELS
+from scantalk.emotions import EMOTIONS, INTENSITY_LEVELS
 from emotion.synthesis import build_emovoca, transfer_nearest
 from scantalk.cli import main as scantalk_main
 from scantalk.data.synth import build_head, generate_dataset, sample_identity, write_ply
@@ -129,6 +129,10 @@ def test_build_writes_emovoca_layout_and_reader_reads_it_back(tmp_path, talking_
     # Splits follow the talking subjects.
     train = read_emovoca(out, split="train")
     assert {ref.subject for ref in train} == set(json.loads((talking_set / "splits.json").read_text())["train"])
+    # The core reads the layout through the plugin registry, as `layout: emovoca` in a config does.
+    from scantalk.data import load_dataset
+
+    assert [ref.vertices_path for ref in load_dataset(out, layout="emovoca", split="train")] == [ref.vertices_path for ref in train]
 
 
 def test_build_refuses_a_non_empty_folder_and_unknown_labels(tmp_path, talking_set):

@@ -1,4 +1,4 @@
-"""`scantalk emovoca build|expressions`: EmoVOCA-style emotional data from talking heads and expressions.
+"""`scantalk emovoca build|expressions` (a `scantalk.plugins` command of the emotion package): EmoVOCA-style emotional data from talking heads and expressions.
 
     scantalk emovoca expressions -o EXPR_DIR            procedural expressions, Florence-like layout
     scantalk emovoca build --talking DIR --expressions EXPR_DIR -o OUT [--checkpoint blender.ckpt | --additive]
@@ -10,6 +10,7 @@ import argparse
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the `build` and `expressions` actions and their options to `parser`."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     build = sub.add_parser("build", help="combine every talking sequence with every expression at low/mid/high")
     build.add_argument("--talking", required=True, help="talking-head dataset folder (any layout scantalk reads)")
@@ -36,6 +37,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the chosen action; returns the exit status."""
     if args.action == "expressions":
         from emotion.florence import write_procedural_expressions
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from emotion.labels import EMOTIONS, emotion_index, intensity_value
+from scantalk.emotions import EMOTIONS, emotion_index, intensity_value
 
 
 class EmotionConditioning(nn.Module):
     """(label, intensity) → per-frame conditioning features (T, 2·embed_dim).
 
-    label: () int64 index into `labels` (or None / a negative index for no emotion);
-    intensity: () float in [0, 1] (0 = none, 1 = strongest).
+    Args:
+        labels: the emotion names the head knows (default `scantalk.emotions.EMOTIONS`).
+        embed_dim: size of each of the label and intensity embeddings (32 in EmoVOCA).
     """
 
     def __init__(self, labels: list[str] | None = None, embed_dim: int = 32) -> None:
@@ -41,6 +42,16 @@ class EmotionConditioning(nn.Module):
         return intensity_value(intensity)
 
     def forward(self, label: torch.Tensor | None, intensity: torch.Tensor | None, num_frames: int) -> torch.Tensor:
+        """Conditioning features for `num_frames` frames.
+
+        Args:
+            label: () int64 index into `labels`, or None / a negative index for no emotion.
+            intensity: () float in [0, 1] (0 none, 1 strongest); None means 1.
+            num_frames: T.
+
+        Returns:
+            (T, 2·embed_dim) features, the same for every frame (zeros without an emotion).
+        """
         weight = self.label_embedding.weight
         if label is None or int(label) < 0:
             return weight.new_zeros(num_frames, self.output_dim)
