@@ -1,0 +1,427 @@
+"""Real faces as training heads: the menpo3d `james` scan and MediaPipe's canonical face, aligned
+into FLAME's frame, given a mouth slit and landmarks, and warped into many new identities.
+
+`real_face(name)` gives the face itself; `deformed_identity(head, seed)` a new plausible person
+from it; `real_identities(count)` a training set of such people that never contains
+`HELD_OUT_FACE` (kept, undeformed, for evaluation). The vendored arrays and their licences are in
+`scantalk/assets/faces/` (README.md there says what each is).
+
+Landmark indices used (james: positions in `james.ljson`, whose 68 iBUG points are grouped as
+jaw 0-16, right eye 17-22, left eye 23-28, brows 29-33 / 43-47, nose 34-42, mouth 48-67;
+MediaPipe: canonical-mesh vertex indices):
+
+==================  =======================  ==========================
+landmark            james                    mediapipe
+==================  =======================  ==========================
+mouth corners       48 (right), 54 (left)    61 (right), 291 (left)
+lip midlines        51 upper, 57 lower       0 upper, 17 lower
+nose tip            37 (then most forward)   4 (then most forward)
+chin                8 (menton) → most forward midline point above it (both)
+eyes                contours 17-22 / 23-28   contours 33…246 / 263…466
+ear-level sides     0, 16                    234, 454
+mouth slit          inner lip 60-64          inner lip rings 78…308
+==================  =======================  ==========================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from importlib import resources
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from scantalk.data.heads.base import FaceLandmarks, Head
+from scantalk.errors import DatasetError
+from scantalk.geometry.cleaning import clean_arrays
+
+REAL_FACES: tuple[str, ...] = ("james", "mediapipe")
+HELD_OUT_FACE = "james"
+"""The real face kept out of `real_identities` by default, to evaluate on undeformed."""
+
+# Where FLAME puts a face: the mouth centre this far below the origin and the lip midlines this
+# far in front of it, so the origin sits near the head's centre.
+MOUTH_Y = -0.04
+LIPS_Z = 0.09
+# Eyeball centres lie about this far (m) behind the mean of the eyelid contour (radius ~12 mm,
+# the lid opening sits a few mm behind the corneal apex).
+EYEBALL_DEPTH = 0.008
+# Jaw condyles: this fraction of the ear-level half width (intercondylar ~10 cm on a ~15 cm
+# face), 1 cm in front of the ear-level side points, midway between eye and nose-base height.
+HINGE_WIDTH_FRACTION = 0.65
+HINGE_FORWARD = 0.01
+# The mouth slit cut into a closed-mouth scan is opened this much (m) at its middle.
+SLIT_GAP = 0.001
+# Scan debris: components with fewer than this fraction of the vertices are dropped.
+DEBRIS_FRACTION = 0.01
+
+# Shared named points → (james.ljson index, MediaPipe vertex), used to rotate james into the
+# MediaPipe canonical (upright, frontal) orientation.
+_ALIGNMENT_POINTS = {
+    "right_eye_outer": (17, 33), "right_eye_inner": (20, 133), "left_eye_inner": (23, 362),
+    "left_eye_outer": (26, 263), "nose_tip": (37, 4), "subnasale": (40, 2), "nasion": (34, 168),
+    "mouth_right": (48, 61), "mouth_left": (54, 291), "upper_lip": (51, 0), "lower_lip": (57, 17),
+    "menton": (8, 152), "side_right": (0, 234), "side_left": (16, 454),
+}
+_MIDLINE = ("nose_tip", "subnasale", "nasion", "upper_lip", "lower_lip", "menton")
+_ALIGN_WITH = tuple(name for name in _ALIGNMENT_POINTS if not name.startswith("side"))
+_JAMES_EYES = (list(range(17, 23)), list(range(23, 29)))
+_JAMES_INNER_LIP = (60, 61, 62, 63, 64)
+_MP_EYES = (
+    [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246],
+    [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466],
+)
+_MP_INNER_LIP = (
+    [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308],   # upper, right corner → left corner
+    [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308],   # lower
+)
+
+
+def _asset(filename: str) -> dict[str, np.ndarray]:
+    with resources.files("scantalk").joinpath("assets", "faces", filename).open("rb") as handle:
+        with np.load(handle, allow_pickle=False) as data:
+            return {key: np.asarray(data[key]) for key in data.files}
+
+
+def _raw_face(name: str) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Vendored geometry in metres in its own frame: verts (V, 3), faces (F, 3), named points, eye contours."""
+    if name == "james":
+        data = _asset("james.npz")
+        verts, marks = data["verts_mm"].astype(np.float64) / 1000.0, data["landmarks_mm"].astype(np.float64) / 1000.0
+        named = {key: marks[pair[0]] for key, pair in _ALIGNMENT_POINTS.items()}
+        named["inner_lip"] = marks[list(_JAMES_INNER_LIP)]
+        eyes = tuple(marks[contour] for contour in _JAMES_EYES)
+    else:
+        data = _asset("mediapipe_canonical.npz")
+        verts = data["verts_cm"].astype(np.float64) / 100.0
+        named = {key: verts[pair[1]] for key, pair in _ALIGNMENT_POINTS.items()}
+        eyes = tuple(verts[contour] for contour in _MP_EYES)
+    return verts, data["faces"].astype(np.int64), named, eyes
+
+
+def _canonical_rotation(named: dict[str, np.ndarray]) -> np.ndarray:
+    """(3, 3) proper rotation taking this face's named points onto MediaPipe's canonical ones (Kabsch)."""
+    reference = _asset("mediapipe_canonical.npz")["verts_cm"].astype(np.float64)
+    target = reference[[_ALIGNMENT_POINTS[key][1] for key in _ALIGN_WITH]]
+    source = np.stack([named[key] for key in _ALIGN_WITH])
+    covariance = (source - source.mean(0)).T @ (target - target.mean(0))
+    left, _, right = np.linalg.svd(covariance)
+    # A reflection would mirror the face (swap its left and right): force a proper rotation.
+    sign = np.sign(np.linalg.det(left @ right))
+    return (left @ np.diag([1.0, 1.0, sign]) @ right).T
+
+
+def _drop_debris(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep connected components with at least `DEBRIS_FRACTION` of the vertices; re-index."""
+    n = verts.shape[0]
+    incidence = coo_matrix((np.ones(faces.size), (np.repeat(np.arange(len(faces)), 3), faces.ravel())), shape=(len(faces), n))
+    _, label = connected_components((incidence.T @ incidence).tocsr(), directed=False)
+    sizes = np.bincount(label)
+    keep_face = sizes[label[faces[:, 0]]] >= DEBRIS_FRACTION * n
+    faces = faces[keep_face]
+    used = np.unique(faces)
+    remap = np.full(n, -1, dtype=np.int64)
+    remap[used] = np.arange(used.size)
+    return verts[used], remap[faces]
+
+
+def _cut_slit(verts: np.ndarray, faces: np.ndarray, path: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split a closed mouth along a vertex path (corner → corner): each interior path vertex gets a
+    copy for the lower lip's faces, and the two lips are opened by up to `SLIT_GAP` in y.
+
+    Returns (verts (V + K, 3), faces (F, 3), upper path (K + 2,), lower path (K + 2,)) indices.
+    """
+    faces = faces.copy()
+    copies = np.arange(verts.shape[0], verts.shape[0] + len(path) - 2)
+    verts = np.concatenate([verts, verts[path[1:-1]]])
+    for i in range(1, len(path) - 1):
+        vertex, cut = path[i], {path[i - 1], path[i + 1]}
+        fan = np.flatnonzero((faces == vertex).any(axis=1))
+        # Faces around the vertex sharing a non-path edge are on one side; the two path edges
+        # split the fan into exactly an upper and a lower side.
+        side = list(range(len(fan)))
+        for a in range(len(fan)):
+            for b in range(a + 1, len(fan)):
+                shared = (set(faces[fan[a]]) & set(faces[fan[b]])) - {vertex}
+                if shared and not shared & cut:
+                    old, new = side[b], side[a]
+                    side = [new if s == old else s for s in side]
+        side = np.asarray(side)
+        labels = np.unique(side)
+        heights = [verts[faces[fan[side == label]]][..., 1].mean() for label in labels]
+        lower = fan[side == labels[int(np.argmin(heights))]]
+        faces[lower] = np.where(faces[lower] == vertex, copies[i - 1], faces[lower])
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(verts[path], axis=0), axis=1))])
+    taper = np.sin(np.pi * arc / arc[-1])[1:-1]
+    verts[path[1:-1], 1] += 0.5 * SLIT_GAP * taper
+    verts[copies, 1] -= 0.5 * SLIT_GAP * taper
+    return verts, faces, path.copy(), np.concatenate([[path[0]], copies, [path[-1]]])
+
+
+def _surface_path(verts: np.ndarray, faces: np.ndarray, waypoints: np.ndarray) -> np.ndarray:
+    """Shortest edge path on the mesh through the vertices nearest to `waypoints` (W, 3) → (K,) indices."""
+    edges = np.unique(np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1), axis=0)
+    length = np.linalg.norm(verts[edges[:, 0]] - verts[edges[:, 1]], axis=1)
+    n = verts.shape[0]
+    graph = coo_matrix((length, (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
+    stops = [int(np.argmin(np.linalg.norm(verts - point, axis=1))) for point in waypoints]
+    path = [stops[0]]
+    for start, goal in zip(stops[:-1], stops[1:]):
+        _, predecessors = dijkstra(graph, directed=False, indices=start, return_predecessors=True)
+        leg = [goal]
+        while leg[-1] != start:
+            leg.append(int(predecessors[leg[-1]]))
+        path.extend(leg[::-1][1:])
+    return np.asarray(path, dtype=np.int64)
+
+
+def _landmarks(verts: np.ndarray, named: dict[str, np.ndarray], eyes: tuple[np.ndarray, np.ndarray]) -> FaceLandmarks:
+    """FaceLandmarks in the FLAME frame from the aligned named points (surface points snapped to vertices)."""
+    def snap(point: np.ndarray) -> np.ndarray:
+        return verts[int(np.argmin(np.linalg.norm(verts - point, axis=1)))].copy()
+
+    def most_forward(mask: np.ndarray) -> np.ndarray:
+        candidates = verts[mask]
+        return candidates[int(np.argmax(candidates[:, 2]))].copy()
+
+    nose_tip = most_forward(np.linalg.norm(verts - named["nose_tip"], axis=1) < 0.015)
+    lower_lip = snap(named["lower_lip"])
+    # The chin's most forward point (pogonion) on the midline between the lower lip and menton.
+    chin = most_forward((np.abs(verts[:, 0]) < 0.006) & (verts[:, 1] < lower_lip[1] - 0.012)
+                        & (verts[:, 1] > named["menton"][1] - 0.005) & (verts[:, 2] > named["menton"][2] - 0.01))
+    eye_right, eye_left = (contour.mean(axis=0) - np.array([0.0, 0.0, EYEBALL_DEPTH]) for contour in eyes)
+    hinge_y = 0.5 * (0.5 * (eye_left[1] + eye_right[1]) + named["subnasale"][1])
+    # Mirror-symmetric hinges (one rotation axis along x), from both sides' mean width and depth.
+    half_width = 0.5 * (named["side_left"][0] - named["side_right"][0])
+    hinge_z = 0.5 * (named["side_left"][2] + named["side_right"][2]) + HINGE_FORWARD
+    hinges = [np.array([sign * HINGE_WIDTH_FRACTION * half_width, hinge_y, hinge_z]) for sign in (1.0, -1.0)]
+    return FaceLandmarks(
+        mouth_left=snap(named["mouth_left"]), mouth_right=snap(named["mouth_right"]),
+        upper_lip=snap(named["upper_lip"]), lower_lip=lower_lip, chin=chin, nose_tip=nose_tip,
+        eye_left=eye_left, eye_right=eye_right, jaw_hinge_left=hinges[0], jaw_hinge_right=hinges[1],
+    )
+
+
+def _gaussian(points: np.ndarray, centre: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """(N,) anisotropic Gaussian weight exp(-½ Σ((p - centre) / radii)²)."""
+    return np.exp(-0.5 * (((points - centre) / radii) ** 2).sum(axis=1))
+
+
+@dataclass(frozen=True)
+class IdentityWarp:
+    """A smooth map of points (N, 3) → (N, 3) in metres: local displacements, then a global scale.
+
+    Every term is placed from landmarks (never from vertices), so all meshings of one head get
+    the same warp. `local` scales the local terms (`softened` halves it).
+    """
+
+    scale: np.ndarray            # (3,) global anisotropic scale about the origin (head centre)
+    nose_base_y: float           # face length: y below this is stretched by (1 + face_length)
+    face_length: float
+    mouth_y: float               # jaw width: x below the mouth is scaled by (1 + jaw_width)
+    jaw_width: float
+    nose_centre: np.ndarray      # (3,) nose scaled by (1 + nose_size) about this point
+    nose_size: float
+    mouth_centre: np.ndarray     # (3,) lips thickened about the slit's height by (1 + lip_thickness)
+    lip_thickness: float
+    lip_protrusion: float        # m, lips pushed forward
+    chin_centre: np.ndarray      # (3,)
+    chin_shift: np.ndarray       # (3,) m
+    field_centres: np.ndarray    # (K, 3) low-frequency random field: Gaussian bumps
+    field_amplitudes: np.ndarray  # (K, 3) m
+    field_radius: float
+    local: float = 1.0
+
+    @classmethod
+    def random(cls, landmarks: FaceLandmarks, seed: int, strength: float = 1.0) -> "IdentityWarp":
+        """Draw a warp for a head with these landmarks; ranges are the default ±8 % sizes, mm details."""
+        rng = np.random.default_rng(seed)
+        spread = lambda size, shape=None: strength * size * rng.uniform(-1.0, 1.0, shape)  # noqa: E731
+        mouth = landmarks.mouth_centre
+        nose_base_y = 0.5 * (landmarks.nose_tip[1] + landmarks.upper_lip[1])
+        return cls(
+            scale=1.0 + spread(1.0, 3) * np.array([0.08, 0.08, 0.06]),
+            nose_base_y=float(nose_base_y), face_length=float(spread(0.10)),
+            mouth_y=float(mouth[1]), jaw_width=float(spread(0.12)),
+            nose_centre=landmarks.nose_tip - np.array([0.0, 0.01, 0.012]), nose_size=float(spread(0.2)),
+            mouth_centre=mouth.copy(), lip_thickness=float(spread(0.3)), lip_protrusion=float(spread(0.002)),
+            chin_centre=landmarks.chin - np.array([0.0, 0.0, 0.01]),
+            chin_shift=np.array([0.0, spread(0.003), spread(0.004)]),
+            field_centres=mouth + rng.normal(0.0, 0.05, (6, 3)),
+            field_amplitudes=strength * rng.normal(0.0, 0.0015, (6, 3)), field_radius=0.04,
+        )
+
+    def softened(self) -> "IdentityWarp":
+        """The same warp with its local terms halved (the global scale kept)."""
+        return replace(self, local=0.5 * self.local)
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        """points (N, 3) metres → warped (N, 3)."""
+        points = np.asarray(points, dtype=np.float64)
+        x, y = points[:, 0], points[:, 1]
+        shift = np.zeros_like(points)
+        # Smooth min(y - y0, 0): stretches everything below the nose base, nothing above.
+        softness = 0.01
+        shift[:, 1] += self.face_length * -softness * np.logaddexp(0.0, -(y - self.nose_base_y) / softness)
+        shift[:, 0] += self.jaw_width * x / (1.0 + np.exp(-(self.mouth_y - y) / 0.02))
+        shift += self.nose_size * (points - self.nose_centre) * _gaussian(points, self.nose_centre, np.full(3, 0.02))[:, None]
+        lips = _gaussian(points, self.mouth_centre, np.array([0.03, 0.012, 0.02]))
+        # Zero vertical shift at the slit's height: the lips thicken away from it, the slit stays.
+        shift[:, 1] += self.lip_thickness * (y - self.mouth_centre[1]) * lips
+        shift[:, 2] += self.lip_protrusion * lips
+        shift += self.chin_shift * _gaussian(points, self.chin_centre, np.full(3, 0.02))[:, None]
+        for centre, amplitude in zip(self.field_centres, self.field_amplitudes):
+            shift += amplitude * _gaussian(points, centre, np.full(3, self.field_radius))[:, None]
+        return (points + self.local * shift) * self.scale
+
+    def describe(self) -> dict:
+        """The warp's parameters as plain floats and lists (for `Head.meta` and JSON)."""
+        return {key: (value.tolist() if isinstance(value, np.ndarray) else value) for key, value in vars(self).items()}
+
+
+def jacobian_singular_values(warp, points: np.ndarray, step: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+    """Central-difference Jacobian of `warp` at points (N, 3): (singular values (N, 3), determinants (N,))."""
+    columns = [(warp(points + step * axis) - warp(points - step * axis)) / (2.0 * step) for axis in np.eye(3)]
+    jacobian = np.stack(columns, axis=2)
+    return np.linalg.svd(jacobian, compute_uv=False), np.linalg.det(jacobian)
+
+
+def flipped_triangles(before: np.ndarray, after: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F,) bool: triangles whose normal turned by more than 90° between two vertex sets (V, 3)."""
+    def normals(verts: np.ndarray) -> np.ndarray:
+        corners = verts[faces]
+        return np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    return (normals(before) * normals(after)).sum(axis=1) <= 0.0
+
+
+def warp_is_regular(warp, verts: np.ndarray, faces: np.ndarray | None, warped: np.ndarray) -> bool:
+    """True if the warp's Jacobian at every vertex has singular values in [0.5, 2] and positive
+    determinant (locally one-to-one, orientation kept) and no triangle flipped."""
+    singular, determinant = jacobian_singular_values(warp, verts)
+    if singular.min() < 0.5 or singular.max() > 2.0 or determinant.min() <= 0.0:
+        return False
+    return faces is None or not flipped_triangles(verts, warped, faces).any()
+
+
+def real_face(name: str) -> Head:
+    """One of `REAL_FACES` as a `Head` in FLAME's frame (metres, y up, face towards +z).
+
+    The face is rotated onto MediaPipe's upright canonical orientation (by its landmarks), kept
+    at its real size, centred on its midline, with the mouth centre at y = `MOUTH_Y` and the lip
+    midlines at z = `LIPS_Z`; scan debris is dropped and the mouth is open as a slit (james: cut
+    along its inner lip line; MediaPipe: its mouth-filling triangles removed). `meta` holds the
+    source, the licence and `mouth_slit` (2, K) vertex indices (upper row, lower row, corners shared).
+
+    Args:
+        name: "james" (menpo3d scan, 6.3k vertices, whole head open at the neck) or "mediapipe"
+            (canonical face mask, 468 vertices).
+
+    Returns:
+        The neutral `Head`; verts (V, 3) float64 metres, faces (F, 3) int64, parts all skin.
+
+    Raises:
+        DatasetError: `name` is not one of `REAL_FACES`.
+    """
+    if name not in REAL_FACES:
+        raise DatasetError(f"unknown real face {name!r}; choose one of {', '.join(REAL_FACES)}.")
+    verts, faces, named, eyes = _raw_face(name)
+    rotation = _canonical_rotation(named)
+    centre = np.stack([named[key] for key in _ALIGN_WITH]).mean(axis=0)
+
+    def to_flame(points: np.ndarray) -> np.ndarray:
+        return (np.asarray(points) - centre) @ rotation.T
+
+    verts = to_flame(verts)
+    named = {key: to_flame(point) for key, point in named.items()}
+    eyes = tuple(to_flame(contour) for contour in eyes)
+    mouth = 0.25 * (named["mouth_left"] + named["mouth_right"] + named["upper_lip"] + named["lower_lip"])
+    offset = np.array([
+        -np.mean([named[key][0] for key in _MIDLINE]),
+        MOUTH_Y - mouth[1],
+        LIPS_Z - 0.5 * (named["upper_lip"][2] + named["lower_lip"][2]),
+    ])
+    verts = verts + offset
+    named = {key: point + offset for key, point in named.items()}
+    eyes = tuple(contour + offset for contour in eyes)
+
+    cleaned = clean_arrays(verts, faces, f"vendored real face {name}")
+    verts, faces = _drop_debris(cleaned.verts, cleaned.faces)
+    if name == "james":
+        path = _surface_path(verts, faces, named["inner_lip"])
+        verts, faces, upper, lower = _cut_slit(verts, faces, path)
+    else:
+        # Clean keeps MediaPipe's vertex order (no duplicates, nothing dropped), so its indices hold.
+        ring = set(_MP_INNER_LIP[0]) | set(_MP_INNER_LIP[1])
+        faces = faces[~np.isin(faces, list(ring)).all(axis=1)]
+        upper, lower = (np.asarray(row, dtype=np.int64) for row in _MP_INNER_LIP)
+    licence = "BSD-3-Clause (menpo3d 0.8.6)" if name == "james" else "Apache-2.0 (@mediapipe/face_mesh)"
+    return Head(
+        verts=verts, faces=faces, landmarks=_landmarks(verts, named, eyes), name=f"real/{name}",
+        parts=np.zeros(verts.shape[0], dtype=np.int8),
+        meta={"source": name, "licence": licence, "mouth_slit": np.stack([upper, lower]),
+              "held_out": name == HELD_OUT_FACE},
+    )
+
+
+def deformed_identity(head: Head, seed: int, strength: float = 1.0) -> Head:
+    """A new plausible identity: `head` under a smooth, landmark-aware random warp.
+
+    The warp (`IdentityWarp`) combines a global anisotropic scale, face length, jaw width, nose
+    size, lip thickness (about the mouth slit, so the slit stays open), chin position and a
+    low-frequency random displacement field; landmarks move with the same warp. It is checked
+    to be regular (every vertex's Jacobian well conditioned, no triangle flipped); if a draw is
+    not, its local terms are halved until it is. Deterministic for a seed.
+
+    Args:
+        head: a neutral head in FLAME's frame (metres), e.g. from `real_face`.
+        seed: the identity's random seed.
+        strength: scales every deviation from identity (0 = unchanged, 1 = the default range:
+            sizes ±8 %, regional changes of a few millimetres).
+
+    Returns:
+        A new `Head` (same faces, parts and vertex order), named "<head.name>/id<seed>".
+
+    Raises:
+        DatasetError: `strength` is negative or not finite.
+    """
+    if not np.isfinite(strength) or strength < 0:
+        raise DatasetError(f"identity warp strength must be a finite number ≥ 0, got {strength}; use e.g. 1.0.")
+    warp = IdentityWarp.random(head.landmarks, seed, strength)
+    for _ in range(6):
+        verts = warp(head.verts)
+        if warp_is_regular(warp, head.verts, head.faces, verts):
+            break
+        warp = warp.softened()
+    else:
+        raise RuntimeError(f"identity warp {seed} of {head.name} is not regular even when softened")
+    meta = dict(head.meta, identity_seed=int(seed), identity_strength=float(strength), warp=warp.describe())
+    return Head(verts=verts, faces=None if head.faces is None else head.faces.copy(),
+                landmarks=head.landmarks.transformed(warp), name=f"{head.name}/id{seed}",
+                parts=None if head.parts is None else head.parts.copy(), meta=meta)
+
+
+def real_identities(count: int, seed: int = 0, held_out: str | None = HELD_OUT_FACE) -> list[Head]:
+    """`count` deformed identities alternating over the real faces other than `held_out`.
+
+    Args:
+        count: number of heads (≥ 0).
+        seed: seeds every identity (identity i gets its own seed derived from (seed, i)).
+        held_out: the real face never used (default "james", evaluated undeformed), or None to use both.
+
+    Returns:
+        Heads named "real/<face>/id<seed>", sources in turn.
+
+    Raises:
+        DatasetError: `count` is negative or `held_out` is not a real face name.
+    """
+    if count < 0:
+        raise DatasetError(f"count of real identities must be ≥ 0, got {count}.")
+    if held_out is not None and held_out not in REAL_FACES:
+        raise DatasetError(f"held_out must be one of {', '.join(REAL_FACES)} or None, got {held_out!r}.")
+    sources = [real_face(name) for name in REAL_FACES if name != held_out]
+    heads = []
+    for i in range(count):
+        identity_seed = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
+        heads.append(deformed_identity(sources[i % len(sources)], identity_seed))
+    return heads
