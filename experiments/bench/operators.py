@@ -26,19 +26,19 @@ import torch
 
 from scantalk.atomic import atomic_write_text
 from scantalk.geometry import shapes
-from scantalk.geometry.eigen import EIGEN_BLAS_THREADS, blas_threads, direct_eigenpairs
+from scantalk.geometry.eigen import EIGEN_BLAS_THREADS, direct_eigenpairs, limit_blas_threads
 from scantalk.geometry.laplacian import laplacian_and_mass
-from scantalk.geometry.operators import build_operators
+from scantalk.geometry.operators import compute_operators
 
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
 
 
-def measure_size(num_vertices: int, k_eig: int, reference: bool) -> dict:
+def measure_size(num_vertices: int, k_eig: int, reference: bool, blas_threads: int | None = EIGEN_BLAS_THREADS) -> dict:
     """Run in a fresh process: operators of head_like(num_vertices), timing, memory, accuracy."""
     verts, faces = shapes.head_like(num_vertices)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    ops = build_operators(verts, faces, k_eig, timings=timings)
+    ops = compute_operators(verts, faces, k_eig, timings=timings, blas_threads=blas_threads)
     total = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     result = {"vertices": num_vertices, "total_s": total, **{f"{key}_s": value for key, value in timings.items()},
@@ -46,7 +46,7 @@ def measure_size(num_vertices: int, k_eig: int, reference: bool) -> dict:
     if reference:
         L, mass = laplacian_and_mass(verts, faces)
         start = time.perf_counter()
-        with blas_threads(EIGEN_BLAS_THREADS):
+        with limit_blas_threads(blas_threads):
             exact, _ = direct_eigenpairs(L, mass, k_eig)
         result["reference_eigsh_s"] = time.perf_counter() - start
         fast = ops.evals.double().numpy()
@@ -57,7 +57,7 @@ def measure_size(num_vertices: int, k_eig: int, reference: bool) -> dict:
 
 def sparse_format_timings(num_vertices: int, columns: int, repeats: int = 3) -> dict:
     """Seconds per L @ X (X (V, columns) float32) for torch CSR and COO layouts."""
-    ops = build_operators(*shapes.head_like(num_vertices), k_eig=16, eigensolver="direct")
+    ops = compute_operators(*shapes.head_like(num_vertices), k_eig=16, eigensolver="direct")
     dense = torch.randn(num_vertices, columns)
     result = {"vertices": num_vertices, "columns": columns}
     for name, matrix in (("csr", ops.L.to_sparse_csr()), ("coo", ops.L.to_sparse_coo().coalesce())):
@@ -73,7 +73,7 @@ def diffusionnet_throughput(num_vertices: int, frames: int = 150) -> dict:
     """Forward time of DiffusionNet(width 32, 4 blocks, k 128) on x (frames, V, 3)."""
     from scantalk.nn import DiffusionNet
 
-    ops = build_operators(*shapes.head_like(num_vertices), k_eig=128)
+    ops = compute_operators(*shapes.head_like(num_vertices), k_eig=128)
     net = DiffusionNet(c_in=3, c_out=3, width=32, n_blocks=4).eval()
     x = ops.verts[None].expand(frames, -1, -1).contiguous()
     with torch.no_grad():

@@ -1,4 +1,6 @@
-"""Validation and cleaning of raw vertex/face arrays (scans, exports), vectorised in numpy.
+"""Cleaning of raw vertex/face arrays (scans, exports), vectorised in numpy.
+
+Arrays are checked first by the shared `validation.validate_arrays`.
 
 Cleaning keeps every surviving position bit-exact (a merged group keeps the coordinates of its
 first vertex in file order) and records, for every input vertex, the cleaned vertex that
@@ -15,6 +17,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from scantalk.errors import MeshError
+from scantalk.geometry.validation import validate_arrays
 
 # Vertices closer than this fraction of the bounding-box diagonal are one vertex: scanners and
 # exporters write seams as exact or round-off duplicates, which would split the surface.
@@ -37,48 +40,6 @@ class CleanedArrays:
     file_to_clean: np.ndarray
     file_verts: np.ndarray
     file_faces: np.ndarray | None
-
-
-def validate_arrays(verts: np.ndarray, faces: np.ndarray | None, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Check shapes, finiteness and index ranges; return (verts float64 (V, 3), faces int64 (F, 3) | None).
-
-    Raises `MeshError` naming `name` for every problem a user's file or array can have.
-    """
-    verts = np.asarray(verts)
-    if verts.ndim != 2 or verts.shape[1] != 3:
-        raise MeshError(f"{name}: vertices must have shape (V, 3), got {verts.shape}; pass xyz positions.")
-    if verts.shape[0] == 0:
-        raise MeshError(f"{name} has no vertices; check that the file is a mesh or point cloud and not empty.")
-    if not np.issubdtype(verts.dtype, np.number) or np.issubdtype(verts.dtype, np.complexfloating):
-        raise MeshError(f"{name}: vertex coordinates must be real numbers, got dtype {verts.dtype}.")
-    verts = np.array(verts, dtype=np.float64, order="C")
-    bad_rows = np.flatnonzero(~np.isfinite(verts).all(axis=1))
-    if bad_rows.size:
-        raise MeshError(
-            f"{name}: {bad_rows.size} vertices have NaN or infinite coordinates (first at index {bad_rows[0]}); "
-            "repair or re-export the mesh."
-        )
-    if faces is None:
-        return verts, None
-    faces = np.asarray(faces)
-    if faces.ndim != 2 or faces.shape[1] != 3:
-        raise MeshError(f"{name}: faces must have shape (F, 3) (triangles), got {faces.shape}.")
-    if faces.shape[0] == 0:
-        raise MeshError(f"{name} has an empty face list; pass faces=None to use it as a point cloud.")
-    if not np.issubdtype(faces.dtype, np.integer):
-        if not np.issubdtype(faces.dtype, np.floating) or not np.all(np.isfinite(faces)) or np.any(faces != np.round(faces)):
-            raise MeshError(f"{name}: face indices must be integers, got dtype {faces.dtype}.")
-    faces = np.array(faces, dtype=np.int64, order="C")
-    if faces.min() < 0:
-        row = int(np.flatnonzero((faces < 0).any(axis=1))[0])
-        raise MeshError(f"{name}: face {row} has a negative vertex index {faces[row].tolist()}; repair or re-export the mesh.")
-    if faces.max() >= verts.shape[0]:
-        row = int(np.flatnonzero((faces >= verts.shape[0]).any(axis=1))[0])
-        raise MeshError(
-            f"{name}: face {row} refers to vertex {int(faces[row].max())} but there are only {verts.shape[0]} "
-            "vertices; the file is inconsistent or truncated, re-export it."
-        )
-    return verts, faces
 
 
 def merge_close_vertices(verts: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Tangent frames and sparse tangent-gradient operators by weighted local least squares.
+"""Sparse tangent-gradient operators by weighted local least squares (frames: `normals.py`).
 
 For vertex i with neighbours j, the edge e_ij = x_j − x_i is projected into i's tangent plane
 and written in its frame as a 2-vector u_ij. The gradient g_i minimises
@@ -18,44 +18,23 @@ import scipy.sparse as sp
 GRADIENT_REGULARISATION = 1e-6
 
 
-def tangent_frames(normals: np.ndarray) -> np.ndarray:
-    """Frames (V, 3, 3), rows basis_x, basis_y, normal: basis_x is the world x axis projected
-    into the tangent plane (world y where the normal is close to x); basis_y = normal × basis_x."""
-    reference = np.zeros_like(normals)
-    near_x = np.abs(normals[:, 0]) > 0.9
-    reference[~near_x, 0] = 1.0
-    reference[near_x, 1] = 1.0
-    basis_x = reference - np.einsum("vi,vi->v", reference, normals)[:, None] * normals
-    basis_x /= np.linalg.norm(basis_x, axis=1, keepdims=True)
-    basis_y = np.cross(normals, basis_x)
-    return np.stack([basis_x, basis_y, normals], axis=1)
-
-
-def mesh_edges(faces: np.ndarray, num_vertices: int) -> tuple[np.ndarray, np.ndarray]:
-    """Directed 1-ring edges (source, target) of a triangle mesh, each undirected edge both ways once."""
-    pairs = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    pairs = np.concatenate([pairs, pairs[:, ::-1]])
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    keys = np.sort(pairs[:, 0] * np.int64(num_vertices) + pairs[:, 1])
-    # Sort-and-compare, not np.unique: numpy ≥ 2.3 dispatches that to a hash table, 8x slower here.
-    keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
-    return keys // num_vertices, keys % num_vertices
-
-
-def knn_edges(neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Directed edges (source, target) from a neighbour table (V, K)."""
-    source = np.repeat(np.arange(len(neighbours)), neighbours.shape[1])
-    return source, neighbours.ravel()
-
-
 def gradient_operators(
     verts: np.ndarray, frames: np.ndarray, source: np.ndarray, target: np.ndarray
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Sparse (V, V) operators grad_x, grad_y: (grad_x @ f, grad_y @ f) is the tangent gradient of
-    a scalar field f (V,) at each vertex in its (basis_x, basis_y) frame, in units of f per metre.
+    """Sparse tangent-gradient operators by weighted local least squares (see the module docstring).
 
-    verts (V, 3) · frames (V, 3, 3) from `tangent_frames` · source, target (E,) directed edges.
     Neighbours are weighted uniformly; the fit is exact for linear fields on planar neighbourhoods.
+
+    Args:
+        verts: (V, 3) positions in metres.
+        frames: (V, 3, 3) from `normals.tangent_frames`, rows basis_x, basis_y, normal.
+        source: (E,) int64 directed edges' first vertices (`neighbours.mesh_edges` / `knn_edges`).
+        target: (E,) int64 directed edges' second vertices.
+
+    Returns:
+        (grad_x, grad_y), each (V, V) scipy CSR float64: (grad_x @ f, grad_y @ f) is the tangent
+        gradient of a scalar field f (V,) at each vertex in its (basis_x, basis_y) frame, in units
+        of f per metre.
     """
     num_vertices = len(verts)
     edge = verts[target] - verts[source]

@@ -1,10 +1,9 @@
 """Surface operators for DiffusionNet: mass, Laplacian, eigenbasis, tangent gradients.
 
 `compute_operators` turns a mesh or point cloud into a `SurfaceOperators` bundle; `hks` gives
-heat kernel signatures from it. The sparse operators are torch CSR tensors. Measured on
-2 shared CPU cores (experiments/bench/operators.py, L @ X with X (V, 2048) float32), CSR and COO
-run within noise of each other (COO 2-18% faster at 5k-40k vertices, CSR 4% faster at 160k with
-160 columns); CSR is kept because it is half the index memory, maps one-to-one onto the saved
+heat kernel signatures from it. The sparse operators are torch CSR tensors: CSR and COO
+products run within noise of each other (experiments/bench/operators.py, "sparse_format" in
+results/operators.json), and CSR is half the index memory, maps one-to-one onto the saved
 indptr/indices/data layout, and supports autograd through `@`.
 """
 
@@ -18,24 +17,20 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from scantalk.geometry.eigen import (
-    EIGEN_BLAS_THREADS,
-    MULTILEVEL_MIN_VERTICES,
-    blas_threads,
-    direct_eigenpairs,
-    multilevel_eigenpairs,
-)
-from scantalk.geometry.gradients import gradient_operators, knn_edges, mesh_edges, tangent_frames
-from scantalk.geometry.laplacian import (
-    POINT_CLOUD_NEIGHBOURS,
-    knn,
-    laplacian_and_mass,
-    pca_normals,
-    validate_surface,
-    vertex_normals,
-)
+from scantalk.errors import MeshError, ScanTalkError
+from scantalk.geometry.eigen import EIGEN_BLAS_THREADS, direct_eigenpairs, limit_blas_threads
+from scantalk.geometry.gradients import gradient_operators
+from scantalk.geometry.laplacian import laplacian_and_mass
+from scantalk.geometry.multilevel import MULTILEVEL_MIN_VERTICES, multilevel_eigenpairs
+from scantalk.geometry.neighbours import POINT_CLOUD_NEIGHBOURS, knn, knn_edges, mesh_edges
+from scantalk.geometry.normals import pca_normals, tangent_frames, vertex_normals
+from scantalk.geometry.ordering import CanonicalOrder
+from scantalk.geometry.validation import validate_arrays
 
-OPERATOR_FORMAT_VERSION = 2
+EIGENSOLVERS = ("auto", "direct", "multilevel")
+
+# Version 3: operators are computed on the canonical vertex order, eigenvector signs are fixed.
+OPERATOR_FORMAT_VERSION = 3
 
 _SPARSE_FIELDS = ("L", "grad_x", "grad_y")
 _DENSE_FIELDS = ("verts", "mass", "evals", "evecs", "frames")
@@ -163,22 +158,61 @@ def sparse_to_torch(matrix: sp.spmatrix) -> torch.Tensor:
     return _csr_tensor(csr.indptr, csr.indices, csr.data, csr.shape)
 
 
-def build_operators(
-    verts: np.ndarray, faces: np.ndarray | None = None, k_eig: int = 128,
-    eigensolver: str = "auto", timings: dict[str, float] | None = None,
+def compute_operators(
+    verts: np.ndarray,
+    faces: np.ndarray | None = None,
+    k_eig: int = 128,
+    *,
+    eigensolver: str = "auto",
+    blas_threads: int | None = EIGEN_BLAS_THREADS,
+    timings: dict[str, float] | None = None,
+    name: str = "<array>",
 ) -> SurfaceOperators:
-    """`compute_operators` with a choice of eigensolver and a per-stage timing report.
+    """Operators of a triangle mesh or a point cloud: the one way to build `SurfaceOperators`.
 
-    eigensolver: "auto" (dense/ARPACK below `MULTILEVEL_MIN_VERTICES`, coarse-to-fine above),
-    "direct" (always the converged ARPACK solve) or "multilevel". `timings`, if given, receives
-    wall seconds for "laplacian", "eigen" and "gradients".
+    The result does not depend on the vertex order: everything is computed on a canonical,
+    coordinate-based order (`ordering.CanonicalOrder`) and mapped back, so the same surface with
+    its vertices permuted (faces re-indexed) gets the same operators, permuted, bit for bit.
+
+    Args:
+        verts: (V, 3) positions in metres.
+        faces: (F, 3) integer triangles, or None (or an empty array) for a point cloud, which
+            needs more than `POINT_CLOUD_NEIGHBOURS` points.
+        k_eig: eigenpairs wanted; k = min(k_eig, V) are returned.
+        eigensolver: "auto" (dense/ARPACK below `MULTILEVEL_MIN_VERTICES` vertices,
+            coarse-to-fine above), "direct" (always the converged ARPACK solve) or "multilevel".
+        blas_threads: BLAS threads for the eigensolver (None: leave the BLAS setting alone).
+        timings: if given, receives wall seconds for "ordering", "laplacian", "gradients" and "eigen".
+        name: how the input is called in error messages (e.g. its file path).
+
+    Returns:
+        `SurfaceOperators` of float32 CPU tensors in the input's vertex order.
+
+    Raises:
+        MeshError: for arrays that are not a surface (wrong shapes, NaNs, face indices out of
+            range) or a point cloud too small for its neighbourhoods, before any expensive work.
+        ScanTalkError: for an invalid `k_eig` or `eigensolver`.
     """
-    if eigensolver not in ("auto", "direct", "multilevel"):
-        raise ValueError(f"eigensolver must be 'auto', 'direct' or 'multilevel', got {eigensolver!r}")
-    if k_eig < 1:
-        raise ValueError(f"k_eig must be at least 1, got {k_eig}")
+    if eigensolver not in EIGENSOLVERS:
+        raise ScanTalkError(f"eigensolver must be one of {', '.join(EIGENSOLVERS)}, got {eigensolver!r}.")
+    if isinstance(k_eig, bool) or not isinstance(k_eig, (int, np.integer)) or k_eig < 1:
+        raise ScanTalkError(f"k_eig must be a positive integer (e.g. 128), got {k_eig!r}.")
+    if faces is not None and np.asarray(faces).size == 0:
+        faces = None  # an empty face list is how point clouds are stored on disk
+    input_verts, input_faces = validate_arrays(verts, faces, name)
+    if input_faces is None and len(input_verts) <= POINT_CLOUD_NEIGHBOURS:
+        raise MeshError(
+            f"{name} is a point cloud of {len(input_verts)} points, too few for its operators: each point's "
+            f"normal, Laplacian and gradient are fitted to its {POINT_CLOUD_NEIGHBOURS} nearest neighbours, so "
+            f"at least {POINT_CLOUD_NEIGHBOURS + 1} points are needed; pass a denser point cloud or the mesh with its faces."
+        )
     timings = {} if timings is None else timings
-    verts, faces = validate_surface(verts, faces)
+
+    start = time.perf_counter()
+    canonical = CanonicalOrder.of(input_verts)
+    verts = input_verts[canonical.order]
+    faces = None if input_faces is None else canonical.faces_to_canonical(input_faces)
+    timings["ordering"] = time.perf_counter() - start
 
     start = time.perf_counter()
     L, mass = laplacian_and_mass(verts, faces)
@@ -199,29 +233,26 @@ def build_operators(
     start = time.perf_counter()
     use_multilevel = eigensolver == "multilevel" or (
         eigensolver == "auto" and len(verts) >= MULTILEVEL_MIN_VERTICES)
-    with blas_threads(EIGEN_BLAS_THREADS):
+    with limit_blas_threads(blas_threads):
         if use_multilevel:
-            evals, evecs = multilevel_eigenpairs(L, mass, verts, frames, k_eig)
+            evals, evecs = multilevel_eigenpairs(L, mass, verts, frames, int(k_eig))
         else:
-            evals, evecs = direct_eigenpairs(L, mass, k_eig)
+            evals, evecs = direct_eigenpairs(L, mass, int(k_eig))
     timings["eigen"] = time.perf_counter() - start
 
-    return SurfaceOperators(
-        verts=_float_tensor(verts),
-        faces=None if faces is None else torch.from_numpy(faces),
-        mass=_float_tensor(mass), L=sparse_to_torch(L),
-        evals=_float_tensor(evals), evecs=_float_tensor(evecs),
-        grad_x=sparse_to_torch(grad_x), grad_y=sparse_to_torch(grad_y), frames=_float_tensor(frames),
+    start = time.perf_counter()
+    to_input = canonical.rows_to_input
+    result = SurfaceOperators(
+        verts=_float_tensor(input_verts),
+        faces=None if input_faces is None else torch.from_numpy(input_faces),
+        mass=_float_tensor(to_input(mass)), L=sparse_to_torch(canonical.sparse_to_input(L)),
+        evals=_float_tensor(evals), evecs=_float_tensor(to_input(evecs.astype(np.float32))),
+        grad_x=sparse_to_torch(canonical.sparse_to_input(grad_x)),
+        grad_y=sparse_to_torch(canonical.sparse_to_input(grad_y)),
+        frames=_float_tensor(to_input(frames)),
     )
-
-
-def compute_operators(verts: np.ndarray, faces: np.ndarray | None = None, k_eig: int = 128) -> SurfaceOperators:
-    """Operators of a triangle mesh (faces (F, 3)) or a point cloud (faces None); verts (V, 3).
-
-    Returns float32 CPU tensors; k = min(k_eig, V) eigenpairs. Raises `MeshError` for arrays
-    that are not a surface (wrong shapes, NaNs, face indices out of range).
-    """
-    return build_operators(verts, faces, k_eig)
+    timings["ordering"] += time.perf_counter() - start
+    return result
 
 
 def hks(ops: SurfaceOperators, n_scales: int = 16) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Surface operators: spectra, orthonormality, gradients, diffusion, robustness, serialisation."""
+"""Surface operators: spectra, orthonormality, gradients, diffusion, robustness, serialisation,
+independence from the vertex order."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 
 from scantalk.errors import MeshError
 from scantalk.geometry import shapes
-from scantalk.geometry.operators import SurfaceOperators, build_operators, compute_operators, hks
+from scantalk.geometry.operators import SurfaceOperators, compute_operators, hks
 
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
 
@@ -158,7 +160,7 @@ def test_degenerate_one_rings_give_finite_gradients():
 
 def test_invalid_arrays_raise_mesh_error():
     verts, faces = shapes.icosphere(1)
-    with pytest.raises(MeshError, match="outside"):
+    with pytest.raises(MeshError, match="refers to vertex"):
         compute_operators(verts, faces + 1)
     with pytest.raises(MeshError, match="NaN"):
         compute_operators(np.where(np.arange(len(verts))[:, None] == 3, np.nan, verts), faces)
@@ -214,8 +216,8 @@ def test_hks_shape_and_decay(sphere):
 
 def test_coarse_to_fine_eigensolver_matches_direct_solve():
     verts, faces = shapes.head_like(8000)
-    fast = build_operators(verts, faces, k_eig=128, eigensolver="multilevel").evals.double().numpy()
-    exact = build_operators(verts, faces, k_eig=128, eigensolver="direct").evals.double().numpy()
+    fast = compute_operators(verts, faces, k_eig=128, eigensolver="multilevel").evals.double().numpy()
+    exact = compute_operators(verts, faces, k_eig=128, eigensolver="direct").evals.double().numpy()
     assert fast[0] == pytest.approx(0.0, abs=1e-3 * exact[1])
     np.testing.assert_allclose(fast[1:], exact[1:], rtol=0.01)
 
@@ -224,14 +226,15 @@ def test_clean_mesh_gets_plain_cotan_laplacian_with_robust_spectrum():
     import robust_laplacian
     import scipy.linalg
 
-    from scantalk.geometry.laplacian import cotan_laplacian, laplacian_and_mass
+    from scantalk.geometry.laplacian import laplacian_and_mass, plain_cotan_suits
 
     verts, faces = shapes.irregular_sphere(600, seed=3)
-    plain = cotan_laplacian(verts, faces)
-    assert plain is not None
+    assert plain_cotan_suits(verts, faces)
     L, mass = laplacian_and_mass(verts, faces)
-    assert abs(L - plain[0]).max() == 0 and np.array_equal(mass, plain[1])
     assert mass.sum() == pytest.approx(4 * np.pi, rel=0.02)  # barycentric areas sum to the surface area
+    off_diagonal = L - sp.diags(L.diagonal())
+    assert abs(L @ np.ones(len(verts))).max() < 1e-9 * L.diagonal().max()  # constants are harmonic
+    assert off_diagonal.nnz == 2 * (3 * len(faces) // 2)  # one weight per mesh edge, both directions
     robust_L, robust_M = robust_laplacian.mesh_laplacian(verts, faces)
     ours = scipy.linalg.eigh(L.toarray(), np.diag(mass), eigvals_only=True, subset_by_index=[1, 15])
     theirs = scipy.linalg.eigh(robust_L.toarray(), robust_M.toarray(), eigvals_only=True, subset_by_index=[1, 15])
@@ -241,26 +244,149 @@ def test_clean_mesh_gets_plain_cotan_laplacian_with_robust_spectrum():
 def test_non_manifold_or_sliver_mesh_falls_back_to_robust_laplacian():
     import robust_laplacian
 
-    from scantalk.geometry.laplacian import cotan_laplacian, laplacian_and_mass
+    from scantalk.geometry.laplacian import laplacian_and_mass, plain_cotan_suits
 
     verts, faces = shapes.icosphere(2)
     a, b = faces[0, 0], faces[0, 1]
     fin_verts = np.concatenate([verts, [1.5 * verts[a]]])
     fin_faces = np.concatenate([faces, [[a, b, len(verts)]]])  # edge (a, b) now in three triangles
-    assert cotan_laplacian(fin_verts, fin_faces) is None
+    assert not plain_cotan_suits(fin_verts, fin_faces)
     L, _ = laplacian_and_mass(fin_verts, fin_faces)
     assert abs(L - robust_laplacian.mesh_laplacian(fin_verts, fin_faces)[0]).max() < 1e-12
     sliver_verts = np.concatenate([verts, [0.5 * (verts[a] + verts[b]) * 1.0001]])
     sliver_faces = np.concatenate([faces[1:], [[a, len(verts), faces[0, 2]], [len(verts), b, faces[0, 2]]]])
     sliver_faces = np.concatenate([sliver_faces, [[a, b, len(verts)]]])  # a near-flat triangle on edge (a, b)
-    assert cotan_laplacian(sliver_verts, sliver_faces) is None
+    assert not plain_cotan_suits(sliver_verts, sliver_faces)
 
 
 def test_mesh_edges_list_each_edge_once_per_direction():
-    from scantalk.geometry.gradients import mesh_edges
+    from scantalk.geometry.neighbours import mesh_edges
 
     verts, faces = shapes.icosphere(2)
     source, target = mesh_edges(faces, len(verts))
     assert len(source) == 3 * len(faces)  # closed triangle mesh: E = 3F/2 edges, two directions each
     pairs = set(zip(source.tolist(), target.tolist()))
     assert len(pairs) == len(source) and all((t, s) in pairs for s, t in pairs)
+
+
+# --- independence from the vertex order ------------------------------------------------------
+
+
+def permuted(verts: np.ndarray, faces: np.ndarray | None, seed: int):
+    """The same surface renumbered: vertices shuffled, faces re-indexed, shuffled and rotated."""
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(verts))  # new vertex j is old vertex perm[j]
+    if faces is None:
+        return verts[perm], None, perm
+    new_index = np.argsort(perm)
+    new_faces = new_index[faces][rng.permutation(len(faces))]
+    return verts[perm], np.roll(new_faces, int(rng.integers(1, 3)), axis=1), perm
+
+
+def assert_same_operators_up_to_permutation(original: SurfaceOperators, renumbered: SurfaceOperators,
+                                            perm: np.ndarray) -> None:
+    """Eigenvalues equal, eigenvectors spanning the same space, a DiffusionNet answering the same."""
+    from scantalk.nn import DiffusionNet
+
+    np.testing.assert_allclose(renumbered.evals.numpy(), original.evals.numpy(), rtol=1e-5, atol=1e-6)
+    mass = original.mass.double()[perm]
+    overlap = original.evecs.double()[perm].T @ (mass[:, None] * renumbered.evecs.double())  # (k, k)
+    assert torch.linalg.svdvals(overlap).min() > 0.99  # the same k-dimensional subspace
+    torch.manual_seed(0)
+    net = DiffusionNet(c_in=3, c_out=3, width=16, n_blocks=2, diffusion_time_init=1e-4).eval()
+    with torch.no_grad():
+        answer = net(original.verts, original)[perm]
+        renumbered_answer = net(renumbered.verts, renumbered)
+    spread = (answer.max(dim=0).values - answer.min(dim=0).values).max()
+    assert (renumbered_answer - answer).abs().max() < 0.01 * spread
+
+
+@pytest.mark.parametrize("meshing", ["uv_coarse", "icosphere"])
+def test_permuted_head_gets_the_same_operators_and_network_output(meshing):
+    from scantalk.data.synth.heads import mesh_head, sample_identity
+    from scantalk.geometry.multilevel import MULTILEVEL_MIN_VERTICES
+
+    verts, faces = mesh_head(sample_identity(3), meshing)
+    # uv_coarse (2562 v) is solved by ARPACK, icosphere (4842 v) by the coarse-to-fine solver.
+    assert (len(verts) >= MULTILEVEL_MIN_VERTICES) == (meshing == "icosphere")
+    new_verts, new_faces, perm = permuted(verts, faces, seed=1)
+    original = compute_operators(verts, faces, k_eig=64)
+    renumbered = compute_operators(new_verts, new_faces, k_eig=64)
+    assert_same_operators_up_to_permutation(original, renumbered, perm)
+    for name in ("mass", "frames", "evecs"):  # evecs too: even the signs agree
+        after, before = getattr(renumbered, name), getattr(original, name)[perm]
+        torch.testing.assert_close(after, before, rtol=0, atol=1e-4 * before.abs().max().item())
+    for name in ("L", "grad_x", "grad_y"):
+        before = getattr(original, name).to_dense()[perm][:, perm]
+        torch.testing.assert_close(getattr(renumbered, name).to_dense(), before, rtol=0, atol=1e-6 * before.abs().max())
+    torch.testing.assert_close(renumbered.faces, torch.from_numpy(new_faces))  # the caller's own faces back
+
+
+def test_permuted_point_cloud_gets_the_same_operators():
+    from scantalk.data.synth.heads import mesh_head, sample_identity
+
+    verts, _ = mesh_head(sample_identity(4), "uv_coarse")
+    new_verts, _, perm = permuted(verts, None, seed=2)
+    assert_same_operators_up_to_permutation(compute_operators(verts, None, k_eig=32),
+                                            compute_operators(new_verts, None, k_eig=32), perm)
+
+
+def test_eigenpairs_come_in_a_canonical_form():
+    ops = compute_operators(*shapes.irregular_sphere(800, seed=5), k_eig=24)
+    evals, evecs = ops.evals.numpy(), ops.evecs.numpy()
+    assert np.all(np.diff(evals) >= 0) and evals.min() >= 0
+    # The sign of each eigenvector is fixed: its entry of largest magnitude is positive (checked
+    # where that entry is unambiguous, i.e. clearly larger than the largest entry of other sign).
+    top_positive, top_negative = evecs.max(axis=0), -evecs.min(axis=0)
+    clear = np.abs(top_positive - top_negative) > 1e-3 * np.maximum(top_positive, top_negative)
+    assert clear.sum() > 12 and np.all(top_positive[clear] > top_negative[clear])
+
+
+def test_tiny_point_cloud_is_refused_by_name_before_any_work(monkeypatch):
+    from scantalk.geometry import operators as operators_module
+    from scantalk.geometry.neighbours import POINT_CLOUD_NEIGHBOURS
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("operators were computed for a point cloud that is too small")
+
+    monkeypatch.setattr(operators_module, "laplacian_and_mass", must_not_run)
+    verts, _ = shapes.fibonacci_sphere(POINT_CLOUD_NEIGHBOURS)
+    with pytest.raises(MeshError, match=rf"scan\.ply.*{POINT_CLOUD_NEIGHBOURS} points.*at least {POINT_CLOUD_NEIGHBOURS + 1}"):
+        compute_operators(verts, None, k_eig=8, name="scan.ply")
+    with pytest.raises(MeshError, match="5 points"):
+        compute_operators(verts[:5], np.zeros((0, 3), dtype=np.int64), k_eig=8)  # empty faces: a point cloud
+    monkeypatch.undo()
+    assert compute_operators(*shapes.fibonacci_sphere(POINT_CLOUD_NEIGHBOURS + 1)[:1], None, k_eig=8).k_eig == 8
+
+
+def test_invalid_settings_raise_scantalk_errors():
+    from scantalk.errors import ScanTalkError
+
+    verts, faces = shapes.icosphere(1)
+    with pytest.raises(ScanTalkError, match="k_eig"):
+        compute_operators(verts, faces, k_eig=0)
+    with pytest.raises(ScanTalkError, match="eigensolver"):
+        compute_operators(verts, faces, k_eig=8, eigensolver="fastest")
+    with pytest.raises(ScanTalkError, match="BLAS"):
+        compute_operators(verts, faces, k_eig=8, blas_threads=0)
+
+
+def test_blas_thread_limit_is_restored_after_the_solve():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    compute_operators(*shapes.icosphere(3), k_eig=8, blas_threads=1)
+    assert blas_threads() == before
+
+
+def test_one_vertex_normals_for_meshes_and_point_clouds():
+    from scantalk.geometry.normals import vertex_normals
+
+    verts, faces = shapes.icosphere(3)
+    for normals in (vertex_normals(verts, faces), vertex_normals(verts, None)):
+        assert normals.shape == verts.shape
+        np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, rtol=1e-12)
+        assert np.einsum("vi,vi->v", normals, verts).min() > 0.99  # outward on the unit sphere
