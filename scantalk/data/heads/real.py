@@ -115,7 +115,8 @@ def _canonical_rotation(named: dict[str, np.ndarray]) -> np.ndarray:
 def _drop_debris(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Keep connected components with at least `DEBRIS_FRACTION` of the vertices; re-index."""
     n = verts.shape[0]
-    incidence = coo_matrix((np.ones(faces.size), (np.repeat(np.arange(len(faces)), 3), faces.ravel())), shape=(len(faces), n))
+    rows = np.repeat(np.arange(len(faces)), 3)
+    incidence = coo_matrix((np.ones(faces.size), (rows, faces.ravel())), shape=(len(faces), n))
     _, label = connected_components((incidence.T @ incidence).tocsr(), directed=False)
     sizes = np.bincount(label)
     keep_face = sizes[label[faces[:, 0]]] >= DEBRIS_FRACTION * n
@@ -126,7 +127,8 @@ def _drop_debris(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.n
     return verts[used], remap[faces]
 
 
-def _cut_slit(verts: np.ndarray, faces: np.ndarray, path: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _cut_slit(verts: np.ndarray, faces: np.ndarray, path: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split a closed mouth along a vertex path (corner → corner): each interior path vertex gets a
     copy for the lower lip's faces, and the two lips are opened by up to `SLIT_GAP` in y.
 
@@ -265,7 +267,8 @@ class IdentityWarp:
         softness = 0.01
         shift[:, 1] += self.face_length * -softness * np.logaddexp(0.0, -(y - self.nose_base_y) / softness)
         shift[:, 0] += self.jaw_width * x / (1.0 + np.exp(-(self.mouth_y - y) / 0.02))
-        shift += self.nose_size * (points - self.nose_centre) * _gaussian(points, self.nose_centre, np.full(3, 0.02))[:, None]
+        nose = _gaussian(points, self.nose_centre, np.full(3, 0.02))
+        shift += self.nose_size * (points - self.nose_centre) * nose[:, None]
         lips = _gaussian(points, self.mouth_centre, np.array([0.03, 0.012, 0.02]))
         # Zero vertical shift at the slit's height: the lips thicken away from it, the slit stays.
         shift[:, 1] += self.lip_thickness * (y - self.mouth_centre[1]) * lips
@@ -280,7 +283,7 @@ class IdentityWarp:
         return {key: (value.tolist() if isinstance(value, np.ndarray) else value) for key, value in vars(self).items()}
 
 
-def jacobian_singular_values(warp, points: np.ndarray, step: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+def _jacobian_spectrum(warp, points: np.ndarray, step: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
     """Central-difference Jacobian of `warp` at points (N, 3): (singular values (N, 3), determinants (N,))."""
     columns = [(warp(points + step * axis) - warp(points - step * axis)) / (2.0 * step) for axis in np.eye(3)]
     jacobian = np.stack(columns, axis=2)
@@ -288,17 +291,26 @@ def jacobian_singular_values(warp, points: np.ndarray, step: float = 1e-5) -> tu
 
 
 def flipped_triangles(before: np.ndarray, after: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(F,) bool: triangles whose normal turned by more than 90° between two vertex sets (V, 3)."""
+    """Triangles turned inside out by a deformation.
+
+    Args:
+        before: (V, 3) vertex positions before, metres.
+        after: (V, 3) the same vertices after.
+        faces: (F, 3) triangle indices.
+
+    Returns:
+        (F,) bool, True where the triangle's normal turned by 90° or more (or it collapsed).
+    """
     def normals(verts: np.ndarray) -> np.ndarray:
         corners = verts[faces]
         return np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     return (normals(before) * normals(after)).sum(axis=1) <= 0.0
 
 
-def warp_is_regular(warp, verts: np.ndarray, faces: np.ndarray | None, warped: np.ndarray) -> bool:
+def _warp_is_regular(warp, verts: np.ndarray, faces: np.ndarray | None, warped: np.ndarray) -> bool:
     """True if the warp's Jacobian at every vertex has singular values in [0.5, 2] and positive
     determinant (locally one-to-one, orientation kept) and no triangle flipped."""
-    singular, determinant = jacobian_singular_values(warp, verts)
+    singular, determinant = _jacobian_spectrum(warp, verts)
     if singular.min() < 0.5 or singular.max() > 2.0 or determinant.min() <= 0.0:
         return False
     return faces is None or not flipped_triangles(verts, warped, faces).any()
@@ -390,7 +402,7 @@ def deformed_identity(head: Head, seed: int, strength: float = 1.0) -> Head:
     warp = IdentityWarp.random(head.landmarks, seed, strength)
     for _ in range(6):
         verts = warp(head.verts)
-        if warp_is_regular(warp, head.verts, head.faces, verts):
+        if _warp_is_regular(warp, head.verts, head.faces, verts):
             break
         warp = warp.softened()
     else:

@@ -126,3 +126,10 @@ def test_bad_arguments_raise_project_errors():
         real_identities(2, held_out="bob")
     with pytest.raises(DatasetError, match="strength"):
         deformed_identity(real_face("mediapipe"), 0, strength=-1.0)
+
+
+def test_every_meshing_of_a_head_gets_the_same_warp(face):
+    # The warp is placed from landmarks only, so a point cloud (or remeshing) of the same head
+    # lands on the same deformed surface as the mesh itself.
+    points = face.with_geometry(face.verts[::3].copy(), None, None, "points")
+    np.testing.assert_allclose(deformed_identity(points, 11).verts, deformed_identity(face, 11).verts[::3], atol=1e-12)
