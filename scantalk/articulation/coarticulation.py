@@ -1,13 +1,14 @@
 """Phones → articulation track, with coarticulation by dominance functions (Cohen & Massaro, 1993).
 
-Every phone (each half of a diphthong) pulls each channel towards its target with a dominance that
-is flat over the phone and decays exponentially before it (anticipation, time constant
-`anticipation`) and after it (carry-over, `carry_over`), scaled per channel by
-`targets.CHANNEL_TIME_SCALE`. A frame's value is the dominance-weighted mean of all targets.
-Pauses pull towards rest with a dominance that grows with the distance from the pause's edges,
-so a long pause reaches rest while a short gap between words barely dips. Contact phones (p, b, m;
-f, v) carry a dominance several times their neighbours' on their contact channel, so the lips
-close even in fast speech.
+Every phone (each half of a diphthong) pulls each channel towards its target with a dominance
+that is flat over the phone and decays as exp(-(d / tau) ** c) at a distance d before it
+(anticipation, tau = `anticipation`) and after it (carry-over, tau = `carry_over`); tau is scaled
+and c chosen per channel (`targets.CHANNEL_TIME_SCALE`, `targets.CHANNEL_DECAY_POWER`). A frame's
+value is the dominance-weighted mean of all targets. Pauses (and gaps between phones) pull towards
+rest with a dominance that grows with the distance from the pause's edges, so a long pause reaches
+rest while a short gap between words barely dips. Contact phones (p, b, m; f, v) carry a dominance
+several times their neighbours' on their contact channel, so the lips close even in fast speech;
+a phone shorter than one frame is held over one frame period so that some frame shows it.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class ArticulationStyle:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ArticulationError(f"ArticulationStyle.{name}={value!r} must be a positive number")
-        if not (0.0 <= self.rest_jaw <= 0.3):
+        if not (isinstance(self.rest_jaw, (int, float)) and 0.0 <= self.rest_jaw <= 0.3):
             raise ArticulationError(f"ArticulationStyle.rest_jaw={self.rest_jaw!r} must lie in 0..0.3 (a mouth at rest)")
         if not (isinstance(self.lead, (int, float)) and abs(self.lead) <= 0.2):
             raise ArticulationError(f"ArticulationStyle.lead={self.lead!r} must be a number of seconds within ±0.2")

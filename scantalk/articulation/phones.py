@@ -102,7 +102,7 @@ def normalise_phones(phones: PhonesLike) -> list[Phone]:
     """
     result: list[Phone] = []
     for index, item in enumerate(phones):
-        if isinstance(item, TimedPhone) or (hasattr(item, "phone") and hasattr(item, "start") and hasattr(item, "end")):
+        if isinstance(item, TimedPhone):
             symbol, start, end = item.phone, item.start, item.end
         elif isinstance(item, Sequence) and not isinstance(item, str) and len(item) == 3:
             symbol, start, end = item

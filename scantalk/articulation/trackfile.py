@@ -62,13 +62,19 @@ def read_csv(path: str | Path) -> tuple[np.ndarray, float, tuple[str, ...]]:
     fps = None
     header: list[str] | None = None
     rows: list[list[float]] = []
-    for number, line in enumerate(_read_text(path, "csv").splitlines(), start=1):
+    # A spreadsheet may prepend a byte-order mark.
+    for number, line in enumerate(_read_text(path, "csv").lstrip("\ufeff").splitlines(), start=1):
         line = line.strip()
         if not line:
             continue
         if line.startswith("#"):
             match = _FPS_COMMENT.search(line)
-            fps = float(match.group(1)) if match and fps is None else fps
+            if match and fps is None:
+                try:
+                    fps = float(match.group(1))
+                except ValueError:
+                    raise ArticulationError(f"{path} line {number} gives fps={match.group(1)!r}, not a number; "
+                                            "write e.g. '# fps=30' or delete the comment line") from None
             continue
         cells = [cell.strip() for cell in line.split(",")]
         if header is None:

@@ -28,8 +28,8 @@ def test_csv_round_trip_is_exact(tmp_path):
 def test_csv_edited_in_a_spreadsheet_still_reads(tmp_path):
     track = _track(fps=25.0, frames=20)
     path = track.save_csv(tmp_path / "mouth.csv")
-    # A spreadsheet drops the comment line and reorders nothing else.
-    path.write_text("\n".join(path.read_text().splitlines()[1:]) + "\n")
+    # A spreadsheet drops the comment line, adds a byte-order mark and Windows line ends.
+    path.write_bytes(("\ufeff" + "\r\n".join(path.read_text().splitlines()[1:]) + "\r\n").encode("utf-8"))
     back = ArticulationTrack.load_csv(path)
     assert back.fps == 25.0 and np.array_equal(back.values, track.values)
 
