@@ -103,3 +103,24 @@ def fit_alignment(
             stacklevel=2,
         )
     return alignment
+
+
+def aligned_template(
+    verts: np.ndarray,
+    align: str = "auto",
+    up: str | None = None,
+    forward: str | None = None,
+    reference_center: np.ndarray | None = None,
+    name: str = "face",
+) -> tuple[np.ndarray, Alignment]:
+    """The face `verts` (V, 3) (file units) in the model frame, and the alignment used.
+
+    The one place that turns a loaded face into the template the model sees: `Animator.animate`
+    and `scantalk precompute` both call it, so the operators precomputed for a file are the
+    ones (same bytes, same cache key) that animating it looks up.
+
+    Returns:
+        template (V, 3) float64 metres in the model frame, and the `Alignment`.
+    """
+    alignment = fit_alignment(verts, align, up, forward, reference_center, name=name)
+    return alignment.to_model(verts), alignment

@@ -11,10 +11,72 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_text
-from scantalk.errors import OutputExistsError, ScanTalkError
+from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_text, staged_output_dir
+from scantalk.errors import AnimationError, ScanTalkError
 
 MESH_FORMATS = ("ply", "obj")
+# Frame rates that make sense for a face animation; 1e9 fps would ask for billions of frames.
+MIN_FPS, MAX_FPS = 1.0, 240.0
+# meta.json's "kind": how a later `--overwrite` recognises a folder this tool wrote.
+ANIMATION_KIND = "scantalk.animation"
+# Everything `scantalk animate` may write; a folder with anything else is not replaced.
+OUTPUT_ENTRIES = frozenset({"animation.npy", "meta.json", "neutral.npy", "faces.npy", "audio.wav",
+                            "animation.mp4", "animation.pc2", "meshes"})
+
+
+def is_animation_dir(path: str | Path) -> bool:
+    """Whether `path` is a previous animation output: our meta.json, and only files we write.
+
+    Folders from before the kind tag are recognised by animation.npy plus a meta.json with fps
+    and num_frames.
+    """
+    path = Path(path)
+    try:
+        names = {entry.name for entry in path.iterdir()}
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(meta, dict) or not names <= OUTPUT_ENTRIES:
+        return False
+    legacy = "animation.npy" in names and {"fps", "num_frames"} <= meta.keys()
+    return meta.get("kind") == ANIMATION_KIND or legacy
+
+
+def check_fps(fps: float) -> float:
+    """`fps` as a float if it is a usable animation frame rate (MIN_FPS to MAX_FPS), else ScanTalkError."""
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        raise ScanTalkError(f"fps must be a number of frames per second, got {fps!r}") from None
+    if not MIN_FPS <= value <= MAX_FPS:
+        raise ScanTalkError(f"fps {fps!r} is outside {MIN_FPS:g}-{MAX_FPS:g} frames per second; "
+                            "use e.g. 25, 30 or 60")
+    return value
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """meta.json as a dict with a usable fps, or AnimationError naming the problem."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AnimationError(f"{path} is not valid JSON ({error}); re-create the folder with `scantalk animate`, "
+                             "or fix the file") from error
+    if not isinstance(meta, dict):
+        raise AnimationError(f"{path} must hold a JSON object, not {type(meta).__name__}")
+    fps = meta.get("fps")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < float("inf"):
+        raise AnimationError(f"{path} has no positive 'fps' (got {fps!r}); add e.g. \"fps\": 30 to it")
+    meta["fps"] = float(fps)
+    return meta
+
+
+def _read_array(path: Path, what: str) -> np.ndarray:
+    """An .npy file (no pickles), or AnimationError for a truncated or foreign file."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise AnimationError(f"{path} ({what}) is truncated or not a numpy array ({error}); "
+                             "re-create the folder with `scantalk animate`") from error
 
 
 @dataclass
@@ -41,43 +103,77 @@ class Animation:
         return self.frames - self.neutral[None]
 
     def metadata(self) -> dict[str, Any]:
-        return {"fps": self.fps, "num_frames": self.num_frames, "num_vertices": int(self.frames.shape[1]),
+        """What meta.json holds: the kind tag that marks our folders, fps, counts and `meta`."""
+        return {"kind": ANIMATION_KIND, "fps": self.fps, "num_frames": self.num_frames, "num_vertices": int(self.frames.shape[1]),
                 "sample_rate": self.sample_rate, **self.meta}
 
     def save(self, out_dir: str | Path, overwrite: bool = False) -> Path:
-        """Write animation.npy, meta.json, neutral.npy, faces.npy (meshes) and audio.wav.
+        """Write the folder `out_dir`: animation.npy, meta.json, neutral.npy, faces.npy (meshes), audio.wav.
 
-        Each file is written atomically; an existing animation.npy is kept unless `overwrite`.
+        The whole folder is built beside `out_dir` and swapped in at the end, so `out_dir` holds
+        either the previous animation or the complete new one, never a mix (no stale faces.npy
+        after saving a point cloud over a mesh). An existing non-empty folder is replaced only
+        with `overwrite=True` and only if it is a previous animation folder.
+
+        Args:
+            out_dir: the folder to write (created with its parents).
+            overwrite: replace a previous animation folder at `out_dir`.
+
+        Returns:
+            `out_dir` as a Path.
         """
-        out_dir = Path(out_dir)
-        if (out_dir / "animation.npy").exists() and not overwrite:
-            raise OutputExistsError(f"{out_dir} already holds an animation; pass overwrite=True (--overwrite) "
-                                    "or choose another output folder")
-        atomic_save_npy(out_dir / "animation.npy", self.frames.astype(np.float32))
-        atomic_save_npy(out_dir / "neutral.npy", self.neutral.astype(np.float32))
+        with staged_output_dir(out_dir, overwrite, is_animation_dir, what="animation folder") as staging:
+            self.write_files(staging)
+        return Path(out_dir)
+
+    def write_files(self, directory: str | Path) -> Path:
+        """Write the animation's files into the existing folder `directory` (each file atomically).
+
+        `save` uses this on its staging folder; use it directly to add an animation to a folder
+        you manage yourself (e.g. your own staging folder, as `scantalk animate` does).
+        """
+        directory = Path(directory)
+        atomic_save_npy(directory / "animation.npy", self.frames.astype(np.float32))
+        atomic_save_npy(directory / "neutral.npy", self.neutral.astype(np.float32))
         if self.faces is not None:
-            atomic_save_npy(out_dir / "faces.npy", self.faces.astype(np.int64))
-        with atomic_path(out_dir / "audio.wav") as tmp:
+            atomic_save_npy(directory / "faces.npy", self.faces.astype(np.int64))
+        with atomic_path(directory / "audio.wav") as tmp:
             sf.write(tmp, self.audio, self.sample_rate, subtype="PCM_16", format="WAV")
-        atomic_write_text(out_dir / "meta.json", json.dumps(self.metadata(), indent=2, default=str))
-        return out_dir
+        atomic_write_text(directory / "meta.json", json.dumps(self.metadata(), indent=2, default=str))
+        return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> "Animation":
-        """Read back a folder written by `save` (or `scantalk animate`)."""
+        """Read back a folder written by `save` (or `scantalk animate`); AnimationError if it is broken."""
         directory = Path(directory)
         if not (directory / "animation.npy").is_file() or not (directory / "meta.json").is_file():
-            raise ScanTalkError(f"{directory} is not an animation folder (animation.npy and meta.json expected); "
-                                "create one with `scantalk animate`")
-        meta = json.loads((directory / "meta.json").read_text())
-        faces_path = directory / "faces.npy"
-        audio, rate = sf.read(directory / "audio.wav", dtype="float32") if (directory / "audio.wav").exists() else (np.zeros(0, np.float32), 16000)
-        frames = np.load(directory / "animation.npy", allow_pickle=False)
-        neutral_path = directory / "neutral.npy"
-        neutral = np.load(neutral_path, allow_pickle=False) if neutral_path.exists() else frames[0]
-        known = {"fps", "num_frames", "num_vertices", "sample_rate"}
-        return cls(frames, neutral, np.load(faces_path, allow_pickle=False) if faces_path.exists() else None,
-                   float(meta["fps"]), audio, int(rate), {k: v for k, v in meta.items() if k not in known})
+            raise AnimationError(f"{directory} is not an animation folder (animation.npy and meta.json expected); "
+                                 "create one with `scantalk animate`")
+        meta = _read_meta(directory / "meta.json")
+        frames = _read_array(directory / "animation.npy", "animation")
+        if frames.ndim != 3 or frames.shape[-1] != 3 or len(frames) == 0:
+            raise AnimationError(f"{directory / 'animation.npy'} has shape {frames.shape}, not (T, V, 3) frames; "
+                                 "re-create the folder with `scantalk animate`")
+        neutral_path, faces_path = directory / "neutral.npy", directory / "faces.npy"
+        neutral = _read_array(neutral_path, "neutral face") if neutral_path.exists() else frames[0]
+        if neutral.shape != frames.shape[1:]:
+            raise AnimationError(f"{neutral_path} has shape {neutral.shape} but the frames have "
+                                 f"{frames.shape[1]} vertices; re-create the folder with `scantalk animate`")
+        faces = _read_array(faces_path, "faces") if faces_path.exists() else None
+        if faces is not None and (faces.ndim != 2 or faces.shape[1] != 3 or not np.issubdtype(faces.dtype, np.integer)
+                                  or (faces.size and (faces.min() < 0 or faces.max() >= frames.shape[1]))):
+            raise AnimationError(f"{faces_path} is not (F, 3) vertex indices below {frames.shape[1]}; "
+                                 "re-create the folder with `scantalk animate`")
+        audio, rate = np.zeros(0, np.float32), 16000
+        if (directory / "audio.wav").exists():
+            try:
+                audio, rate = sf.read(directory / "audio.wav", dtype="float32")
+            except (sf.LibsndfileError, RuntimeError, OSError) as error:
+                raise AnimationError(f"{directory / 'audio.wav'} is unreadable ({error}); delete it to render "
+                                     "without sound, or re-create the folder") from error
+        known = {"fps", "num_frames", "num_vertices", "sample_rate", "kind"}
+        return cls(frames, neutral, faces, meta["fps"], audio, int(rate),
+                   {k: v for k, v in meta.items() if k not in known})
 
     def to_video(self, path: str | Path, resolution: int = 512, compare: str | np.ndarray | None = None,
                  progress: bool = True) -> Path:

@@ -8,17 +8,18 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from scantalk.alignment import fit_alignment
-from scantalk.animation import Animation
+from scantalk.alignment import aligned_template
+from scantalk.animation import Animation, check_fps
 from scantalk.audio import audio_frame_count, load_audio, prepare_audio
 from scantalk.checkpoint import DEFAULT_CHECKPOINT, model_from_checkpoint
-from scantalk.errors import ScanTalkError
+from scantalk.errors import CacheError, DeviceError, ScanTalkError
 from scantalk.geometry import Mesh, load_mesh
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
 from scantalk.model import ScanTalk
@@ -27,7 +28,34 @@ AUDIO_RATE = 16000
 
 
 def default_device() -> torch.device:
+    """CUDA when this machine and PyTorch build have a GPU, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The torch device for `device` ("cpu", "cuda", "cuda:1", None = best available).
+
+    Checked up front, so a typo or a GPU this machine lacks is a one-line error before any
+    model is loaded or any inference runs. Raises DeviceError.
+    """
+    if device is None:
+        return default_device()
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise DeviceError(f"device {device!r} is not a device name; use 'cpu' or 'cuda' (or 'cuda:1')") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {device!r}: this machine or PyTorch build ({torch.__version__}) has no CUDA "
+                              "GPU; use --device cpu (or install a CUDA build of PyTorch)")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {device!r}: only {torch.cuda.device_count()} CUDA GPU(s) here; "
+                              "use cuda:0 or cpu")
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"device {device!r}: Apple MPS is not available here; use --device cpu")
+    elif resolved.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"device {device!r} is not supported; use 'cpu' or 'cuda'")
+    return resolved
 
 
 class Animator:
@@ -54,11 +82,11 @@ class Animator:
         window_seconds: float = 20.0,
         overlap_seconds: float = 2.0,
     ) -> None:
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.checkpoint = checkpoint
         self.recipe = dict(recipe or {})
-        self.cache = None if cache_dir is False else OperatorCache(cache_dir or default_cache_dir())
+        self.cache = None if cache_dir is False else _open_cache(cache_dir)
         self.window_seconds = window_seconds
         self.overlap_seconds = overlap_seconds
 
@@ -76,7 +104,7 @@ class Animator:
 
     def animate(
         self,
-        face: str | Path | Mesh | np.ndarray,
+        face: str | Path | Mesh | np.ndarray | tuple[np.ndarray, np.ndarray | None],
         audio: str | Path | np.ndarray,
         fps: float = 30.0,
         sample_rate: int | None = None,
@@ -89,13 +117,14 @@ class Animator:
     ) -> Animation:
         """Animate `face` with `audio` → `Animation` in the face file's vertex order and units.
 
-        face: a mesh/point-cloud path, a `Mesh`, or vertices (V, 3) (with `faces` (F, 3) or
-        None for a point cloud). audio: a path, or samples (N,) with `sample_rate` (Hz).
+        face: a mesh/point-cloud path, a `Mesh`, a tuple (verts (V, 3), faces (F, 3) | None), or
+        vertices (V, 3) (with `faces` (F, 3) or None for a point cloud). audio: a path, or samples (N,) with `sample_rate` (Hz).
         align: "auto" (units from the bounding box, centring) or "none"; up/forward: the
         file's axes ("z", "-y"...) when the face is not y-up and facing +z.
         emotion / intensity: an emotion label and a strength in [0, 1] (needs the emotion head).
         """
         timings: dict[str, float] = {}
+        fps = check_fps(fps)
         clock = time.perf_counter()
         mesh = self._mesh(face, faces)
         samples, audio_name = self._audio(audio, sample_rate)
@@ -103,9 +132,8 @@ class Animator:
         timings["load_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        alignment = fit_alignment(mesh.verts, align, up, forward, self.recipe.get("reference_center"),
-                                  name=mesh.source or "face")
-        template = alignment.to_model(mesh.verts)
+        template, alignment = aligned_template(mesh.verts, align, up, forward, self.recipe.get("reference_center"),
+                                               name=mesh.source or "face")
         ops = self._operators(template, mesh.faces)
         timings["operators_s"] = time.perf_counter() - clock
 
@@ -136,7 +164,13 @@ class Animator:
             return face
         if isinstance(face, (str, Path)):
             return load_mesh(face)
-        return Mesh.from_arrays(np.asarray(face, dtype=np.float64), faces)
+        if isinstance(face, tuple):
+            # (verts, faces) is how most mesh libraries hand a mesh over.
+            if len(face) != 2 or faces is not None:
+                raise ScanTalkError("a face given as a tuple must be (verts (V, 3), faces (F, 3) or None), "
+                                    "without faces= as well")
+            face, faces = face
+        return Mesh.from_arrays(np.asarray(face, dtype=np.float64), None if faces is None else np.asarray(faces))
 
     def _audio(self, audio: Any, sample_rate: int | None) -> tuple[np.ndarray, str | None]:
         if isinstance(audio, (str, Path)):
@@ -207,3 +241,13 @@ class Animator:
             # The last window is moved back to full length rather than left as a short stub.
             start = min(start + step, num_frames - window)
         return total / weight
+
+
+def _open_cache(cache_dir: str | Path | None) -> OperatorCache | None:
+    """The operator cache, or None (with a warning) when its path cannot be a cache at all."""
+    try:
+        return OperatorCache(cache_dir or default_cache_dir())
+    except CacheError as error:
+        # Caching only saves time: animating must still work without it.
+        warnings.warn(f"{error} Continuing without the operator cache.", RuntimeWarning, stacklevel=3)
+        return None

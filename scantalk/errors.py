@@ -20,6 +20,10 @@ class DatasetError(ScanTalkError):
     """A dataset folder that does not match any supported layout, or has broken files."""
 
 
+class AnimationError(ScanTalkError):
+    """A saved animation folder that cannot be read (missing, truncated or inconsistent files)."""
+
+
 class CheckpointError(ScanTalkError):
     """A checkpoint that is missing, corrupted, or was written by another model."""
 
@@ -28,9 +32,17 @@ class CacheError(ScanTalkError):
     """An operator-cache directory that cannot be used (not writable, not a directory)."""
 
 
+class DeviceError(ScanTalkError):
+    """A compute device that is not a device name, or that this machine does not have."""
+
+
 class ModelNotFoundError(ScanTalkError):
     """A pretrained model (e.g. a Hugging Face hub id) that is not available on this machine."""
 
 
-class OutputExistsError(ScanTalkError):
+class OutputError(ScanTalkError):
+    """An output path that cannot be used (unwritable place, protected folder, wrong file type)."""
+
+
+class OutputExistsError(OutputError):
     """An output that already exists and would be overwritten without `overwrite=True`."""

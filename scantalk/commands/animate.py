@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
 from pathlib import Path
-
-from scantalk.errors import OutputExistsError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -28,27 +24,31 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export-cache", choices=["pc2"], default=None, help="point cache for DCC tools")
     parser.add_argument("--resolution", type=int, default=512)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a previous output of `scantalk animate` at -o (never other folders)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from scantalk.animator import Animator
+    from scantalk.animation import check_fps, is_animation_dir
+    from scantalk.animator import Animator, resolve_device
+    from scantalk.atomic import staged_output_dir
+    from scantalk.render.camera import check_resolution
 
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise OutputExistsError(f"output folder {out} exists and is not empty; pass --overwrite or choose another")
-    clock = time.perf_counter()
-    animator = Animator.from_checkpoint(args.checkpoint, device=args.device)
-    model_s = time.perf_counter() - clock
-    animation = animator.animate(args.face, args.audio, fps=args.fps, align=args.align, up=args.up,
-                                 forward=args.forward, emotion=args.emotion, intensity=args.intensity)
-    # Everything is written into a hidden sibling folder first and moved into place at the
-    # end, so an interrupted run never leaves a half-filled output folder.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    # Everything a user can get wrong is checked before the model loads or inference runs.
+    fps = check_fps(args.fps)
+    check_resolution(args.resolution)
+    device = resolve_device(args.device)
+    inputs = [args.face, args.audio] + ([args.checkpoint] if args.checkpoint else [])
+    # The output is built in a hidden sibling folder (created now, so an unwritable place fails
+    # at once) and swapped in at the end: an interrupted run leaves the old output as it was.
+    with staged_output_dir(args.out, args.overwrite, is_animation_dir, inputs, what="-o") as staging:
         clock = time.perf_counter()
-        animation.save(staging)
+        animator = Animator.from_checkpoint(args.checkpoint, device=device)
+        model_s = time.perf_counter() - clock
+        animation = animator.animate(args.face, args.audio, fps=fps, align=args.align, up=args.up,
+                                     forward=args.forward, emotion=args.emotion, intensity=args.intensity)
+        clock = time.perf_counter()
+        animation.write_files(staging)
         if not args.no_video:
             animation.to_video(staging / "animation.mp4", resolution=args.resolution, compare=args.compare)
         video_s = time.perf_counter() - clock
@@ -56,12 +56,7 @@ def run(args: argparse.Namespace) -> int:
             animation.export_meshes(staging / "meshes", args.export_meshes)
         if args.export_cache == "pc2":
             animation.export_pc2(staging / "animation.pc2")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    out = Path(args.out)
     timings = {"model_s": model_s, **animation.meta["timings"], "write_s": video_s}
     print(f"{animation.num_frames} frames × {animation.frames.shape[1]} vertices → {out.resolve()}")
     print("  " + "  ".join(f"{k[:-2]} {v:.2f}s" for k, v in timings.items()))

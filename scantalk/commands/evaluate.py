@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +50,35 @@ def _load_prediction(path: Path, num_vertices: int) -> np.ndarray:
             f"{path}: prediction of shape {array.shape}, but the ground truth has {num_vertices} vertices; "
             f"expected (T, {num_vertices}, 3) in the dataset's vertex order"
         )
+    bad = int(np.count_nonzero(~np.isfinite(array)))
+    if bad:
+        # A NaN would turn every metric into NaN (or, in a max, vanish silently): refuse the set.
+        frames = np.flatnonzero(~np.isfinite(array).all(axis=(1, 2)))
+        raise DatasetError(f"{path}: the prediction has {bad} NaN or infinite values (frames {frames[:5].tolist()}"
+                           f"{'...' if len(frames) > 5 else ''}); fix or re-run that prediction before evaluating")
     return array
 
 
-def evaluate_predictions(pred_dir: str | Path, refs: list[SequenceRef]) -> tuple[EvaluationReport, list[str], list[str]]:
+@dataclass
+class EvaluationResult:
+    """What `evaluate_predictions` found besides the metrics.
+
+    unmatched: predictions named after no sequence of the split · missing: sequences with no
+    prediction · length_mismatches: {sequence: (prediction frames, ground-truth frames)} for
+    pairs of different lengths (the metrics cut both to the shorter).
+    """
+
+    report: EvaluationReport
+    unmatched: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    length_mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def evaluate_predictions(pred_dir: str | Path, refs: list[SequenceRef]) -> EvaluationResult:
     """Metrics of the predictions in `pred_dir` against the dataset sequences `refs`.
 
-    Returns (report, predictions with no matching sequence, sequences with no prediction).
+    A prediction with NaN/inf values is a DatasetError; predictions whose frame count differs
+    from the ground truth are evaluated on the common frames and listed in `length_mismatches`.
     """
     predictions = find_predictions(pred_dir)
     by_key = {ref.key: ref for ref in refs}
@@ -66,17 +89,20 @@ def evaluate_predictions(pred_dir: str | Path, refs: list[SequenceRef]) -> tuple
             f"(predictions e.g. {sorted(predictions)[:3]}, sequences e.g. {sorted(by_key)[:3]})"
         )
     preds, gts, templates, lips, uppers = [], [], [], [], []
+    mismatches: dict[str, tuple[int, int]] = {}
     for key in matched:
         ref = by_key[key]
         preds.append(_load_prediction(predictions[key], ref.num_vertices))
         gts.append(ref.load_frames())
+        if len(preds[-1]) != len(gts[-1]):
+            mismatches[key] = (len(preds[-1]), len(gts[-1]))
         templates.append(ref.template)
         lips.append(ref.lip_vertices)
         uppers.append(ref.upper_vertices)
     report = evaluate_sequences(preds, gts, templates, lips, uppers, names=matched)
     unmatched_predictions = sorted(set(predictions) - set(by_key))
     missing_predictions = sorted(set(by_key) - set(predictions))
-    return report, unmatched_predictions, missing_predictions
+    return EvaluationResult(report, unmatched_predictions, missing_predictions, mismatches)
 
 
 def format_table(report: EvaluationReport) -> str:
@@ -111,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
         args.dataset, layout=args.layout, split=None if args.split == "all" else args.split, dataset=args.kind,
         fps=args.fps, frame_step=args.frame_step, lip_mask=args.lip_mask, upper_mask=args.upper_mask,
     )
-    report, unmatched, missing = evaluate_predictions(args.pred_dir, refs)
+    result = evaluate_predictions(args.pred_dir, refs)
+    report, unmatched, missing = result.report, result.unmatched, result.missing
     print(format_table(report))
     print("LVE, FDD in m², MVE in m; LVE and MVE averaged over all frames, FDD over sequences")
     if unmatched:
@@ -121,8 +148,15 @@ def run(args: argparse.Namespace) -> int:
     if report.lve is None or report.fdd is None:
         print("note: no lip and/or upper-face mask for these sequences; pass --lip-mask / --upper-mask "
               "to get LVE / FDD", file=sys.stderr)
-    result = {"dataset": str(args.dataset), "split": args.split, **report.to_dict(),
-              "unmatched_predictions": unmatched, "missing_predictions": missing}
-    atomic_write_text(Path(args.pred_dir) / METRICS_FILE, json.dumps(result, indent=2) + "\n")
+    if result.length_mismatches:
+        examples = ", ".join(f"{name} ({pred} predicted vs {truth} ground-truth frames)"
+                             for name, (pred, truth) in list(result.length_mismatches.items())[:3])
+        print(f"warning: {len(result.length_mismatches)} predictions differ in length from their ground truth and "
+              f"were cut to the shorter: {examples}; check the fps of the predictions", file=sys.stderr)
+    record = {"dataset": str(args.dataset), "split": args.split, **report.to_dict(),
+              "unmatched_predictions": unmatched, "missing_predictions": missing,
+              "length_mismatches": {name: {"prediction_frames": pred, "ground_truth_frames": truth}
+                                    for name, (pred, truth) in result.length_mismatches.items()}}
+    atomic_write_text(Path(args.pred_dir) / METRICS_FILE, json.dumps(record, indent=2) + "\n")
     print(f"wrote {Path(args.pred_dir) / METRICS_FILE}")
     return 0

@@ -1,7 +1,9 @@
 """`scantalk precompute MESH... [--cache-dir DIR]`: fill the operator cache ahead of training or animation.
 
-Each file is loaded and cleaned exactly as training and `animate` will load it, so the cached
-entry is the one they look up. Files are processed in parallel worker processes; a bad file is
+Each file is loaded, cleaned and aligned exactly as `animate` will (same `--align/--up/--forward`,
+the checkpoint's reference centre and k_eig), so `scantalk precompute F` then `scantalk animate F`
+finds the entry. `--align none` caches the file's own coordinates, which is what training and
+the Python geometry API (`OperatorCache.get_or_compute(mesh.verts, ...)`) look up. Files are processed in parallel worker processes; a bad file is
 reported and skipped, the others still run, and the exit status is 1 if any failed.
 """
 
@@ -32,34 +34,67 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("meshes", nargs="+", metavar="MESH", help="mesh or point-cloud files (.obj .ply .off .stl .glb .pcd .xyz)")
     parser.add_argument("--cache-dir", default=None,
                         help="operator cache directory (default: $SCANTALK_CACHE_DIR or the user cache dir)")  # fmt: skip
-    parser.add_argument("--k-eig", type=int, default=128, help="number of Laplacian eigenpairs (default 128)")
+    parser.add_argument("--k-eig", type=int, default=None,
+                        help="number of Laplacian eigenpairs (default: what the checkpoint's model uses)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="the model `animate` will use (default: the shipped model); gives k_eig and alignment")
+    parser.add_argument("--align", choices=["auto", "none"], default="auto",
+                        help="as `scantalk animate --align` (default auto); none: the file's own coordinates")
+    parser.add_argument("--up", default=None, help="the file's up axis, as `scantalk animate --up`")
+    parser.add_argument("--forward", default=None, help="the file's forward axis, as `scantalk animate --forward`")
     parser.add_argument("--workers", type=int, default=None, help="parallel worker processes (default min(2, #files))")
 
 
-def precompute_one(source: str, cache_dir: str, k_eig: int) -> PrecomputeResult:
-    """Load, clean and cache the operators of one file; user errors are returned, not raised."""
+@dataclass(frozen=True)
+class TemplateFrame:
+    """How a loaded face becomes the template animate sees: `aligned_template` arguments.
+
+    align "auto" | "none", up / forward axis names or None, reference_center (3,) metres or None.
+    """
+
+    align: str = "none"
+    up: str | None = None
+    forward: str | None = None
+    reference_center: tuple[float, ...] | None = None
+
+
+def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame = TemplateFrame()) -> PrecomputeResult:
+    """Load, clean, align and cache the operators of one file; user errors are returned, not raised."""
+    import warnings
+
+    from scantalk.alignment import aligned_template
     from scantalk.geometry.cache import OperatorCache
     from scantalk.geometry.mesh import load_mesh
 
     try:
         mesh = load_mesh(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # `animate` repeats the plausibility warning where it matters
+            template, _ = aligned_template(mesh.verts, frame.align, frame.up, frame.forward,
+                                           frame.reference_center, name=mesh.source or source)
         cache = OperatorCache(cache_dir)
-        was_cached = cache.contains(mesh.verts, mesh.faces, k_eig)
-        cache.get_or_compute(mesh.verts, mesh.faces, k_eig=k_eig)
-        entry = cache.path_for(mesh.verts, mesh.faces, k_eig)
+        was_cached = cache.contains(template, mesh.faces, k_eig)
+        cache.get_or_compute(template, mesh.faces, k_eig=k_eig)
+        entry = cache.path_for(template, mesh.faces, k_eig)
     except ScanTalkError as error:
-        return PrecomputeResult(source, error=str(error))
+        return PrecomputeResult(source, error=str(error).splitlines()[0] if str(error) else repr(error))
     return PrecomputeResult(source, str(entry), mesh.num_vertices, was_cached)
 
 
 def precompute(sources: list[str], cache_dir: str | Path, k_eig: int = 128, workers: int | None = None,
-               progress: bool = True) -> list[PrecomputeResult]:  # fmt: skip
-    """Cache operators for every file in `sources`; results in input order (errors included)."""
+               progress: bool = True, frame: TemplateFrame = TemplateFrame()) -> list[PrecomputeResult]:  # fmt: skip
+    """Cache operators for every file in `sources`; results in input order (errors included).
+
+    frame: how each face is aligned first (default: the file's own coordinates); pass the
+    frame of `animate` (see `animate_frame`) to fill what animating the files will look up.
+    """
     from tqdm import tqdm
 
     from scantalk.geometry.cache import OperatorCache
 
-    cache_dir = str(OperatorCache(cache_dir).directory)  # CacheError now, not once per file
+    cache = OperatorCache(cache_dir)
+    cache.require_writable()  # CacheError now, not once per file: filling the cache is the job
+    cache_dir = str(cache.directory)
     if k_eig < 1:
         raise ScanTalkError(f"--k-eig must be a positive number of eigenpairs, got {k_eig}.")
     workers = min(2, len(sources)) if workers is None else max(1, min(workers, len(sources)))
@@ -67,12 +102,15 @@ def precompute(sources: list[str], cache_dir: str | Path, k_eig: int = 128, work
     bar = tqdm(total=len(sources), desc="operators", unit="mesh", disable=not progress, file=sys.stderr)
     if workers == 1:
         for source in sources:
-            results[source] = precompute_one(source, cache_dir, k_eig)
+            try:
+                results[source] = precompute_one(source, cache_dir, k_eig, frame)
+            except Exception as error:  # as in the pool below: one file's crash must not lose the others
+                results[source] = PrecomputeResult(source, error=f"{source}: unexpected {type(error).__name__}: {error}")
             bar.update()
     else:
         # spawn, not fork: a forked copy of a process that already started torch/OpenMP threads can hang.
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures: dict[Future, str] = {pool.submit(precompute_one, s, cache_dir, k_eig): s for s in sources}
+            futures: dict[Future, str] = {pool.submit(precompute_one, s, cache_dir, k_eig, frame): s for s in sources}
             for future in as_completed(futures):
                 source = futures[future]
                 try:
@@ -84,12 +122,29 @@ def precompute(sources: list[str], cache_dir: str | Path, k_eig: int = 128, work
     return [results[source] for source in sources]
 
 
+def animate_frame(checkpoint: str | Path | None = None, align: str = "auto", up: str | None = None,
+                  forward: str | None = None) -> tuple[TemplateFrame, int]:
+    """The alignment and k_eig `scantalk animate --checkpoint CKPT` will use (default: the shipped model)."""
+    from scantalk.alignment import axes_rotation
+    from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint_dict
+
+    if align not in ("auto", "none"):
+        raise ScanTalkError(f"--align must be 'auto' or 'none', got {align!r}")
+    axes_rotation(up or "y", forward or "z")  # a bad axis name fails here, not once per file
+    checkpoint = load_checkpoint_dict(checkpoint if checkpoint is not None else DEFAULT_CHECKPOINT)
+    center = (checkpoint.get("recipe") or {}).get("reference_center")
+    k_eig = int(checkpoint["scantalk_model_config"].get("k_eig", 128))
+    return TemplateFrame(align, up, forward, None if center is None else tuple(float(c) for c in center)), k_eig
+
+
 def run(args: argparse.Namespace) -> int:
     from scantalk.geometry.cache import default_cache_dir
 
     cache_dir = args.cache_dir if args.cache_dir is not None else default_cache_dir()
     sources = list(dict.fromkeys(args.meshes))  # a file named twice is computed once
-    results = precompute(sources, cache_dir, k_eig=args.k_eig, workers=args.workers)
+    frame, model_k_eig = animate_frame(args.checkpoint, args.align, args.up, args.forward)
+    k_eig = model_k_eig if args.k_eig is None else args.k_eig
+    results = precompute(sources, cache_dir, k_eig=k_eig, workers=args.workers, frame=frame)
     failed = [result for result in results if result.error]
     for result in results:
         if result.error:
@@ -97,5 +152,5 @@ def run(args: argparse.Namespace) -> int:
         else:
             status = "already cached" if result.was_cached else "computed"
             print(f"{result.source}: {result.num_vertices} vertices, {status} -> {result.entry}")
-    print(f"operator cache {cache_dir}: {len(results) - len(failed)} of {len(results)} files ready (k_eig={args.k_eig}).")
+    print(f"operator cache {cache_dir}: {len(results) - len(failed)} of {len(results)} files ready (k_eig={k_eig}).")
     return 1 if failed else 0

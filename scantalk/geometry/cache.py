@@ -4,7 +4,9 @@ Computing the eigenbasis of a 50k-vertex scan takes seconds to minutes; the resu
 on (verts, faces, k_eig) and the operator format, so it is stored once per content hash as one
 `.npz` file. Writes are atomic (temp file + rename): two processes filling the same entry both
 succeed and a reader never sees half a file. Entries carry a checksum; a truncated or corrupted
-entry is reported with a warning, recomputed and rewritten.
+entry is reported with a warning, recomputed and rewritten. A directory that cannot be written
+(a read-only shared cache, a full disk) still serves the entries it holds; it costs a warning,
+not a refusal.
 """
 
 from __future__ import annotations
@@ -75,20 +77,34 @@ class OperatorCache:
     """
 
     def __init__(self, directory: str | Path | None = None) -> None:
-        """Use `directory` (created if missing; default `default_cache_dir()`); CacheError if unusable."""
+        """Use `directory` (created if missing; default `default_cache_dir()`).
+
+        Raises CacheError only when the path is a file. A directory that cannot be created or
+        written gives one warning; `writable` is then False, its entries are still read, and
+        new operators are computed without being stored.
+        """
         self.directory = Path(directory).expanduser() if directory is not None else default_cache_dir()
         if self.directory.exists() and not self.directory.is_dir():
             raise CacheError(f"operator cache {self.directory} is a file, not a directory; pass a directory path.")
+        self.writable = True
+        self.unwritable_reason = ""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             # A real write is the only reliable writability test (ACLs, read-only mounts, root).
             with tempfile.TemporaryFile(dir=self.directory):
                 pass
         except OSError as error:
-            raise CacheError(
-                f"operator cache directory {self.directory} is not writable ({error.strerror or error}); "
-                f"pass another directory or set {CACHE_DIR_ENV}."
-            ) from error
+            self.writable = False
+            self.unwritable_reason = (f"operator cache directory {self.directory} is not writable "
+                                      f"({error.strerror or error})")
+            warnings.warn(f"{self.unwritable_reason}; cached entries are still used but new operators will not be "
+                          f"saved: pass another directory or set {CACHE_DIR_ENV} to keep them.",
+                          RuntimeWarning, stacklevel=2)
+
+    def require_writable(self) -> None:
+        """CacheError unless new entries can be stored (for commands whose job is to fill the cache)."""
+        if not self.writable:
+            raise CacheError(f"{self.unwritable_reason}; pass a writable --cache-dir or set {CACHE_DIR_ENV}.")
 
     def path_for(self, verts: np.ndarray, faces: np.ndarray | None, k_eig: int = 128) -> Path:
         """The file that holds (or will hold) the operators of verts (V, 3), faces (F, 3) | None."""
@@ -107,7 +123,8 @@ class OperatorCache:
             if loaded is not None:
                 return loaded
         ops = operators.compute_operators(verts, faces, k_eig=k_eig)
-        self._store(path, key, ops)
+        if self.writable:
+            self._store(path, key, ops)
         return ops
 
     def clear(self) -> int:

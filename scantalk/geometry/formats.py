@@ -46,6 +46,22 @@ def _as_float_rows(rows: list[list[str]], what: str) -> np.ndarray:
     return np.array([row[:3] for row in rows], dtype=np.float64).reshape(-1, 3)
 
 
+def read_text_lines(path: Path) -> list[str]:
+    """The lines of a text mesh file: a UTF-8 byte-order mark is dropped, non-UTF-8 bytes kept.
+
+    Exporters write UTF-8 with a BOM (Windows tools) or latin-1 comments and object names; a
+    BOM left in place would hide the first `v` keyword, and a strict decoder would reject the
+    file for a comment. Geometry keywords and numbers are ASCII, so decoding the rare
+    non-UTF-8 file as latin-1 (every byte valid) changes nothing a reader looks at.
+    """
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    return text.splitlines()
+
+
 # ---------------------------------------------------------------- OBJ
 
 
@@ -53,7 +69,7 @@ def read_obj(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Wavefront OBJ: `v` lines in file order; `f` lines (v, v/vt, v/vt/vn, negative indices)."""
     vertex_rows: list[list[str]] = []
     polygons: list[list[int]] = []
-    for line in path.read_text(encoding="utf-8", errors="strict").splitlines():
+    for line in read_text_lines(path):
         parts = line.split()
         if not parts:
             continue
@@ -83,7 +99,7 @@ def write_obj(path: Path, verts: np.ndarray, faces: np.ndarray | None) -> None:
 def read_off(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Object File Format (OFF, COFF, NOFF, ...; ASCII): counts, vertex rows, `n i1 … in` faces."""
     lines = []
-    for raw in path.read_text(encoding="utf-8", errors="strict").splitlines():
+    for raw in read_text_lines(path):
         tokens = raw.split("#", 1)[0].split()
         if tokens:
             lines.append(tokens)
@@ -221,6 +237,8 @@ def _ply_ascii_element(tokens: list[bytes], cursor: int, count: int, props: list
 def read_ply(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Stanford PLY (ASCII or binary): vertex x/y/z in file order; face vertex_indices (or vertex_index)."""
     data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM written by a text editor before the ASCII header
+        data = data[3:]
     fmt, elements, offset = _ply_header(data)
     order = ">" if fmt == "binary_big_endian" else "<"
     tokens = data[offset:].split() if fmt == "ascii" else []
@@ -273,7 +291,7 @@ def write_ply(path: Path, verts: np.ndarray, faces: np.ndarray | None) -> None:
 
 def read_xyz(path: Path) -> tuple[np.ndarray, None]:
     """Whitespace-separated rows `x y z [extra columns ignored]`; `#` starts a comment."""
-    rows = [line.split("#", 1)[0].split() for line in path.read_text(encoding="utf-8").splitlines()]
+    rows = [line.split("#", 1)[0].split() for line in read_text_lines(path)]
     return _as_float_rows([row for row in rows if row], "point"), None
 
 

@@ -21,6 +21,21 @@ def check_points(verts: np.ndarray, what: str) -> np.ndarray:
     return verts
 
 
+# Square frame sizes a video can use: below 8 pixels nothing is visible; above 8192 one RGB frame
+# alone is 200 MB and H.264 levels stop.
+MIN_RESOLUTION, MAX_RESOLUTION = 8, 8192
+
+
+def check_resolution(resolution: int) -> int:
+    """`resolution` (pixels per side) as an int if MIN_RESOLUTION ≤ it ≤ MAX_RESOLUTION, else ScanTalkError."""
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
+        raise ScanTalkError(f"resolution must be a whole number of pixels, got {resolution!r}.")
+    if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
+        raise ScanTalkError(f"resolution {resolution} is outside {MIN_RESOLUTION}-{MAX_RESOLUTION} pixels; "
+                            "use e.g. 512.")
+    return int(resolution)
+
+
 @dataclass(frozen=True)
 class Camera:
     """A perspective pinhole camera.
@@ -55,8 +70,7 @@ class Camera:
         portrait lens. Use the same camera for the whole sequence, so motion is not reframed.
         """
         verts = check_points(verts, "The frame to frame with the camera")
-        if resolution < 8:
-            raise ScanTalkError(f"resolution must be at least 8 pixels, got {resolution}.")
+        resolution = check_resolution(resolution)
         if not 1.0 <= fov_degrees <= 120.0:
             raise ScanTalkError(f"fov_degrees must lie in [1, 120], got {fov_degrees}.")
         low, high = verts.min(axis=0), verts.max(axis=0)

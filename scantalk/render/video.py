@@ -12,13 +12,34 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from scantalk.atomic import atomic_path
-from scantalk.errors import AudioError, MeshError, ScanTalkError
+from scantalk.errors import AudioError, MeshError, OutputError, ScanTalkError
 from scantalk.render.camera import Camera, Style
 from scantalk.render.raycast import FrameRenderer, ordered_map
 
 # Preferred first; the others only if a PyAV build lacks libx264.
 _VIDEO_CODECS = ("libx264", "h264", "libopenh264", "mpeg4")
 _SEPARATOR_GREY = (170, 170, 170)
+
+
+VIDEO_SUFFIXES = (".mp4", ".m4v")
+
+
+def check_video_path(path: str | Path) -> Path:
+    """`path` as a Path if an MP4 video can be written there, else OutputError saying what to do.
+
+    The writer always produces MP4 (H.264 + AAC); a name like `x.avi` would get an MP4 in
+    disguise, so other suffixes are refused rather than silently mislabelled.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise OutputError(f"video {path}: only MP4 video is written; name the file with .mp4 (e.g. "
+                          f"{path.with_suffix('.mp4').name}), then convert it with ffmpeg if you need "
+                          f"{path.suffix or 'another format'}.")
+    if path.is_dir():
+        raise OutputError(f"video {path} is a folder; pass a file name ending in .mp4.")
+    if path.is_symlink() and not path.exists():
+        raise OutputError(f"video {path} is a broken symbolic link; pass a plain file name.")
+    return path
 
 
 def video_codec() -> str:
@@ -76,6 +97,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, audi
     """
     if not fps > 0:
         raise ScanTalkError(f"fps must be positive, got {fps}.")
+    path = check_video_path(path)
     samples = None if audio is None else _check_audio(audio, sample_rate)
     rate = Fraction(fps).limit_denominator(1001)
     codec = video_codec()
@@ -159,6 +181,7 @@ def render_animation(frames: np.ndarray, faces: np.ndarray | None, path: str | P
     first frame (of both, when comparing). workers: frames rendered at once on threads while
     the encoder runs. Returns `path`.
     """
+    path = check_video_path(path)
     frames = np.asarray(frames)  # each frame is converted when rendered: no (T, V, 3) float64 copy
     if frames.ndim != 3 or frames.shape[-1] != 3 or frames.shape[0] == 0:
         raise MeshError(f"frames must be a non-empty (T, V, 3) array, got shape {frames.shape}.")

@@ -34,7 +34,8 @@ def test_precompute_two_files_in_parallel_then_reuses_them(tmp_path, capsys):
     broken = tmp_path / "broken.ply"
     broken.write_bytes(b"not a ply")
     cache_dir = tmp_path / "cache"
-    argv = ["precompute", *map(str, files), str(broken), "--cache-dir", str(cache_dir), "--k-eig", "6", "--workers", "2"]
+    argv = ["precompute", *map(str, files), str(broken), "--cache-dir", str(cache_dir), "--k-eig", "6", "--workers", "2",
+            "--align", "none"]  # the file's own coordinates: the key training and the geometry API use
 
     status = main(argv)
     out, err = capsys.readouterr()
@@ -52,7 +53,7 @@ def test_precompute_two_files_in_parallel_then_reuses_them(tmp_path, capsys):
         assert ops.num_vertices == len(mesh.verts) and ops.k_eig == 6
     assert len(list(cache_dir.glob("*.npz"))) == 2
 
-    assert main(["precompute", str(files[0]), "--cache-dir", str(cache_dir), "--k-eig", "6"]) == 0
+    assert main(["precompute", str(files[0]), "--cache-dir", str(cache_dir), "--k-eig", "6", "--align", "none"]) == 0
     assert "already cached" in capsys.readouterr().out
 
 
@@ -62,3 +63,55 @@ def test_precompute_unusable_cache_dir_is_a_clear_error(tmp_path, capsys):
     mesh = _write_obj(tmp_path / "face.obj", *_sphere(0))
     assert main(["precompute", str(mesh), "--cache-dir", str(blocker)]) == 1
     assert "is a file" in capsys.readouterr().err
+
+
+def test_precompute_then_animate_hits_the_cache(tmp_path, monkeypatch, capsys):
+    """The README's promise: `scantalk precompute F` makes `scantalk animate F` skip the precompute."""
+    import soundfile as sf
+
+    from scantalk import Animator
+    from scantalk.data.synth import make_sample_face, make_sample_speech
+    from scantalk.geometry import Mesh, operators, save_mesh
+
+    verts, faces = make_sample_face(4243, meshing="uv_coarse")
+    face = tmp_path / "face.obj"
+    save_mesh(face, verts * 1000.0, Mesh.from_arrays(verts, faces))  # millimetres: align="auto" rescales
+    cache_dir = tmp_path / "cache"
+    assert main(["precompute", str(face), "--cache-dir", str(cache_dir)]) == 0
+    assert "computed" in capsys.readouterr().out
+
+    def recompute(*args, **kwargs):
+        raise AssertionError("animate recomputed operators that precompute had cached")
+
+    monkeypatch.setattr(operators, "compute_operators", recompute)
+    animator = Animator.from_checkpoint(device="cpu", cache_dir=cache_dir)
+    speech = make_sample_speech(4243, seconds=1.0)
+    animation = animator.animate(face, speech, sample_rate=16000)
+    assert animation.frames.shape == (30, len(verts), 3)
+    sf.write(tmp_path / "speech.wav", speech, 16000)
+    monkeypatch.setenv("SCANTALK_CACHE_DIR", str(cache_dir))
+    assert main(["animate", str(face), str(tmp_path / "speech.wav"), "-o", str(tmp_path / "out"), "--no-video"]) == 0
+
+
+def test_precompute_refuses_an_unwritable_cache_but_animate_only_warns(tmp_path, monkeypatch, capsys):
+    from scantalk.geometry import cache as cache_module
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+
+    def read_only(*args, dir=None, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cache_module.tempfile, "TemporaryFile", read_only)
+    mesh = _write_obj(tmp_path / "face.obj", *_sphere(0))
+    assert main(["precompute", str(mesh), "--cache-dir", str(locked), "--align", "none", "--k-eig", "6"]) == 1
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_tiny_point_cloud_is_a_one_line_error(tmp_path, capsys):
+    cloud = tmp_path / "tiny.xyz"
+    np.savetxt(cloud, np.random.default_rng(0).normal(size=(20, 3)) * 0.1)
+    assert main(["precompute", str(cloud), "--cache-dir", str(tmp_path / "cache"), "--k-eig", "6"]) == 1
+    err = capsys.readouterr().err
+    assert "tiny.xyz" in err and "points" in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.startswith("error")]) == 1

@@ -146,18 +146,49 @@ def test_concurrent_writers_leave_a_valid_entry(tmp_path, sphere, counted):
     assert len(counted) == calls_before and ops.num_vertices == len(verts)
 
 
-def test_unusable_directory_raises_cache_error(tmp_path):
+def test_a_file_is_not_a_cache_but_an_unwritable_directory_only_warns(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(CacheError, match="is a file"):
         OperatorCache(blocker)
+    with pytest.warns(RuntimeWarning, match="not writable"):
+        cache = OperatorCache(blocker / "sub")
+    assert not cache.writable
     with pytest.raises(CacheError, match="not writable"):
-        OperatorCache(blocker / "sub")
-    if os.geteuid() != 0:  # root writes anywhere
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        with pytest.raises(CacheError, match="locked"):
-            OperatorCache(locked)
+        cache.require_writable()
+
+
+def _make_read_only(monkeypatch, directory):
+    """Writes into `directory` fail as on a read-only mount (chmod does not stop root)."""
+    real = cache_module.tempfile.TemporaryFile
+
+    def temporary_file(*args, dir=None, **kwargs):
+        if dir is not None and os.path.samefile(dir, directory):
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(cache_module.tempfile, "TemporaryFile", temporary_file)
+
+
+def test_read_only_cache_serves_its_entries_and_computes_the_rest(tmp_path, sphere, counted, monkeypatch):
+    verts, faces = sphere
+    OperatorCache(tmp_path).get_or_compute(verts, faces, k_eig=K_EIG)
+    assert len(counted) == 1
+    _make_read_only(monkeypatch, tmp_path)
+    if os.geteuid() != 0:
+        tmp_path.chmod(0o500)  # a real read-only directory as well, where the OS enforces it
+    try:
+        with pytest.warns(RuntimeWarning, match="not writable"):
+            cache = OperatorCache(tmp_path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the hit costs no further warning
+            ops = cache.get_or_compute(verts, faces, k_eig=K_EIG)
+            assert len(counted) == 1 and ops.num_vertices == len(verts)
+            other = cache.get_or_compute(verts * 2.0, faces, k_eig=K_EIG)  # a miss: computed, not stored
+        assert len(counted) == 2 and other is not None
+        assert not cache.contains(verts * 2.0, faces, K_EIG)
+    finally:
+        tmp_path.chmod(0o700)
 
 
 def test_clear_and_default_dir(tmp_path, sphere, counted, monkeypatch):

@@ -220,3 +220,19 @@ def test_save_mesh_rejects_wrong_shape_and_format(make_icosphere, tmp_path):
     with pytest.raises(MeshError, match="cloud.stl"):
         save_mesh(tmp_path / "cloud.stl", verts, cloud)
     assert not any(Path(tmp_path).iterdir())
+
+
+def test_obj_with_a_utf8_bom_keeps_its_first_vertex(tmp_path):
+    path = tmp_path / "bom.obj"
+    path.write_bytes(b"\xef\xbb\xbfv 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\n")
+    mesh = load_mesh(path)
+    assert mesh.file_verts.shape == (4, 3) and np.array_equal(mesh.file_verts[0], [0, 0, 0])
+    assert np.array_equal(mesh.file_faces, [[0, 1, 2], [0, 1, 3]])
+
+
+def test_obj_with_latin1_comments_is_read(tmp_path):
+    path = tmp_path / "latin1.obj"
+    text = "# modèle exporté par Café3D — tête\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
+    path.write_bytes(text.replace("—", "-").encode("latin-1"))
+    mesh = load_mesh(path)
+    assert mesh.file_verts.shape == (3, 3) and np.array_equal(mesh.file_faces, [[0, 1, 2]])
