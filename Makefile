@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sysdeps clean bench
+.PHONY: demo test test-fast install sysdeps clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(MAKE) --no-print-directory sysdeps
@@ -17,19 +17,30 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# open3d needs a few system libraries a bare Debian lacks; install them only when missing and root.
+# System packages, installed only when missing and root: the libraries open3d needs, the speech
+# synthesizers built from real voices (training speech), the real recordings used for evaluation and
+# the demo (pocketsphinx-testdata).
+SYSDEPS := libusb-1.0-0 libgl1 libegl1 libgomp1 festival flite festvox-us-slt-hts festvox-kallpc16k \
+	festvox-kdlpc16k pocketsphinx-testdata
 sysdeps:
-	@missing=""; for p in libusb-1.0-0 libgl1 libegl1 libgomp1; do \
+	@missing=""; for p in $(SYSDEPS); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing system libraries for open3d:$$missing"; \
+	    echo "installing system packages:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "warning: open3d may need these system libraries:$$missing (install them with your package manager)"; fi; \
+	  else echo "warning: missing system packages:$$missing (install them with your package manager: open3d, speech synthesis and the demo need them)"; fi; \
 	fi
 
+# `make test`: the whole suite, what CI runs (slow and integration sets included). `make test-fast`:
+# the same without tests marked slow/integration (training runs, notebook, CLI subprocesses).
+# Both print the 30 slowest tests, so a test that grows past its budget shows up in every run.
+PYTEST_ARGS ?=
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=30 $(PYTEST_ARGS) tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q --durations=30 -m "not slow and not integration" $(PYTEST_ARGS) tests
 
 demo: $(STAMP)
 	$(VENV)/bin/scantalk demo --out demo
