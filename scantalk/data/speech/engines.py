@@ -149,11 +149,9 @@ def _festival_batch(texts: list[str], name: str, rate: float, pitch: float, fold
     """Synthesize several texts with one festival process (loading a voice takes ~0.2-1 s)."""
     lines = [f"({_FESTIVAL_VOICE_PROCS[name]})"]
     if name == "us_slt_hts":
-        # The HTS engine ignores Duration_Stretch; its own -r (speed) and -fm (half-tones) apply.
-        lines.append(
-            f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {rate:.6f}) '
-            f'(list "-fm" {12.0 * math.log2(pitch):.6f}))))'
-        )
+        # The HTS engine ignores Duration_Stretch and festival's build ignores its -fm (pitch)
+        # option (measured: F0 unchanged); its -r (speed) applies and updates the labels.
+        lines.append(f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {rate:.6f}))))')
     else:
         lines.append(f"(Parameter.set 'Duration_Stretch {1.0 / rate:.6f})")
         # Diphone voices map a linear-regression F0 model onto this target mean and spread (Hz).
@@ -202,8 +200,9 @@ def synthesize_many(texts: list[str], voice: str, rate: float = 1.0, pitch: floa
         texts: sentences to speak.
         voice: one of `VOICES`.
         rate: speaking-rate factor (1.2 = 20 % faster), done by the engine.
-        pitch: pitch factor (1.2 = 20 % higher), by the engine for festival, by resampling
-            plus a time stretch back (timing unchanged) for flite.
+        pitch: pitch factor (1.2 = 20 % higher): the intonation model's target F0 for
+            festival's diphone voices, resampling plus a time stretch back (timing unchanged)
+            for the others.
 
     Returns:
         One `Utterance` per text, (N,) float32 at 16 kHz, phones tiling the audio.
@@ -220,7 +219,7 @@ def synthesize_many(texts: list[str], voice: str, rate: float = 1.0, pitch: floa
             raw = [_flite(text, name, rate, folder) for text in texts]
     utterances = []
     for text, (samples, labels) in zip(texts, raw):
-        if engine == "flite" and pitch != 1.0:
+        if pitch != 1.0 and (engine == "flite" or name == "us_slt_hts"):
             samples = pitch_shift(samples, pitch, SAMPLE_RATE)
         duration = len(samples) / SAMPLE_RATE
         phones = segments_from_ends([phone for phone, _ in labels], [end for _, end in labels], duration)

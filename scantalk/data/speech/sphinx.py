@@ -98,16 +98,20 @@ def align_phones(samples: np.ndarray, transcript: str, sample_rate: int = SAMPLE
     except RuntimeError as error:
         raise SpeechToolError(f"pocketsphinx cannot align {words!r}: a word is missing from its dictionary.") from error
     # First pass finds the word sequence with optional silences; the second aligns its phones.
-    decoder.start_utt()
-    decoder.process_raw(data, full_utt=True)
-    decoder.end_utt()
-    decoder.set_alignment()
-    decoder.start_utt()
-    decoder.process_raw(data, full_utt=True)
-    decoder.end_utt()
-    alignment = decoder.get_alignment()
+    try:
+        decoder.start_utt()
+        decoder.process_raw(data, full_utt=True)
+        decoder.end_utt()
+        decoder.set_alignment()
+        decoder.start_utt()
+        decoder.process_raw(data, full_utt=True)
+        decoder.end_utt()
+        alignment = decoder.get_alignment()
+    except RuntimeError:
+        alignment = None
+        _decoder.cache_clear()  # a failed search can leave the decoder mid-utterance
     if alignment is None:
-        raise SpeechToolError(f"pocketsphinx found no alignment of {words!r} in this audio.")
+        raise SpeechToolError(f"pocketsphinx found no alignment of {words!r} in this audio (does the transcript match it?).")
     segments = []
     for word in alignment:
         for phone in word:

@@ -79,3 +79,23 @@ def test_bad_inputs_are_user_errors():
         synthesize(" 1 2 ", "flite:awb")
     with pytest.raises(ScanTalkError, match="rate"):
         synthesize("hello", "flite:awb", rate=0.0)
+
+
+def _median_f0(samples: np.ndarray, sr: int = 16000) -> float:
+    """Median autocorrelation pitch (Hz) over clearly voiced 40 ms frames."""
+    found = []
+    for i in range(0, len(samples) - 640, 320):
+        frame = samples[i : i + 640].astype(np.float64) - samples[i : i + 640].mean()
+        corr = np.correlate(frame, frame, "full")[639:]
+        lag = sr // 400 + int(np.argmax(corr[sr // 400 : sr // 60]))
+        if corr[0] > 0 and corr[lag] > 0.5 * corr[0]:
+            found.append(sr / lag)
+    return float(np.median(found))
+
+
+@pytest.mark.parametrize("voice", ENGINE_VOICES)
+def test_pitch_factor_raises_the_voice_and_keeps_the_timing(voice):
+    text = "We were away a year ago."
+    normal, higher = synthesize(text, voice), synthesize(text, voice, pitch=1.3)
+    assert _median_f0(higher.samples) / _median_f0(normal.samples) == pytest.approx(1.3, rel=0.1)
+    assert higher.phones == normal.phones
