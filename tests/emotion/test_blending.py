@@ -49,6 +49,7 @@ def trained(small_head):
     return blender, ops, template, shapes, held_out_talking
 
 
+@pytest.mark.slow
 def test_reconstructs_held_out_talking_motion(trained):
     blender, ops, template, _, talking = trained
     with torch.no_grad():
@@ -59,6 +60,7 @@ def test_reconstructs_held_out_talking_motion(trained):
     assert error < 0.35, error
 
 
+@pytest.mark.slow
 def test_reconstructs_expressions_at_held_out_intensity(trained):
     blender, ops, template, shapes, _ = trained
     expressions = shapes * 0.55  # intensities seen in training: 0.4, 0.7, 1.0
@@ -70,6 +72,7 @@ def test_reconstructs_expressions_at_held_out_intensity(trained):
         assert error < 0.6, (label, error)
 
 
+@pytest.mark.slow
 def test_zero_expression_weight_returns_talking_motion(trained):
     blender, ops, template, shapes, talking = trained
     frames = template + talking
@@ -81,6 +84,7 @@ def test_zero_expression_weight_returns_talking_motion(trained):
     assert relative_error(expressive - template, talking) > relative_error(result - template, talking)
 
 
+@pytest.mark.slow
 def test_larger_expression_weight_gives_more_expression(trained, small_head):
     blender, ops, template, shapes, talking = trained
     upper = torch.as_tensor(upper_face_vertices(small_head.identity, small_head.param))
@@ -101,6 +105,7 @@ def test_default_weights_follow_the_objective():
         default_mu(EmoBlender(latent=4, width=8, n_blocks=1), "extreme")
 
 
+@pytest.mark.slow
 def test_blend_rejects_frames_of_another_mesh(trained):
     blender, ops, template, shapes, _ = trained
     with pytest.raises(ScanTalkError, match="do not match the template"):

@@ -16,6 +16,7 @@ from scantalk.training import reconstruction_loss
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_one_procedural_sequence(tiny_dataset):
     seq = load_dataset(tiny_dataset, split="train")[0].load()
     # 800 surface points plus the lips (as a point cloud) keep the test fast; the mouth moves.
@@ -66,11 +67,13 @@ def _scantalk(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.integration
 def test_fit_fast_dev_run_with_the_synthetic_config(tiny_cli_args):
     result = _scantalk("fit", *tiny_cli_args, "--trainer.fast_dev_run=true")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+@pytest.mark.integration
 def test_checkpoint_alone_rebuilds_the_model_and_predicts_the_same(tiny_cli_args, tmp_path, tiny_dataset):
     result = _scantalk("fit", *tiny_cli_args, "--trainer.max_steps=2", "--trainer.limit_val_batches=1",
                        "--model.lr=0.01")
@@ -101,6 +104,7 @@ def test_checkpoint_alone_rebuilds_the_model_and_predicts_the_same(tiny_cli_args
     assert all(shape[1:] == (expected[key], 3) for key, shape in written.items())
 
 
+@pytest.mark.integration
 def test_two_process_ddp_fit_on_cpu(tiny_cli_args):
     result = _scantalk("fit", *tiny_cli_args, "--trainer.accelerator=cpu", "--trainer.devices=2",
                        "--trainer.strategy=ddp", "--trainer.max_steps=2", "--trainer.limit_val_batches=1")

@@ -1,0 +1,57 @@
+"""Suite-wide isolation: every test starts from the same seeds and leaves global state as it found it.
+
+Tests that change process-wide settings (torch threads, default dtype, BLAS thread limits, the
+operator-cache environment variable) would otherwise leak them into whichever test runs next,
+which makes results depend on test order and on the machine's core count.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from threadpoolctl import ThreadpoolController
+
+# Seed of the global random generators at the start of every test: a test that forgot to seed
+# still draws the same numbers on every run, whatever ran before it.
+TEST_SEED = 0
+# Environment variables that tests set and that change what later code does.
+ISOLATED_ENVIRONMENT = ("SCANTALK_CACHE_DIR", "SCANTALK_DATA_DIR", "OMP_NUM_THREADS")
+
+
+def _blas_pools() -> list:
+    """threadpoolctl controllers of the BLAS libraries loaded now (scipy loads its own lazily)."""
+    return ThreadpoolController().select(user_api="blas").lib_controllers
+
+
+@pytest.fixture(autouse=True)
+def isolated_global_state() -> Iterator[None]:
+    """Seed numpy/random/torch, then restore threads, dtype, determinism flags, BLAS limits and env."""
+    random.seed(TEST_SEED)
+    np.random.seed(TEST_SEED)
+    torch.manual_seed(TEST_SEED)
+    threads = torch.get_num_threads()
+    dtype = torch.get_default_dtype()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    grad_enabled = torch.is_grad_enabled()
+    blas_limits = {pool.filepath: pool.num_threads for pool in _blas_pools()}
+    environment = {name: os.environ.get(name) for name in ISOLATED_ENVIRONMENT}
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_default_dtype(dtype)
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_grad_enabled(grad_enabled)
+        for pool in _blas_pools():
+            if pool.filepath in blas_limits and pool.num_threads != blas_limits[pool.filepath]:
+                pool.set_num_threads(blas_limits[pool.filepath])
+        for name, value in environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
