@@ -128,3 +128,156 @@ def test_evaluate_command_end_to_end(tmp_path, capsys) -> None:
     np.save(preds / "subj_b_s01.npy", np.zeros((6, 5, 3)))
     assert main(["evaluate", str(preds), "--dataset", str(tmp_path / "data"), "--split", "test"]) == 1
     assert "subj_b_s01.npy" in capsys.readouterr().err
+
+
+# --- speech-motion figures (no ground truth) ---------------------------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from scantalk.metrics import (bilabial_closures, closure_summary, corresponding_vertices, lip_opening,  # noqa: E402
+                              lip_region, max_deviation_ratio, motion_std, mouth_side, nearest_vertex,
+                              pause_openings, pearson, relative_displacement_error, speech_envelope,
+                              upper_face_region, vowel_peak_openings)
+
+FPS = 10.0  # 0.1 s frames keep the frame arithmetic readable
+
+
+def _segments(*rows):
+    return [SimpleNamespace(phone=phone, start=start, end=end) for phone, start, end in rows]
+
+
+# "pa ... me": pause, P, AA, M, IY, pause (seconds); 20 frames at 10 fps
+PHONES = _segments(("SIL", 0.0, 0.5), ("P", 0.5, 0.6), ("AA", 0.6, 0.9), ("M", 0.9, 1.0), ("IY", 1.0, 1.3),
+                   ("SIL", 1.3, 2.0))
+# the opening a viewer would want: 0 at rest, 5 mm on vowels, lips pressed (−0.5 mm) on p and m
+OPENING = np.zeros(20)
+OPENING[5] = OPENING[9] = -0.0005
+OPENING[6:9] = OPENING[10:13] = 0.005
+
+
+def _talking_face(opening):
+    """Frames (T, 2, 3) of an upper and a lower lip vertex 20 mm apart at rest, the lower one
+    dropping by `opening` (metres)."""
+    neutral = np.array([[0.0, 0.01, 0.09], [0.0, -0.01, 0.09]])
+    frames = np.repeat(neutral[None], len(opening), axis=0)
+    frames[:, 1, 1] -= opening
+    return frames, neutral
+
+
+def test_lip_opening_is_the_midline_gap_minus_its_rest_value_in_any_units() -> None:
+    frames, neutral = _talking_face(OPENING)
+    upper = nearest_vertex(neutral, [0.001, 0.012, 0.09])
+    lower = nearest_vertex(neutral, [0.0, -0.011, 0.088])
+    assert (upper, lower) == (0, 1)
+    assert lip_opening(frames, neutral, upper, lower) == pytest.approx(OPENING, abs=1e-12)
+    # millimetres in, millimetres out
+    assert lip_opening(frames * 1000, neutral * 1000, 0, 1) == pytest.approx(OPENING * 1000, abs=1e-9)
+
+
+def test_vowel_peaks_pauses_and_bilabial_closures_on_a_hand_made_opening() -> None:
+    assert vowel_peak_openings(OPENING, PHONES, FPS) == pytest.approx([0.005, 0.005])
+    assert pause_openings(OPENING, PHONES, FPS) == pytest.approx([0.0, 0.0])
+    closures = bilabial_closures(OPENING, PHONES, FPS)
+    assert closures == pytest.approx(np.array([[-0.0005, 0.005], [-0.0005, 0.005]]))
+    summary = closure_summary(closures)
+    assert summary["fraction_closed"] == 1.0 and summary["mean_ratio"] == pytest.approx(-0.1)
+    assert summary["count"] == summary["ratio_count"] == 2
+
+
+def test_pause_margins_skip_the_coarticulated_edges_and_short_silences_are_not_pauses() -> None:
+    opening = OPENING.copy()
+    opening[4] = opening[13] = 0.004   # the frames touching speech: mouth already / still moving
+    assert pause_openings(opening, PHONES, FPS, margin=0.1) == pytest.approx([0.0, 0.0])
+    assert pause_openings(opening, PHONES, FPS, margin=0.0) == pytest.approx([0.004 / 5, 0.004 / 7])
+    short = _segments(("AA", 0.0, 0.5), ("SIL", 0.5, 0.6), ("AA", 0.6, 2.0))
+    assert pause_openings(opening, short, FPS).size == 0
+
+
+def test_lips_that_stay_open_fail_the_closure_and_an_unopened_vowel_hides_it() -> None:
+    open_lips = OPENING.copy()
+    open_lips[5] = open_lips[9] = 0.004               # p and m barely close: ratio 0.8
+    summary = closure_summary(bilabial_closures(open_lips, PHONES, FPS))
+    assert summary["fraction_closed"] == 0.0 and summary["mean_ratio"] == pytest.approx(0.8)
+    still = np.full(20, 1e-5)                          # the model does not move: nothing to see
+    summary = closure_summary(bilabial_closures(still, PHONES, FPS))
+    assert summary["fraction_closed"] == 0.0 and summary["mean_ratio"] is None
+    # a word-final m before a long pause has no vowel to compare with
+    final_m = _segments(("AA", 0.0, 0.4), ("M", 0.4, 0.5), ("SIL", 0.5, 1.5), ("AA", 1.5, 2.0))
+    assert bilabial_closures(OPENING, final_m, FPS).shape == (0, 2)
+    assert closure_summary(np.zeros((0, 2)))["fraction_closed"] is None
+
+
+def test_a_phone_shorter_than_a_frame_still_gets_the_frame_it_falls_in() -> None:
+    opening = np.full(20, 0.005)
+    opening[5] = 0.0
+    phones = _segments(("AA", 0.0, 0.52), ("B", 0.52, 0.55), ("AA", 0.55, 2.0))
+    assert bilabial_closures(opening, phones, FPS)[:, 0] == pytest.approx([0.0])
+
+
+def test_regions_lips_near_the_mouth_and_upper_face_above_the_eyes_in_front() -> None:
+    eye_left, eye_right = np.array([0.03, 0.03, 0.06]), np.array([-0.03, 0.03, 0.06])
+    verts = np.array([
+        [0.0, -0.04, 0.09],    # 0 upper lip (mouth centre)
+        [0.012, -0.04, 0.085],  # 1 lip corner, 12 mm away
+        [0.0, -0.07, 0.08],    # 2 chin, 30 mm below
+        [0.0, 0.07, 0.09],     # 3 forehead
+        [0.03, 0.04, 0.07],    # 4 eyeball top (only 10 mm above its centre)
+        [0.0, 0.07, -0.09],    # 5 back of the head, same height as the forehead
+        [0.0, 0.15, 0.0],      # 6 top of the scalp
+    ])
+    assert list(lip_region(verts, [0.0, -0.04, 0.09])) == [0, 1]
+    assert list(upper_face_region(verts, eye_left, eye_right)) == [3]
+
+
+def test_motion_std_is_rms_distance_from_the_mean_position_whatever_the_offset() -> None:
+    t = np.arange(40)
+    frames = np.zeros((40, 2, 3))
+    frames[:, 0, 0] = 0.002 * np.sin(2 * np.pi * t / 8)   # amplitude 2 mm → std 2 mm / sqrt 2
+    frames[:, 1] = [0.5, 0.5, 0.5]                        # displaced but still: no motion
+    assert motion_std(frames, [0]) == pytest.approx(0.002 / math.sqrt(2))
+    assert motion_std(frames, [1]) == pytest.approx(0.0, abs=1e-15)
+    assert motion_std(frames, [0, 1]) == pytest.approx(0.001 / math.sqrt(2))
+
+
+def test_envelope_follows_loudness_and_pearson_handles_no_motion() -> None:
+    rate = 16000
+    samples = np.zeros(2 * rate)
+    samples[int(0.6 * rate):int(0.9 * rate)] = 0.5 * np.sin(np.arange(int(0.3 * rate)) * 0.3)  # the AA
+    envelope = speech_envelope(samples, rate, FPS, 20, smoothing=0.0)
+    assert envelope.argmax() in (6, 7, 8) and envelope[:5].max() == 0.0 and envelope[7] == pytest.approx(0.5 / math.sqrt(2), rel=0.05)
+    assert len(speech_envelope(samples, rate, FPS, 25)) == 25          # frames past the audio are silent
+    assert pearson(OPENING, 2 * OPENING + 1) == pytest.approx(1.0)
+    assert pearson(OPENING, -OPENING) == pytest.approx(-1.0)
+    assert math.isnan(pearson(np.ones(20), OPENING))
+    assert pearson(envelope, np.maximum(OPENING, 0)) > 0.5
+
+
+def test_corresponding_vertices_do_not_cross_the_mouth_slit() -> None:
+    corners = dict(mouth_left=[0.025, -0.04, 0.08], mouth_right=[-0.025, -0.04, 0.08],
+                   upper_lip=[0.0, -0.035, 0.09], lower_lip=[0.0, -0.045, 0.09])
+    # the two lips at the slit (y = -40 mm), 0.4 mm apart; the other meshing's upper-lip vertex
+    # lies 0.4 mm from this one's, its lower-lip vertex only 0.3 mm
+    mesh_a = np.array([[0.0, -0.0398, 0.09], [0.0, -0.0402, 0.09]])
+    mesh_b = np.array([[0.0, -0.0401, 0.09], [0.0, -0.0394, 0.09]])   # lower lip first
+    sides_a, sides_b = mouth_side(mesh_a, **corners), mouth_side(mesh_b, **corners)
+    assert list(sides_a) == [1, -1] and list(sides_b) == [-1, 1]
+    assert list(corresponding_vertices(mesh_a, mesh_b)) == [0, 0]            # plain nearest: wrong lip
+    assert list(corresponding_vertices(mesh_a, mesh_b, sides_a, sides_b)) == [1, 0]
+
+
+def test_relative_error_and_max_deviation_ratio() -> None:
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(5, 4, 3)) * 0.001
+    assert relative_displacement_error(reference, 1.2 * reference) == pytest.approx(0.2)
+    assert relative_displacement_error(reference, reference) == 0.0
+    assert math.isnan(relative_displacement_error(np.zeros((5, 4, 3)), reference))
+    neutral = rng.normal(size=(4, 3))
+    frames = neutral + reference
+    order = rng.permutation(4)
+    back = np.empty_like(frames)
+    back[:, order] = frames[:, order]                 # animated permuted, mapped back: identical
+    assert max_deviation_ratio(back, frames, neutral) == 0.0
+    off = frames.copy()
+    peak = np.linalg.norm(reference, axis=2).max()
+    off[2, 1, 0] += 0.05 * peak
+    assert max_deviation_ratio(off, frames, neutral) == pytest.approx(0.05)
