@@ -127,14 +127,10 @@ class EmoBlender(nn.Module):
     def decode(self, template: torch.Tensor, z_talk: torch.Tensor, z_expr: torch.Tensor,
                ops: SurfaceOperators) -> torch.Tensor:
         """Displacements (B, V, 3) metres on `template` (V, 3) from latents z_talk, z_expr (B, L)."""
-        # The input layer is linear in [xyz ‖ z_talk ‖ z_expr]: a per-vertex part plus a per-frame
-        # part, broadcast, so the (B, V, 3 + 2L) concatenation is never built.
-        weight, bias = self.decoder.input_linear.weight, self.decoder.input_linear.bias
+        # The decoder's input is [position_v ‖ z_talk ‖ z_expr]: a per-vertex part and a per-frame part.
         position = positional_encoding(template, self.frequencies)
-        per_vertex = position @ weight[:, : position.shape[1]].T + bias  # (V, W)
-        per_frame = torch.cat([z_talk, z_expr], dim=-1) @ weight[:, position.shape[1]:].T  # (B, W)
-        hidden = per_vertex[None] + per_frame[:, None]
-        return self.decoder.forward_hidden(hidden, ops) / DISPLACEMENT_SCALE
+        latents = torch.cat([z_talk, z_expr], dim=-1)
+        return self.decoder.forward_factored(position, latents, ops) / DISPLACEMENT_SCALE
 
     def losses(self, template: torch.Tensor, talking: torch.Tensor, expression: torch.Tensor,
                ops: SurfaceOperators, scales: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -25,7 +25,8 @@ from scantalk.emotions import EMOTIONS
 from scantalk.data import load_dataset
 from scantalk.data.synth import build_head
 from scantalk.data.synth.heads import HeadIdentity
-from scantalk.errors import CheckpointError, DatasetError
+from scantalk.checkpoint import load_checkpoint_dict
+from scantalk.errors import DatasetError
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
 
 CHECKPOINT_KIND = "emoblender"
@@ -67,17 +68,15 @@ class EmoBlenderModule(L.LightningModule):
 
 
 def load_blender(path: str | Path) -> EmoBlender:
-    """An `EmoBlender` (eval mode) from a checkpoint written by `EmoBlenderModule` training."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise CheckpointError(f"blender checkpoint {path} does not exist; train one with "
-                              "`python -m emotion.training fit --config experiments/configs/emoblender.yaml`")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a corrupted file
-        raise CheckpointError(f"blender checkpoint {path} cannot be read ({type(error).__name__}); re-train it") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("scantalk_kind") != CHECKPOINT_KIND:
-        raise CheckpointError(f"{path} is not an EmoBlender checkpoint (a ScanTalk model?); pass the blender's .ckpt")
+    """An `EmoBlender` (eval mode) from a checkpoint written by `EmoBlenderModule` training.
+
+    Args:
+        path: the `.ckpt` (`scantalk fit --config experiments/configs/emoblender.yaml` writes them).
+
+    Returns:
+        The blender. Errors are `CheckpointError`s from `scantalk.checkpoint.load_checkpoint_dict`.
+    """
+    checkpoint = load_checkpoint_dict(path, kind=CHECKPOINT_KIND, config_key="emoblender_config", what="blender checkpoint")
     blender = EmoBlender(**checkpoint["emoblender_config"])
     state = {key[len("blender."):]: value for key, value in checkpoint["state_dict"].items() if key.startswith("blender.")}
     blender.load_state_dict(state)

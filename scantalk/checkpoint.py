@@ -1,8 +1,9 @@
-"""Reading and writing ScanTalk checkpoints safely (no arbitrary unpickling).
+"""Reading and writing checkpoints safely (no arbitrary unpickling), for every model in the project.
 
-Two kinds are accepted: Lightning checkpoints written by `ScanTalkModule` and the slim files
-written by `save_model` (what ships in `scantalk/assets/`). Both carry `scantalk_kind` and the
-model configuration, so the file alone rebuilds the model.
+Two kinds of ScanTalk file are accepted: Lightning checkpoints written by `ScanTalkModule` and
+the slim files written by `save_model` (what ships in `scantalk/assets/`). Both carry
+`scantalk_kind` and the model's `ScanTalkConfig`, so the file alone rebuilds the model. Other
+models (the EmoBlender) read their files through `load_checkpoint_dict` with their own kind.
 """
 
 from __future__ import annotations
@@ -17,40 +18,85 @@ import torch
 
 from scantalk.atomic import atomic_path
 from scantalk.errors import CheckpointError
-from scantalk.model import ScanTalk
+from scantalk.model import ScanTalk, ScanTalkConfig
 
 CHECKPOINT_KIND = "scantalk"
+CONFIG_KEY = "scantalk_model_config"
 DEFAULT_CHECKPOINT = Path(__file__).parent / "assets" / "default.ckpt"
+_READ_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError)
 
 
-def load_checkpoint_dict(path: str | Path) -> dict[str, Any]:
-    """The checkpoint at `path` as a dict, loaded with `weights_only=True`."""
-    path = Path(path)
+def _reason(error: BaseException) -> str:
+    """Why torch could not read a file, without torch's advice to load it with weights_only=False
+    (that would run arbitrary code from an untrusted file)."""
+    if isinstance(error, pickle.UnpicklingError) or "weights_only" in str(error):
+        return "it holds Python objects other than tensors and plain containers, which are refused for safety"
+    first_line = (str(error).splitlines() or [""])[0][:200]
+    return f"{type(error).__name__}: {first_line}"
+
+
+def load_checkpoint_dict(path: str | Path, kind: str = CHECKPOINT_KIND, config_key: str = CONFIG_KEY,
+                         what: str = "checkpoint") -> dict[str, Any]:
+    """The checkpoint at `path` as a dict, loaded with `weights_only=True` and checked.
+
+    Args:
+        path: the file.
+        kind: the `scantalk_kind` entry it must carry ("scantalk", "emoblender").
+        config_key: the entry holding the model configuration.
+        what: how error messages name the file ("checkpoint", "blender checkpoint").
+
+    Returns:
+        The dict, with `config_key` and `state_dict` present.
+
+    Raises:
+        CheckpointError: missing, unreadable, unsafe, another model's, or incomplete.
+    """
+    path = Path(path).expanduser()
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist: pass the path of a .ckpt written by "
-                              "`scantalk fit`, or omit it to use the shipped default model")
+        raise CheckpointError(f"{what} {path} does not exist: pass the path of a .ckpt written by "
+                              "`scantalk fit`" + (", or omit it to use the shipped default model" if kind == CHECKPOINT_KIND else ""))
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
-        raise CheckpointError(
-            f"checkpoint {path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
-            "it is corrupted, truncated, or not a PyTorch checkpoint — re-download or re-train it"
-        ) from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("scantalk_kind") != CHECKPOINT_KIND:
-        raise CheckpointError(
-            f"checkpoint {path} was not written by ScanTalk (no 'scantalk_kind' entry): it belongs to another "
-            "model; use a checkpoint from `scantalk fit` or the shipped default"
-        )
-    if "scantalk_model_config" not in checkpoint or "state_dict" not in checkpoint:
-        raise CheckpointError(f"checkpoint {path} lacks the model configuration or weights; re-save it")
+    except _READ_ERRORS as error:
+        raise CheckpointError(f"{what} {path} cannot be read ({_reason(error)}); it is corrupted, truncated, "
+                              "or not a PyTorch checkpoint of this project — re-download or re-train it") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("scantalk_kind") != kind:
+        found = checkpoint.get("scantalk_kind") if isinstance(checkpoint, dict) else None
+        raise CheckpointError(f"{what} {path} is not a {kind!r} checkpoint (its kind: {found!r}); "
+                              f"it belongs to another model — pass a {kind} checkpoint")
+    if config_key not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{what} {path} lacks the model configuration or weights; re-save it")
     return checkpoint
 
 
+def config_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> ScanTalkConfig:
+    """The `ScanTalkConfig` stored in a loaded checkpoint; CheckpointError naming `path` if invalid."""
+    stored = checkpoint[CONFIG_KEY]
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"checkpoint {path}: its model configuration is not a dict; re-save it")
+    try:
+        return ScanTalkConfig.from_dict(stored)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {path} has a model configuration this version cannot build ({error}); "
+                              "it was written by another version or edited — re-train or re-export it") from None
+
+
 def model_from_checkpoint(path: str | Path | None = None) -> tuple[ScanTalk, dict[str, Any]]:
-    """Rebuild a `ScanTalk` from a checkpoint (default: the shipped model) → (model, checkpoint)."""
+    """Rebuild a `ScanTalk` (eval mode) from a checkpoint.
+
+    Args:
+        path: a checkpoint from `scantalk fit` or `save_model`; None for the shipped model.
+
+    Returns:
+        (model, the checkpoint dict).
+    """
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     checkpoint = load_checkpoint_dict(path)
-    model = ScanTalk(**checkpoint["scantalk_model_config"])
+    config = config_from_checkpoint(checkpoint, path)
+    try:
+        model = ScanTalk(config)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {path} has an invalid model configuration ({error}); re-train it") from None
     state = checkpoint["state_dict"]
     # Lightning prefixes the module's attribute name; slim files store the model's own keys.
     if any(key.startswith("model.") for key in state):
@@ -64,10 +110,16 @@ def model_from_checkpoint(path: str | Path | None = None) -> tuple[ScanTalk, dic
 
 
 def save_model(path: str | Path, model: ScanTalk, **extra: Any) -> None:
-    """A slim checkpoint (config + weights + `extra` metadata such as the recipe), atomically."""
+    """Write a slim checkpoint (config + weights + `extra` metadata such as the recipe), atomically.
+
+    Args:
+        path: destination `.ckpt`.
+        model: the model; its `ScanTalkConfig` is stored as a plain dict.
+        **extra: further plain-container entries.
+    """
     checkpoint = {
         "scantalk_kind": CHECKPOINT_KIND,
-        "scantalk_model_config": dict(model.config),
+        CONFIG_KEY: model.config.to_dict(),
         "state_dict": {key: value.detach().cpu() for key, value in model.state_dict().items()},
         **extra,
     }

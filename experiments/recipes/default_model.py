@@ -16,6 +16,7 @@ Every stage skips itself when its output is already complete, so an interrupted 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -112,6 +113,9 @@ def main(argv: list[str] | None = None) -> Path:
         "reference_center": centres.mean(0).round(6).tolist(),
         "torch": str(torch.__version__),
     }
+    # Inference needs the centre too: it is part of the model's typed config (the recipe keeps a
+    # copy for readers of older checkpoints).
+    model.config = dataclasses.replace(model.config, reference_center=tuple(recipe["reference_center"]))
     save_model(args.export, model, recipe=recipe)
     print(json.dumps(recipe, indent=2))
     print(f"default model written to {Path(args.export).resolve()}")

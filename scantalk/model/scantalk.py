@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -16,73 +17,36 @@ from torch import nn
 from scantalk.audio import build_audio_encoder
 from scantalk.geometry.operators import SurfaceOperators, hks
 from scantalk.model.conditioning import EmotionConditioning
+from scantalk.model.config import ScanTalkConfig
 from scantalk.nn import DiffusionNet
-
-# Activations of one decoder frame cost about this many floats per vertex and channel
-# (block input, diffusion, two gradient components, MLP hidden layers, autograd copies);
-# used only to pick a chunk size that keeps a long sequence on a large scan in bounded memory.
-_FLOATS_PER_VERTEX_CHANNEL = 12
 
 
 class ScanTalk(nn.Module):
     """ScanTalk with DiffusionNet encoder/decoder and a BiLSTM audio head.
 
-    Defaults follow the paper: latent 32, DiffusionNet width 32 with 4 blocks, k_eig 128,
-    Linear(D→32) then a 3-layer bidirectional LSTM with hidden size 16.
-
     Args:
-        audio_encoder: name ("mel", "hubert", "wav2vec2") or config dict for
-            `scantalk.audio.build_audio_encoder`.
-        latent: identity / motion feature size C.
-        width, n_blocks: DiffusionNet width and depth (encoder and decoder).
-        k_eig: eigenpairs the operators must have (recorded so users precompute the right ones).
-        lstm_layers, lstm_hidden: the bidirectional LSTM (output 2·lstm_hidden must equal latent).
-        identity_input: "xyz" (neutral-face coordinates, metres) or "hks" (heat kernel signature,
-            invariant to rigid motion of the face).
-        hks_scales: HKS channels when identity_input is "hks".
-        emotion: None, or a config dict for `scantalk.model.conditioning.EmotionConditioning`
-            (label + intensity embeddings joined to the audio features before the LSTM).
-        position_unit: metres per unit of the encoder's xyz input (0.1: it sees decimetres).
-        displacement_unit: metres per unit of the decoder's output (0.001: it predicts
-            millimetres). Faces live in metres and move by millimetres; expressing both in units
-            near 1 keeps Adam's step (~lr per weight) from throwing the output around by
-            centimetres, which otherwise stalls training at the still template.
-        max_chunk_floats: activation budget (in floats) for one decoder chunk of frames.
+        config: the architecture (`ScanTalkConfig`; its defaults follow the paper).
+        **overrides: fields of `ScanTalkConfig` to change, e.g. `ScanTalk(width=16, k_eig=64)`.
+
+    Memory: the decoder runs frames in chunks of `self.decoder.chunk_floats` floats per
+    activation, a runtime setting that is not saved with the model.
     """
 
-    def __init__(
-        self,
-        audio_encoder: str | dict[str, Any] = "mel",
-        latent: int = 32,
-        width: int = 32,
-        n_blocks: int = 4,
-        k_eig: int = 128,
-        lstm_layers: int = 3,
-        lstm_hidden: int = 16,
-        identity_input: str = "xyz",
-        hks_scales: int = 16,
-        emotion: dict[str, Any] | None = None,
-        max_chunk_floats: int = 400_000_000,
-        position_unit: float = 0.1,
-        displacement_unit: float = 0.001,
-    ) -> None:
+    def __init__(self, config: ScanTalkConfig | None = None, **overrides: Any) -> None:
         super().__init__()
-        if 2 * lstm_hidden != latent:
-            raise ValueError(f"2 * lstm_hidden ({2 * lstm_hidden}) must equal latent ({latent})")
-        if identity_input not in ("xyz", "hks"):
-            raise ValueError(f"identity_input must be 'xyz' or 'hks', got {identity_input!r}")
-        self.config: dict[str, Any] = dict(
-            audio_encoder=audio_encoder, latent=latent, width=width, n_blocks=n_blocks, k_eig=k_eig,
-            lstm_layers=lstm_layers, lstm_hidden=lstm_hidden, identity_input=identity_input,
-            hks_scales=hks_scales, emotion=emotion, max_chunk_floats=max_chunk_floats,
-            position_unit=position_unit, displacement_unit=displacement_unit,
-        )
-        self.position_unit = position_unit
-        self.displacement_unit = displacement_unit
-        self.k_eig = k_eig
-        self.identity_input = identity_input
-        self.hks_scales = hks_scales
-        self.max_chunk_floats = max_chunk_floats
+        config = replace(config or ScanTalkConfig(), **overrides)
+        if 2 * config.lstm_hidden != config.latent:
+            raise ValueError(f"2 * lstm_hidden ({2 * config.lstm_hidden}) must equal latent ({config.latent})")
+        if config.identity_input not in ("xyz", "hks"):
+            raise ValueError(f"identity_input must be 'xyz' or 'hks', got {config.identity_input!r}")
+        self.config = config
+        self.position_unit = config.position_unit
+        self.displacement_unit = config.displacement_unit
+        self.k_eig = config.k_eig
+        self.identity_input = config.identity_input
+        self.hks_scales = config.hks_scales
+        audio_encoder, latent, width, n_blocks = config.audio_encoder, config.latent, config.width, config.n_blocks
+        emotion, lstm_hidden, lstm_layers = config.emotion, config.lstm_hidden, config.lstm_layers
 
         self.audio_encoder = build_audio_encoder(audio_encoder)
         self.audio_projection = nn.Linear(self.audio_encoder.output_dim, latent)
@@ -93,7 +57,7 @@ class ScanTalk(nn.Module):
             lstm_input += self.emotion.output_dim
         self.lstm = nn.LSTM(lstm_input, lstm_hidden, num_layers=lstm_layers, batch_first=True, bidirectional=True)
 
-        identity_channels = 3 if identity_input == "xyz" else hks_scales
+        identity_channels = 3 if config.identity_input == "xyz" else config.hks_scales
         self.encoder = DiffusionNet(identity_channels, latent, width=width, n_blocks=n_blocks)
         self.decoder = DiffusionNet(2 * latent, 3, width=width, n_blocks=n_blocks)
         # Start from "no motion": the first predictions are the template itself (as in ScanTalk).
@@ -141,25 +105,21 @@ class ScanTalk(nn.Module):
         return motion.squeeze(0)
 
     def decode(self, identity: torch.Tensor, motion: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
-        """Displacements (T, V, 3) in metres from identity (V, C) and motion (T, C) features.
+        """Displacements from identity and motion features.
 
-        The decoder's input layer is linear in [identity ‖ motion], so it is split: the identity
-        part is computed once per vertex and the motion part once per frame, and the decoder's
-        first block runs on that sum without per-frame eigenbasis products
-        (`DiffusionNet.forward_separable`) — the (T, V, 2C) concatenation is never built.
-        Frames are decoded in chunks sized to `max_chunk_floats`, which is exact because frames
-        do not interact in the decoder.
+        The decoder sees [identity_v ‖ motion_t] through `DiffusionNet.forward_factored`, so the
+        (T, V, 2C) concatenation is never built and frames run within the decoder's memory
+        budget (`self.decoder.chunk_floats`, a runtime setting).
+
+        Args:
+            identity: (V, C) per-vertex identity features.
+            motion: (T, C) per-frame motion features.
+            ops: the template's operators.
+
+        Returns:
+            (T, V, 3) displacements in metres.
         """
-        latent = identity.shape[-1]
-        weight, bias = self.decoder.input_linear.weight, self.decoder.input_linear.bias
-        identity_part = identity @ weight[:, :latent].T + bias  # (V, W)
-        motion_part = motion @ weight[:, latent:].T  # (T, W)
-        num_frames, num_vertices = motion.shape[0], identity.shape[0]
-        per_frame = num_vertices * self.decoder.width * _FLOATS_PER_VERTEX_CHANNEL
-        chunk = max(1, min(num_frames, self.max_chunk_floats // max(per_frame, 1)))
-        chunks = [self.decoder.forward_separable(identity_part, motion_part[start : start + chunk], ops)
-                  for start in range(0, num_frames, chunk)]
-        return torch.cat(chunks, dim=0) * self.displacement_unit
+        return self.decoder.forward_factored(identity, motion, ops) * self.displacement_unit
 
     def forward(
         self,

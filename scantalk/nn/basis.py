@@ -11,13 +11,12 @@ DiffusionNet takes gradients of *diffused* fields, which are `Φ c` by construct
 gradient products become one dense (3V, k) @ (k, N) product shared with the synthesis. On CPUs
 this is faster than torch's sparse-dense product and it keeps all memory O(V·k): no (V, V)
 tensor is ever densified. The sparse operators are touched once per surface (G @ Φ), and the
-result is cached for as long as the `SurfaceOperators` object lives, so an encoder and a decoder
+result is cached on the `SurfaceOperators` object itself, so an encoder and a decoder
 sharing one surface pay for it once.
 """
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import torch
@@ -82,31 +81,36 @@ def _sparse_times_dense(matrix: torch.Tensor, dense: torch.Tensor) -> torch.Tens
     return (matrix.to(torch.float32) @ dense).contiguous()
 
 
-# id(ops) -> (weak reference to ops, identities of the tensors the basis was built from, basis).
-_CACHE: dict[int, tuple[weakref.ref, tuple[int, ...], SpectralBasis]] = {}
+# Name of the attribute under which a `SurfaceOperators` object carries its derived basis (as
+# PyTorch3D's `Meshes` carries its normals): (identities of the tensors it was built from, basis).
+_CACHE_ATTRIBUTE = "_spectral_basis_cache"
 
 
 def spectral_basis(ops: SurfaceOperators | SpectralBasis, with_gradients: bool = True) -> SpectralBasis:
-    """The `SpectralBasis` of `ops`, computed once per `SurfaceOperators` object and cached.
+    """The `SpectralBasis` of `ops`, computed once per `SurfaceOperators` object and cached on it.
 
-    The cache entry dies with `ops`; replacing any of its tensors (e.g. `ops.to(device)` returns
-    a new object) gives a fresh basis. A `SpectralBasis` passes through unchanged.
+    Args:
+        ops: the surface's operators (V vertices, k eigenpairs), or a `SpectralBasis`, which
+            passes through unchanged.
+        with_gradients: also build the gradient synthesis (3V, k) that gradient features need.
+
+    Returns:
+        The basis. It lives as long as `ops` does; replacing any of the operator tensors (e.g.
+        `ops.to(device)` returns a new object, or assigning `ops.evecs`) gives a fresh basis.
     """
     if isinstance(ops, SpectralBasis):
         if with_gradients and ops.synthesis_with_gradients is None:
             raise ValueError("this SpectralBasis was built without gradients; build it with with_gradients=True")
         return ops
-    key = id(ops)
     fingerprint = (id(ops.evecs), id(ops.mass), id(ops.evals), id(ops.grad_x), id(ops.grad_y))
-    entry = _CACHE.get(key)
-    if entry is not None and entry[0]() is ops and entry[1] == fingerprint:
-        basis = entry[2]
+    cached = getattr(ops, _CACHE_ATTRIBUTE, None)
+    if cached is not None and cached[0] == fingerprint:
+        basis = cached[1]
         if not with_gradients or basis.synthesis_with_gradients is not None:
             return basis
     basis = SpectralBasis.from_operators(ops, with_gradients=with_gradients)
     try:
-        reference = weakref.ref(ops, lambda _ref, key=key: _CACHE.pop(key, None))
-    except TypeError:  # an operators object that cannot be weakly referenced is simply not cached
-        return basis
-    _CACHE[key] = (reference, fingerprint, basis)
+        object.__setattr__(ops, _CACHE_ATTRIBUTE, (fingerprint, basis))
+    except (AttributeError, TypeError):  # an operators object without a __dict__ is simply not cached
+        pass
     return basis

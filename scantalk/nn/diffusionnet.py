@@ -55,7 +55,15 @@ class DiffusionNetBlock(nn.Module):
         self.mlp = nn.ModuleList([nn.Linear(parts * width, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, width)])
 
     def forward(self, x: torch.Tensor, ops: SurfaceOperators | SpectralBasis) -> torch.Tensor:
-        """(V, ..., C) features → (V, ..., C) features."""
+        """One block.
+
+        Args:
+            x: (V, ..., C) vertex-major features.
+            ops: the surface's operators or its `SpectralBasis`.
+
+        Returns:
+            (V, ..., C) features.
+        """
         if self.gradient_features is None:
             return self._mix([x, self.diffusion(x, ops)], x)
         diffused, gradients = self.diffusion.diffuse_with_gradients(x, ops)
@@ -63,7 +71,7 @@ class DiffusionNetBlock(nn.Module):
 
     def separable_parts(self, per_vertex: torch.Tensor, ops: SurfaceOperators | SpectralBasis) -> tuple:
         """Diffusion (and gradients) of `per_vertex` (V, C) and of the constant field 1 (V, C):
-        what `forward_separable` combines per frame."""
+        what `forward_separable` combines per frame (a tuple of (V, C) / (2, V, C) tensors)."""
         ones = torch.ones_like(per_vertex)
         if self.gradient_features is None:
             return self.diffusion(per_vertex, ops), None, self.diffusion(ones, ops), None
@@ -118,6 +126,11 @@ class DiffusionNet(nn.Module):
     units squared; 0 starts from the plain projection onto the k eigenvectors, as the reference).
     Frames run in chunks of about `chunk_floats` floats per activation (at least
     MIN_CHUNK_COLUMNS / width frames); frames never interact, so chunking changes no result.
+    `chunk_floats` is a runtime memory setting (an attribute, not saved in the state dict):
+    set `net.chunk_floats` to trade speed for peak memory.
+
+    `forward(x, ops)` takes explicit inputs; `forward_factored(per_vertex, per_frame, ops)` takes
+    inputs that are a per-vertex part joined to a per-frame part (ScanTalk's decoder).
     """
 
     def __init__(
@@ -161,60 +174,71 @@ class DiffusionNet(nn.Module):
             self.output_linear.bias.zero_()
 
     def forward(self, x: torch.Tensor, ops: SurfaceOperators | SpectralBasis) -> torch.Tensor:
-        """x (V, c_in) or (B, V, c_in) → (V, c_out) / (B, V, c_out), or (c_out,) / (B, c_out)
-        for outputs="global_mean"."""
+        """The network on one field or a batch of frames on one surface.
+
+        Args:
+            x: (V, c_in) features, or (B, V, c_in) for B frames sharing `ops`.
+            ops: the surface's operators (or its `SpectralBasis`).
+
+        Returns:
+            (V, c_out) / (B, V, c_out), or (c_out,) / (B, c_out) for outputs="global_mean".
+        """
         if x.dim() not in (2, 3) or x.shape[-1] != self.c_in:
             raise ValueError(f"DiffusionNet expects features (V, {self.c_in}) or (B, V, {self.c_in}), got {tuple(x.shape)}")
-        return self._run(x, ops, self.input_linear)
-
-    def forward_hidden(self, hidden: torch.Tensor, ops: SurfaceOperators | SpectralBasis) -> torch.Tensor:
-        """Like `forward`, from features already through `input_linear`: (V, width) or (B, V, width).
-
-        For callers that compute the input layer more cheaply themselves (e.g. broadcasting a
-        per-vertex part and a per-frame part)."""
-        if hidden.dim() not in (2, 3) or hidden.shape[-1] != self.width:
-            raise ValueError(f"forward_hidden expects (V, {self.width}) or (B, V, {self.width}), got {tuple(hidden.shape)}")
-        return self._run(hidden, ops, None)
-
-    def forward_separable(self, per_vertex: torch.Tensor, per_frame: torch.Tensor,
-                          ops: SurfaceOperators | SpectralBasis) -> torch.Tensor:
-        """`forward_hidden` of hidden features per_vertex[v] + per_frame[t]: (V, width) and
-        (T, width) → (T, V, c_out) (or (T, c_out) for outputs="global_mean").
-
-        ScanTalk's decoder input is [identity_v ‖ motion_t], whose input layer splits this way;
-        the first block then runs without any per-frame eigenbasis product (see
-        `DiffusionNetBlock.forward_separable`)."""
-        if per_vertex.dim() != 2 or per_frame.dim() != 2 or per_vertex.shape[-1] != self.width or per_frame.shape[-1] != self.width:
-            raise ValueError(f"forward_separable expects (V, {self.width}) and (T, {self.width}), "
-                             f"got {tuple(per_vertex.shape)} and {tuple(per_frame.shape)}")
-        basis = spectral_basis(ops, with_gradients=self.with_gradient_features)
-        parts = self.blocks[0].separable_parts(per_vertex, basis)
-        chunk = self._chunk(per_frame.shape[0], per_vertex.shape[0])
-        outputs = []
-        for start in range(0, per_frame.shape[0], chunk):
-            hidden = self.blocks[0].forward_separable(per_vertex, per_frame[start : start + chunk], parts)
-            outputs.append(self._finish(hidden, basis, first_block=1))
-        out = torch.cat(outputs, dim=0)
-        return self.last_activation(out) if self.last_activation is not None else out
-
-    def _chunk(self, num_frames: int, num_vertices: int) -> int:
-        chunk = max(self.chunk_floats // max(1, num_vertices * self.width), -(-MIN_CHUNK_COLUMNS // self.width))
-        return max(1, min(num_frames, chunk))
-
-    def _run(self, x: torch.Tensor, ops: SurfaceOperators | SpectralBasis, first: nn.Module | None) -> torch.Tensor:
         basis = spectral_basis(ops, with_gradients=self.with_gradient_features)
         batched = x.dim() == 3
         frames = x if batched else x.unsqueeze(0)  # (B, V, C)
         chunk = self._chunk(frames.shape[0], frames.shape[1])
         outputs = []
         for start in range(0, frames.shape[0], chunk):
-            vertex_major = frames[start : start + chunk].transpose(0, 1)
-            hidden = first(vertex_major) if first is not None else vertex_major.contiguous()
+            hidden = self.input_linear(frames[start : start + chunk].transpose(0, 1))  # (V, b, width)
             outputs.append(self._finish(hidden, basis, first_block=0))
         out = torch.cat(outputs, dim=0)
         if self.last_activation is not None:
             out = self.last_activation(out)
         return out if batched else out[0]
+
+    def forward_factored(self, per_vertex: torch.Tensor, per_frame: torch.Tensor,
+                         ops: SurfaceOperators | SpectralBasis) -> torch.Tensor:
+        """The network on inputs x[t, v] = [per_vertex[v] ‖ per_frame[t]], without building them.
+
+        ScanTalk's decoder input is [identity_v ‖ motion_t] and the EmoBlender's is
+        [position_v ‖ latents_t]: the input layer is linear, so it is applied to each part once
+        (V + T rows instead of T·V), and the first block runs on the broadcast sum without any
+        per-frame eigenbasis product (see `DiffusionNetBlock.forward_separable`). Frames run in
+        chunks of the network's one memory budget (`chunk_floats`); the result is the same as
+        `forward` on the explicit concatenation.
+
+        Args:
+            per_vertex: (V, Cv) features of the surface's vertices.
+            per_frame: (T, Cf) features of each frame, with Cv + Cf = c_in.
+            ops: the surface's operators (or its `SpectralBasis`).
+
+        Returns:
+            (T, V, c_out), or (T, c_out) for outputs="global_mean".
+        """
+        if (per_vertex.dim() != 2 or per_frame.dim() != 2
+                or per_vertex.shape[-1] + per_frame.shape[-1] != self.c_in):
+            raise ValueError(f"forward_factored expects (V, Cv) and (T, Cf) with Cv + Cf = {self.c_in}, "
+                             f"got {tuple(per_vertex.shape)} and {tuple(per_frame.shape)}")
+        split = per_vertex.shape[-1]
+        weight, bias = self.input_linear.weight, self.input_linear.bias
+        vertex_part = F.linear(per_vertex, weight[:, :split], bias)  # (V, width)
+        frame_part = F.linear(per_frame, weight[:, split:])  # (T, width)
+        basis = spectral_basis(ops, with_gradients=self.with_gradient_features)
+        parts = self.blocks[0].separable_parts(vertex_part, basis)
+        chunk = self._chunk(frame_part.shape[0], vertex_part.shape[0])
+        outputs = []
+        for start in range(0, frame_part.shape[0], chunk):
+            hidden = self.blocks[0].forward_separable(vertex_part, frame_part[start : start + chunk], parts)
+            outputs.append(self._finish(hidden, basis, first_block=1))
+        out = torch.cat(outputs, dim=0)
+        return self.last_activation(out) if self.last_activation is not None else out
+
+    def _chunk(self, num_frames: int, num_vertices: int) -> int:
+        """Frames per chunk: about `chunk_floats` floats per (V, b, width) activation."""
+        chunk = max(self.chunk_floats // max(1, num_vertices * self.width), -(-MIN_CHUNK_COLUMNS // self.width))
+        return max(1, min(num_frames, chunk))
 
     def _finish(self, hidden: torch.Tensor, basis: SpectralBasis, first_block: int) -> torch.Tensor:
         """Blocks from `first_block` on, then the output layer: (V, b, C) → (b, V, c_out), or

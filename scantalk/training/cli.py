@@ -35,12 +35,18 @@ class PredictionWriter(BasePredictionWriter):
         print(f"predictions written to {self.output_dir.resolve()}")
 
 
+class ScanTalkCLI(LightningCLI):
+    """LightningCLI with the values that must agree tied together: the data's k_eig is the model's."""
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.link_arguments("model.config.k_eig", "data.k_eig")
+
+
 def run_lightning_cli(argv: list[str]) -> LightningCLI:
     """Run LightningCLI with `argv` such as ["fit", "--config", "experiments/configs/synthetic.yaml"]."""
-    return LightningCLI(
+    return ScanTalkCLI(
         ScanTalkModule,
         TalkingHeadDataModule,
         args=argv,
         save_config_kwargs={"overwrite": True},
     )
-

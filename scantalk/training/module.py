@@ -8,10 +8,10 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from scantalk.checkpoint import CHECKPOINT_KIND
+from scantalk.checkpoint import CHECKPOINT_KIND, CONFIG_KEY
 from scantalk.geometry.operators import SurfaceOperators
 from scantalk.metrics import lip_vertex_error, mean_vertex_error, upper_face_dynamics_deviation
-from scantalk.model import ScanTalk
+from scantalk.model import ScanTalk, ScanTalkConfig
 
 
 def reconstruction_loss(
@@ -40,25 +40,20 @@ def reconstruction_loss(
 class ScanTalkModule(L.LightningModule):
     """Trains `ScanTalk`. Every argument is a typed knob reachable from a LightningCLI YAML.
 
-    Model: audio_encoder, latent, width, n_blocks, k_eig, lstm_layers, lstm_hidden,
-    identity_input, emotion — see `scantalk.model.ScanTalk`.
-    Training: lr (Adam, 1e-4 as in ScanTalk), weight_decay, and the loss weights
-    (mse_weight, lip_weight, velocity_weight). Gradient clipping is the Trainer's
-    (`trainer.gradient_clip_val`). Checkpoints hold these hyper-parameters, so
-    `ScanTalkModule.load_from_checkpoint(path)` alone rebuilds the model.
+    Args:
+        config: the network (`scantalk.model.ScanTalkConfig`: `model.config.width` etc. in YAML).
+            Checkpoints store it as a plain dict, so `ScanTalkModule.load_from_checkpoint(path)`
+            and `scantalk.checkpoint.model_from_checkpoint(path)` alone rebuild the model.
+        lr: Adam learning rate (1e-4 in ScanTalk).
+        weight_decay: Adam weight decay.
+        mse_weight, lip_weight, velocity_weight: loss weights (see `reconstruction_loss`).
+
+    Gradient clipping is the Trainer's (`trainer.gradient_clip_val`).
     """
 
     def __init__(
         self,
-        audio_encoder: str | dict[str, Any] = "mel",
-        latent: int = 32,
-        width: int = 32,
-        n_blocks: int = 4,
-        k_eig: int = 128,
-        lstm_layers: int = 3,
-        lstm_hidden: int = 16,
-        identity_input: str = "xyz",
-        emotion: dict[str, Any] | None = None,
+        config: ScanTalkConfig = ScanTalkConfig(),  # frozen: a shared default is safe
         lr: float = 1e-4,
         weight_decay: float = 0.0,
         mse_weight: float = 1.0,
@@ -66,11 +61,12 @@ class ScanTalkModule(L.LightningModule):
         velocity_weight: float = 1.0,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.model = ScanTalk(
-            audio_encoder=audio_encoder, latent=latent, width=width, n_blocks=n_blocks, k_eig=k_eig,
-            lstm_layers=lstm_layers, lstm_hidden=lstm_hidden, identity_input=identity_input, emotion=emotion,
-        )
+        # load_from_checkpoint hands back the stored plain dict; LightningCLI a ScanTalkConfig.
+        if isinstance(config, dict):
+            config = ScanTalkConfig.from_dict(config)
+        self.save_hyperparameters(ignore=["config"])
+        self.hparams["config"] = config.to_dict()  # plain containers: loadable with weights_only=True
+        self.model = ScanTalk(config)
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
         """Predicted frames (T, V, 3) for one sample of `TalkingHeadDataModule`."""
@@ -127,4 +123,4 @@ class ScanTalkModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Lets `Animator.from_checkpoint` tell our checkpoints from other models' at a glance.
         checkpoint["scantalk_kind"] = CHECKPOINT_KIND
-        checkpoint["scantalk_model_config"] = dict(self.model.config)
+        checkpoint[CONFIG_KEY] = self.model.config.to_dict()

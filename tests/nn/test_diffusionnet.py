@@ -4,6 +4,8 @@ agnosticism, training plumbing (zero init, gradients, autocast) and O(V) memory.
 from __future__ import annotations
 
 import dataclasses
+import gc
+import weakref
 
 import numpy as np
 import pytest
@@ -65,10 +67,20 @@ def test_a_batch_of_frames_equals_the_frames_run_one_by_one(sphere: SurfaceOpera
     torch.testing.assert_close(batched, one_by_one, atol=1e-5, rtol=1e-5)
 
 
-def test_forward_hidden_continues_after_the_input_layer(sphere: SurfaceOperators) -> None:
-    net = _net(c_in=3, c_out=2)
-    x = torch.randn(2, sphere.num_vertices, 3)
-    torch.testing.assert_close(net.forward_hidden(net.input_linear(x), sphere), net(x, sphere))
+@pytest.mark.parametrize("outputs", ["vertices", "global_mean"])
+def test_factored_forward_equals_forward_on_the_joined_inputs(sphere: SurfaceOperators, outputs: str) -> None:
+    net = _net(c_in=5, c_out=2, outputs=outputs)
+    per_vertex, per_frame = torch.randn(sphere.num_vertices, 3), torch.randn(7, 2)
+    joined = torch.cat([per_vertex.expand(7, -1, -1), per_frame[:, None].expand(-1, sphere.num_vertices, -1)], -1)
+    with torch.no_grad():
+        expected = net(joined, sphere)
+        factored = net.forward_factored(per_vertex, per_frame, sphere)
+        net.chunk_floats = 1  # the memory budget is a runtime setting and changes no result
+        chunked = net.forward_factored(per_vertex, per_frame, sphere)
+    torch.testing.assert_close(factored, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(chunked, expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="Cv \\+ Cf = 5"):
+        net.forward_factored(per_vertex, torch.randn(7, 3), sphere)
 
 
 def test_diffusion_keeps_constants_and_preserves_the_mass_weighted_mean(sphere: SurfaceOperators) -> None:
@@ -212,8 +224,13 @@ def test_runs_under_bfloat16_autocast(sphere: SurfaceOperators) -> None:
     assert (mixed.float() - reference).abs().max() < 0.05 * reference.abs().max()
 
 
-def test_basis_is_cached_per_operators_object(sphere: SurfaceOperators) -> None:
+def test_basis_is_cached_on_the_operators_object(sphere: SurfaceOperators) -> None:
     assert spectral_basis(sphere) is spectral_basis(sphere)
+    copy = dataclasses.replace(sphere)
+    basis = weakref.ref(spectral_basis(copy))
+    del copy
+    gc.collect()
+    assert basis() is None  # held by the operators object itself: it dies with it, no global cache
     moved = dataclasses.replace(sphere)
     assert spectral_basis(moved) is not spectral_basis(sphere)
     moved.evecs = -moved.evecs

@@ -7,7 +7,8 @@ TINY_PROCEDURAL = {
     "seconds": [1.0, 1.5], "train_meshings": ["uv_coarse"], "meshings_per_train_identity": 1, "verbose": False,
 }
 # A small network: training tests check behaviour, not quality.
-TINY_MODEL = ["--model.width=8", "--model.n_blocks=2", "--model.k_eig=16", "--data.k_eig=16"]
+# data.k_eig follows model.config.k_eig (link_arguments).
+TINY_MODEL = ["--model.config.width=8", "--model.config.n_blocks=2", "--model.config.k_eig=16"]
 
 
 @pytest.fixture(scope="session")

@@ -80,7 +80,7 @@ def test_checkpoint_alone_rebuilds_the_model_and_predicts_the_same(tiny_cli_args
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     checkpoint = next((tmp_path / "runs").rglob("last.ckpt"))
     model, _ = model_from_checkpoint(checkpoint)
-    assert model.config["width"] == 8 and model.k_eig == 16
+    assert model.config.width == 8 and model.k_eig == 16
 
     from scantalk.training import ScanTalkModule
 

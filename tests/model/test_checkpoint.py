@@ -1,0 +1,62 @@
+"""Checkpoints: the shipped model loads, bad files give one clear CheckpointError."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint_dict, model_from_checkpoint, save_model
+from scantalk.errors import CheckpointError
+from scantalk.model import ScanTalk
+
+
+def _slim(tmp_path, **config_changes):
+    path = tmp_path / "model.ckpt"
+    save_model(path, ScanTalk(width=8, n_blocks=1, k_eig=16))
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["scantalk_model_config"].update(config_changes)
+    torch.save(checkpoint, path)
+    return path
+
+
+def test_the_shipped_model_loads_with_its_config():
+    model, checkpoint = model_from_checkpoint()
+    assert model.k_eig == checkpoint["scantalk_model_config"]["k_eig"]
+    assert not model.training
+
+
+def test_an_old_checkpoint_with_a_chunk_budget_still_loads(tmp_path):
+    model, _ = model_from_checkpoint(_slim(tmp_path, max_chunk_floats=400_000_000))
+    assert model.config.width == 8
+
+
+def test_an_unknown_config_key_is_a_checkpoint_error_naming_it(tmp_path):
+    path = _slim(tmp_path, n_layers=3)
+    with pytest.raises(CheckpointError, match=r"model.ckpt.*n_layers"):
+        model_from_checkpoint(path)
+
+
+class _RunsCode:
+    """Unpickling this would call print: what a malicious checkpoint does with os.system."""
+
+    def __reduce__(self):
+        return (print, ("unpickled",))
+
+
+def test_an_unsafe_checkpoint_is_refused_without_torchs_weights_only_advice(tmp_path, capsys):
+    path = tmp_path / "unsafe.ckpt"
+    torch.save({"scantalk_kind": "scantalk", "payload": _RunsCode()}, path)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint_dict(path)
+    message = str(caught.value)
+    assert "unsafe.ckpt" in message and "refused" in message
+    assert "weights_only" not in message and "trust" not in message
+    assert "unpickled" not in capsys.readouterr().out
+
+
+def test_another_kind_of_checkpoint_names_its_kind(tmp_path):
+    path = tmp_path / "other.ckpt"
+    torch.save({"scantalk_kind": "emoblender", "state_dict": {}}, path)
+    with pytest.raises(CheckpointError, match="'emoblender'"):
+        model_from_checkpoint(path)
+    assert DEFAULT_CHECKPOINT.is_file()
