@@ -1,0 +1,182 @@
+"""Low-rank morph targets: an animation as a few shapes and their weights over time, error-bounded.
+
+An animation of T frames on V vertices is a displacement matrix D (T, 3V) relative to the
+neutral face. Its truncated SVD D ≈ W · B gives K morph targets B (K, V, 3) and per-frame weights
+W (T, K), which is exactly what glTF morph targets and USD blend shapes play back:
+frame_t = neutral + Σ_k W[t, k] · B[k]. The rank K is the smallest that keeps the error at
+*every* vertex of *every* frame under a bound (metres), measured on the float32 values a viewer
+reads, not on the float64 algebra.
+
+Memory stays bounded for large scans: D is never formed; vertices are streamed in chunks, first
+to accumulate the small (T, T) Gram matrix D Dᵀ (its eigenvectors are D's left singular
+vectors), then to project onto them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_MAX_ERROR = 1e-4
+"""Metres: the largest per-vertex reconstruction error allowed by default (0.1 mm)."""
+DEFAULT_MAX_TARGETS = 64
+"""The rank cap: a few dozen targets keep files small and every engine's blend-shape limit happy."""
+CHUNK_VERTICES = 16384
+"""Vertices per streamed chunk: (T, 3·chunk) float64 is 118 MB at T = 300."""
+# Gram eigenvalues below this fraction of the largest are rounding noise, not motion.
+_RELATIVE_EIGEN_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class MorphBasis:
+    """Morph targets and their weights over time.
+
+    Attributes:
+        targets: (K, V, 3) float32 displacement of each target at weight 1, in the input's units.
+        weights: (T, K) float32 weight of each target in each frame, each column scaled so its
+            largest magnitude is 1 (weights lie in [-1, 1]).
+        max_error: the largest per-vertex distance between the animation and its reconstruction
+            from the float32 targets and weights, over all frames and vertices (input units).
+        rms_error: the root mean square of that per-vertex distance.
+        bound: the error bound that was asked for (input units).
+        bound_met: whether `max_error <= bound`; False when the rank cap was reached first.
+        exact: True for one target per frame (no factorisation).
+    """
+
+    targets: np.ndarray
+    weights: np.ndarray
+    max_error: float
+    rms_error: float
+    bound: float
+    bound_met: bool
+    exact: bool = False
+
+    @property
+    def num_targets(self) -> int:
+        """K."""
+        return int(self.targets.shape[0])
+
+    def reconstruct(self, neutral: np.ndarray) -> np.ndarray:
+        """Frames (T, V, 3) float32 as a viewer plays them: neutral + weights · targets."""
+        motion = np.tensordot(self.weights, self.targets, axes=(1, 0)) if self.num_targets else 0.0
+        return (np.asarray(neutral, np.float32)[None] + motion).astype(np.float32)
+
+
+def _chunks(num_vertices: int, chunk: int) -> range:
+    return range(0, num_vertices, max(1, chunk))
+
+
+def _displacement_chunk(frames: np.ndarray, neutral: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """(T, 3·n) float64 displacements of vertices start..stop (what the factorisation works on)."""
+    block = frames[:, start:stop].astype(np.float64) - neutral[None, start:stop].astype(np.float64)
+    return block.reshape(frames.shape[0], -1)
+
+
+def _reconstruction_errors(frames: np.ndarray, neutral: np.ndarray, weights: np.ndarray,
+                           targets: np.ndarray, chunk: int) -> tuple[float, float]:
+    """(max, rms) per-vertex distance between `frames` and the float32 playback of the basis."""
+    neutral32 = np.asarray(neutral, np.float32)
+    worst, squares = 0.0, 0.0
+    for start in _chunks(frames.shape[1], chunk):
+        stop = min(start + chunk, frames.shape[1])
+        played = neutral32[None, start:stop]
+        if targets.shape[0]:
+            # The playback sum in float32, as a GPU or DCC tool evaluates it.
+            played = played + np.tensordot(weights, targets[:, start:stop], axes=(1, 0))
+        distance = np.linalg.norm(frames[:, start:stop].astype(np.float64) - played.astype(np.float64), axis=-1)
+        worst = max(worst, float(distance.max(initial=0.0)))
+        squares += float(np.square(distance).sum())
+    return worst, float(np.sqrt(squares / max(1, frames.shape[0] * frames.shape[1])))
+
+
+def exact_basis(frames: np.ndarray, neutral: np.ndarray, chunk: int = CHUNK_VERTICES) -> MorphBasis:
+    """One morph target per frame with one-hot weights: exact at every frame time.
+
+    Linear interpolation of one-hot weights between two frame times blends those two frames,
+    which is what a per-frame point cache shows too.
+
+    Args:
+        frames: (T, V, 3) animation.
+        neutral: (V, 3) rest shape the targets are relative to.
+        chunk: vertices per streamed chunk of the error measurement.
+
+    Returns:
+        A MorphBasis with T targets and identity weights (T, T).
+    """
+    targets = (frames.astype(np.float32) - np.asarray(neutral, np.float32)[None]).astype(np.float32)
+    weights = np.eye(frames.shape[0], dtype=np.float32)
+    worst, rms = _reconstruction_errors(frames, neutral, weights, targets, chunk)
+    return MorphBasis(targets, weights, worst, rms, bound=worst, bound_met=True, exact=True)
+
+
+def factorise_motion(frames: np.ndarray, neutral: np.ndarray, *, max_error: float = DEFAULT_MAX_ERROR,
+                     max_targets: int = DEFAULT_MAX_TARGETS, chunk: int = CHUNK_VERTICES) -> MorphBasis:
+    """The fewest morph targets (up to `max_targets`) that reproduce every vertex within `max_error`.
+
+    Args:
+        frames: (T, V, 3) animation, any float dtype.
+        neutral: (V, 3) rest shape; targets are displacements from it.
+        max_error: bound on the per-vertex distance at every frame, in the input's units
+            (metres for a face in FLAME's frame).
+        max_targets: the rank cap. When even this many targets miss the bound, the basis with
+            `max_targets` is returned with `bound_met=False` and the error it does reach.
+        chunk: vertices per streamed chunk (memory is O(T · 3 · chunk), never O(T · V) extra).
+
+    Returns:
+        A MorphBasis (targets (K, V, 3), weights (T, K), measured errors).
+    """
+    num_frames, num_vertices = frames.shape[:2]
+    gram = np.zeros((num_frames, num_frames))
+    for start in _chunks(num_vertices, chunk):
+        block = _displacement_chunk(frames, neutral, start, min(start + chunk, num_vertices))
+        gram += block @ block.T
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    order = np.argsort(eigenvalues)[::-1]
+    eigenvalues, eigenvectors = np.clip(eigenvalues[order], 0.0, None), eigenvectors[:, order]
+    # Components past the numerical rank carry rounding noise; never spend a target on them.
+    significant = int(np.sum(eigenvalues > _RELATIVE_EIGEN_FLOOR * max(float(eigenvalues[0]), 1e-300)))
+    if eigenvalues[0] <= 0.0:
+        significant = 0
+    cap = max(0, min(int(max_targets), significant))
+    # Fix each singular vector's sign so the result does not depend on the eigensolver's whim.
+    signs = np.sign(eigenvectors[np.argmax(np.abs(eigenvectors), axis=0), np.arange(num_frames)])
+    eigenvectors = eigenvectors * np.where(signs == 0, 1.0, signs)
+
+    # Coefficients of every candidate target at once: (cap, V, 3), i.e. the targets for all ranks ≤ cap.
+    basis = eigenvectors[:, :cap]
+    coefficients = np.zeros((cap, num_vertices, 3), np.float64)
+    for start in _chunks(num_vertices, chunk):
+        stop = min(start + chunk, num_vertices)
+        block = _displacement_chunk(frames, neutral, start, stop)
+        coefficients[:, start:stop] = (basis.T @ block).reshape(cap, stop - start, 3)
+    # Scale so each weight curve peaks at ±1: an artist reads a weight of 1 as "the full shape".
+    peaks = np.abs(basis).max(axis=0) if cap else np.zeros(0)
+    weights_all = (basis / np.where(peaks > 0, peaks, 1.0)).astype(np.float32)
+    targets_all = (coefficients * peaks[:, None, None]).astype(np.float32)
+    del coefficients
+
+    def measured(rank: int) -> tuple[float, float]:
+        return _reconstruction_errors(frames, neutral, weights_all[:, :rank], targets_all[:rank], chunk)
+
+    # The error at every vertex is at least the root-mean-square one, which the spectrum gives for
+    # free: start the search there. Then bisect on the measured maximum (nearly monotone in rank;
+    # the answer is always measured, never assumed).
+    tail_energy = np.concatenate([np.cumsum(eigenvalues[::-1])[::-1], [0.0]])
+    rms_of_rank = np.sqrt(tail_energy / max(1, num_frames * num_vertices))
+    low = int(min(cap, np.argmax(rms_of_rank <= max_error) if np.any(rms_of_rank <= max_error) else cap))
+    results: dict[int, tuple[float, float]] = {}
+    high = cap
+    results[high] = measured(high)
+    if results[high][0] <= max_error:
+        while low < high:
+            middle = (low + high) // 2
+            results[middle] = measured(middle)
+            if results[middle][0] <= max_error:
+                high = middle
+            else:
+                low = middle + 1
+    rank = high
+    worst, rms = results[rank]
+    return MorphBasis(np.ascontiguousarray(targets_all[:rank]), np.ascontiguousarray(weights_all[:, :rank]),
+                      worst, rms, bound=float(max_error), bound_met=worst <= max_error)
