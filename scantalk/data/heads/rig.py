@@ -1,0 +1,271 @@
+"""A rig placed from landmarks: articulation (T, 5) → per-vertex displacement (T, V, 3) on any Head.
+
+Every weight is a smooth function of the vertex *position* in a face frame built from the
+landmarks (mouth corners, lip midline points, eyes, chin, jaw hinges), so two meshings of one
+head (decimated, subdivided, a point cloud, with holes) move the same way at the same surface
+point. The only sharp transition is across the mouth slit, a fraction of a millimetre wide,
+where the surface itself is absent (the lips' gap) or the two lips touch.
+
+The motion is linear in a small basis (`RIG_INPUTS`): the five articulation channels, plus the
+jaw angle squared, because the jaw rotates about its hinge axis and the rotation is taken to
+second order in the angle: R(θ)r − r ≈ θ k×r + θ²/2 k×(k×r).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from scantalk.articulation.channels import ARTICULATION_CHANNELS, NUM_CHANNELS
+from scantalk.data.heads.base import PARTS, Head
+from scantalk.errors import ScanTalkError
+
+
+class RigError(ScanTalkError):
+    """An articulation track or a head the rig cannot use."""
+
+
+RIG_INPUTS: tuple[str, ...] = ARTICULATION_CHANNELS + ("jaw_open_sq",)
+"""Inputs of `rig_basis`: displacement = Σ_c input_c · basis[:, c], with jaw_open_sq = jaw_open²."""
+
+CHIN_DROP = 0.014
+"""Metres the chin moves at jaw_open = 1 (first order in the angle)."""
+
+LIP_PRESS = 0.0015
+"""Metres the lips overlap (press) at lip_close = 1 beyond just touching."""
+
+CLOSE_OVER_JAW = 0.2
+"""lip_close = 1 also closes the lip gap that this much jaw_open makes."""
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    """A face frame from the landmarks: origin at the mouth centre, x towards the head's left
+    corner, y up (towards the eyes), z forward; `scale` = eye-to-mouth distance / 0.07 m."""
+
+    origin: np.ndarray
+    axes: np.ndarray  # (3, 3) rows x, y, z
+    scale: float
+
+    def local(self, points: np.ndarray) -> np.ndarray:
+        """Points (N, 3) in the frame (metres)."""
+        return (np.asarray(points, dtype=np.float64) - self.origin) @ self.axes.T
+
+
+def face_frame(head: Head) -> FaceFrame:
+    """The `FaceFrame` of `head`'s landmarks."""
+    lm = head.landmarks
+    origin = lm.mouth_centre
+    ex = lm.mouth_left - lm.mouth_right
+    up = 0.5 * (lm.eye_left + lm.eye_right) - origin
+    if np.linalg.norm(ex) < 1e-6 or np.linalg.norm(up) < 1e-6:
+        raise RigError(f"head '{head.name}': its mouth corners or eyes coincide, so no face frame can be placed; "
+                       "check the landmarks")
+    ex = ex / np.linalg.norm(ex)
+    # "Up" across the mouth slit is best read from the lips themselves (the slit is a thin
+    # horizontal gap, so a tilted axis would misplace vertices just inside it); lips that touch
+    # give no direction, and then the eyes do.
+    lips = lm.upper_lip - lm.lower_lip
+    lips = lips - (lips @ ex) * ex
+    ey = lips if np.linalg.norm(lips) > 0.003 else up - (up @ ex) * ex
+    ey /= np.linalg.norm(ey)
+    return FaceFrame(origin, np.stack([ex, ey, np.cross(ex, ey)]), float(np.linalg.norm(up) / 0.07))
+
+
+@dataclass(frozen=True)
+class _Regions:
+    """Smooth per-vertex weights (V,) in [0, 1] and the slit geometry of one head."""
+
+    below: np.ndarray  # below the mouth line (sharp at the slit, broad over the cheeks)
+    lips: np.ndarray  # the lips themselves
+    perioral: np.ndarray  # lips and the skin around them (corner motions)
+    profile: np.ndarray  # 1 at the midline, 0 at and beyond the corners (how far the lips travel)
+    jaw: np.ndarray  # how much of the jaw's rotation each vertex follows
+    local: np.ndarray  # (V, 3) local coordinates
+    half_width: float
+
+
+def _slit_height(head: Head, frame: FaceFrame, x: np.ndarray) -> np.ndarray:
+    """Local y of the mouth line at local x: a parabola through the lip midpoint and the corners."""
+    lm = frame.local(head.landmarks.as_array())
+    corners_y, corner_x = 0.5 * (lm[0, 1] + lm[1, 1]), 0.5 * (lm[0, 0] - lm[1, 0])
+    mid_y = 0.5 * (lm[2, 1] + lm[3, 1])
+    return mid_y + (corners_y - mid_y) * np.minimum((x / corner_x) ** 2, 1.0)
+
+
+def _regions(head: Head, frame: FaceFrame, points: np.ndarray) -> _Regions:
+    s = frame.scale
+    q = frame.local(points)
+    x, y, z = q.T
+    lm = frame.local(head.landmarks.as_array())
+    hw = 0.5 * (lm[0, 0] - lm[1, 0])
+    lip_front = 0.5 * (lm[2, 2] + lm[3, 2])
+    dy = y - _slit_height(head, frame, x)
+    ax = np.abs(x) / hw
+    # Sharp across the slit between the corners; laterally the cheeks stretch over a widening band.
+    width = 0.0005 + 0.012 * s * np.clip(ax - 0.9, 0.0, 1.2)
+    below = _sigmoid(-dy / width)
+    front_lips = _sigmoid((z - (lip_front - 0.015 * s)) / (0.003 * s))
+    lips = np.exp(-(ax / 1.15) ** 6 - (dy / (0.013 * s)) ** 4) * front_lips
+    perioral = np.exp(-(ax / 1.6) ** 4 - (dy / (0.022 * s)) ** 4) * _sigmoid((z - (lip_front - 0.045 * s)) / (0.008 * s))
+    profile = np.cos(0.5 * np.pi * np.minimum(ax / 1.05, 1.0)) ** 2
+    hinge_z = frame.local(head.landmarks.jaw_hinge[None])[0, 2]
+    chin = lm[4]
+    behind_hinge = _sigmoid((z - (hinge_z + 0.008 * s)) / (0.008 * s))
+    under_chin = (_sigmoid((z - (chin[2] - 0.04 * s)) / (0.008 * s))
+                  * _sigmoid((y - (chin[1] - 0.03 * s)) / (0.008 * s)))
+    # The lower lip is soft tissue: it follows about four fifths of the jaw's travel.
+    jaw = below * behind_hinge * under_chin * (1.0 - 0.18 * lips * below)
+    return _Regions(below, lips, perioral, profile, jaw, q, float(hw))
+
+
+def rest_lip_gap(head: Head) -> float:
+    """The lips' rest gap at the midline in metres: `meta["rest_lip_gap"]` when the head's maker
+    knows it, else measured from the vertices nearest the mouth line (0 for touching lips)."""
+    if "rest_lip_gap" in head.meta:
+        return float(head.meta["rest_lip_gap"])
+    frame = face_frame(head)
+    q = frame.local(head.verts)
+    lm = frame.local(head.landmarks.as_array())
+    hw = 0.5 * (lm[0, 0] - lm[1, 0])
+    dy = q[:, 1] - _slit_height(head, frame, q[:, 0])
+    near = (np.abs(q[:, 0]) < 0.2 * hw) & (np.abs(dy) < 0.008 * frame.scale) & (q[:, 2] > 0.5 * (lm[2, 2] + lm[3, 2]) - 0.006)
+    above, below = dy[near & (dy > 0)], dy[near & (dy <= 0)]
+    if above.size == 0 or below.size == 0:
+        return 0.0
+    return float(np.clip(above.min() - below.max(), 0.0, 0.01))
+
+
+def rig_basis(head: Head) -> np.ndarray:
+    """Per-vertex motion (V, B, 3) in metres per unit of each `RIG_INPUTS` entry (B = 6).
+
+    Args:
+        head: any `Head` (mesh or point cloud); only its landmarks, vertex positions and parts
+            are used. Eyeball vertices never move.
+
+    Returns:
+        basis (V, 6, 3) float64 in the world frame of the head.
+    """
+    frame = face_frame(head)
+    r = _regions(head, frame, head.verts)
+    lm = head.landmarks
+    V = head.num_vertices
+    ex, ey, ez = frame.axes
+    basis = np.zeros((V, len(RIG_INPUTS), 3))
+
+    # jaw_open: rotation about the hinge axis, first and second order in the angle.
+    k = lm.jaw_hinge_left - lm.jaw_hinge_right
+    k = k / np.linalg.norm(k)
+    arm = head.verts - lm.jaw_hinge
+    theta = CHIN_DROP / max(np.linalg.norm(np.cross(k, lm.chin - lm.jaw_hinge)), 1e-6)
+    if np.cross(k, lm.chin - lm.jaw_hinge) @ ey > 0:
+        k = -k  # the chin must go down whichever way round the hinges were placed
+    basis[:, 0] = r.jaw[:, None] * theta * np.cross(k, arm)
+    basis[:, 5] = r.jaw[:, None] * 0.5 * theta**2 * np.cross(k, np.cross(k, arm))
+
+    # lip_close: the lips meet at the mouth line (rest gap + the gap of a little jaw opening) and
+    # press. The jaw's share is evaluated at the landmark itself, so every meshing agrees.
+    at_lip = _regions(head, frame, lm.lower_lip[None]).jaw[0]
+    lip_arm = lm.lower_lip - lm.jaw_hinge
+    jaw_drop = at_lip * (CLOSE_OVER_JAW * theta * np.cross(k, lip_arm)
+                         + 0.5 * (CLOSE_OVER_JAW * theta) ** 2 * np.cross(k, np.cross(k, lip_arm)))
+    jaw_gap = -float(jaw_drop @ ey)
+    closing = rest_lip_gap(head) + max(jaw_gap, 0.0) + LIP_PRESS
+    upper, lower = r.lips * (1.0 - r.below), r.lips * r.below
+    travel = closing * r.profile
+    basis[:, 1] = ((-0.4 * upper + 0.6 * lower) * travel)[:, None] * ey + (0.0008 * r.lips * r.profile)[:, None] * ez
+
+    # lip_round: protrude ~6 mm and draw the corners in by a sixth of the mouth width each.
+    x = r.local[:, 0]
+    protrude = 0.006 * frame.scale * r.lips * np.exp(-1.2 * (x / r.half_width) ** 2)
+    basis[:, 2] = protrude[:, None] * ez - (x * r.perioral / 3.0)[:, None] * ex
+
+    # lip_spread: corners outwards and back, ~5 mm.
+    corner = np.clip(np.abs(x) / r.half_width, 0.0, 1.0) ** 2 * r.perioral
+    basis[:, 3] = (0.0055 * frame.scale * np.sign(x) * corner)[:, None] * ex - (0.003 * frame.scale * corner)[:, None] * ez
+
+    # labiodental: the lower lip rises past the mouth line and draws back under the upper teeth.
+    lift = lower * r.profile
+    basis[:, 4] = ((rest_lip_gap(head) + 0.003 * frame.scale) * lift)[:, None] * ey - (0.005 * frame.scale * lift)[:, None] * ez
+
+    if head.parts is not None:
+        basis[np.asarray(head.parts) == PARTS["eyeball"]] = 0.0
+    return basis
+
+
+def _articulation(articulation: np.ndarray) -> np.ndarray:
+    a = np.asarray(articulation, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim != 2 or a.shape[1] != NUM_CHANNELS or not np.isfinite(a).all():
+        raise RigError(f"articulation must be a finite array (T, {NUM_CHANNELS}) with channels "
+                       f"{', '.join(ARTICULATION_CHANNELS)}; got shape {np.shape(articulation)}")
+    return a
+
+
+def rig_inputs(articulation: np.ndarray) -> np.ndarray:
+    """The basis inputs (T, 6) of an articulation track (T, 5): the channels and jaw_open²."""
+    a = _articulation(articulation)
+    return np.concatenate([a, a[:, :1] ** 2], axis=1)
+
+
+def rig_displacement(head: Head, articulation: np.ndarray, basis: np.ndarray | None = None) -> np.ndarray:
+    """Displacement (T, V, 3) metres of `head` for an articulation track (T, 5) (or one frame (5,)).
+
+    Exactly Σ_c a_c · basis[:, c] + a_jaw_open² · basis[:, 5]; pass `basis` to reuse `rig_basis(head)`.
+    """
+    basis = rig_basis(head) if basis is None else basis
+    return np.einsum("tb,vbc->tvc", rig_inputs(articulation), basis)
+
+
+def lip_vertices(head: Head) -> tuple[int, int]:
+    """Indices of the vertices nearest the upper_lip and lower_lip landmarks."""
+    _, idx = cKDTree(head.verts).query(np.stack([head.landmarks.upper_lip, head.landmarks.lower_lip]))
+    return int(idx[0]), int(idx[1])
+
+
+def lip_opening(head: Head, frames_or_displacement: np.ndarray, is_displacement: bool | None = None,
+                relative: bool = False) -> np.ndarray:
+    """Upper-minus-lower lip midline gap (T,) in metres along the face's up axis.
+
+    Args:
+        head: the neutral head.
+        frames_or_displacement: (T, V, 3) positions or displacements from `head.verts` (metres).
+        is_displacement: which of the two; None guesses (displacements are far smaller than a head).
+        relative: subtract the neutral head's gap, so 0 means "as at rest".
+    """
+    x = np.asarray(frames_or_displacement, dtype=np.float64)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[1:] != head.verts.shape:
+        raise RigError(f"frames must be (T, {head.num_vertices}, 3) for head '{head.name}', got {np.shape(frames_or_displacement)}")
+    if is_displacement is None:
+        is_displacement = np.abs(x).mean() < 0.5 * np.abs(x - head.verts).mean()
+    positions = head.verts + x if is_displacement else x
+    up = face_frame(head).axes[1]
+    u, l = lip_vertices(head)
+    gap = (positions[:, u] - positions[:, l]) @ up
+    return gap - (head.verts[u] - head.verts[l]) @ up if relative else gap
+
+
+def region_masks(head: Head) -> dict[str, np.ndarray]:
+    """Boolean masks (V,): "lips", "mouth_region" (lips, corners, chin top) and "upper_face"
+    (forehead, brows, eyes: above the middle of the nose, in front of the hinges)."""
+    frame = face_frame(head)
+    r = _regions(head, frame, head.verts)
+    q = r.local
+    lm = frame.local(head.landmarks.as_array())
+    eyes_y = 0.5 * (lm[6, 1] + lm[7, 1])
+    nose_y = lm[5, 1]
+    hinge_z = 0.5 * (lm[8, 2] + lm[9, 2])
+    return {
+        "lips": r.lips > 0.5,
+        "mouth_region": r.perioral > 0.5,
+        "upper_face": (q[:, 1] > 0.5 * (eyes_y + nose_y)) & (q[:, 2] > hinge_z + 0.01 * frame.scale),
+    }
