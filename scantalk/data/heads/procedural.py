@@ -153,7 +153,6 @@ def skin_sdf(s: HeadShape, p: np.ndarray) -> np.ndarray:
     """Signed distance estimate (N,) in metres of points `p` (N, 3) to the skin of shape `s`."""
     L = _layout(s)
     m, f = s.masculinity, s.face_length
-    ax = np.array([1.0, 1.0, 1.0])
     x_abs = np.abs(p[:, 0])
     pm = np.column_stack([x_abs, p[:, 1], p[:, 2]])  # mirrored: left/right features written once
 
@@ -204,7 +203,6 @@ def skin_sdf(s: HeadShape, p: np.ndarray) -> np.ndarray:
     socket = np.linalg.norm(pm - L.eye, axis=1) - (EYEBALL_RADIUS + _SOCKET_CLEARANCE)
     opening = _ellipsoid(pm, L.eye + np.array([0.0, 0.0, 0.012]), (0.014, 0.006, 0.01))
     d = _subtract(d, np.minimum(socket, _union(socket + 0.004, opening, 0.003)), 0.003)
-    del ax
     return d
 
 
