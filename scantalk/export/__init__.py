@@ -14,7 +14,8 @@ from scantalk.export.arkit import (ARKIT_BLENDSHAPES, DRIVEN_NAMES, LIVE_LINK_HE
 from scantalk.export.common import ExportError, ExportReport
 from scantalk.export.gltf import export_gltf, read_gltf_frames
 from scantalk.export.lowrank import MorphBasis, exact_basis, factorise_motion
+from scantalk.export.usd import export_usd, read_usd_frames
 
 __all__ = ["ARKIT_BLENDSHAPES", "DRIVEN_NAMES", "LIVE_LINK_HEADER", "ExportError", "ExportReport", "MorphBasis",
            "arkit_weights", "exact_basis", "export_arkit_csv", "export_arkit_json", "export_gltf",
-           "factorise_motion", "read_gltf_frames"]
+           "export_usd", "factorise_motion", "read_gltf_frames", "read_usd_frames"]
