@@ -1,4 +1,10 @@
-"""End-to-end: the shipped default model animates faces it never saw, in the user's terms."""
+"""End-to-end: the Animator turns any face into an animation in the user's terms.
+
+Only properties every valid model obeys are tested here (shapes, file vertex order, units,
+determinism, invariances, errors). How *well* the shipped model talks (lip movement, a quiet
+forehead, a still mouth in pauses) is measured by `experiments/evaluate_default.py`, so a
+retrained model cannot break the tests by moving its lips differently.
+"""
 
 from pathlib import Path
 
@@ -31,17 +37,18 @@ def _head(meshing: str):
     return head, lip_vertices(head.identity, head.param), upper_face_vertices(head.identity, head.param)
 
 
-def _movement(frames: np.ndarray, vertices: np.ndarray) -> float:
-    """How much `vertices` move over time: per-vertex standard deviation of position, averaged."""
-    return float(np.linalg.norm(frames[:, vertices].std(axis=0), axis=-1).mean())
-
-
-def _check_talks(animation, neutral, lips, upper, scale: float = 1.0):
-    assert animation.frames.shape[1:] == neutral.shape
+def _check_valid(animation, neutral):
+    """A valid animation of `neutral` (V, 3): its shape and order, finite, float32, moving by less than a head."""
+    assert animation.frames.shape[1:] == neutral.shape and animation.frames.dtype == np.float32
     assert np.isfinite(animation.frames).all()
-    mouth, forehead = _movement(animation.frames, lips), _movement(animation.frames, upper)
-    assert mouth > 0.5e-3 * scale, mouth  # the lips move by millimetres
-    assert mouth > 2 * forehead, (mouth, forehead)
+    extent = np.linalg.norm(neutral.max(0) - neutral.min(0))
+    assert np.abs(animation.displacements).max() < 0.25 * extent  # motion, not a different shape
+
+
+@pytest.fixture(scope="module")
+def still_animator():
+    """A freshly initialised ScanTalk: its decoder's last layer starts at zero, so it predicts no motion."""
+    return Animator(ScanTalk(k_eig=16), device="cpu", cache_dir=False)
 
 
 def test_shipped_model_matches_its_recipe():
@@ -62,62 +69,78 @@ def test_shipped_model_matches_its_recipe():
 
 @pytest.mark.parametrize("meshing", ["icosphere", "irregular"])
 def test_registered_and_unseen_meshings(animator, speech, meshing):
-    head, lips, upper = _head(meshing)
+    head, _, _ = _head(meshing)
     animation = animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000)
-    assert animation.num_frames == 90
-    _check_talks(animation, head.verts, lips, upper)
+    assert animation.num_frames == 90 and animation.fps == 30.0
+    _check_valid(animation, head.verts)
 
 
-def test_decimated_mesh(animator, speech):
+def test_decimated_mesh_and_point_cloud(animator, speech, tmp_path):
     import open3d as o3d
 
-    head, lips, upper = _head("icosphere")
+    head, _, _ = _head("icosphere")
     mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(head.verts), o3d.utility.Vector3iVector(head.faces))
     small = mesh.simplify_quadric_decimation(target_number_of_triangles=len(head.faces) // 3)
     verts, faces = np.asarray(small.vertices), np.asarray(small.triangles)
-    # Regions carried over by nearest vertex of the full-resolution head.
-    from scipy.spatial import cKDTree
-
-    nearest = cKDTree(head.verts).query(verts)[1]
-    small_lips = np.flatnonzero(np.isin(nearest, lips))
-    small_upper = np.flatnonzero(np.isin(nearest, upper))
-    animation = animator.animate(verts, speech, faces=faces, sample_rate=16000)
-    _check_talks(animation, verts, small_lips, small_upper)
-
-
-def test_point_cloud(animator, speech, tmp_path):
-    head, lips, upper = _head("icosphere")
+    _check_valid(animator.animate(verts, speech, faces=faces, sample_rate=16000), verts)
     path = tmp_path / "points.xyz"
     np.savetxt(path, head.verts)
     animation = animator.animate(path, speech, sample_rate=16000)
     assert animation.faces is None
-    _check_talks(animation, head.verts, lips, upper)
+    _check_valid(animation, head.verts)
+
+
+def _non_manifold_scan(verts, faces, size=1.0):
+    """verts/faces with a fin (a third face on one edge), a detached sliver of "hair" (head of `size` metres-units)."""
+    a, b = faces[0][:2]
+    extra = np.vstack([verts[a] + [0.0, 0.0, 0.01 * size], verts[:3] * 0.05 + [0.0, 0.16 * size, 0.0]])
+    n = len(verts)
+    return np.vstack([verts, extra]), np.vstack([faces, [[a, b, n]], [[n + 1, n + 2, n + 3]]])
 
 
 def test_non_manifold_scan_with_several_components(animator, speech, tmp_path):
-    head, lips, upper = _head("icosphere")
-    # A fin (a third face on one edge) and a detached sliver of "hair" above the head.
-    a, b = head.faces[0][:2]
-    fin_tip = head.verts[a] + np.array([0.0, 0.0, 0.01])
-    hair = head.verts[:3] * 0.05 + np.array([0.0, 0.16, 0.0])
-    verts = np.vstack([head.verts, fin_tip, hair])
-    n = len(head.verts)
-    faces = np.vstack([head.faces, [[a, b, n]], [[n + 1, n + 2, n + 3]]])
+    head, _, _ = _head("icosphere")
+    verts, faces = _non_manifold_scan(head.verts, head.faces)
     path = tmp_path / "scan.ply"
     save_mesh(path, verts, Mesh.from_arrays(verts, faces))
     animation = animator.animate(path, speech, sample_rate=16000)
     assert animation.frames.shape[1] == len(verts)
-    _check_talks(animation, verts, lips, upper)
+    _check_valid(animation, verts)
+
+
+def test_a_still_model_gives_back_the_file_exactly(still_animator, speech):
+    """No motion predicted → every frame is the file's own vertices: order, units and position kept."""
+    head, _, _ = _head("irregular")
+    order = np.random.default_rng(1).permutation(len(head.verts))
+    verts_mm = head.verts[order] * 1000.0 + np.array([3.0, -50.0, 20.0])  # millimetres, off-centre, shuffled
+    faces = np.argsort(order)[head.faces]
+    for face in ((verts_mm, faces), _non_manifold_scan(verts_mm, faces, size=1000.0)):
+        animation = still_animator.animate(face, speech[:16000], sample_rate=16000)
+        assert np.array_equal(animation.frames, np.broadcast_to(face[0].astype(np.float32), animation.frames.shape))
+    assert animation.meta["alignment"]["units"] == "millimetres"
+
+
+def test_tuple_array_and_path_faces_give_the_same_animation(animator, speech, tmp_path):
+    head, _, _ = _head("uv_coarse")
+    path = tmp_path / "face.obj"
+    save_mesh(path, head.verts, Mesh.from_arrays(head.verts, head.faces))
+    by_tuple = animator.animate((head.verts, head.faces), speech[:16000], sample_rate=16000)
+    by_arrays = animator.animate(head.verts, speech[:16000], faces=head.faces, sample_rate=16000)
+    by_path = animator.animate(path, speech[:16000], sample_rate=16000)
+    assert np.array_equal(by_tuple.frames, by_arrays.frames) and np.array_equal(by_tuple.frames, by_path.frames)
+    assert np.array_equal(by_tuple.faces, head.faces)
+    with pytest.raises(ScanTalkError, match="tuple"):
+        animator.animate((head.verts, head.faces), speech, faces=head.faces, sample_rate=16000)
 
 
 def test_millimetre_scan_in_another_vertex_order(animator, speech):
-    head, lips, upper = _head("irregular")
+    head, _, _ = _head("irregular")
     order = np.random.default_rng(0).permutation(len(head.verts))
     inverse = np.argsort(order)
     verts_mm, faces = head.verts[order] * 1000.0, inverse[head.faces]
     animation = animator.animate(verts_mm, speech, faces=faces, sample_rate=16000)
     assert animation.meta["alignment"]["units"] == "millimetres"
-    _check_talks(animation, verts_mm, inverse[lips], inverse[upper], scale=1000.0)
+    _check_valid(animation, verts_mm)
     # The same face in metres and file order moves the same way, up to units and order.
     reference = animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000)
     in_metres = animation.frames[:, inverse] / 1000.0
@@ -125,13 +148,11 @@ def test_millimetre_scan_in_another_vertex_order(animator, speech):
     assert error < 0.1 * np.abs(reference.displacements).max(), error
 
 
-def test_silence_keeps_the_mouth_nearly_still(animator, speech):
-    head, lips, _ = _head("icosphere")
-    pause = 1e-3 * np.random.default_rng(0).normal(size=3 * 16000).astype(np.float32)  # room noise
-    audio = np.concatenate([speech, pause])
-    animation = animator.animate(head.verts, audio, faces=head.faces, sample_rate=16000)
-    talking, silent = animation.frames[:90], animation.frames[-60:]  # skip the pause's first second
-    assert _movement(silent, lips) < 0.3 * _movement(talking, lips), (_movement(silent, lips), _movement(talking, lips))
+def test_animating_twice_gives_the_same_frames(animator, speech):
+    head, _, _ = _head("uv_coarse")
+    first = animator.animate(head.verts, speech[:16000], faces=head.faces, sample_rate=16000)
+    second = animator.animate(head.verts, speech[:16000], faces=head.faces, sample_rate=16000)
+    assert np.array_equal(first.frames, second.frames)
 
 
 def test_emotion_options(animator, speech):
@@ -166,7 +187,7 @@ def test_checkpoints_of_other_models_are_refused(tmp_path):
     import torch
 
     torch.save({"state_dict": {"layer.weight": torch.zeros(2)}}, tmp_path / "other.ckpt")
-    with pytest.raises(CheckpointError, match="not written by ScanTalk"):
+    with pytest.raises(CheckpointError, match="another model"):
         Animator.from_checkpoint(tmp_path / "other.ckpt")
     (tmp_path / "broken.ckpt").write_bytes(DEFAULT_CHECKPOINT.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="corrupted"):

@@ -1,6 +1,7 @@
 """`scantalk animate` and `scantalk render` from the command line, with the shipped model."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,3 +82,149 @@ def test_render_side_by_side(inputs, tmp_path):
         stream = container.streams.video[0]
         assert (stream.codec_context.width, stream.codec_context.height) == (128, 64)
         assert any(s.type == "audio" for s in container.streams)
+
+
+@pytest.fixture
+def no_inference(monkeypatch):
+    """Fail loudly if a command gets as far as loading the model: its checks must come first."""
+    from scantalk import animator
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the arguments were checked")
+
+    monkeypatch.setattr(animator.Animator, "from_checkpoint", classmethod(refuse))
+
+
+def _one_line_error(capsys, *needles):
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def test_overwrite_never_deletes_the_folder_holding_the_inputs(inputs, tmp_path, capsys, no_inference):
+    import shutil
+
+    face, audio, _ = inputs
+    folder = tmp_path / "p"
+    folder.mkdir()
+    shutil.copy(face, folder / "face.obj")
+    shutil.copy(audio, folder / "s.wav")
+    args = ["animate", str(folder / "face.obj"), str(folder / "s.wav"), "-o", str(folder), "--overwrite"]
+    assert main(args) == 1
+    _one_line_error(capsys, "holds the input")
+    assert sorted(p.name for p in folder.iterdir()) == ["face.obj", "s.wav"]
+
+
+def test_overwrite_never_touches_the_current_home_or_root_folder(inputs, tmp_path, capsys, monkeypatch, no_inference):
+    face, audio, _ = inputs
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "thesis.tex").write_text("years of work")
+    monkeypatch.chdir(work)
+    for target in (".", str(tmp_path), "/"):
+        assert main(["animate", str(face), str(audio), "-o", target, "--overwrite"]) == 1
+        _one_line_error(capsys, "refusing")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "home"), "--overwrite"]) == 1
+    _one_line_error(capsys, "home")
+    assert (work / "thesis.tex").read_text() == "years of work"
+
+
+def test_output_that_is_a_file_symlink_or_read_only_fails_before_inference(inputs, tmp_path, capsys, monkeypatch,
+                                                                           no_inference):
+    face, audio, _ = inputs
+    (tmp_path / "taken.txt").write_text("x")
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "taken.txt")]) == 1
+    _one_line_error(capsys, "taken.txt", "existing file")
+    (tmp_path / "target").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "link")]) == 1
+    _one_line_error(capsys, "symbolic link")
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "taken.txt" / "out")]) == 1
+    _one_line_error(capsys, "cannot write")
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    from scantalk import atomic
+
+    real = atomic.tempfile.mkdtemp
+
+    def read_only(*args, dir=None, **kwargs):  # as on a read-only mount (chmod does not stop root)
+        if dir is not None and Path(dir) == locked:
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(atomic.tempfile, "mkdtemp", read_only)
+    assert main(["animate", str(face), str(audio), "-o", str(locked / "out")]) == 1
+    _one_line_error(capsys, "Permission denied", "writable")
+
+
+@pytest.mark.parametrize("option, needle", [
+    (["--device", "banana"], "not a device name"),
+    (["--fps", "1e9"], "fps"),
+    (["--fps", "0"], "fps"),
+    (["--resolution", "0"], "resolution"),
+])
+def test_bad_options_fail_before_inference(inputs, tmp_path, capsys, no_inference, option, needle):
+    face, audio, _ = inputs
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "out"), *option]) == 1
+    _one_line_error(capsys, needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cuda_on_a_machine_without_it_is_a_clear_error(inputs, tmp_path, capsys, monkeypatch, no_inference):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    face, audio, _ = inputs
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "out"), "--device", "cuda"]) == 1
+    _one_line_error(capsys, "no CUDA", "--device cpu")
+
+
+def test_stale_staging_of_a_killed_run_is_removed_with_a_message(inputs, tmp_path, capsys, no_inference):
+    import hashlib
+    import socket
+    import subprocess
+    import sys
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    stale = tmp_path / f".out.scantalk-staging-{host}-{dead}-k9"
+    stale.mkdir()
+    (stale / "animation.npy").write_bytes(b"half")
+    face, audio, _ = inputs
+    with pytest.raises(AssertionError, match="model was loaded"):  # valid arguments: stops at no_inference
+        main(["animate", str(face), str(audio), "-o", str(tmp_path / "out")])
+    assert not stale.exists()
+    assert f"removed {stale}" in capsys.readouterr().err
+
+
+def test_render_bad_folders_and_options_are_one_line_errors(inputs, tmp_path, capsys):
+    face, audio, num_vertices = inputs
+    out = tmp_path / "out"
+    assert main(["animate", str(face), str(audio), "-o", str(out), "--no-video"]) == 0
+    capsys.readouterr()
+    assert main(["render", str(out), "-o", str(tmp_path / "x.avi")]) == 1
+    _one_line_error(capsys, "x.avi", ".mp4")
+    assert main(["render", str(out), "--resolution", "0"]) == 1
+    _one_line_error(capsys, "resolution")
+    np.save(tmp_path / "gt.npy", np.zeros((30, num_vertices - 1, 3), np.float32))
+    assert main(["render", str(out), "--compare", str(tmp_path / "gt.npy")]) == 1
+    _one_line_error(capsys, "gt.npy", f"{num_vertices} vertices")
+    meta = (out / "meta.json").read_text()
+    (out / "meta.json").write_text(meta[:20])
+    assert main(["render", str(out)]) == 1
+    _one_line_error(capsys, "meta.json", "not valid JSON")
+    (out / "meta.json").write_text(json.dumps({k: v for k, v in json.loads(meta).items() if k != "fps"}))
+    assert main(["render", str(out)]) == 1
+    _one_line_error(capsys, "fps")
+    (out / "meta.json").write_text(meta)
+    data = (out / "animation.npy").read_bytes()
+    (out / "animation.npy").write_bytes(data[:-100])
+    assert main(["render", str(out)]) == 1
+    _one_line_error(capsys, "animation.npy", "truncated")
+    assert not (out / "animation.mp4").exists()
