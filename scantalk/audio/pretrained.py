@@ -152,7 +152,7 @@ class PretrainedSpeechEncoder(AudioEncoder):
                 "use a model without `add_adapter`."
             )
         if freeze_feature_extractor:
-            self.model.feature_extractor._freeze_parameters()
+            self.model.feature_extractor.requires_grad_(False)
         self.output_dim = int(self.model.config.hidden_size)
         self.receptive_field = _receptive_field(self.model.config.conv_kernel, self.model.config.conv_stride)
 
@@ -160,19 +160,42 @@ class PretrainedSpeechEncoder(AudioEncoder):
     def _model_class() -> type[nn.Module]:
         raise NotImplementedError
 
+    def _mask_time_spans(self, hidden: torch.Tensor) -> torch.Tensor:
+        """SpecAugment in time, as the model was fine-tuned with it: about `mask_time_prob` of the
+        frames, in spans of `mask_time_length`, replaced by the model's learned mask embedding.
+
+        Args:
+            hidden: (B, T, hidden_size) projected features, T > mask_time_length.
+
+        Returns:
+            (B, T, hidden_size) with the masked frames replaced.
+        """
+        config = self.model.config
+        if config.mask_time_prob <= 0 or getattr(self.model, "masked_spec_embed", None) is None:
+            return hidden
+        batch, frames, _ = hidden.shape
+        span = int(config.mask_time_length)
+        spans = max(int(config.mask_time_min_masks), int(config.mask_time_prob * frames / span + torch.rand(()).item()))
+        starts = torch.randint(0, frames - span + 1, (batch, spans), device=hidden.device)
+        positions = (starts[..., None] + torch.arange(span, device=hidden.device)).reshape(batch, -1)
+        mask = torch.zeros(batch, frames, dtype=torch.bool, device=hidden.device).scatter_(1, positions, True)
+        return torch.where(mask[..., None], self.model.masked_spec_embed.to(hidden.dtype), hidden)
+
     def encode(self, audio: torch.Tensor, num_frames: int) -> torch.Tensor:
         """(B, N) normalised audio → (B, num_frames, hidden_size)."""
         if audio.shape[-1] < self.receptive_field:
             # The CNN needs one receptive field (400 samples = 25 ms for base models) per output.
             audio = nn.functional.pad(audio, (0, self.receptive_field - audio.shape[-1]))
-        cnn_features = self.model.feature_extractor(audio)  # (B, C_cnn, T50)
+        # A frozen CNN runs without autograd: nothing upstream of it (the waveform) needs gradients.
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self._settings["freeze_feature_extractor"]):
+            cnn_features = self.model.feature_extractor(audio)  # (B, C_cnn, T50)
         cnn_features = resample_frames(cnn_features, num_frames).transpose(1, 2)  # (B, T, C_cnn)
         projected = self.model.feature_projection(cnn_features)
         # wav2vec 2.0 also returns the normed CNN features; HuBERT returns the projection only.
         hidden = projected[0] if isinstance(projected, tuple) else projected
         # SpecAugment spans are mask_time_length frames long; clips shorter than one span stay unmasked.
         if self._settings["spec_augment"] and self.training and num_frames > self.model.config.mask_time_length:
-            hidden = self.model._mask_hidden_states(hidden)
+            hidden = self._mask_time_spans(hidden)
         return self.model.encoder(hidden)[0]
 
     def config(self) -> dict[str, Any]:

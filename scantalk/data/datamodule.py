@@ -65,13 +65,11 @@ class SequenceDataset(Dataset):
         cache_dir: str,
         k_eig: int,
         max_frames: int | None = None,
-        seed: int = 0,
     ) -> None:
         self.records = records
         self.cache_dir = cache_dir
         self.k_eig = k_eig
         self.max_frames = max_frames
-        self.rng = np.random.default_rng(seed)
         self._ops: dict[tuple[bytes, bytes], SurfaceOperators] = {}
 
     def __len__(self) -> int:
@@ -89,8 +87,11 @@ class SequenceDataset(Dataset):
         if seq.sample_rate != SAMPLE_RATE:
             raise DatasetError(f"sequence {seq.subject}/{seq.name}: audio at {seq.sample_rate} Hz, expected 16000")
         if self.max_frames is not None and frames.shape[0] > self.max_frames:
-            # A random window keeps long sequences cheap; audio is cut at the same instants.
-            start = int(self.rng.integers(0, frames.shape[0] - self.max_frames + 1))
+            # A random window keeps long sequences cheap; audio is cut at the same instants. torch's
+            # generator is seeded per DataLoader worker (base seed + worker id; Lightning's
+            # `seed_everything(workers=True)` derives it from the run seed), so workers draw
+            # different windows, unlike one generator built here and copied into every worker.
+            start = int(torch.randint(0, frames.shape[0] - self.max_frames + 1, ()).item())
             stop = start + self.max_frames
             audio = audio[int(start * SAMPLE_RATE / seq.fps) : int(stop * SAMPLE_RATE / seq.fps)]
             frames = frames[start:stop]
@@ -142,7 +143,6 @@ class TalkingHeadDataModule(L.LightningDataModule):
         k_eig: int = 128,
         max_train_frames: int | None = None,
         num_workers: int = 0,
-        seed: int = 0,
     ) -> None:
         super().__init__()
         if not datasets:
@@ -152,7 +152,6 @@ class TalkingHeadDataModule(L.LightningDataModule):
         self.k_eig = k_eig
         self.max_train_frames = max_train_frames
         self.num_workers = num_workers
-        self.seed = seed
         self._splits: dict[str, list[Any]] = {}
 
     def prepare_data(self) -> None:
@@ -210,7 +209,7 @@ class TalkingHeadDataModule(L.LightningDataModule):
     def _loader(self, stage: str, shuffle: bool) -> DataLoader:
         dataset = SequenceDataset(
             self.records(stage), self.cache_dir, self.k_eig,
-            max_frames=self.max_train_frames if stage == "train" else None, seed=self.seed,
+            max_frames=self.max_train_frames if stage == "train" else None,
         )
         return DataLoader(
             dataset, batch_size=1, shuffle=shuffle, collate_fn=_single, num_workers=self.num_workers,

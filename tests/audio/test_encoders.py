@@ -223,6 +223,22 @@ def test_pretrained_config_round_trip_reloads_weights(tiny_models: dict[str, Pat
         torch.testing.assert_close(ours, theirs, msg=key)
 
 
+@pytest.mark.parametrize("name", list(ENCODERS))
+def test_spec_augment_masks_time_spans_in_training_only(tiny_models: dict[str, Path], name: str) -> None:
+    encoder = ENCODERS[name](str(tiny_models[name]), spec_augment=True)
+    torch.manual_seed(0)
+    hidden = torch.randn(2, 60, encoder.output_dim)
+    masked = encoder._mask_time_spans(hidden)
+    replaced = (masked != hidden).any(-1)  # (B, T) frames replaced by the learned mask embedding
+    span = encoder.model.config.mask_time_length
+    assert replaced.any(dim=1).all() and not replaced.all()
+    assert int(replaced.sum(dim=1).min()) >= span
+    audio = speech_like(1.0, seed=1)
+    encoder.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(audio, 40), encoder(audio, 40), rtol=0, atol=0)  # eval: no masking
+
+
 def test_wrong_model_kind_and_non_model_folder(tiny_models: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="'wav2vec2' model"):
         HubertEncoder(str(tiny_models["wav2vec2"]))
