@@ -19,7 +19,7 @@ from scantalk.alignment import aligned_template
 from scantalk.animation import Animation, check_fps
 from scantalk.audio import audio_frame_count, load_audio, prepare_audio
 from scantalk.checkpoint import DEFAULT_CHECKPOINT, model_from_checkpoint
-from scantalk.errors import CacheError, DeviceError, ScanTalkError
+from scantalk.errors import CacheError, DeviceError, MeshError, ScanTalkError
 from scantalk.geometry import Mesh, load_mesh
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
 from scantalk.model import ScanTalk
@@ -134,7 +134,13 @@ class Animator:
         clock = time.perf_counter()
         template, alignment = aligned_template(mesh.verts, align, up, forward, self.recipe.get("reference_center"),
                                                name=mesh.source or "face")
-        ops = self._operators(template, mesh.faces)
+        try:
+            ops = self._operators(template, mesh.faces)
+        except MeshError as error:
+            # Geometry errors describe the surface; the user also needs to know which input it was.
+            if mesh.source and mesh.source not in str(error):
+                raise MeshError(f"{mesh.source}: {error}") from error
+            raise
         timings["operators_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()

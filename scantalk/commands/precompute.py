@@ -77,7 +77,8 @@ def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame
         cache.get_or_compute(template, mesh.faces, k_eig=k_eig)
         entry = cache.path_for(template, mesh.faces, k_eig)
     except ScanTalkError as error:
-        return PrecomputeResult(source, error=str(error).splitlines()[0] if str(error) else repr(error))
+        message = str(error).splitlines()[0] if str(error) else repr(error)
+        return PrecomputeResult(source, error=message if source in message else f"{source}: {message}")
     return PrecomputeResult(source, str(entry), mesh.num_vertices, was_cached)
 
 

@@ -108,10 +108,21 @@ def test_precompute_refuses_an_unwritable_cache_but_animate_only_warns(tmp_path,
     assert "not writable" in capsys.readouterr().err
 
 
-def test_tiny_point_cloud_is_a_one_line_error(tmp_path, capsys):
+def test_tiny_point_cloud_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     cloud = tmp_path / "tiny.xyz"
     np.savetxt(cloud, np.random.default_rng(0).normal(size=(20, 3)) * 0.1)
     assert main(["precompute", str(cloud), "--cache-dir", str(tmp_path / "cache"), "--k-eig", "6"]) == 1
     err = capsys.readouterr().err
     assert "tiny.xyz" in err and "points" in err and "Traceback" not in err
     assert len([line for line in err.splitlines() if line.startswith("error")]) == 1
+    monkeypatch.setenv("SCANTALK_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    import soundfile as sf
+
+    from scantalk.data.synth import make_sample_speech
+
+    sf.write(tmp_path / "s.wav", make_sample_speech(1, seconds=1.0), 16000)
+    assert main(["animate", str(cloud), str(tmp_path / "s.wav"), "-o", str(out), "--no-video"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "tiny.xyz" in err and "points" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
