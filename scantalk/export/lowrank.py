@@ -68,9 +68,9 @@ def _chunks(num_vertices: int, chunk: int) -> range:
 
 
 def _displacement_chunk(frames: np.ndarray, neutral: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """(T, 3·n) float64 displacements of vertices start..stop (what the factorisation works on)."""
-    block = frames[:, start:stop].astype(np.float64) - neutral[None, start:stop].astype(np.float64)
-    return block.reshape(frames.shape[0], -1)
+    """(T, 3·n) float64 displacements of vertices start..stop (the Gram matrix needs float64)."""
+    block = np.asarray(frames[:, start:stop], np.float32) - np.asarray(neutral[start:stop], np.float32)[None]
+    return block.reshape(frames.shape[0], -1).astype(np.float64)
 
 
 def _reconstruction_errors(frames: np.ndarray, neutral: np.ndarray, weights: np.ndarray,
@@ -80,13 +80,14 @@ def _reconstruction_errors(frames: np.ndarray, neutral: np.ndarray, weights: np.
     worst, squares = 0.0, 0.0
     for start in _chunks(frames.shape[1], chunk):
         stop = min(start + chunk, frames.shape[1])
-        played = neutral32[None, start:stop]
+        # float32 throughout, as a GPU or DCC tool plays it back; the rounding (~1e-8 m on a
+        # head-sized face) is far below any bound worth asking for.
+        residual = np.asarray(frames[:, start:stop], np.float32) - neutral32[None, start:stop]
         if targets.shape[0]:
-            # The playback sum in float32, as a GPU or DCC tool evaluates it.
-            played = played + np.tensordot(weights, targets[:, start:stop], axes=(1, 0))
-        distance = np.linalg.norm(frames[:, start:stop].astype(np.float64) - played.astype(np.float64), axis=-1)
-        worst = max(worst, float(distance.max(initial=0.0)))
-        squares += float(np.square(distance).sum())
+            residual -= np.tensordot(weights, targets[:, start:stop], axes=(1, 0))
+        squared = np.einsum("tvc,tvc->tv", residual, residual)
+        worst = max(worst, float(np.sqrt(squared.max(initial=0.0))))
+        squares += float(squared.sum(dtype=np.float64))
     return worst, float(np.sqrt(squares / max(1, frames.shape[0] * frames.shape[1])))
 
 
@@ -160,15 +161,21 @@ def factorise_motion(frames: np.ndarray, neutral: np.ndarray, *, max_error: floa
         return _reconstruction_errors(frames, neutral, weights_all[:, :rank], targets_all[:rank], chunk)
 
     # The error at every vertex is at least the root-mean-square one, which the spectrum gives for
-    # free: start the search there. Then bisect on the measured maximum (nearly monotone in rank;
-    # the answer is always measured, never assumed).
+    # free: start there and gallop upwards (1, 2, 4... more targets), then bisect the last gap on
+    # the measured maximum. It is nearly monotone in rank; the answer is always measured, never assumed.
     tail_energy = np.concatenate([np.cumsum(eigenvalues[::-1])[::-1], [0.0]])
     rms_of_rank = np.sqrt(tail_energy / max(1, num_frames * num_vertices))
-    low = int(min(cap, np.argmax(rms_of_rank <= max_error) if np.any(rms_of_rank <= max_error) else cap))
+    meets_rms = np.flatnonzero(rms_of_rank[: cap + 1] <= max_error)
+    low = int(meets_rms[0]) if meets_rms.size else cap
     results: dict[int, tuple[float, float]] = {}
-    high = cap
-    results[high] = measured(high)
+    step, high, failing = 1, low, low - 1
+    while True:
+        results[high] = measured(high)
+        if results[high][0] <= max_error or high == cap:
+            break
+        failing, high, step = high, min(cap, high + step), step * 2
     if results[high][0] <= max_error:
+        low = failing + 1
         while low < high:
             middle = (low + high) // 2
             results[middle] = measured(middle)

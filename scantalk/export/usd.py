@@ -64,8 +64,8 @@ def export_usd(animation: Any, path: str | Path, *, binary: bool | None = None, 
     scale = unit_scale_of(meta, unit_scale)
     name = "animation.usda" if binary is False else "animation.usdc"
     destination, folder = resolve_destination(path, USD_SUFFIXES, name, overwrite)
-    audio = np.asarray(getattr(animation, "audio", np.zeros(0)) if getattr(animation, "audio", None) is not None
-                       else np.zeros(0))
+    audio = getattr(animation, "audio", None)
+    audio = np.zeros(0, np.float32) if audio is None else np.asarray(audio, np.float32).reshape(-1)
 
     stage = Usd.Stage.CreateInMemory()
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)

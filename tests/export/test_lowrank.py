@@ -22,8 +22,8 @@ def test_rank_matches_the_motion_and_error_is_measured_on_the_playback():
     assert basis.num_targets == 4 and basis.bound_met
     played = basis.reconstruct(neutral)
     measured = np.linalg.norm(played.astype(np.float64) - frames, axis=-1).max()
-    # The reported error is what a viewer shows, not an algebraic estimate.
-    assert measured <= basis.max_error * 1.01 + 1e-9 and basis.max_error <= 1e-4
+    # The reported error is what a viewer shows (up to float32 rounding, ~1e-8 m on a 0.1 m face).
+    assert measured <= basis.max_error + 1e-7 and basis.max_error <= 1e-4
     assert np.abs(basis.weights).max() <= 1.0 + 1e-6
 
 
