@@ -1,20 +1,23 @@
 """Laplacian and lumped mass of a triangle mesh or a point cloud.
 
 Clean meshes (every edge shared by at most two triangles, no sliver or collapsed triangles) get
-the plain cotan Laplacian with barycentric lumped mass from potpourri3d. That is the finite-element
-operator the robust Laplacian refines, several times faster to build (robust_laplacian builds an
-intrinsic Delaunay triangulation by edge flips; figures in experiments/bench/results/), and on
-well-shaped triangles its spectrum agrees with the robust one to discretisation accuracy.
-Everything else (non-manifold scans, slivers, collapsed triangles, point clouds) gets the robust
-(intrinsic Delaunay, mollified) Laplacian of Sharp & Crane 2020 through `robust_laplacian`,
-whose cotan weights stay bounded where plain cotans blow up or the mesh has no consistent
-1-ring. What neither library offers, and lives here, is the test that picks between them.
+the plain cotan Laplacian with barycentric lumped mass: the finite-element operator the robust
+Laplacian refines, and on well-shaped triangles its spectrum agrees with the robust one to
+discretisation accuracy. Everything else (non-manifold scans, slivers, collapsed triangles,
+point clouds) gets the robust (intrinsic Delaunay, mollified) Laplacian of Sharp & Crane 2020
+through `robust_laplacian`, whose cotan weights stay bounded where plain cotans blow up or the
+mesh has no consistent 1-ring.
+
+The plain operator is exactly potpourri3d's `cotan_laplacian` and `vertex_areas` (a test holds
+them equal), assembled here because the same pass also decides whether the mesh is clean enough
+for it: the check needs every corner's cotangent anyway, and reusing them makes check plus
+assembly faster than potpourri3d's assembly alone (its pure-numpy version builds 12 entries per
+triangle; experiments/bench/operators.py measures both, results/operators.json "laplacian").
 """
 
 from __future__ import annotations
 
 import numpy as np
-import potpourri3d
 import robust_laplacian
 import scipy.sparse as sp
 
@@ -38,11 +41,11 @@ def laplacian_and_mass(verts: np.ndarray, faces: np.ndarray | None) -> tuple[sp.
         faces: (F, 3) int64 triangles, or None for a point cloud (needs V > POINT_CLOUD_NEIGHBOURS).
 
     Returns:
-        (L (V, V) scipy CSR float64 in m⁰ (cotan weights are dimensionless), mass (V,) float64 in m²).
+        (L (V, V) scipy CSR float64, dimensionless cotan weights; mass (V,) float64 in m²).
     """
-    if faces is not None and plain_cotan_suits(verts, faces):
-        L = potpourri3d.cotan_laplacian(verts, faces)
-        mass = potpourri3d.vertex_areas(verts, faces)
+    plain = None if faces is None else cotan_laplacian(verts, faces)
+    if plain is not None:
+        L, mass = plain
     else:
         if faces is None:
             L, M = robust_laplacian.point_cloud_laplacian(verts, n_neighbors=POINT_CLOUD_NEIGHBOURS)
@@ -63,28 +66,41 @@ def is_edge_manifold(faces: np.ndarray, num_vertices: int) -> bool:
     return not bool(np.any(keys[2:] == keys[:-2]))
 
 
-def plain_cotan_suits(verts: np.ndarray, faces: np.ndarray) -> bool:
-    """Whether the plain cotan Laplacian is well behaved on this mesh.
+def cotan_laplacian(verts: np.ndarray, faces: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray] | None:
+    """The plain cotan Laplacian and barycentric lumped areas, or None where they misbehave.
 
-    False for an edge in more than two triangles, a collapsed triangle, or a corner angle whose
-    |cot| exceeds `MAX_PLAIN_COTAN`: those meshes get the robust Laplacian.
+    L_ij = −(cot α_ij + cot β_ij)/2 for the angles opposite edge ij, L_ii = −Σ_j L_ij; the mass of
+    a vertex is a third of the area of its triangles.
 
     Args:
-        verts: (V, 3) float64 positions.
+        verts: (V, 3) float64 positions in metres.
         faces: (F, 3) int64 triangles.
 
     Returns:
-        True when `potpourri3d.cotan_laplacian` may be used.
+        (L (V, V) scipy CSR float64, mass (V,) float64 in m²), or None when the mesh needs the
+        robust Laplacian: an edge in more than two triangles, a collapsed triangle, or a corner
+        angle whose |cot| exceeds `MAX_PLAIN_COTAN`.
     """
+    num_vertices = len(verts)
     a, b, c = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
     ab, bc, ca = b - a, c - b, a - c
-    double_area = np.linalg.norm(np.cross(ab, ca), axis=1)  # (F,)
-    dots = np.stack([np.einsum("fi,fi->f", ab, ca), np.einsum("fi,fi->f", bc, ab),
-                     np.einsum("fi,fi->f", ca, bc)], axis=1)  # −(edge·edge) at corners a, b, c
-    squared = np.stack([np.einsum("fi,fi->f", e, e) for e in (ab, bc, ca)], axis=1)
-    if np.any(double_area <= COLLAPSED_TRIANGLE * squared.max(axis=1)):
-        return False
-    # cot of a corner = (its two edge vectors' dot product) / (2·area).
-    if (np.abs(dots).max(axis=1) / double_area).max() > MAX_PLAIN_COTAN:
-        return False
-    return is_edge_manifold(faces, len(verts))
+    double_area = np.linalg.norm(np.cross(ab, -ca), axis=1)  # (F,)
+    longest = np.maximum(np.maximum(np.einsum("fi,fi->f", ab, ab), np.einsum("fi,fi->f", bc, bc)),
+                         np.einsum("fi,fi->f", ca, ca))
+    if np.any(double_area <= COLLAPSED_TRIANGLE * longest) or not is_edge_manifold(faces, num_vertices):
+        return None
+    # cot of the angle at a corner = (its two edge vectors' dot product) / (2·area); the corner at
+    # a weights the opposite edge (b, c), and so on.
+    cotan = -np.stack([np.einsum("fi,fi->f", ab, ca), np.einsum("fi,fi->f", bc, ab),
+                       np.einsum("fi,fi->f", ca, bc)], axis=1) / double_area[:, None]  # (F, 3)
+    if np.abs(cotan).max() > MAX_PLAIN_COTAN:
+        return None
+    weight = 0.5 * cotan.T.ravel()
+    head = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0]])
+    tail = np.concatenate([faces[:, 2], faces[:, 0], faces[:, 1]])
+    off_diagonal = sp.coo_matrix((np.concatenate([-weight, -weight]), (np.concatenate([head, tail]),
+                                  np.concatenate([tail, head]))), shape=(num_vertices, num_vertices)).tocsr()
+    diagonal = np.bincount(head, weight, minlength=num_vertices) + np.bincount(tail, weight, minlength=num_vertices)
+    L = (off_diagonal + sp.diags(diagonal)).tocsr()
+    mass = np.bincount(faces.ravel(), np.repeat(double_area / 6.0, 3), minlength=num_vertices)
+    return L, mass

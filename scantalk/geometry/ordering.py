@@ -6,8 +6,9 @@ order round-off accumulates), and an approximate eigensolver turns those choices
 different bases. `compute_operators` therefore sorts the vertices into an order defined by their
 coordinates alone, relabels and sorts the faces to match, computes everything there and maps the
 results back. The same surface with its vertices permuted then gets bit-identical operators,
-permuted. The order is a Morton (Z-order) curve over the bounding box, which also keeps
-neighbouring vertices close in memory, with ties broken by the exact coordinates.
+permuted. The order is lexicographic in the exact coordinates (x, then y, then z): a Morton
+curve was tried for memory locality and measured no faster, and the coarse-to-fine eigenvalues
+came out less accurate on it (experiments/bench/results/operators.json, "ordering").
 """
 
 from __future__ import annotations
@@ -16,34 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-
-# Bits per axis of the Morton code: 3 × 21 = 63 bits fit an unsigned 64-bit key.
-MORTON_BITS = 21
-
-
-def _spread_bits(values: np.ndarray) -> np.ndarray:
-    """Insert two zero bits between each of the low 21 bits of uint64 `values` (n,)."""
-    x = values & np.uint64(0x1FFFFF)
-    for shift, mask in ((32, 0x1F00000000FFFF), (16, 0x1F0000FF0000FF), (8, 0x100F00F00F00F00F),
-                        (4, 0x10C30C30C30C30C3), (2, 0x1249249249249249)):
-        x = (x | (x << np.uint64(shift))) & np.uint64(mask)
-    return x
-
-
-def morton_keys(verts: np.ndarray) -> np.ndarray:
-    """Z-order keys of positions quantised to a 2²¹ grid over their bounding box.
-
-    Args:
-        verts: (V, 3) float64 positions.
-
-    Returns:
-        (V,) uint64 keys; equal for vertices in the same grid cell.
-    """
-    low = verts.min(axis=0)
-    extent = float((verts.max(axis=0) - low).max())
-    scale = (2**MORTON_BITS - 1) / extent if extent > 0 else 0.0
-    cells = np.clip(np.floor((verts - low) * scale), 0, 2**MORTON_BITS - 1).astype(np.uint64)
-    return (_spread_bits(cells[:, 0]) << np.uint64(2)) | (_spread_bits(cells[:, 1]) << np.uint64(1)) | _spread_bits(cells[:, 2])
 
 
 @dataclass(frozen=True)
@@ -61,12 +34,12 @@ class CanonicalOrder:
 
     @classmethod
     def of(cls, verts: np.ndarray) -> "CanonicalOrder":
-        """The canonical order of positions verts (V, 3): Morton key, then exact x, y, z.
+        """The canonical order of positions verts (V, 3): by exact x, then y, then z.
 
         Only exactly coincident vertices keep their input order relative to each other;
         `load_mesh` merges those.
         """
-        order = np.lexsort((verts[:, 2], verts[:, 1], verts[:, 0], morton_keys(verts)))
+        order = np.lexsort((verts[:, 2], verts[:, 1], verts[:, 0]))
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         return cls(order=order, rank=rank, is_identity=bool(np.all(order == np.arange(len(order)))))
