@@ -33,6 +33,7 @@ Prints a markdown table (figure | target | one column per model) and writes JSON
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import subprocess
@@ -86,19 +87,17 @@ class Probe:
     sides: np.ndarray
 
 
-def make_probe(verts: np.ndarray, landmarks, scale: float = 1.0) -> Probe:
-    """Probe of a head whose verts are in metres × `scale` (the landmarks are in metres)."""
-    lm = landmarks.transformed(lambda points: points * scale)
+def make_probe(verts: np.ndarray, landmarks) -> Probe:
+    """Probe of a head: neutral verts (V, 3) in metres (FLAME frame) and its `FaceLandmarks`."""
+    lm = landmarks
     return Probe(verts, metrics.nearest_vertex(verts, lm.upper_lip), metrics.nearest_vertex(verts, lm.lower_lip),
-                 metrics.lip_region(verts, lm.mouth_centre, 0.015 * scale),
-                 metrics.upper_face_region(verts, lm.eye_left, lm.eye_right, 0.015 * scale, 0.05 * scale, 0.02 * scale),
+                 metrics.lip_region(verts, lm.mouth_centre), metrics.upper_face_region(verts, lm.eye_left, lm.eye_right),
                  metrics.mouth_side(verts, lm.mouth_left, lm.mouth_right, lm.upper_lip, lm.lower_lip))
 
 
-def clip_record(frames: np.ndarray, probe: Probe, utterance, scale: float = 1.0) -> dict:
-    """Raw per-clip measurements (metres) of frames (T, V, 3) in metres × `scale`."""
-    frames = frames / scale
-    neutral = probe.verts / scale
+def clip_record(frames: np.ndarray, probe: Probe, utterance) -> dict:
+    """Raw measurements (metres) of one clip's predicted frames (T, V, 3) in metres."""
+    neutral = probe.verts
     opening = metrics.lip_opening(frames, neutral, probe.upper, probe.lower)
     envelope = metrics.speech_envelope(utterance.samples, utterance.sample_rate, FPS, len(frames))
     return {
@@ -190,9 +189,10 @@ def meshing_figures(animate, head, utterance, variants) -> dict:
     permuted = animate(head.verts[order], inverse[head.faces], utterance)
     back = np.empty_like(permuted)
     back[:, order] = permuted
-    out["permuted_deviation"] = metrics.max_deviation_ratio(back, frames, head.verts)
-    millimetres = animate(head.verts * 1000.0, head.faces, utterance)
-    out["millimetre_deviation"] = metrics.max_deviation_ratio(millimetres / 1000.0, frames, head.verts)
+    millimetres = animate(head.verts * 1000.0, head.faces, utterance) / 1000.0
+    for name, result in (("permuted", back), ("millimetre", millimetres)):
+        out[f"{name}_deviation"] = metrics.max_deviation_ratio(result, frames, head.verts)
+        out[f"{name}_deviation_p99"] = metrics.max_deviation_ratio(result, frames, head.verts, quantile=0.99)
     out["given_vowel_opening_mm"] = speech_figures([clip_record(frames, given, utterance)])["vowel_opening_mm"]
     return out
 
@@ -255,7 +255,19 @@ def resolve_models(args: argparse.Namespace, scratch: Path) -> list[tuple[str, s
                                 f"{OLD_DEFAULT_COMMIT}; extract it elsewhere and pass --checkpoint old=PATH") from None
         old.write_bytes(blob)
         models.append((f"old default ({OLD_DEFAULT_COMMIT})", str(old)))
-    return models
+    return _merge_identical(models)
+
+
+def _merge_identical(models: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """One entry per distinct checkpoint file, labels joined with " = " (the shipped default may
+    still be the old one while a new model is being integrated)."""
+    from scantalk.checkpoint import DEFAULT_CHECKPOINT
+
+    merged: dict[str, tuple[str, str | None]] = {}
+    for label, path in models:
+        digest = hashlib.sha256(Path(path or DEFAULT_CHECKPOINT).read_bytes()).hexdigest()
+        merged[digest] = (f"{merged[digest][0]} = {label}", merged[digest][1]) if digest in merged else (label, path)
+    return list(merged.values())
 
 
 def evaluate_model(path: str | None, heads: list, clips: list, meshing_heads: list, meshing_clip,
@@ -297,14 +309,24 @@ def evaluate_model(path: str | None, heads: list, clips: list, meshing_heads: li
             "seconds": time.perf_counter() - clock}
 
 
-def _cell(name: str, value: float | None) -> str:
+MIN_VISIBLE_VOWEL_MM = 1.0
+"""Below this vowel opening a pause ratio compares noise with noise: it is shown, never passed."""
+
+
+def _cell(name: str, figures: dict) -> str:
+    value = figures.get(name)
     if value is None:
         return "n/a"
     comparison, target, _ = TARGETS[name]
     text = f"{value:.3g}"
     if target is None:
         return text
+    if name == "pause_over_vowel" and (figures.get("vowel_opening_mm") or 0.0) < MIN_VISIBLE_VOWEL_MM:
+        return f"{text} ✗ (vowels shut)"
     ok = value >= target if comparison == ">=" else value <= target
+    if name == "closure_ratio":  # only bilabials whose next vowel visibly opens have a ratio
+        counts = figures.get("counts", {})
+        text += f" ({counts.get('bilabials_with_visible_vowel')} of {counts.get('bilabials')})"
     return f"{text} {'✓' if ok else '✗'}"
 
 
@@ -313,11 +335,11 @@ def markdown_table(results: dict) -> str:
     lines = ["| figure | target | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
     for name, (comparison, target, label) in TARGETS.items():
         target_text = f"{comparison} {target:g}" if target is not None else "—"
-        lines.append(f"| {label} | {target_text} | " + " | ".join(_cell(name, results[m]["figures"].get(name))
+        lines.append(f"| {label} | {target_text} | " + " | ".join(_cell(name, results[m]["figures"])
                                                               for m in labels) + " |")
     for head in next(iter(results.values()))["heads"]:
         lines.append(f"| vowel opening (mm), {head} | >= 3 | " + " | ".join(
-            _cell("vowel_opening_mm", results[m]["heads"][head]["vowel_opening_mm"]) for m in labels) + " |")
+            _cell("vowel_opening_mm", results[m]["heads"][head]) for m in labels) + " |")
     return "\n".join(lines)
 
 
