@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install sysdeps clean bench
+.PHONY: demo test test-fast install sysdeps clean bench gltf-validator
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(MAKE) --no-print-directory sysdeps
@@ -13,7 +13,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	@$(MAKE) --no-print-directory gltf-validator
 	@touch $(STAMP)
+
+# The Khronos glTF validator (npm) that the export tests run on every .glb they write.
+GLTF_VALIDATOR := $(VENV)/gltf-validator
+export SCANTALK_GLTF_VALIDATOR := $(abspath $(GLTF_VALIDATOR))
+gltf-validator:
+	@if command -v npm >/dev/null; then \
+	  test -d $(GLTF_VALIDATOR)/node_modules/gltf-validator || npm install -s --no-fund --no-audit --prefix $(GLTF_VALIDATOR) gltf-validator >/dev/null; \
+	else echo "warning: npm not found; the glTF export tests will skip validation (install nodejs and npm)"; fi
 
 install: $(STAMP)
 

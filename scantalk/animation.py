@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_text, staged_output_dir
 from scantalk.errors import AnimationError, ScanTalkError
+from scantalk.frames import FrameStore, FrameWriter, frame_chunks
 
 MESH_FORMATS = ("ply", "obj")
 # Frame rates that make sense for a face animation; 1e9 fps would ask for billions of frames.
@@ -21,7 +23,11 @@ MIN_FPS, MAX_FPS = 1.0, 240.0
 ANIMATION_KIND = "scantalk.animation"
 # Everything `scantalk animate` may write; a folder with anything else is not replaced.
 OUTPUT_ENTRIES = frozenset({"animation.npy", "meta.json", "neutral.npy", "faces.npy", "audio.wav",
-                            "animation.mp4", "animation.pc2", "meshes"})
+                            "animation.mp4", "animation.pc2", "meshes", "articulation.csv", "articulation.json",
+                            "animation.glb", "animation.usdc", "animation.usda", "arkit.csv", "arkit.json"})
+# Frame files up to this size are read into memory by `Animation.load`; larger ones are read
+# a frame or a chunk at a time (`FrameStore`).
+LOAD_IN_MEMORY_BYTES = 512 << 20
 
 
 def is_animation_dir(path: str | Path) -> bool:
@@ -81,17 +87,20 @@ def _read_array(path: Path, what: str) -> np.ndarray:
 
 @dataclass
 class Animation:
-    """frames (T, V, 3) float32 in the input file's vertex order and units · neutral (V, 3) the
-    input face · faces (F, 3) int64 or None (point cloud) · fps · audio (N,) float32 at
-    sample_rate · meta: what produced it (checkpoint, audio file, alignment...)."""
+    """frames (T, V, 3) float32 in the input file's vertex order and units (an array, or a
+    `FrameStore` on disk for animations too long for memory) · neutral (V, 3) the input face ·
+    faces (F, 3) int64 or None (point cloud) · fps · audio (N,) float32 at sample_rate · meta:
+    what produced it (checkpoint, audio file, alignment...) · articulation: the
+    `ArticulationTrack` (T, A) the frames were decoded from, for models that use one."""
 
     frames: np.ndarray
     neutral: np.ndarray
     faces: np.ndarray | None
     fps: float
     audio: np.ndarray
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
     meta: dict[str, Any] = field(default_factory=dict)
+    articulation: Any = None
 
     @property
     def num_frames(self) -> int:
@@ -100,7 +109,7 @@ class Animation:
     @property
     def displacements(self) -> np.ndarray:
         """(T, V, 3) motion relative to the neutral face, in the file's units."""
-        return self.frames - self.neutral[None]
+        return np.asarray(self.frames) - self.neutral[None]
 
     def metadata(self) -> dict[str, Any]:
         """What meta.json holds: the kind tag that marks our folders, fps, counts and `meta`."""
@@ -133,7 +142,15 @@ class Animation:
         you manage yourself (e.g. your own staging folder, as `scantalk animate` does).
         """
         directory = Path(directory)
-        atomic_save_npy(directory / "animation.npy", self.frames.astype(np.float32))
+        target = directory / "animation.npy"
+        # Frames already streamed into this very file (`animate(..., out=...)`) stay as they are.
+        if not (isinstance(self.frames, FrameStore) and self.frames.path.resolve() == target.resolve()):
+            with FrameWriter(target, self.num_frames, int(self.frames.shape[1])) as writer:
+                for chunk in frame_chunks(self.frames):
+                    writer.write(chunk)
+        if self.articulation is not None:
+            self.articulation.save_csv(directory / "articulation.csv")
+            self.articulation.save_json(directory / "articulation.json")
         atomic_save_npy(directory / "neutral.npy", self.neutral.astype(np.float32))
         if self.faces is not None:
             atomic_save_npy(directory / "faces.npy", self.faces.astype(np.int64))
@@ -150,7 +167,11 @@ class Animation:
             raise AnimationError(f"{directory} is not an animation folder (animation.npy and meta.json expected); "
                                  "create one with `scantalk animate`")
         meta = _read_meta(directory / "meta.json")
-        frames = _read_array(directory / "animation.npy", "animation")
+        frames_path = directory / "animation.npy"
+        if frames_path.stat().st_size > LOAD_IN_MEMORY_BYTES:
+            frames = FrameStore(frames_path)
+        else:
+            frames = _read_array(frames_path, "animation")
         if frames.ndim != 3 or frames.shape[-1] != 3 or len(frames) == 0:
             raise AnimationError(f"{directory / 'animation.npy'} has shape {frames.shape}, not (T, V, 3) frames; "
                                  "re-create the folder with `scantalk animate`")
@@ -164,16 +185,21 @@ class Animation:
                                   or (faces.size and (faces.min() < 0 or faces.max() >= frames.shape[1]))):
             raise AnimationError(f"{faces_path} is not (F, 3) vertex indices below {frames.shape[1]}; "
                                  "re-create the folder with `scantalk animate`")
-        audio, rate = np.zeros(0, np.float32), 16000
+        audio, rate = np.zeros(0, np.float32), SAMPLE_RATE
         if (directory / "audio.wav").exists():
             try:
                 audio, rate = sf.read(directory / "audio.wav", dtype="float32")
             except (sf.LibsndfileError, RuntimeError, OSError) as error:
                 raise AnimationError(f"{directory / 'audio.wav'} is unreadable ({error}); delete it to render "
                                      "without sound, or re-create the folder") from error
+        articulation = None
+        if (directory / "articulation.csv").is_file():
+            from scantalk.articulation import ArticulationTrack
+
+            articulation = ArticulationTrack.load_csv(directory / "articulation.csv")
         known = {"fps", "num_frames", "num_vertices", "sample_rate", "kind"}
         return cls(frames, neutral, faces, meta["fps"], audio, int(rate),
-                   {k: v for k, v in meta.items() if k not in known})
+                   {k: v for k, v in meta.items() if k not in known}, articulation)
 
     def to_video(self, path: str | Path, resolution: int = 512, compare: str | np.ndarray | None = None,
                  progress: bool = True) -> Path:
@@ -208,10 +234,38 @@ class Animation:
         return paths
 
     def export_pc2(self, path: str | Path) -> Path:
-        """Blender/3ds Max point cache (.pc2): the animation applied to the original scan's vertices."""
+        """Blender/3ds Max point cache (.pc2): the animation applied to the original scan's vertices.
+
+        Written a chunk of frames at a time, so any length fits in bounded memory."""
         header = struct.pack("<12siiffi", b"POINTCACHE2\0", 1, self.frames.shape[1], 0.0, 1.0, self.num_frames)
-        atomic_write_bytes(path, header + np.ascontiguousarray(self.frames, dtype="<f4").tobytes())
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            handle.write(header)
+            for chunk in frame_chunks(self.frames):
+                handle.write(np.ascontiguousarray(chunk, dtype="<f4").tobytes())
         return Path(path)
+
+    def export_gltf(self, path: str | Path, **options: Any):
+        """glTF 2.0 (.glb) with morph targets and a weights animation; see `scantalk.export.export_gltf`."""
+        from scantalk.export import export_gltf
+
+        return export_gltf(self, path, **options)
+
+    def export_usd(self, path: str | Path, **options: Any):
+        """USD point cache (.usdc / .usda); see `scantalk.export.export_usd` (needs usd-core)."""
+        from scantalk.export import export_usd
+
+        return export_usd(self, path, **options)
+
+    def export_arkit(self, path: str | Path, **options: Any) -> Path:
+        """The articulation track as ARKit-named blendshape curves: .csv (Live Link Face layout) or
+        .json; see `scantalk.export.arkit`. Needs an animation made by an articulated model."""
+        if self.articulation is None:
+            raise ScanTalkError("this animation has no articulation track (it was made by an end-to-end "
+                                "ScanTalk model), so there are no ARKit curves to export")
+        from scantalk.export import export_arkit_csv, export_arkit_json
+
+        export = export_arkit_json if str(path).lower().endswith(".json") else export_arkit_csv
+        return export(self.articulation, path, **options)
 
 
 def read_pc2(path: str | Path) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""`Animator`: animate any face (mesh, scan, point cloud) from speech with a trained ScanTalk.
+"""`Animator`: animate any face (mesh, scan, point cloud) from speech with a trained model.
 
     animator = Animator.from_checkpoint()          # the shipped default model
     animation = animator.animate("scan.ply", "speech.wav", fps=30)
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -18,13 +18,16 @@ import torch
 from scantalk.alignment import aligned_template
 from scantalk.animation import Animation, check_fps
 from scantalk.audio import audio_frame_count, load_audio, prepare_audio
-from scantalk.checkpoint import DEFAULT_CHECKPOINT, model_from_checkpoint
+from scantalk.audio.io import SAMPLE_RATE
+from scantalk.articulation import ArticulationTrack
+from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_model
 from scantalk.errors import CacheError, DeviceError, MeshError, ScanTalkError
 from scantalk.geometry import Mesh, load_mesh
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
+from scantalk.frames import FrameStore, FrameWriter
 from scantalk.model import ScanTalk
+from scantalk.model.articulated import ArticulatedTalker
 
-AUDIO_RATE = 16000
 
 
 def default_device() -> torch.device:
@@ -59,28 +62,34 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 class Animator:
-    """A trained `ScanTalk` plus everything around it: alignment, operator cache, long audio.
+    """A trained talking-head model plus everything around it: alignment, operators, long audio.
+
+    Two kinds of model animate faces: `ArticulatedTalker` (the shipped default: speech → a named
+    articulation track → a per-face motion basis) and `ScanTalk` (the paper's end-to-end model,
+    for checkpoints trained on 4D datasets). Both give back frames in the face file's vertex
+    order and units, and both stream long animations to disk with `out=`.
 
     Args:
-        model: the network (in eval mode).
+        model: the network (put in eval mode here).
         checkpoint: where it came from (recorded in each animation's meta).
-        recipe: training facts stored with the checkpoint (e.g. `reference_center`, the centre
-            of the training faces in metres, used by `align="auto"`).
+        recipe: training facts stored with the checkpoint.
         device: "cpu", "cuda"... (default: CUDA when present).
         cache_dir: operator cache (default: the per-user cache; `False` disables caching).
         window_seconds, overlap_seconds: long audio is encoded in windows of this length that
             overlap and are cross-faded, so memory stays bounded and no seam shows.
+        chunk_frames: frames decoded (and written, with `out=`) at a time.
     """
 
     def __init__(
         self,
-        model: ScanTalk,
+        model: ScanTalk | ArticulatedTalker,
         checkpoint: str | None = None,
         recipe: dict[str, Any] | None = None,
         device: str | torch.device | None = None,
         cache_dir: str | Path | None | bool = None,
         window_seconds: float = 20.0,
         overlap_seconds: float = 2.0,
+        chunk_frames: int = 256,
     ) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
@@ -89,18 +98,32 @@ class Animator:
         self.cache = None if cache_dir is False else _open_cache(cache_dir)
         self.window_seconds = window_seconds
         self.overlap_seconds = overlap_seconds
+        self.chunk_frames = max(1, int(chunk_frames))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, **kwargs: Any) -> "Animator":
-        """An Animator from a ScanTalk checkpoint; no path means the shipped default model."""
-        model, checkpoint = model_from_checkpoint(path)
+        """An Animator from a checkpoint of either model kind; no path means the shipped default."""
+        model, checkpoint = load_model(path)
         source = str(path) if path is not None else f"default ({DEFAULT_CHECKPOINT.name})"
         return cls(model, checkpoint=source, recipe=checkpoint.get("recipe"), **kwargs)
 
     @property
+    def articulated(self) -> bool:
+        """True for models that speak through an articulation track (`animate_track` works)."""
+        return isinstance(self.model, ArticulatedTalker)
+
+    @property
     def emotions(self) -> list[str]:
         """Emotion labels the model knows (empty without the emotion head)."""
-        return list(self.model.emotion.labels) if self.model.emotion is not None else []
+        emotion = getattr(self.model, "emotion", None)
+        return list(emotion.labels) if emotion is not None else []
+
+    @property
+    def reference_center(self) -> Any:
+        """Where `align="auto"` centres a face: the training faces' centre (metres), if known."""
+        config = getattr(self.model, "config", None)
+        centre = getattr(config, "reference_center", None)
+        return centre if centre is not None else self.recipe.get("reference_center")
 
     def animate(
         self,
@@ -114,25 +137,140 @@ class Animator:
         forward: str | None = None,
         emotion: str | None = None,
         intensity: float | None = None,
+        out: str | Path | None = None,
     ) -> Animation:
         """Animate `face` with `audio` → `Animation` in the face file's vertex order and units.
 
-        face: a mesh/point-cloud path, a `Mesh`, a tuple (verts (V, 3), faces (F, 3) | None), or
-        vertices (V, 3) (with `faces` (F, 3) or None for a point cloud). audio: a path, or samples (N,) with `sample_rate` (Hz).
-        align: "auto" (units from the bounding box, centring) or "none"; up/forward: the
-        file's axes ("z", "-y"...) when the face is not y-up and facing +z.
-        emotion / intensity: an emotion label and a strength in [0, 1] (needs the emotion head).
+        Args:
+            face: a mesh/point-cloud path, a `Mesh`, a tuple (verts (V, 3), faces (F, 3) | None),
+                or vertices (V, 3) (with `faces` (F, 3), or None for a point cloud).
+            audio: a path, or samples (N,) with `sample_rate` (Hz).
+            fps: frames per second of the animation.
+            align: "auto" (units from the bounding box, centring) or "none"; up / forward: the
+                file's axes ("z", "-y"...) when the face is not y-up and facing +z.
+            emotion / intensity: an emotion label and a strength in [0, 1] (models with the
+                emotion head).
+            out: an `.npy` path: frames are streamed there chunk by chunk and
+                `Animation.frames` is a `FrameStore` reading that file (bounded memory for any
+                length); None keeps them in memory.
+
+        Returns:
+            The `Animation`; with an articulated model, `animation.articulation` holds the
+            track (T, A) it was decoded from.
         """
-        timings: dict[str, float] = {}
         fps = check_fps(fps)
         clock = time.perf_counter()
-        mesh = self._mesh(face, faces)
         samples, audio_name = self._audio(audio, sample_rate)
-        emotion_index, intensity_value = self._emotion(emotion, intensity)
-        timings["load_s"] = time.perf_counter() - clock
+        if self.articulated:
+            if emotion is not None or intensity is not None:
+                self._emotion(emotion, intensity)
+            load_s = time.perf_counter() - clock
+            clock = time.perf_counter()
+            track = self.articulate(samples, fps=fps, sample_rate=SAMPLE_RATE)
+            articulation_s = time.perf_counter() - clock
+            animation = self.animate_track(face, track, audio=samples, sample_rate=SAMPLE_RATE, faces=faces,
+                                           align=align, up=up, forward=forward, out=out)
+            animation.meta["audio_file"] = audio_name
+            animation.meta["timings"] = {"load_s": load_s, "articulation_s": articulation_s,
+                                         **animation.meta["timings"]}
+            return animation
 
+        emotion_index, intensity_value = self._emotion(emotion, intensity)
+        timings = {"load_s": time.perf_counter() - clock}
+        mesh, template, alignment, ops = self._face(face, faces, align, up, forward, timings)
         clock = time.perf_counter()
-        template, alignment = aligned_template(mesh.verts, align, up, forward, self.recipe.get("reference_center"),
+        num_frames = audio_frame_count(len(samples), SAMPLE_RATE, fps)
+        with torch.inference_mode():
+            template_t = torch.as_tensor(template, dtype=torch.float32, device=self.device)
+            identity = self.model.encode_identity(template_t, ops)
+            features = self._windowed(self.model.audio_encoder, samples, num_frames, fps)
+            motion = self.model.motion_from_features(features, emotion_index, intensity_value)
+            chunks = (self.model.decode(identity, motion[start:start + self.chunk_frames], ops).float().cpu().numpy()
+                      for start in range(0, num_frames, self.chunk_frames))
+            frames = self._frames(mesh, alignment, chunks, num_frames, out)
+        timings["inference_s"] = time.perf_counter() - clock
+        meta = {"checkpoint": self.checkpoint, "audio_file": audio_name, "face_file": mesh.source,
+                "alignment": alignment.as_dict(), "emotion": emotion,
+                "intensity": float(intensity_value) if emotion is not None else None, "timings": timings}
+        return Animation(frames, mesh.file_verts.astype(np.float32), mesh.file_faces, float(fps), samples,
+                         SAMPLE_RATE, meta)
+
+    def articulate(self, audio: str | Path | np.ndarray, fps: float = 30.0,
+                   sample_rate: int | None = None) -> ArticulationTrack:
+        """Speech → its `ArticulationTrack` (T, A) at `fps`, no face needed (articulated models).
+
+        The track is what the face will do: named curves in [0, 1] (`channels`) that can be
+        plotted, edited and saved (`save_csv`), then decoded onto any face with `animate_track`.
+        """
+        self._need_articulated("articulate")
+        fps = check_fps(fps)
+        samples, _ = self._audio(audio, sample_rate)
+        num_frames = audio_frame_count(len(samples), SAMPLE_RATE, fps)
+        with torch.inference_mode():
+            values = self._windowed(self.model.articulation, samples, num_frames, fps)
+        return ArticulationTrack(values.float().cpu().numpy().clip(0.0, 1.0), fps, tuple(self.model.config.channels))
+
+    def animate_track(
+        self,
+        face: str | Path | Mesh | np.ndarray | tuple[np.ndarray, np.ndarray | None],
+        track: ArticulationTrack | str | Path,
+        audio: str | Path | np.ndarray | None = None,
+        sample_rate: int | None = None,
+        faces: np.ndarray | None = None,
+        align: str = "auto",
+        up: str | None = None,
+        forward: str | None = None,
+        out: str | Path | None = None,
+    ) -> Animation:
+        """Decode an articulation track (e.g. one you edited) onto any face → `Animation`.
+
+        Args:
+            face: as in `animate`.
+            track: an `ArticulationTrack`, or the path of one saved as .csv / .json.
+            audio: optional speech to keep with the animation (path, or samples with
+                `sample_rate`); it is not used to move the face.
+            out: stream frames to this `.npy` (see `animate`).
+
+        Returns:
+            The `Animation` at the track's fps, with `animation.articulation` = the track.
+        """
+        self._need_articulated("animate_track")
+        if not isinstance(track, ArticulationTrack):
+            track = ArticulationTrack.load(track)
+        track = _matching_channels(track, tuple(self.model.config.channels))
+        samples = np.zeros(0, np.float32)
+        if audio is not None:
+            samples, _ = self._audio(audio, sample_rate)
+        timings: dict[str, float] = {}
+        mesh, template, alignment, ops = self._face(face, faces, align, up, forward, timings)
+        clock = time.perf_counter()
+        with torch.inference_mode():
+            template_t = torch.as_tensor(template, dtype=torch.float32, device=self.device)
+            basis = self.model.basis(template_t, ops)
+            values = torch.as_tensor(track.values, dtype=torch.float32, device=self.device)
+            chunks = (self.model.displacement(basis, values[start:start + self.chunk_frames]).cpu().numpy()
+                      for start in range(0, len(values), self.chunk_frames))
+            frames = self._frames(mesh, alignment, chunks, len(values), out)
+        timings["inference_s"] = time.perf_counter() - clock
+        meta = {"checkpoint": self.checkpoint, "audio_file": str(audio) if isinstance(audio, (str, Path)) else None,
+                "face_file": mesh.source, "alignment": alignment.as_dict(), "emotion": None, "intensity": None,
+                "timings": timings}
+        return Animation(frames, mesh.file_verts.astype(np.float32), mesh.file_faces, float(track.fps), samples,
+                         SAMPLE_RATE, meta, articulation=track)
+
+    def _need_articulated(self, what: str) -> None:
+        if not self.articulated:
+            raise ScanTalkError(f"{what} needs a model that speaks through an articulation track (the shipped "
+                                f"default is one); {self.checkpoint} is an end-to-end ScanTalk model")
+
+    def _face(self, face: Any, faces: np.ndarray | None, align: str, up: str | None, forward: str | None,
+              timings: dict[str, float]):
+        """(mesh, template (V, 3) in the model frame, alignment, operators on the device)."""
+        clock = time.perf_counter()
+        mesh = self._mesh(face, faces)
+        timings["load_face_s"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        template, alignment = aligned_template(mesh.verts, align, up, forward, self.reference_center,
                                                name=mesh.source or "face")
         try:
             ops = self._operators(template, mesh.faces)
@@ -142,28 +280,30 @@ class Animator:
                 raise MeshError(f"{mesh.source}: {error}") from error
             raise
         timings["operators_s"] = time.perf_counter() - clock
+        return mesh, template, alignment, ops
 
-        clock = time.perf_counter()
-        num_frames = audio_frame_count(len(samples), AUDIO_RATE, fps)
-        displacement = self._predict(template, ops, samples, num_frames, fps, emotion_index, intensity_value)
-        timings["inference_s"] = time.perf_counter() - clock
-
+    def _frames(self, mesh: Mesh, alignment: Any, chunks: Iterator[np.ndarray], num_frames: int,
+                out: str | Path | None) -> np.ndarray | FrameStore:
+        """Model-frame displacement chunks (t, V, 3) metres → frames in the file's order and units."""
         # Displacements are vectors: rotate and rescale them, never offset them, so a still
         # face maps back exactly onto the file's own coordinates.
         rotation = np.asarray(alignment.rotation)
-        displacement_file = (displacement / alignment.scale) @ rotation
-        frames = mesh.file_verts[None] + mesh.to_file_order(displacement_file)
-        meta = {
-            "checkpoint": self.checkpoint,
-            "audio_file": audio_name,
-            "face_file": mesh.source,
-            "alignment": alignment.as_dict(),
-            "emotion": emotion,
-            "intensity": intensity_value if emotion is not None else None,
-            "timings": timings,
-        }
-        return Animation(frames.astype(np.float32), mesh.file_verts.astype(np.float32), mesh.file_faces,
-                         float(fps), samples, AUDIO_RATE, meta)
+        neutral = mesh.file_verts[None].astype(np.float32)
+
+        def to_file(chunk: np.ndarray) -> np.ndarray:
+            return neutral + mesh.to_file_order((chunk / alignment.scale) @ rotation).astype(np.float32)
+
+        if out is None:
+            frames = np.empty((num_frames, len(mesh.file_verts), 3), np.float32)
+            start = 0
+            for chunk in chunks:
+                frames[start:start + len(chunk)] = to_file(chunk)
+                start += len(chunk)
+            return frames
+        with FrameWriter(out, num_frames, len(mesh.file_verts)) as writer:
+            for chunk in chunks:
+                writer.write(to_file(chunk))
+        return writer.store()
 
     def _mesh(self, face: Any, faces: np.ndarray | None) -> Mesh:
         if isinstance(face, Mesh):
@@ -180,23 +320,24 @@ class Animator:
 
     def _audio(self, audio: Any, sample_rate: int | None) -> tuple[np.ndarray, str | None]:
         if isinstance(audio, (str, Path)):
-            return load_audio(audio, AUDIO_RATE), str(audio)
+            return load_audio(audio, SAMPLE_RATE), str(audio)
         if sample_rate is None:
             raise ScanTalkError("audio given as an array needs its sample_rate (Hz), e.g. sample_rate=16000")
-        return prepare_audio(np.asarray(audio), sample_rate, AUDIO_RATE), None
+        return prepare_audio(np.asarray(audio), sample_rate, SAMPLE_RATE), None
 
     def _emotion(self, emotion: str | None, intensity: float | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         if emotion is None:
             if intensity is not None:
                 raise ScanTalkError("intensity was given without an emotion: pass emotion='happy' (for example) too")
             return None, None
-        if self.model.emotion is None:
+        head = getattr(self.model, "emotion", None)
+        if head is None:
             raise ScanTalkError(
                 f"this model ({self.checkpoint}) has no emotion head, so emotion={emotion!r} cannot be used; "
                 "use a checkpoint trained with experiments/configs/emotional.yaml, or drop the emotion"
             )
-        index = self.model.emotion.label_index(emotion)
-        value = self.model.emotion.check_intensity(1.0 if intensity is None else intensity)
+        index = head.label_index(emotion)
+        value = head.check_intensity(1.0 if intensity is None else intensity)
         return torch.tensor(index, device=self.device), torch.tensor(value, dtype=torch.float32, device=self.device)
 
     def _operators(self, template: np.ndarray, faces: np.ndarray | None):
@@ -208,21 +349,14 @@ class Animator:
             ops = compute_operators(template, faces, self.model.k_eig)
         return ops.to(self.device)
 
-    @torch.inference_mode()
-    def _predict(self, template: np.ndarray, ops: Any, samples: np.ndarray, num_frames: int, fps: float,
-                 emotion: torch.Tensor | None, intensity: torch.Tensor | None) -> np.ndarray:
-        """Displacement (T, V, 3) in the model frame (metres)."""
-        template_t = torch.as_tensor(template, dtype=torch.float32, device=self.device)
-        identity = self.model.encode_identity(template_t, ops)
-        features = self._audio_features(torch.as_tensor(samples, device=self.device), num_frames, fps)
-        motion = self.model.motion_from_features(features, emotion, intensity)
-        return self.model.decode(identity, motion, ops).float().cpu().numpy()
-
-    def _audio_features(self, audio: torch.Tensor, num_frames: int, fps: float) -> torch.Tensor:
-        """Audio-encoder features (T, D), in cross-faded overlapping windows for long audio."""
+    def _windowed(self, encode: Callable[[torch.Tensor, int], torch.Tensor], samples: np.ndarray,
+                  num_frames: int, fps: float) -> torch.Tensor:
+        """`encode(audio, frames)` → (T, D) over the whole clip, in cross-faded overlapping windows
+        for long audio (bounded memory, no seam)."""
+        audio = torch.as_tensor(samples, device=self.device)
         window = max(2, int(round(self.window_seconds * fps)))
         if num_frames <= window:
-            return self.model.audio_encoder(audio, num_frames)
+            return encode(audio, num_frames)
         overlap = max(1, min(window // 2, int(round(self.overlap_seconds * fps))))
         step = window - overlap
         total = None
@@ -230,8 +364,8 @@ class Animator:
         start = 0
         while True:
             stop = min(start + window, num_frames)
-            begin, end = int(round(start / fps * AUDIO_RATE)), int(round(stop / fps * AUDIO_RATE))
-            features = self.model.audio_encoder(audio[begin:end], stop - start)
+            begin, end = int(round(start / fps * SAMPLE_RATE)), int(round(stop / fps * SAMPLE_RATE))
+            features = encode(audio[begin:end], stop - start)
             if total is None:
                 total = torch.zeros(num_frames, features.shape[-1], device=audio.device, dtype=features.dtype)
             ramp = torch.ones(stop - start, 1, device=audio.device)
@@ -247,6 +381,17 @@ class Animator:
             # The last window is moved back to full length rather than left as a short stub.
             start = min(start + step, num_frames - window)
         return total / weight
+
+
+def _matching_channels(track: ArticulationTrack, channels: tuple[str, ...]) -> ArticulationTrack:
+    """The track with exactly the model's channels, in its order (missing channels are an error)."""
+    missing = [name for name in channels if name not in track.channels]
+    if missing:
+        raise ScanTalkError(f"the articulation track lacks the channels {missing} this model decodes "
+                            f"(it has {list(track.channels)}); add them, e.g. as zeros")
+    if tuple(track.channels) == channels:
+        return track
+    return ArticulationTrack(track.array(channels), track.fps, channels)
 
 
 def _open_cache(cache_dir: str | Path | None) -> OperatorCache | None:

@@ -1,9 +1,10 @@
 """Reading and writing checkpoints safely (no arbitrary unpickling), for every model in the project.
 
-Two kinds of ScanTalk file are accepted: Lightning checkpoints written by `ScanTalkModule` and
-the slim files written by `save_model` (what ships in `scantalk/assets/`). Both carry
-`scantalk_kind` and the model's `ScanTalkConfig`, so the file alone rebuilds the model. Other
-models (the EmoBlender) read their files through `load_checkpoint_dict` with their own kind.
+Talking-head models come in two kinds: the end-to-end `ScanTalk` (Lightning checkpoints written
+by `ScanTalkModule`, or slim files from `save_model`) and the factored `ArticulatedTalker` (slim
+files; the shipped default in `scantalk/assets/`). Every file carries `scantalk_kind` and the
+model's typed configuration, so the file alone rebuilds the model (`load_model`). Other models
+(the EmoBlender) read their files through `load_checkpoint_dict` with their own kind.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ import torch
 from scantalk.atomic import atomic_path
 from scantalk.errors import CheckpointError
 from scantalk.model import ScanTalk, ScanTalkConfig
+from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
 
 CHECKPOINT_KIND = "scantalk"
 CONFIG_KEY = "scantalk_model_config"
+ARTICULATED_KIND = "scantalk-articulated"
+ARTICULATED_CONFIG_KEY = "articulated_model_config"
 DEFAULT_CHECKPOINT = Path(__file__).parent / "assets" / "default.ckpt"
 _READ_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError)
 
@@ -35,13 +39,14 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {first_line}"
 
 
-def load_checkpoint_dict(path: str | Path, kind: str = CHECKPOINT_KIND, config_key: str = CONFIG_KEY,
+def load_checkpoint_dict(path: str | Path, kind: str | tuple[str, ...] = CHECKPOINT_KIND, config_key: str = CONFIG_KEY,
                          what: str = "checkpoint") -> dict[str, Any]:
     """The checkpoint at `path` as a dict, loaded with `weights_only=True` and checked.
 
     Args:
         path: the file.
-        kind: the `scantalk_kind` entry it must carry ("scantalk", "emoblender").
+        kind: the `scantalk_kind` entry it must carry ("scantalk", "emoblender"), or a tuple of
+            accepted kinds.
         config_key: the entry holding the model configuration.
         what: how error messages name the file ("checkpoint", "blender checkpoint").
 
@@ -51,19 +56,23 @@ def load_checkpoint_dict(path: str | Path, kind: str = CHECKPOINT_KIND, config_k
     Raises:
         CheckpointError: missing, unreadable, unsafe, another model's, or incomplete.
     """
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(f"{what} {path} does not exist: pass the path of a .ckpt written by "
-                              "`scantalk fit`" + (", or omit it to use the shipped default model" if kind == CHECKPOINT_KIND else ""))
+                              "`scantalk fit`" + (", or omit it to use the shipped default model" if CHECKPOINT_KIND in kinds else ""))
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except _READ_ERRORS as error:
         raise CheckpointError(f"{what} {path} cannot be read ({_reason(error)}); it is corrupted, truncated, "
                               "or not a PyTorch checkpoint of this project — re-download or re-train it") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("scantalk_kind") != kind:
+    if not isinstance(checkpoint, dict) or checkpoint.get("scantalk_kind") not in kinds:
         found = checkpoint.get("scantalk_kind") if isinstance(checkpoint, dict) else None
-        raise CheckpointError(f"{what} {path} is not a {kind!r} checkpoint (its kind: {found!r}); "
-                              f"it belongs to another model — pass a {kind} checkpoint")
+        wanted = " or ".join(repr(k) for k in kinds)
+        raise CheckpointError(f"{what} {path} is not a {wanted} checkpoint (its kind: {found!r}); "
+                              "it belongs to another model — pass a checkpoint of this project's talking-head models")
+    if checkpoint.get("scantalk_kind") == ARTICULATED_KIND:
+        config_key = ARTICULATED_CONFIG_KEY
     if config_key not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"{what} {path} lacks the model configuration or weights; re-save it")
     return checkpoint
@@ -81,22 +90,30 @@ def config_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> Scan
                               "it was written by another version or edited — re-train or re-export it") from None
 
 
-def model_from_checkpoint(path: str | Path | None = None) -> tuple[ScanTalk, dict[str, Any]]:
-    """Rebuild a `ScanTalk` (eval mode) from a checkpoint.
+def load_model(path: str | Path | None = None) -> tuple[ScanTalk | ArticulatedTalker, dict[str, Any]]:
+    """Rebuild whichever talking-head model a checkpoint holds (eval mode).
 
     Args:
-        path: a checkpoint from `scantalk fit` or `save_model`; None for the shipped model.
+        path: a checkpoint from `scantalk fit`, `save_model` or a recipe; None for the shipped model.
 
     Returns:
-        (model, the checkpoint dict).
+        (model, the checkpoint dict): a `ScanTalk` or an `ArticulatedTalker`.
     """
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
-    checkpoint = load_checkpoint_dict(path)
-    config = config_from_checkpoint(checkpoint, path)
-    try:
-        model = ScanTalk(config)
-    except (TypeError, ValueError) as error:
-        raise CheckpointError(f"checkpoint {path} has an invalid model configuration ({error}); re-train it") from None
+    checkpoint = load_checkpoint_dict(path, kind=(CHECKPOINT_KIND, ARTICULATED_KIND))
+    if checkpoint["scantalk_kind"] == ARTICULATED_KIND:
+        stored = checkpoint[ARTICULATED_CONFIG_KEY]
+        try:
+            model = ArticulatedTalker(ArticulatedConfig.from_dict(stored, source=f"checkpoint {path}"))
+        except (TypeError, ValueError, AttributeError) as error:
+            raise CheckpointError(f"checkpoint {path} has a model configuration this version cannot build "
+                                  f"({error}); re-train or re-export it") from None
+    else:
+        config = config_from_checkpoint(checkpoint, path)
+        try:
+            model = ScanTalk(config)
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f"checkpoint {path} has an invalid model configuration ({error}); re-train it") from None
     state = checkpoint["state_dict"]
     # Lightning prefixes the module's attribute name; slim files store the model's own keys.
     if any(key.startswith("model.") for key in state):
@@ -109,7 +126,26 @@ def model_from_checkpoint(path: str | Path | None = None) -> tuple[ScanTalk, dic
     return model, checkpoint
 
 
-def save_model(path: str | Path, model: ScanTalk, **extra: Any) -> None:
+def model_from_checkpoint(path: str | Path | None = None) -> tuple[ScanTalk, dict[str, Any]]:
+    """Rebuild a `ScanTalk` (eval mode) from a checkpoint.
+
+    Args:
+        path: a checkpoint from `scantalk fit` or `save_model`; None for the shipped model.
+
+    Returns:
+        (model, the checkpoint dict).
+
+    Raises:
+        CheckpointError: also when the checkpoint holds another kind of model.
+    """
+    model, checkpoint = load_model(path)
+    if not isinstance(model, ScanTalk):
+        raise CheckpointError(f"checkpoint {path or DEFAULT_CHECKPOINT} holds a {type(model).__name__}, not an "
+                              "end-to-end ScanTalk; use scantalk.checkpoint.load_model (or Animator) for it")
+    return model, checkpoint
+
+
+def save_model(path: str | Path, model: ScanTalk | ArticulatedTalker, **extra: Any) -> None:
     """Write a slim checkpoint (config + weights + `extra` metadata such as the recipe), atomically.
 
     Args:
@@ -117,9 +153,10 @@ def save_model(path: str | Path, model: ScanTalk, **extra: Any) -> None:
         model: the model; its `ScanTalkConfig` is stored as a plain dict.
         **extra: further plain-container entries.
     """
+    articulated = isinstance(model, ArticulatedTalker)
     checkpoint = {
-        "scantalk_kind": CHECKPOINT_KIND,
-        CONFIG_KEY: model.config.to_dict(),
+        "scantalk_kind": ARTICULATED_KIND if articulated else CHECKPOINT_KIND,
+        (ARTICULATED_CONFIG_KEY if articulated else CONFIG_KEY): model.config.to_dict(),
         "state_dict": {key: value.detach().cpu() for key, value in model.state_dict().items()},
         **extra,
     }

@@ -9,7 +9,8 @@ from pathlib import Path
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("face", help="mesh or point cloud (.obj .ply .off .stl .glb .pcd .xyz)")
-    parser.add_argument("audio", help="speech (.wav .flac .ogg), any sample rate")
+    parser.add_argument("audio", nargs="?", default=None,
+                        help="speech (.wav .flac .ogg), any sample rate (optional with --track)")
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("--checkpoint", default=None, help="a ScanTalk .ckpt (default: the shipped model)")
     parser.add_argument("--fps", type=float, default=30.0)
@@ -18,6 +19,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--forward", default=None, help="the axis the face looks along, e.g. -y (default z)")
     parser.add_argument("--emotion", default=None, help="emotion label (models with the emotion head)")
     parser.add_argument("--intensity", type=float, default=None, help="emotion strength in [0, 1]")
+    parser.add_argument("--track", default=None,
+                        help="decode this articulation track (.csv/.json, e.g. an edited articulation.csv) "
+                             "onto the face instead of the speech; AUDIO, if given, is kept as the soundtrack")
+    parser.add_argument("--export", action="append", choices=["glb", "usd", "arkit"], default=[],
+                        help="also write animation.glb (morph targets), animation.usdc, or arkit.csv/.json "
+                             "(ARKit-named curves); repeat for several")
     parser.add_argument("--no-video", action="store_true", help="skip animation.mp4")
     parser.add_argument("--compare", choices=["neutral"], default=None, help="side-by-side video")
     parser.add_argument("--export-meshes", choices=["ply", "obj"], default=None, help="one mesh per frame")
@@ -31,22 +38,32 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from scantalk.animation import check_fps, is_animation_dir
     from scantalk.animator import Animator, resolve_device
+    from scantalk.errors import ScanTalkError
     from scantalk.atomic import staged_output_dir
     from scantalk.render.camera import check_resolution
 
     # Everything a user can get wrong is checked before the model loads or inference runs.
     fps = check_fps(args.fps)
+    if args.audio is None and args.track is None:
+        raise ScanTalkError("give the speech to animate (AUDIO) or an articulation track (--track FILE)")
     check_resolution(args.resolution)
     device = resolve_device(args.device)
-    inputs = [args.face, args.audio] + ([args.checkpoint] if args.checkpoint else [])
+    inputs = [path for path in (args.face, args.audio, args.track, args.checkpoint) if path]
     # The output is built in a hidden sibling folder (created now, so an unwritable place fails
     # at once) and swapped in at the end: an interrupted run leaves the old output as it was.
     with staged_output_dir(args.out, args.overwrite, is_animation_dir, inputs, what="-o") as staging:
         clock = time.perf_counter()
         animator = Animator.from_checkpoint(args.checkpoint, device=device)
         model_s = time.perf_counter() - clock
-        animation = animator.animate(args.face, args.audio, fps=fps, align=args.align, up=args.up,
-                                     forward=args.forward, emotion=args.emotion, intensity=args.intensity)
+        # Frames stream straight into the output file: memory stays bounded for any length.
+        frames_file = staging / "animation.npy"
+        if args.track is not None:
+            animation = animator.animate_track(args.face, args.track, audio=args.audio, align=args.align,
+                                               up=args.up, forward=args.forward, out=frames_file)
+        else:
+            animation = animator.animate(args.face, args.audio, fps=fps, align=args.align, up=args.up,
+                                         forward=args.forward, emotion=args.emotion, intensity=args.intensity,
+                                         out=frames_file)
         clock = time.perf_counter()
         animation.write_files(staging)
         if not args.no_video:
@@ -56,6 +73,15 @@ def run(args: argparse.Namespace) -> int:
             animation.export_meshes(staging / "meshes", args.export_meshes)
         if args.export_cache == "pc2":
             animation.export_pc2(staging / "animation.pc2")
+        for kind in dict.fromkeys(args.export):
+            if kind == "glb":
+                report = animation.export_gltf(staging / "animation.glb")
+                print(f"  animation.glb: {report.num_targets} morph targets, max error {report.max_error * 1000:.3f} mm")
+            elif kind == "usd":
+                animation.export_usd(staging / "animation.usdc")
+            else:
+                animation.export_arkit(staging / "arkit.csv")
+                animation.export_arkit(staging / "arkit.json")
     out = Path(args.out)
     timings = {"model_s": model_s, **animation.meta["timings"], "write_s": video_s}
     print(f"{animation.num_frames} frames × {animation.frames.shape[1]} vertices → {out.resolve()}")

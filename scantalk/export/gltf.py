@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pygltflib
 
+from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
 from scantalk.export.common import (ExportReport, check_bound, check_frames, finish, resolve_destination,
                                     unit_scale_of)
@@ -185,7 +186,7 @@ def export_gltf(animation: Any, path: str | Path, *, max_error: float = DEFAULT_
     if not basis.bound_met:
         report.notes.append(f"{cap} morph targets reach a largest error of {basis.max_error * 1e3:.3g} mm, above the "
                             f"{bound * 1e3:.3g} mm asked for; raise max_targets or pass exact=True for per-frame targets")
-    return finish(report, folder, getattr(animation, "audio", None), getattr(animation, "sample_rate", 16000),
+    return finish(report, folder, getattr(animation, "audio", None), getattr(animation, "sample_rate", SAMPLE_RATE),
                   meta, started)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
 from scantalk.export.common import (AUDIO_FILE, ExportError, ExportReport, check_frames, finish,
                                     resolve_destination, unit_scale_of)
@@ -104,7 +105,7 @@ def export_usd(animation: Any, path: str | Path, *, binary: bool | None = None, 
             raise ExportError(f"USD could not write {destination}; check the folder is writable")
     report = ExportReport(path=destination, format="usda" if destination.suffix.lower() == ".usda" else "usdc",
                           num_frames=frames.shape[0], num_vertices=frames.shape[1], fps=fps, exact=True)
-    return finish(report, folder, audio, getattr(animation, "sample_rate", 16000), meta, started)
+    return finish(report, folder, audio, getattr(animation, "sample_rate", SAMPLE_RATE), meta, started)
 
 
 def read_usd_frames(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, float, float]:

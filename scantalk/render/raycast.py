@@ -29,6 +29,7 @@ import torch
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
+from scantalk.frames import FrameStore
 from scantalk.errors import MeshError, ScanTalkError
 from scantalk.render.camera import Camera, Style, check_points, shade, unit, vertex_normals
 
@@ -386,7 +387,9 @@ def render_frames(frames: np.ndarray, faces: np.ndarray | None, camera: Camera |
     uint8. `np.stack(list(render_frames(...)))` gives the (T, H, W, 3) array. workers: frames
     rendered at once on threads (1 renders in the calling thread).
     """
-    frames = np.asarray(frames)  # each frame is converted when rendered: no (T, V, 3) float64 copy
+    # Each frame is converted when rendered (no (T, V, 3) float64 copy); frames on disk
+    # (`FrameStore`) are read one at a time, so memory stays bounded for any length.
+    frames = frames if isinstance(frames, FrameStore) else np.asarray(frames)
     if frames.ndim != 3 or frames.shape[-1] != 3 or frames.shape[0] == 0:
         raise MeshError(f"frames must be a non-empty (T, V, 3) array, got shape {frames.shape}.")
     camera = camera or Camera.framing(frames[0], resolution)

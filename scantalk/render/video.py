@@ -11,6 +11,8 @@ import av
 import numpy as np
 from tqdm.auto import tqdm
 
+from scantalk.frames import FrameStore
+from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
 from scantalk.errors import AudioError, MeshError, OutputError, ScanTalkError
 from scantalk.render.camera import Camera, Style
@@ -85,7 +87,7 @@ def _even(frame: np.ndarray) -> np.ndarray:
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, audio: np.ndarray | None = None,
-                sample_rate: int = 16000, crf: int = 20, preset: str = "veryfast") -> Path:
+                sample_rate: int = SAMPLE_RATE, crf: int = 20, preset: str = "veryfast") -> Path:
     """Encode `frames` (each (H, W, 3) uint8 RGB, all one size) at `fps` into an .mp4 at `path`.
 
     audio (N,) mono samples at `sample_rate` Hz (float in [−1, 1] or int16) becomes an AAC track;
@@ -169,7 +171,7 @@ def side_by_side(left: np.ndarray, right: np.ndarray, separator: int = 2) -> np.
 
 
 def render_animation(frames: np.ndarray, faces: np.ndarray | None, path: str | Path, fps: float,
-                     audio: np.ndarray | None = None, sample_rate: int = 16000, resolution: int = 512,
+                     audio: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE, resolution: int = 512,
                      compare: np.ndarray | None = None, style: Style | None = None, backend: str = "raster",
                      progress: bool = True, workers: int = 2) -> Path:
     """Render an animation to an .mp4 with its speech, streaming frame by frame.
@@ -182,7 +184,9 @@ def render_animation(frames: np.ndarray, faces: np.ndarray | None, path: str | P
     the encoder runs. Returns `path`.
     """
     path = check_video_path(path)
-    frames = np.asarray(frames)  # each frame is converted when rendered: no (T, V, 3) float64 copy
+    # Each frame is converted when rendered (no (T, V, 3) float64 copy); frames on disk
+    # (`FrameStore`) are read one at a time, so memory stays bounded for any length.
+    frames = frames if isinstance(frames, FrameStore) else np.asarray(frames)
     if frames.ndim != 3 or frames.shape[-1] != 3 or frames.shape[0] == 0:
         raise MeshError(f"frames must be a non-empty (T, V, 3) array, got shape {frames.shape}.")
     first = frames[0]

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Sample rate of every `Utterance` (Hz): what the audio encoders expect.
-SAMPLE_RATE = 16000
+from scantalk.audio.io import SAMPLE_RATE  # the rate of every `Utterance`, as the audio encoders expect
 
 #: Silence, pauses, breaths and noise: the mouth is at rest.
 SILENCE = "SIL"

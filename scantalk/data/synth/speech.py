@@ -17,11 +17,9 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import butter, lfilter, sosfilt
 
+from scantalk.audio.io import SAMPLE_RATE
 from scantalk.data.synth.motion import ARTICULATION_CHANNELS
 from scantalk.errors import AudioError
-
-SAMPLE_RATE = 16000
-"""Audio sample rate (Hz) of every synthetic clip."""
 
 # (F1, F2, F3) Hz of an adult voice, and (jaw_open, lip_round, lip_spread) targets.
 VOWELS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {

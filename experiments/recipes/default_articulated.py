@@ -1,0 +1,147 @@
+"""The recipe of the shipped default model: the factored talking head, end to end on a CPU.
+
+    python experiments/recipes/default_articulated.py --work runs/articulated [--speech-minutes 25]
+        [--decoder-minutes 45] [--export scantalk/assets/default.ckpt]
+
+1. speech from real voices (festival, flite) with exact phone timings: a training corpus from
+   the training voices and a validation corpus from held-out voices (`scantalk.data.speech`);
+2. rigged heads: anatomical procedural heads and real faces deformed into new identities, each
+   in several meshings (`scantalk.data.articulated.build_rig_heads`);
+3. the speech → articulation network (`SpeechArticulatorModule`), on augmented speech;
+4. the DiffusionNet decoder (`ArticulationDecoderModule`), on the rigged heads;
+5. both halves joined into one `ArticulatedTalker` checkpoint with this recipe's facts.
+
+Every stage skips itself when its output is complete, and training resumes from its last
+checkpoint, so an interrupted run goes on where it stopped. Progress bars show each stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _last_checkpoint(run_dir: Path) -> Path | None:
+    found = sorted(run_dir.rglob("last*.ckpt"), key=lambda path: path.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def _train(module, data, run_dir: Path, minutes: float, every_steps: int, val_every: int | None) -> Path:
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    resume = _last_checkpoint(run_dir)
+    done = run_dir / "finished.json"
+    if done.is_file() and resume is not None:
+        return resume
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", every_n_train_steps=every_steps, save_last=True)
+    trainer = L.Trainer(accelerator="auto", devices=1, max_epochs=100000, max_time={"minutes": minutes},
+                        default_root_dir=run_dir, callbacks=[checkpoint], logger=CSVLogger(run_dir, name="logs"),
+                        gradient_clip_val=1.0, log_every_n_steps=20, val_check_interval=val_every,
+                        check_val_every_n_epoch=None if val_every else 1, enable_progress_bar=True)
+    trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
+    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    done.write_text(json.dumps({"steps": trainer.global_step, "epochs": trainer.current_epoch}))
+    return run_dir / "checkpoints" / "last.ckpt"
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default="runs/articulated", help="working folder (data, runs)")
+    parser.add_argument("--utterances", type=int, default=1200, help="training utterances")
+    parser.add_argument("--val-utterances", type=int, default=120, help="held-out-voice utterances")
+    parser.add_argument("--procedural-heads", type=int, default=60)
+    parser.add_argument("--real-heads", type=int, default=40)
+    parser.add_argument("--extra-meshings", type=int, default=2, help="extra meshings per identity")
+    parser.add_argument("--speech-minutes", type=float, default=25.0)
+    parser.add_argument("--decoder-minutes", type=float, default=45.0)
+    parser.add_argument("--stages", default="speech,heads,articulator,decoder,export")
+    parser.add_argument("--export", default=str(REPO / "scantalk" / "assets" / "default.ckpt"))
+    args = parser.parse_args(argv)
+    stages = set(args.stages.split(","))
+
+    from scantalk.data.articulated import RigDataModule, SpeechDataModule, build_rig_heads
+    from scantalk.data.speech import HELD_OUT_VOICES, TRAIN_VOICES, build_speech_corpus
+    from scantalk.training.articulated import ArticulationDecoderModule, SpeechArticulatorModule
+
+    torch.manual_seed(0)
+    work = Path(args.work).resolve()
+    seconds: dict[str, float] = {}
+
+    clock = time.perf_counter()
+    if "speech" in stages:
+        build_speech_corpus(work / "speech" / "train", args.utterances, seed=0, voices=TRAIN_VOICES)
+        build_speech_corpus(work / "speech" / "val", args.val_utterances, seed=1, voices=HELD_OUT_VOICES)
+    seconds["speech"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    if "heads" in stages:
+        build_rig_heads(work / "heads", args.procedural_heads, args.real_heads, args.extra_meshings)
+    seconds["heads"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    articulator_ckpt = None
+    if "articulator" in stages:
+        data = SpeechDataModule(str(work / "speech" / "train"), str(work / "speech" / "val"), batch_size=16,
+                                num_workers=1)
+        articulator_ckpt = _train(SpeechArticulatorModule(), data, work / "runs" / "articulator",
+                                  args.speech_minutes, every_steps=100, val_every=None)
+    seconds["articulator"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    decoder_ckpt = None
+    if "decoder" in stages:
+        data = RigDataModule(str(work / "heads"), num_workers=1)
+        decoder_ckpt = _train(ArticulationDecoderModule(), data, work / "runs" / "decoder",
+                              args.decoder_minutes, every_steps=200, val_every=None)
+    seconds["decoder"] = time.perf_counter() - clock
+
+    if "export" not in stages:
+        return work
+    from scantalk.checkpoint import save_model
+    from scantalk.data.articulated import load_head
+    from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
+
+    articulator_ckpt = articulator_ckpt or _last_checkpoint(work / "runs" / "articulator")
+    decoder_ckpt = decoder_ckpt or _last_checkpoint(work / "runs" / "decoder")
+    speech_state = torch.load(articulator_ckpt, map_location="cpu", weights_only=True)
+    decoder_state = torch.load(decoder_ckpt, map_location="cpu", weights_only=True)
+    splits = json.loads((work / "heads" / "splits.json").read_text())
+    centres = np.array([load_head(work / "heads" / f"{n}.npz").verts.mean(0) for n in splits["train"][:50]])
+    speech_hp, decoder_hp = speech_state["hyper_parameters"], decoder_state["hyper_parameters"]
+    config = ArticulatedConfig(
+        k_eig=decoder_hp["k_eig"], width=decoder_hp["width"], n_blocks=decoder_hp["n_blocks"],
+        use_normals=decoder_hp["use_normals"], n_mels=speech_hp["n_mels"], audio_hidden=speech_hp["audio_hidden"],
+        lstm_hidden=speech_hp["lstm_hidden"], lstm_layers=speech_hp["lstm_layers"],
+        reference_center=tuple(float(v) for v in centres.mean(0).round(6)),
+    )
+    model = ArticulatedTalker(config)
+    model.articulator.load_state_dict({k[len("articulator."):]: v for k, v in speech_state["state_dict"].items()
+                                       if k.startswith("articulator.")})
+    model.decoder.load_state_dict({k[len("decoder."):]: v for k, v in decoder_state["state_dict"].items()
+                                   if k.startswith("decoder.")})
+    recipe = {
+        "recipe": str(Path(__file__).resolve().relative_to(REPO)),
+        "arguments": vars(args),
+        "articulator_steps": int(speech_state.get("global_step", -1)),
+        "decoder_steps": int(decoder_state.get("global_step", -1)),
+        "stage_seconds": {name: round(value, 1) for name, value in seconds.items()},
+        "reference_center": list(config.reference_center),
+        "torch": str(torch.__version__),
+    }
+    save_model(args.export, model, recipe=recipe)
+    print(json.dumps(recipe, indent=2))
+    print(f"default model written to {Path(args.export).resolve()}")
+    return Path(args.export)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,319 @@
+"""Training data for the factored model: rigged heads for the decoder, speech for the articulator.
+
+Two data modules, one per half of `scantalk.model.articulated.ArticulatedTalker`:
+
+- `RigDataModule`: neutral heads (procedural and real faces in many identities and meshings,
+  `scantalk.data.heads`), each with its operators and its rig basis (V, B, 3) — what the decoder
+  must learn to predict from the surface alone. One head per step.
+- `SpeechDataModule`: utterances from real voices with exact phone timings
+  (`scantalk.data.speech`), augmented on the fly, and their articulation tracks made from the
+  phones (`scantalk.articulation`) with a random speaking style. Batches of equal-length crops.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from scantalk.atomic import atomic_path
+from scantalk.audio.io import SAMPLE_RATE
+from scantalk.data.heads.base import FaceLandmarks, Head
+from scantalk.errors import ScanTalkError
+from scantalk.geometry.cache import OperatorCache
+
+
+# --------------------------------------------------------------------------------------------
+# Heads on disk
+
+
+def save_head(path: Path, head: Head) -> None:
+    """One head as a compressed .npz (verts, faces, landmarks, parts, name), atomically."""
+    arrays: dict[str, Any] = {"verts": head.verts.astype(np.float64), "landmarks": head.landmarks.as_array(),
+                              "name": np.array(head.name)}
+    if head.faces is not None:
+        arrays["faces"] = head.faces.astype(np.int64)
+    if head.parts is not None:
+        arrays["parts"] = head.parts.astype(np.int8)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+
+def load_head(path: Path) -> Head:
+    """The inverse of `save_head` (no pickles: plain arrays only)."""
+    with np.load(path, allow_pickle=False) as data:
+        return Head(verts=data["verts"], faces=data["faces"] if "faces" in data else None,
+                    landmarks=FaceLandmarks.from_array(data["landmarks"]), name=str(data["name"]),
+                    parts=data["parts"] if "parts" in data else None)
+
+
+def _seed_of(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
+# --------------------------------------------------------------------------------------------
+# Rig data (decoder)
+
+
+class RigDataset(Dataset):
+    """Items: {"template" (V, 3) float32 m, "ops", "basis" (V, B, 3) float32 m, "weight" (V,)}.
+
+    The vertex weight is the lumped area (so every meshing of a surface counts the same) times
+    (1 + `lip_weight` on the mouth region): lips are where a millimetre shows.
+    """
+
+    def __init__(self, paths: Sequence[Path], cache: OperatorCache, k_eig: int, lip_weight: float = 4.0) -> None:
+        self.paths = list(paths)
+        self.cache = cache
+        self.k_eig = k_eig
+        self.lip_weight = lip_weight
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        from scantalk.data.heads.rig import region_masks, rig_basis
+
+        head = load_head(self.paths[index])
+        ops = self.cache.get_or_compute(head.verts, head.faces, self.k_eig)
+        basis = rig_basis(head)
+        mouth = region_masks(head)["mouth_region"].astype(np.float32)
+        mass = ops.mass.numpy()
+        weight = mass / mass.mean() * (1.0 + self.lip_weight * mouth)
+        return {"template": torch.as_tensor(head.verts, dtype=torch.float32), "ops": ops,
+                "basis": torch.as_tensor(basis, dtype=torch.float32), "weight": torch.as_tensor(weight),
+                "name": head.name}
+
+
+def _single(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return items[0]
+
+
+class RigDataModule(L.LightningDataModule):
+    """Rigged heads for the decoder, read from `root/heads/*.npz` (see `build_rig_heads`).
+
+    Args:
+        root: folder written by `build_rig_heads` (heads/, splits.json).
+        cache_dir: operator cache (default root/operators).
+        k_eig: eigenpairs per head (must match the model's).
+        lip_weight: extra loss weight of the mouth region.
+        num_workers: DataLoader workers (operators are computed there on first use).
+    """
+
+    def __init__(self, root: str, cache_dir: str | None = None, k_eig: int = 128, lip_weight: float = 4.0,
+                 num_workers: int = 0) -> None:
+        super().__init__()
+        self.root = Path(root)
+        self.cache = OperatorCache(Path(cache_dir) if cache_dir else self.root / "operators")
+        self.k_eig = k_eig
+        self.lip_weight = lip_weight
+        self.num_workers = num_workers
+
+    def _split(self, name: str) -> RigDataset:
+        splits_file = self.root / "splits.json"
+        if not splits_file.is_file():
+            raise ScanTalkError(f"{self.root} holds no rigged heads (splits.json missing); build them with "
+                                "`python experiments/recipes/default_articulated.py` or `build_rig_heads`")
+        names = json.loads(splits_file.read_text())[name]
+        return RigDataset([self.root / "heads" / f"{n}.npz" for n in names], self.cache, self.k_eig, self.lip_weight)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self._split("train"), batch_size=1, shuffle=True, collate_fn=_single,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self._split("val"), batch_size=1, collate_fn=_single, num_workers=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Speech data (articulator)
+
+
+@dataclass
+class SpeechCrop:
+    """A training example: audio (N,) float32 at 16 kHz and its articulation (T, A) at `fps`."""
+
+    audio: np.ndarray
+    articulation: np.ndarray
+
+
+class SpeechDataset(Dataset):
+    """Random crops of augmented utterances with articulation targets from their phones.
+
+    Each access draws a new augmentation, a new speaking style and a new crop from torch's
+    generator, which Lightning seeds per run and per DataLoader worker (`seed_everything`,
+    `worker_init_fn`): runs repeat, workers never repeat one another.
+    """
+
+    def __init__(self, utterances: Sequence[Any], fps: float = 30.0, crop_seconds: float = 3.0,
+                 augment: bool = True, seed: int = 0) -> None:
+        self.utterances = list(utterances)
+        self.fps = fps
+        self.crop_frames = int(round(crop_seconds * fps))
+        self.augment = augment
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+    def __getitem__(self, index: int) -> SpeechCrop:
+        from scantalk.articulation import ArticulationStyle, articulation_from_phones
+        from scantalk.data.speech import augment as augment_utterance
+
+        draw = int(torch.randint(0, 2**31 - 1, ()).item()) if self.augment else 0
+        rng = np.random.default_rng([self.seed, index, draw])
+        utterance = self.utterances[index]
+        if self.augment:
+            utterance = augment_utterance(utterance, rng)
+            style = ArticulationStyle.sample(rng)
+        else:
+            style = None
+        samples = np.asarray(utterance.samples, dtype=np.float32)
+        num_frames = max(1, int(len(samples) / SAMPLE_RATE * self.fps))
+        track = articulation_from_phones(utterance.phones, self.fps, num_frames=num_frames, style=style).values
+        frames = self.crop_frames
+        if num_frames > frames:
+            start = int(rng.integers(0, num_frames - frames + 1)) if self.augment else 0
+        else:
+            start = 0
+        track = track[start:start + frames]
+        begin = int(round(start / self.fps * SAMPLE_RATE))
+        audio = samples[begin:begin + int(round(len(track) / self.fps * SAMPLE_RATE))]
+        return SpeechCrop(audio, track.astype(np.float32))
+
+
+def collate_crops(crops: list[SpeechCrop]) -> dict[str, torch.Tensor]:
+    """Crops padded with silence / rest to the longest: audio (B, N), articulation (B, T, A), mask (B, T)."""
+    frames = max(len(c.articulation) for c in crops)
+    samples = max(len(c.audio) for c in crops)
+    channels = crops[0].articulation.shape[1]
+    audio = torch.zeros(len(crops), samples)
+    target = torch.zeros(len(crops), frames, channels)
+    mask = torch.zeros(len(crops), frames)
+    for i, crop in enumerate(crops):
+        audio[i, : len(crop.audio)] = torch.from_numpy(crop.audio)
+        target[i, : len(crop.articulation)] = torch.from_numpy(crop.articulation)
+        mask[i, : len(crop.articulation)] = 1.0
+    return {"audio": audio, "articulation": target, "mask": mask}
+
+
+class SpeechDataModule(L.LightningDataModule):
+    """Utterances of a speech corpus (`scantalk.data.speech.build_speech_corpus`) for the articulator.
+
+    Args:
+        root: the corpus folder (wav/, phones/, manifest.json).
+        val_root: a corpus of held-out voices for validation (default: none).
+        fps: articulation frame rate.
+        crop_seconds: length of each training crop.
+        batch_size: crops per step.
+        num_workers: DataLoader workers.
+        seed: base seed of augmentation, style and crops.
+    """
+
+    def __init__(self, root: str, val_root: str | None = None, fps: float = 30.0, crop_seconds: float = 3.0,
+                 batch_size: int = 16, num_workers: int = 0, seed: int = 0) -> None:
+        super().__init__()
+        self.root, self.val_root = root, val_root
+        self.fps, self.crop_seconds = fps, crop_seconds
+        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+
+    def train_dataloader(self) -> DataLoader:
+        from scantalk.data.speech import load_speech_corpus
+
+        dataset = SpeechDataset(load_speech_corpus(self.root), self.fps, self.crop_seconds, True, self.seed)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=True, collate_fn=collate_crops,
+                          num_workers=self.num_workers, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_root is None:
+            return []
+        from scantalk.data.speech import load_speech_corpus
+
+        dataset = SpeechDataset(load_speech_corpus(self.val_root), self.fps, crop_seconds=8.0, augment=False)
+        return DataLoader(dataset, batch_size=4, collate_fn=collate_crops, num_workers=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Building the rigged heads
+
+
+def training_meshings(head: Head, rng: np.random.Generator, extra: int = 2) -> list[Head]:
+    """The meshings of one identity the decoder trains on.
+
+    A dense head (a procedural one, 17-22k vertices) is first decimated to a random 3-10k vertices,
+    the range of registered templates and cleaned scans; a sparse one (MediaPipe's 468-vertex face)
+    is subdivided to 1.9k and 7.5k. Then `extra` meshings of other kinds (re-triangulated, point
+    cloud, scan noise, holes, a face-only crop), so no single triangulation is what the decoder
+    learns to read.
+    """
+    from scantalk.data.heads import meshing
+
+    if head.num_vertices > 12000:
+        base = [meshing.decimate(head, int(rng.integers(3000, 10000)))]
+    else:
+        once = meshing.subdivide(head, "loop")
+        base = [once, meshing.subdivide(once, "loop")] if once.num_vertices < 3000 else [once]
+    kinds = ["clustered", "point_cloud", "noisy", "holes", "face_crop"]
+    chosen = rng.choice(len(kinds), size=min(extra, len(kinds)), replace=False)
+    source = base[-1]
+    extras = meshing.meshing_variants(source, rng, [kinds[int(i)] for i in chosen])
+    return base + extras
+
+
+def build_rig_heads(root: str | Path, num_procedural: int = 60, num_real: int = 40, extra: int = 2,
+                    val_every: int = 10, seed: int = 0, k_eig: int = 128) -> Path:
+    """Training heads for the decoder, written to `root` (resumable: finished identities are kept).
+
+    Procedural anatomical heads (`procedural_head`) and real faces deformed into new identities
+    (`real_identities`; the held-out real face is never used), each in the meshings of
+    `training_meshings`. Every `val_every`-th identity goes to validation. Operators are
+    precomputed into root/operators.
+
+    Returns:
+        root, holding heads/<name>.npz, splits.json and operators/.
+    """
+    from tqdm import tqdm
+
+    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.data.heads.real import real_identities
+
+    root = Path(root)
+    (root / "heads").mkdir(parents=True, exist_ok=True)
+    splits: dict[str, list[str]] = {"train": [], "val": []}
+    jobs = [(f"procedural_{i:04d}", "procedural", seed * 100003 + i) for i in range(num_procedural)]
+    jobs += [(f"real_{i:04d}", "real", i) for i in range(num_real)]
+    real_heads: list[Head] | None = None
+    cache = OperatorCache(root / "operators")
+    for index, (identity, kind, key) in enumerate(tqdm(jobs, desc=f"rigged heads -> {root}", unit="identity")):
+        split = "val" if index % val_every == val_every - 1 else "train"
+        marker = root / "heads" / f"{identity}.done"
+        if marker.is_file():
+            splits[split] += json.loads(marker.read_text())
+            continue
+        if kind == "procedural":
+            head = procedural_head(int(key))
+        else:
+            if real_heads is None:
+                real_heads = real_identities(num_real, seed=seed)
+            head = real_heads[int(key)]
+        rng = np.random.default_rng([seed, _seed_of(identity)])
+        names = []
+        for number, variant in enumerate(training_meshings(head, rng, extra)):
+            name = f"{identity}__{number}"
+            save_head(root / "heads" / f"{name}.npz", variant)
+            cache.get_or_compute(variant.verts, variant.faces, k_eig)
+            names.append(name)
+        marker.write_text(json.dumps(names))
+        splits[split] += names
+    with atomic_path(root / "splits.json") as tmp:
+        tmp.write_text(json.dumps(splits, indent=1))
+    print(f"{sum(map(len, splits.values()))} rigged heads in {root} (splits.json, heads/, operators/)")
+    return root

@@ -1,0 +1,156 @@
+"""Animation frames that need not fit in memory: written to an `.npy` chunk by chunk, read back a
+frame or a chunk at a time.
+
+Ten minutes of speech on a 200k-vertex scan is 18,000 × 200,000 × 3 floats (43 GB): more than a
+machine's memory, so `Animator.animate(..., out="frames.npy")` streams the decoder's chunks to
+disk with a `FrameWriter` and returns a `FrameStore` — an array-like with `.shape`, `len()`,
+integer and slice indexing and `chunks()` — whose reads go through ordinary file reads, not a
+memory map, so the process's resident memory stays at one chunk however long the animation is.
+`np.asarray(store)` still loads everything for those who want it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from scantalk.errors import AnimationError
+
+FRAME_DTYPE = np.dtype("<f4")
+
+
+class FrameWriter:
+    """Write (T, V, 3) float32 frames to an `.npy` file in order, chunk by chunk, atomically.
+
+    Use as a context manager: the file appears at `path` only when every frame was written; an
+    error or an interruption leaves no file (the partial one is a hidden sibling that is removed).
+
+    Args:
+        path: the destination `.npy`.
+        num_frames, num_vertices: the final shape (T, V, 3).
+    """
+
+    def __init__(self, path: str | Path, num_frames: int, num_vertices: int) -> None:
+        self.path = Path(path)
+        self.shape = (int(num_frames), int(num_vertices), 3)
+        self.written = 0
+        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        self._handle = None
+
+    def __enter__(self) -> "FrameWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self._tmp, "wb")
+        np.lib.format.write_array_header_1_0(
+            self._handle, {"descr": FRAME_DTYPE.str, "fortran_order": False, "shape": self.shape})
+        return self
+
+    def write(self, chunk: np.ndarray) -> None:
+        """Append frames (t, V, 3) (any float dtype; stored as float32)."""
+        chunk = np.ascontiguousarray(chunk, dtype=FRAME_DTYPE)
+        if chunk.ndim != 3 or chunk.shape[1:] != self.shape[1:]:
+            raise ValueError(f"frames chunk of shape {chunk.shape} does not fit frames of shape {self.shape}")
+        if self.written + len(chunk) > self.shape[0]:
+            raise ValueError(f"{self.written + len(chunk)} frames written into a file of {self.shape[0]}")
+        self._handle.write(chunk.tobytes())
+        self.written += len(chunk)
+
+    def __exit__(self, kind, error, traceback) -> None:
+        self._handle.close()
+        if kind is None and self.written != self.shape[0]:
+            self._tmp.unlink(missing_ok=True)
+            raise ValueError(f"only {self.written} of {self.shape[0]} frames were written to {self.path}")
+        if kind is None:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+    def store(self) -> "FrameStore":
+        """The finished file as a `FrameStore`."""
+        return FrameStore(self.path)
+
+
+class FrameStore:
+    """Read-only (T, V, 3) float32 frames in an `.npy` file, read a piece at a time.
+
+    Supports `len()`, `.shape`, `.ndim`, `.dtype`, `store[i]` → (V, 3), `store[a:b]` → (b-a, V, 3),
+    iteration over frames, `chunks(frames_per_chunk)`, and `np.asarray(store)` (everything).
+    """
+
+    ndim = 3
+    dtype = FRAME_DTYPE
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            with open(self.path, "rb") as handle:
+                version = np.lib.format.read_magic(handle)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, fortran, dtype = read_header(handle)
+                self._offset = handle.tell()
+        except (OSError, ValueError) as error:
+            raise AnimationError(f"{self.path} is not a readable .npy frames file ({error}); "
+                                 "re-create it with `scantalk animate`") from None
+        if fortran or np.dtype(dtype) != FRAME_DTYPE or len(shape) != 3 or shape[2] != 3:
+            raise AnimationError(f"{self.path} holds {np.dtype(dtype)} {shape} values, not (T, V, 3) float32 frames")
+        expected = self._offset + int(np.prod(shape)) * FRAME_DTYPE.itemsize
+        if self.path.stat().st_size < expected:
+            raise AnimationError(f"{self.path} is truncated ({self.path.stat().st_size} of {expected} bytes); "
+                                 "re-create it with `scantalk animate`")
+        self.shape = tuple(int(s) for s in shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        frame_values = self.shape[1] * 3
+        with open(self.path, "rb") as handle:
+            handle.seek(self._offset + start * frame_values * FRAME_DTYPE.itemsize)
+            data = np.fromfile(handle, dtype=FRAME_DTYPE, count=(stop - start) * frame_values)
+        return data.reshape(stop - start, self.shape[1], 3)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            position = int(index) + (len(self) if index < 0 else 0)
+            if not 0 <= position < len(self):
+                raise IndexError(f"frame {index} of {len(self)}")
+            return self._read(position, position + 1)[0]
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            block = self._read(start, max(start, stop))
+            return block[::step] if step != 1 else block
+        return np.asarray(self)[index]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for chunk in self.chunks():
+            yield from chunk
+
+    def chunks(self, frames_per_chunk: int | None = None) -> Iterator[np.ndarray]:
+        """Consecutive (t, V, 3) blocks; by default about 64 MB each."""
+        size = frames_per_chunk or max(1, (64 << 20) // max(1, self.shape[1] * 12))
+        for start in range(0, len(self), size):
+            yield self._read(start, min(len(self), start + size))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        values = self._read(0, len(self))
+        return values if dtype is None else values.astype(dtype)
+
+    def astype(self, dtype, copy: bool = True) -> np.ndarray:
+        return np.asarray(self).astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"FrameStore({str(self.path)!r}, shape={self.shape})"
+
+
+def frame_chunks(frames, frames_per_chunk: int | None = None) -> Iterator[np.ndarray]:
+    """(t, V, 3) blocks of an in-memory array or a `FrameStore`, without loading a store whole."""
+    if isinstance(frames, FrameStore):
+        yield from frames.chunks(frames_per_chunk)
+        return
+    frames = np.asarray(frames)
+    size = frames_per_chunk or max(1, (64 << 20) // max(1, frames.shape[1] * 12))
+    for start in range(0, len(frames), size):
+        yield frames[start:start + size]

@@ -1,0 +1,204 @@
+"""The factored talking head: speech → articulation track → motion of any face.
+
+    audio (N,) 16 kHz ──SpeechArticulator──► articulation (T, A) in [0, 1]   (no mesh involved)
+    neutral face (V, 3) ──ArticulationDecoder (DiffusionNet)──► basis (V, B, 3), once per face
+    displacement[t] = Σ_b inputs[t, b] · basis[:, b]      inputs = articulation ‖ jaw_open²
+
+The decoder learns, from the neutral surface alone, how each articulation channel moves every
+vertex of that face: a per-face blendshape basis, like the linear rigs of FLAME or ARKit. Because
+the motion is linear in the basis inputs, the network runs once per face however long the speech
+is, a training step can score every articulation pose at once (see `rig_pose_loss`), and long audio
+streams through a (T, A) × (A, V·3) product in chunks of frames. The square of jaw_open carries
+the second-order term of the jaw's rotation about its hinge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+from torch import nn
+
+from scantalk.articulation.channels import ARTICULATION_CHANNELS
+from scantalk.audio.mel import MelEncoder
+from scantalk.errors import ScanTalkError
+from scantalk.geometry.operators import SurfaceOperators
+from scantalk.nn import DiffusionNet
+
+RIG_INPUTS: tuple[str, ...] = ARTICULATION_CHANNELS + ("jaw_open_sq",)
+"""What the basis multiplies: the articulation channels and the square of jaw_open."""
+
+
+def rig_inputs(articulation: torch.Tensor) -> torch.Tensor:
+    """Articulation (..., A) → basis inputs (..., A + 1): the channels and jaw_open²."""
+    jaw = articulation[..., ARTICULATION_CHANNELS.index("jaw_open")]
+    return torch.cat([articulation, (jaw * jaw).unsqueeze(-1)], dim=-1)
+
+
+@dataclass
+class ArticulatedConfig:
+    """Everything that rebuilds an `ArticulatedTalker` (saved in its checkpoints).
+
+    Attributes:
+        k_eig: eigenpairs the face's operators must have.
+        width, n_blocks: the decoder DiffusionNet.
+        position_unit: metres per unit of the decoder's xyz input (0.1: decimetres, O(1) inputs).
+        displacement_unit: metres per unit of the basis output (0.001: millimetres per unit of a
+            channel, so Adam's steps are near the scale of the answer).
+        use_normals: also feed the decoder the vertex normals (which face the lips' surfaces up
+            or down at the mouth line: the cue that tells the upper lip from the lower).
+        n_mels, audio_hidden, lstm_hidden, lstm_layers: the speech → articulation network.
+        channels: the articulation channel names, in order.
+        reference_center: centre (3,) metres of the training faces, used by `align="auto"`.
+    """
+
+    k_eig: int = 128
+    width: int = 64
+    n_blocks: int = 4
+    position_unit: float = 0.1
+    displacement_unit: float = 0.001
+    use_normals: bool = True
+    n_mels: int = 80
+    audio_hidden: int = 128
+    lstm_hidden: int = 64
+    lstm_layers: int = 2
+    channels: tuple[str, ...] = ARTICULATION_CHANNELS
+    reference_center: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["channels"] = list(self.channels)
+        data["reference_center"] = list(self.reference_center)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "checkpoint") -> "ArticulatedConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ScanTalkError(f"{source}: unknown model settings {unknown}; it was written by another version "
+                                f"of scantalk (known settings: {sorted(known)})")
+        values = dict(data)
+        if "channels" in values:
+            values["channels"] = tuple(values["channels"])
+        if "reference_center" in values:
+            values["reference_center"] = tuple(float(v) for v in values["reference_center"])
+        return cls(**values)
+
+
+class ArticulationDecoder(nn.Module):
+    """DiffusionNet from a neutral face to its articulation basis.
+
+    Shapes: template (V, 3) metres, ops for that surface → basis (V, B, 3) metres per unit input,
+    B = len(RIG_INPUTS).
+    """
+
+    def __init__(self, config: ArticulatedConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.num_inputs = len(config.channels) + 1
+        in_channels = 6 if config.use_normals else 3
+        self.net = DiffusionNet(in_channels, 3 * self.num_inputs, width=config.width, n_blocks=config.n_blocks)
+        self.net.zero_init_last()
+
+    def features(self, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
+        """(V, 3) metres → (V, 3 or 6) decoder input: decimetre coordinates (and unit normals)."""
+        position = template / self.config.position_unit
+        if not self.config.use_normals:
+            return position
+        return torch.cat([position, outward_normals(template, ops)], dim=-1)
+
+    def forward(self, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
+        """(V, 3) neutral face → (V, B, 3) basis in metres per unit of each rig input."""
+        out = self.net(self.features(template, ops), ops)
+        return out.reshape(template.shape[0], self.num_inputs, 3) * self.config.displacement_unit
+
+
+def outward_normals(template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
+    """Unit normals (V, 3) from the operators' tangent frames, flipped to point away from the
+    head's centre where the frame's sign is arbitrary (point clouds: PCA normals have none)."""
+    normals = ops.frames[:, 2, :].to(template)
+    outward = template - template.mean(0, keepdim=True)
+    sign = torch.where((normals * outward).sum(-1, keepdim=True) < 0, -1.0, 1.0)
+    return normals * sign if ops.faces is None else normals
+
+
+class SpeechArticulator(nn.Module):
+    """Speech → articulation: log-mel (each band centred per clip, so a microphone's colouring
+    cancels) → temporal CNN → bidirectional LSTM → sigmoid channels.
+
+    Shapes: audio (N,) or (B, N) at 16 kHz → (T, A) or (B, T, A) in [0, 1].
+    """
+
+    def __init__(self, config: ArticulatedConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.frontend = MelEncoder(n_mels=config.n_mels, hidden=config.audio_hidden, output_dim=config.audio_hidden)
+        self.lstm = nn.LSTM(config.audio_hidden, config.lstm_hidden, num_layers=config.lstm_layers,
+                            batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * config.lstm_hidden, len(config.channels))
+
+    def forward(self, audio: torch.Tensor, num_frames: int) -> torch.Tensor:
+        batched = audio.ndim == 2
+        features = self.frontend(audio if batched else audio.unsqueeze(0), num_frames)
+        hidden, _ = self.lstm(features)
+        track = torch.sigmoid(self.head(hidden))
+        return track if batched else track.squeeze(0)
+
+
+class ArticulatedTalker(nn.Module):
+    """`SpeechArticulator` + `ArticulationDecoder`: any face, any speech, via a named track."""
+
+    def __init__(self, config: ArticulatedConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ArticulatedConfig()
+        self.articulator = SpeechArticulator(self.config)
+        self.decoder = ArticulationDecoder(self.config)
+
+    @property
+    def k_eig(self) -> int:
+        return self.config.k_eig
+
+    def articulation(self, audio: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """(N,) 16 kHz speech → (T, A) articulation track in [0, 1]."""
+        return self.articulator(audio, num_frames)
+
+    def basis(self, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
+        """(V, 3) metres → (V, B, 3) metres per unit rig input."""
+        return self.decoder(template, ops)
+
+    @staticmethod
+    def displacement(basis: torch.Tensor, articulation: torch.Tensor) -> torch.Tensor:
+        """basis (V, B, 3), articulation (T, A) → displacement (T, V, 3) in metres."""
+        return torch.einsum("tb,vbc->tvc", rig_inputs(articulation).to(basis), basis)
+
+
+def rig_pose_loss(predicted: torch.Tensor, target: torch.Tensor, pose_moment: torch.Tensor,
+                  vertex_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared displacement error over *all* articulation poses at once, in closed form.
+
+    For poses drawn with second moment M = E[u uᵀ] over the rig inputs u (B,), the expected
+    squared error Σ_v w_v E‖(P_v − R_v)ᵀ u‖² equals Σ_v w_v tr((P_v − R_v) (P_v − R_v)ᵀ M), so one
+    step scores the whole pose distribution with no sampling noise.
+
+    Args:
+        predicted, target: bases (V, B, 3) in the same units.
+        pose_moment: (B, B) second moment of the rig inputs.
+        vertex_weight: (V,) non-negative, e.g. mass × (1 + lip weight); default uniform.
+
+    Returns:
+        () the weighted mean over vertices (squared units of the bases).
+    """
+    error = predicted - target  # (V, B, 3)
+    per_vertex = torch.einsum("vbc,bd,vdc->v", error, pose_moment.to(error), error)
+    if vertex_weight is None:
+        return per_vertex.mean()
+    weight = vertex_weight.to(error)
+    return (per_vertex * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+__all__ = [
+    "RIG_INPUTS", "ArticulatedConfig", "ArticulatedTalker", "ArticulationDecoder", "SpeechArticulator",
+    "rig_inputs", "rig_pose_loss",
+]
