@@ -119,9 +119,13 @@ class FrameStore:
                 raise IndexError(f"frame {index} of {len(self)}")
             return self._read(position, position + 1)[0]
         if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            block = self._read(start, max(start, stop))
-            return block[::step] if step != 1 else block
+            positions = range(*index.indices(len(self)))
+            if len(positions) == 0:
+                return np.empty((0, self.shape[1], 3), FRAME_DTYPE)
+            # Read the contiguous span the slice covers (either direction), then step through it.
+            low, high = min(positions[0], positions[-1]), max(positions[0], positions[-1])
+            block = self._read(low, high + 1)
+            return block[np.asarray(positions) - low] if positions.step != 1 else block
         return np.asarray(self)[index]
 
     def __iter__(self) -> Iterator[np.ndarray]:
