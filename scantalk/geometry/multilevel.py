@@ -38,9 +38,20 @@ REFINEMENT_DTYPE = np.float32
 
 
 def voxel_samples(verts: np.ndarray, area: float, count: int) -> np.ndarray:
-    """About `count` vertex indices spread evenly over the surface: per occupied voxel, the vertex
-    closest to the mean of the voxel's vertices. The voxel side starts at sqrt(area / count) and
-    is corrected once by the count it gave (partly occupied voxels otherwise overshoot ~40%)."""
+    """About `count` vertices spread evenly over the surface.
+
+    Per occupied voxel, the vertex closest to the mean of the voxel's vertices. The voxel side
+    starts at sqrt(area / count) and is corrected once by the count it gave (partly occupied
+    voxels otherwise overshoot by tens of percent).
+
+    Args:
+        verts: (V, 3) positions in metres.
+        area: the surface area in m².
+        count: how many samples are wanted.
+
+    Returns:
+        (S,) sorted int64 indices into `verts`, S ≈ count.
+    """
     side = np.sqrt(area / count)
     samples = _voxel_representatives(verts, side)
     if abs(len(samples) - count) > 0.1 * count:
@@ -68,6 +79,14 @@ def mls_prolongation(verts: np.ndarray, frames: np.ndarray, samples: np.ndarray)
     (1 − d/r)², r just beyond the farthest one); the row is that fit's value at the vertex. Rows
     sum to 1 and reproduce linear functions, which makes the Galerkin eigenvalues second-order
     accurate in the sample spacing (a plain partition of unity is only first order).
+
+    Args:
+        verts: (V, 3) positions in metres.
+        frames: (V, 3, 3) tangent frames, rows basis_x, basis_y, normal.
+        samples: (S,) indices into `verts` of the coarse level's vertices.
+
+    Returns:
+        (V, S) scipy CSR float64 prolongation P (coarse values → fine values).
     """
     num_neighbours = min(INTERPOLATION_NEIGHBOURS, len(samples))
     distance, nearest = cKDTree(verts[samples]).query(verts, k=num_neighbours)
@@ -140,11 +159,21 @@ def block_davidson(L: sp.csr_matrix, M: sp.csr_matrix, vectors: np.ndarray, valu
 
 def multilevel_eigenpairs(L: sp.spmatrix, mass: np.ndarray, verts: np.ndarray, frames: np.ndarray, k: int
                           ) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate k smallest pairs (k,), (V, k) by the coarse-to-fine hierarchy described above.
+    """Approximate k smallest eigenpairs by the coarse-to-fine hierarchy of the module docstring.
 
     Levels shrink by about `LEVEL_RATIO` down to SAMPLES_PER_EIGENPAIR·k vertices; every level
     is a subset of the finer one and interpolates to it with `mls_prolongation`. Falls back to
     the direct solver when the mesh is too small to coarsen or the coarse problem is singular.
+
+    Args:
+        L: (V, V) sparse positive semi-definite Laplacian.
+        mass: (V,) lumped vertex areas in m².
+        verts: (V, 3) positions in metres (sampling and interpolation).
+        frames: (V, 3, 3) tangent frames, rows basis_x, basis_y, normal (interpolation).
+        k: eigenpairs wanted.
+
+    Returns:
+        (evals (k,) in 1/m², evecs (V, k)) as `eigen.finish` leaves them.
     """
     count = k + GUARD_EIGENPAIRS
     target = SAMPLES_PER_EIGENPAIR * k
