@@ -21,9 +21,11 @@ EmoVOCA's blending makes implicitly. With it μt = 1 and μe = s scale exactly l
 captured expression itself. objective="emovoca" trains EmoVOCA's decode(z, z) terms instead
 (then use μt = 2, μe ∈ {1, 2, 3}); `default_mu` answers for either.
 
-Displacements enter and leave the networks in millimetres (`DISPLACEMENT_SCALE`) and template
-coordinates in decimetres (`TEMPLATE_SCALE`), so both are O(1) features (in metres a head's
-coordinates are nearly constant to the first layer); the public API is in metres.
+Units follow `scantalk.model.ScanTalkConfig`: `position_unit` is the metres per unit of the
+template coordinates the networks see (0.1: decimetres) and `displacement_unit` the metres per
+unit of the displacements they read and predict (0.001: millimetres), so both are O(1) features
+(in metres a head's coordinates are nearly constant to the first layer). Inputs are divided by
+the unit, outputs multiplied by it; the public API is in metres.
 """
 
 from __future__ import annotations
@@ -38,23 +40,25 @@ from scantalk.errors import ScanTalkError
 from scantalk.geometry.operators import SurfaceOperators
 from scantalk.nn import DiffusionNet
 
-DISPLACEMENT_SCALE = 1000.0
-"""Metres → network units (millimetres) for displacements."""
-
-TEMPLATE_SCALE = 10.0
-"""Metres → network units (decimetres) for template coordinates: a head is then about ±1."""
-
 OBJECTIVES = ("split", "emovoca")
 
 
-def positional_encoding(template: torch.Tensor, frequencies: int) -> torch.Tensor:
-    """(V, 3) metres → (V, 3 + 6·frequencies): xyz (decimetres) and sin/cos of π·2^k·xyz.
+def positional_encoding(template: torch.Tensor, frequencies: int, position_unit: float = 0.1) -> torch.Tensor:
+    """Template coordinates and their Fourier features, the decoder's per-vertex input.
 
     The decoder's latents are the same at every vertex, so all spatial detail of a decoded
     expression comes from the template coordinates; Fourier features let a small network draw
     centimetre-sized patterns (a brow, an eyelid) from them.
+
+    Args:
+        template: (V, 3) neutral face in metres.
+        frequencies: number K of octaves.
+        position_unit: metres per unit of the encoded coordinates (0.1: decimetres, a head ≈ ±1).
+
+    Returns:
+        (V, 3 + 6·K): xyz = template / position_unit, then sin and cos of π·2^k·xyz, k < K.
     """
-    xyz = template * TEMPLATE_SCALE
+    xyz = template / position_unit
     if frequencies == 0:
         return xyz
     angles = xyz[:, None, :] * (torch.pi * 2.0 ** torch.arange(frequencies, device=xyz.device, dtype=xyz.dtype))[None, :, None]
@@ -73,6 +77,11 @@ class EmoBlender(nn.Module):
         objective: "split" (default; see the module docstring) or "emovoca".
         gradient_features: DiffusionNet's gradient features (off: diffusion + MLP only, several
             times cheaper; enough for the smooth displacement fields of faces on small budgets).
+        frequencies: Fourier octaves of the decoder's template coordinates (`positional_encoding`).
+        position_unit: metres per unit of the template coordinates the networks see (0.1:
+            decimetres), as `ScanTalkConfig.position_unit`.
+        displacement_unit: metres per unit of the displacements the networks read and predict
+            (0.001: millimetres), as `ScanTalkConfig.displacement_unit`.
     """
 
     def __init__(
@@ -85,13 +94,22 @@ class EmoBlender(nn.Module):
         objective: str = "split",
         gradient_features: bool = True,
         frequencies: int = 4,
+        position_unit: float = 0.1,
+        displacement_unit: float = 0.001,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        if not (position_unit > 0 and displacement_unit > 0):
+            raise ValueError(f"position_unit ({position_unit}) and displacement_unit ({displacement_unit}) "
+                             "must be positive lengths in metres")
         self.config: dict[str, Any] = dict(latent=latent, width=width, n_blocks=n_blocks, k_eig=k_eig,
                                            encoder_xyz=encoder_xyz, objective=objective,
-                                           gradient_features=gradient_features, frequencies=frequencies)
+                                           gradient_features=gradient_features, frequencies=frequencies,
+                                           position_unit=float(position_unit),
+                                           displacement_unit=float(displacement_unit))
+        self.position_unit = float(position_unit)
+        self.displacement_unit = float(displacement_unit)
         self.frequencies = frequencies
         self.latent = latent
         self.k_eig = k_eig
@@ -107,39 +125,73 @@ class EmoBlender(nn.Module):
 
     def _encode(self, encoder: nn.Module, displacement: torch.Tensor, template: torch.Tensor,
                 ops: SurfaceOperators) -> torch.Tensor:
-        features = displacement * DISPLACEMENT_SCALE
+        features = displacement / self.displacement_unit
         if self.encoder_xyz:
-            features = torch.cat([features, (template * TEMPLATE_SCALE).expand_as(features)], dim=-1)
+            features = torch.cat([features, (template / self.position_unit).expand_as(features)], dim=-1)
         return encoder(features, ops)  # (B, L)
 
     def encode_talking(self, displacement: torch.Tensor, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
-        """z_talk (B, L) of talking displacements (B, V, 3) metres on `template` (V, 3)."""
+        """Talking latents of talking displacements.
+
+        Args:
+            displacement: (B, V, 3) talking frames minus the template, metres.
+            template: (V, 3) the neutral face, metres.
+            ops: the template's operators.
+
+        Returns:
+            z_talk (B, L).
+        """
         return self._encode(self.talk_encoder, displacement, template, ops)
 
     def encode_expression(self, displacement: torch.Tensor, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
-        """z_expr (B, L) of expression displacements (B, V, 3) metres on `template` (V, 3).
+        """Expression latents of expression displacements.
 
         The expression may live on another surface than the talking face (its own `ops`):
         the latent is a mass-weighted mean, free of vertex count and order.
+
+        Args:
+            displacement: (B, V, 3) expressions minus their neutral, metres.
+            template: (V, 3) the neutral face they are on, metres.
+            ops: that face's operators.
+
+        Returns:
+            z_expr (B, L).
         """
         return self._encode(self.expression_encoder, displacement, template, ops)
 
     def decode(self, template: torch.Tensor, z_talk: torch.Tensor, z_expr: torch.Tensor,
                ops: SurfaceOperators) -> torch.Tensor:
-        """Displacements (B, V, 3) metres on `template` (V, 3) from latents z_talk, z_expr (B, L)."""
+        """Decode displacements on a face from talking and expression latents.
+
+        Args:
+            template: (V, 3) the neutral face, metres.
+            z_talk: (B, L) talking latents (scaled by μt when blending).
+            z_expr: (B, L) expression latents (scaled by μe when blending).
+            ops: the template's operators.
+
+        Returns:
+            (B, V, 3) displacements in metres.
+        """
         # The decoder's input is [position_v ‖ z_talk ‖ z_expr]: a per-vertex part and a per-frame part.
-        position = positional_encoding(template, self.frequencies)
+        position = positional_encoding(template, self.frequencies, self.position_unit)
         latents = torch.cat([z_talk, z_expr], dim=-1)
-        return self.decoder.forward_factored(position, latents, ops) / DISPLACEMENT_SCALE
+        return self.decoder.forward_factored(position, latents, ops) * self.displacement_unit
 
     def losses(self, template: torch.Tensor, talking: torch.Tensor, expression: torch.Tensor,
                ops: SurfaceOperators, scales: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Training losses (`relative_squared_error`, averaged per term) of one batch on one surface.
 
-        talking (B, V, 3), expression (B, V, 3): displacements in metres on `template` (V, 3);
-        scales (B,): expression strengths s of the mixture term (default U[0.2, 1]; s = 0 is the
-        talking term).
-        Returns "talking", "expression", "mixture" (zero for objective "emovoca") and "loss".
+        Args:
+            template: (V, 3) the neutral face, metres.
+            talking: (B, V, 3) talking displacements, metres.
+            expression: (B, V, 3) expression displacements, metres.
+            ops: the template's operators.
+            scales: (B,) expression strengths s of the mixture term (default U[0.2, 1]; s = 0
+                is the talking term).
+
+        Returns:
+            Scalars "talking", "expression", "mixture" (zero for objective "emovoca") and
+            "loss", their sum.
         """
         z_talk = self.encode_talking(talking, template, ops)
         z_expr = self.encode_expression(expression, template, ops)
@@ -168,21 +220,37 @@ class EmoBlender(nn.Module):
 
 
 def relative_squared_error(prediction: torch.Tensor, target: torch.Tensor, floor: float = 1e-4) -> torch.Tensor:
-    """Per-sample ‖prediction − target‖² / (‖target‖² + V·floor²), (B,), for (B, V, 3) in metres.
+    """Per-sample ‖prediction − target‖² / (‖target‖² + V·floor²).
 
     Relative, so millimetre expressions weigh as much as centimetre jaw motion; the floor
-    (metres, default 0.1 mm rms) keeps near-still targets (a closed mouth) from dominating.
+    keeps near-still targets (a closed mouth) from dominating. A ratio of squared lengths, so
+    the same in any unit.
+
+    Args:
+        prediction: (B, V, 3) metres.
+        target: (B, V, 3) metres.
+        floor: per-vertex rms length in metres added to the target's size (default 0.1 mm).
+
+    Returns:
+        (B,) relative errors.
     """
-    error = ((prediction - target) * DISPLACEMENT_SCALE).pow(2).sum(dim=(1, 2))
-    energy = (target * DISPLACEMENT_SCALE).pow(2).sum(dim=(1, 2))
-    return error / (energy + target.shape[1] * (floor * DISPLACEMENT_SCALE) ** 2)
+    error = (prediction - target).pow(2).sum(dim=(1, 2))
+    energy = target.pow(2).sum(dim=(1, 2))
+    return error / (energy + target.shape[1] * floor ** 2)
 
 
 def default_mu(blender: EmoBlender, intensity: float | str) -> tuple[float, float]:
-    """(μt, μe) for an intensity (low / mid / high or a number in [0, 1]) under the blender's objective.
+    """The latent weights (μt, μe) for an intensity under the blender's objective.
 
     "split": (1, intensity) — 1/3, 2/3, 1 for low, mid, high. "emovoca": EmoVOCA's release
     values (2, 3·intensity) — 1, 2, 3 for low, mid, high.
+
+    Args:
+        blender: the blender (its `objective` decides).
+        intensity: "low", "mid", "high" or a number in [0, 1].
+
+    Returns:
+        (μt, μe).
     """
     value = intensity_value(intensity)
     return (2.0, 3.0 * value) if blender.objective == "emovoca" else (1.0, value)
@@ -201,13 +269,27 @@ def blend(
     expression_ops: SurfaceOperators | None = None,
     chunk: int = 32,
 ) -> torch.Tensor:
-    """Emotional frames (T, V, 3) metres: talking frames with an expression blended in.
+    """Talking frames with an expression blended in.
 
-    template (V, 3) and talking_frames (T, V, 3): the neutral face and its talking animation
-    (absolute positions, metres); expression_displacement (V', 3) metres: an expression minus its
-    neutral, on `template` (V' = V) or on another surface given by `expression_template` (V', 3)
-    and `expression_ops`. mu_t / mu_e: latent weights; when None they come from `intensity` via
-    `default_mu` (μe = 0 gives the talking frames back). Frames are decoded `chunk` at a time.
+    Args:
+        blender: a trained `EmoBlender` (eval mode).
+        template: (V, 3) the neutral face, metres.
+        talking_frames: (T, V, 3) its talking animation (absolute positions), metres.
+        expression_displacement: (V', 3) an expression minus its neutral, metres, on `template`
+            (V' = V) or on the surface given by `expression_template` and `expression_ops`.
+        ops: the template's operators.
+        mu_t: talking latent weight; None takes it from `intensity` via `default_mu`.
+        mu_e: expression latent weight (0 gives the talking frames back); None as `mu_t`.
+        intensity: "low", "mid", "high" or a number in [0, 1], used when a μ is None.
+        expression_template: (V', 3) the expression's own neutral surface, metres, if not `template`.
+        expression_ops: that surface's operators.
+        chunk: frames decoded at a time (bounds memory).
+
+    Returns:
+        (T, V, 3) emotional frames, metres.
+
+    Raises:
+        ScanTalkError: frames or expression whose shapes do not match their surfaces.
     """
     if talking_frames.ndim != 3 or talking_frames.shape[1:] != template.shape:
         raise ScanTalkError(f"talking frames of shape {tuple(talking_frames.shape)} do not match the template "

@@ -4,7 +4,11 @@ The data are the procedural talking heads (`scantalk.data.synth.generate_dataset
 first use) and the procedural expressions of `emotion.expressions`, evaluated on every subject's
 own head. A batch is `frames_per_batch` talking frames of one subject and as many random
 expressions (random labels, intensities in [`min_intensity`, 1]) on the same surface, so the
-batch shares one `SurfaceOperators`. Config: experiments/configs/emoblender.yaml.
+batch shares one `SurfaceOperators`. It trains through `scantalk fit` like every model:
+
+    scantalk fit --config experiments/configs/emoblender.yaml
+
+(the config names `emotion.training.EmoBlenderModule` and `EmoBlenderDataModule` by class_path).
 """
 
 from __future__ import annotations
@@ -26,23 +30,39 @@ from scantalk.data import load_dataset
 from scantalk.data.synth import build_head
 from scantalk.data.synth.heads import HeadIdentity
 from scantalk.checkpoint import load_checkpoint_dict
-from scantalk.errors import DatasetError
+from scantalk.errors import CheckpointError, DatasetError, ScanTalkError
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
 
 CHECKPOINT_KIND = "emoblender"
 
 
 class EmoBlenderModule(L.LightningModule):
-    """Lightning wrapper of `EmoBlender`; every argument but `lr` is the blender's (see there)."""
+    """Lightning wrapper of `EmoBlender`: its losses, logged per term, and Adam.
+
+    Args:
+        latent, width, n_blocks, k_eig, encoder_xyz, objective, gradient_features, frequencies,
+            position_unit, displacement_unit: the blender's (see `emotion.blending.EmoBlender`).
+        lr: Adam learning rate.
+    """
 
     def __init__(self, latent: int = 256, width: int = 64, n_blocks: int = 4, k_eig: int = 128,
                  encoder_xyz: bool = True, objective: str = "split", gradient_features: bool = True,
-                 frequencies: int = 4, lr: float = 1e-3) -> None:
+                 frequencies: int = 4, position_unit: float = 0.1, displacement_unit: float = 0.001,
+                 lr: float = 1e-3) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.blender = EmoBlender(latent=latent, width=width, n_blocks=n_blocks, k_eig=k_eig, encoder_xyz=encoder_xyz,
-                                  objective=objective, gradient_features=gradient_features, frequencies=frequencies)
+                                  objective=objective, gradient_features=gradient_features, frequencies=frequencies,
+                                  position_unit=position_unit, displacement_unit=displacement_unit)
         self.lr = lr
+
+    def setup(self, stage: str) -> None:
+        """Refuse data whose operators have another k_eig than the blender (a config mistake)."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        data_k_eig = getattr(datamodule, "k_eig", None)
+        if data_k_eig is not None and data_k_eig != self.blender.k_eig:
+            raise ScanTalkError(f"model.init_args.k_eig ({self.blender.k_eig}) and data.init_args.k_eig ({data_k_eig}) "
+                                "differ in the EmoBlender config: set both to the same number of eigenpairs")
 
     def _step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
         parts = self.blender.losses(batch["template"], batch["talking"], batch["expression"], batch["ops"])
@@ -51,18 +71,23 @@ class EmoBlenderModule(L.LightningModule):
         return parts["loss"]
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        """The summed blender loss of one batch (one subject's surface)."""
         return self._step(batch, "train")
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        """The same losses on a validation subject, logged as `val_*` (`val_loss` for checkpoints)."""
         return self._step(batch, "val")
 
     def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> dict[str, Any]:
+        """Move tensors and the batch's `SurfaceOperators` to `device`."""
         return {key: value.to(device) for key, value in batch.items()}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam over all three networks."""
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Tag the file as a blender checkpoint and store the blender's configuration."""
         checkpoint["scantalk_kind"] = CHECKPOINT_KIND
         checkpoint["emoblender_config"] = dict(self.blender.config)
 
@@ -74,12 +99,23 @@ def load_blender(path: str | Path) -> EmoBlender:
         path: the `.ckpt` (`scantalk fit --config experiments/configs/emoblender.yaml` writes them).
 
     Returns:
-        The blender. Errors are `CheckpointError`s from `scantalk.checkpoint.load_checkpoint_dict`.
+        The blender, in eval mode.
+
+    Raises:
+        CheckpointError: missing, unreadable or unsafe file, another model's, or a configuration
+            or weights this version cannot build.
     """
     checkpoint = load_checkpoint_dict(path, kind=CHECKPOINT_KIND, config_key="emoblender_config", what="blender checkpoint")
-    blender = EmoBlender(**checkpoint["emoblender_config"])
-    state = {key[len("blender."):]: value for key, value in checkpoint["state_dict"].items() if key.startswith("blender.")}
-    blender.load_state_dict(state)
+    # Blenders saved before position_unit / displacement_unit existed used 0.1 m and 1 mm, the
+    # defaults, so their stored configuration rebuilds the same network.
+    try:
+        blender = EmoBlender(**checkpoint["emoblender_config"])
+        blender.load_state_dict({key[len("blender."):]: value for key, value in checkpoint["state_dict"].items()
+                                 if key.startswith("blender.")})
+    except (TypeError, ValueError, RuntimeError) as error:
+        first_line = (str(error).splitlines() or [""])[0][:200]
+        raise CheckpointError(f"blender checkpoint {path} does not match this version's EmoBlender ({first_line}); "
+                              "re-train it with `scantalk fit --config experiments/configs/emoblender.yaml`") from None
     return blender.eval()
 
 
@@ -177,14 +213,3 @@ class EmoBlenderDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", self.val_batches, self.seed + 1)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m emotion.training fit --config experiments/configs/emoblender.yaml`."""
-    from lightning.pytorch.cli import LightningCLI
-
-    LightningCLI(EmoBlenderModule, EmoBlenderDataModule, args=argv, save_config_kwargs={"overwrite": True})
-
-
-if __name__ == "__main__":
-    main()

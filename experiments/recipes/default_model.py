@@ -4,7 +4,7 @@
 
 1. the procedural talking-head dataset (as `synthetic.yaml` makes it);
 2. procedural expressions for the 11 EmoVOCA labels, and an EmoBlender trained on them
-   (`experiments/configs/emoblender.yaml`);
+   (`scantalk fit` with `experiments/configs/emoblender.yaml`);
 3. an EmoVOCA-style emotional dataset: each training sequence blended with three
    (label, intensity) pairs, dealt so every pair is used about equally often;
 4. ScanTalk with the emotion head (`experiments/configs/default.yaml`) on neutral + emotional data;
@@ -41,6 +41,14 @@ def _minutes(value: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> Path:
+    """Run (or resume) every stage of the recipe.
+
+    Args:
+        argv: command-line arguments (see `--help`); None reads `sys.argv`.
+
+    Returns:
+        The exported checkpoint's path.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="runs/default", help="working folder (data, runs)")
     parser.add_argument("--minutes", type=float, default=40.0, help="ScanTalk training budget")
@@ -51,7 +59,6 @@ def main(argv: list[str] | None = None) -> Path:
 
     from emotion.florence import write_procedural_expressions
     from emotion.synthesis import build_emovoca
-    from emotion.training import main as blender_cli
     from scantalk.checkpoint import model_from_checkpoint, save_model
     from scantalk.data import load_dataset
     from scantalk.data.synth import generate_dataset
@@ -72,9 +79,9 @@ def main(argv: list[str] | None = None) -> Path:
     blender_runs = work / "runs" / "emoblender"
     blender = _last_checkpoint(blender_runs)
     if blender is None:
-        blender_cli(["fit", "--config", str(BLENDER_CONFIG), f"--data.root={talking}", "--data.procedural=null",
-                     f"--data.cache_dir={cache}", f"--trainer.default_root_dir={blender_runs}",
-                     f"--trainer.max_time={_minutes(args.blender_minutes)}"])
+        run_lightning_cli(["fit", "--config", str(BLENDER_CONFIG), f"--data.root={talking}", "--data.procedural=null",
+                           f"--data.cache_dir={cache}", f"--trainer.default_root_dir={blender_runs}",
+                           f"--trainer.max_time={_minutes(args.blender_minutes)}"])
         blender = _last_checkpoint(blender_runs)
     stages["blender"] = time.perf_counter() - clock
 

@@ -22,10 +22,21 @@ def reconstruction_loss(
     lip_weight: float = 1.0,
     velocity_weight: float = 1.0,
 ) -> dict[str, torch.Tensor]:
-    """ScanTalk's loss terms on frames (T, V, 3): MSE, lip-vertex MSE and velocity MSE.
+    """ScanTalk's loss terms: MSE, lip-vertex MSE and velocity MSE.
 
     The velocity term compares frame-to-frame differences along *time*, which penalises
     jitter and a lagging mouth that a per-frame MSE forgives.
+
+    Args:
+        pred: (T, V, 3) predicted frames, metres.
+        target: (T, V, 3) ground-truth frames, metres.
+        lip_vertices: (L,) int64 indices of the lip vertices, or None (lip term zero).
+        mse_weight: weight of the all-vertex MSE.
+        lip_weight: weight of the lip-vertex MSE.
+        velocity_weight: weight of the velocity MSE (zero for a single frame).
+
+    Returns:
+        Scalars "mse", "lip", "velocity" (square metres) and "loss", their weighted sum.
     """
     terms = {"mse": F.mse_loss(pred, target)}
     terms["lip"] = F.mse_loss(pred[:, lip_vertices], target[:, lip_vertices]) if lip_vertices is not None else pred.new_zeros(())
@@ -46,7 +57,9 @@ class ScanTalkModule(L.LightningModule):
             and `scantalk.checkpoint.model_from_checkpoint(path)` alone rebuild the model.
         lr: Adam learning rate (1e-4 in ScanTalk).
         weight_decay: Adam weight decay.
-        mse_weight, lip_weight, velocity_weight: loss weights (see `reconstruction_loss`).
+        mse_weight: weight of the all-vertex MSE (see `reconstruction_loss`).
+        lip_weight: weight of the lip-vertex MSE.
+        velocity_weight: weight of the velocity MSE.
 
     Gradient clipping is the Trainer's (`trainer.gradient_clip_val`).
     """
@@ -69,13 +82,22 @@ class ScanTalkModule(L.LightningModule):
         self.model = ScanTalk(config)
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
-        """Predicted frames (T, V, 3) for one sample of `TalkingHeadDataModule`."""
+        """Predicted frames for one sample of `TalkingHeadDataModule`.
+
+        Args:
+            batch: one sequence: "audio" (N,) 16 kHz, "template" (V, 3) metres, "ops",
+                "frames" (T, V, 3) (for T), optional "emotion" and "intensity".
+
+        Returns:
+            (T, V, 3) frames in metres.
+        """
         return self.model(
             batch["audio"], batch["template"], batch["ops"], batch["frames"].shape[0],
             emotion=batch.get("emotion"), intensity=batch.get("intensity"),
         )
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Move tensors and the batch's `SurfaceOperators` (which Lightning cannot move) to `device`."""
         if isinstance(batch, dict) and isinstance(batch.get("ops"), SurfaceOperators):
             moved = {k: (v.to(device) if isinstance(v, (torch.Tensor, SurfaceOperators)) else v) for k, v in batch.items()}
             return moved
@@ -90,6 +112,7 @@ class ScanTalkModule(L.LightningModule):
         return pred, terms
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        """The weighted loss of one sequence; logs each term under `train/`."""
         _, terms = self._losses(batch)
         self.log_dict({f"train/{k}": v for k, v in terms.items()}, batch_size=1, prog_bar=False)
         self.log("train_loss", terms["loss"], batch_size=1, prog_bar=True)
@@ -109,18 +132,23 @@ class ScanTalkModule(L.LightningModule):
         self.log(f"{prefix}_loss", terms["loss"], batch_size=1, prog_bar=True, sync_dist=True)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        """Log the loss terms, MVE, LVE and FDD (metres) under `val/`, and `val_loss`."""
         self._evaluate(batch, "val")
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        """As `validation_step`, under `test/`."""
         self._evaluate(batch, "test")
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        """{"subject", "name", "frames" (T, V, 3) metres on the CPU} (what `PredictionWriter` saves)."""
         return {"subject": batch["subject"], "name": batch["name"], "frames": self(batch).float().cpu()}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam with the module's `lr` and `weight_decay`."""
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Tag the file as a ScanTalk checkpoint and store the model's `ScanTalkConfig` as a dict."""
         # Lets `Animator.from_checkpoint` tell our checkpoints from other models' at a glance.
         checkpoint["scantalk_kind"] = CHECKPOINT_KIND
         checkpoint[CONFIG_KEY] = self.model.config.to_dict()

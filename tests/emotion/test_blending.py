@@ -131,3 +131,52 @@ def test_emovoca_objective_trains_equal_latents(small_head):
     # EmoVOCA's objective: each branch reconstructs its own input from equal latents, decode(z, z).
     torch.testing.assert_close(parts["talking"], own_talk)
     torch.testing.assert_close(parts["expression"], own_expr)
+
+
+def test_units_mean_metres_per_network_unit_as_in_scantalk(small_head):
+    from emotion.blending import positional_encoding
+    from scantalk.model import ScanTalkConfig
+
+    # One convention in the project: inputs are divided by the unit, outputs multiplied by it.
+    blender = EmoBlender(latent=4, width=8, n_blocks=1)
+    scantalk = ScanTalkConfig()
+    assert (blender.position_unit, blender.displacement_unit) == (scantalk.position_unit, scantalk.displacement_unit)
+    template = torch.tensor(small_head.verts[:5], dtype=torch.float32)
+    torch.testing.assert_close(positional_encoding(template, 0, position_unit=0.01), template * 100.0)
+    with pytest.raises(ValueError, match="positive lengths in metres"):
+        EmoBlender(latent=4, width=8, n_blocks=1, position_unit=-0.1)
+
+
+def test_decoded_displacement_scales_with_displacement_unit(small_head):
+    # The same weights read as "centimetres per unit" decode ten times the "millimetres" motion.
+    ops = compute_operators(small_head.verts, small_head.faces, k_eig=16)
+    template = torch.tensor(small_head.verts, dtype=torch.float32)
+    torch.manual_seed(0)
+    mm = EmoBlender(latent=4, width=8, n_blocks=1, k_eig=16, gradient_features=False)
+    for layer in mm.modules():  # a non-zero decoder, so the comparison is not 0 == 0
+        if isinstance(layer, torch.nn.Linear):
+            torch.nn.init.normal_(layer.weight, std=0.3)
+    cm = EmoBlender(latent=4, width=8, n_blocks=1, k_eig=16, gradient_features=False, displacement_unit=0.01)
+    cm.load_state_dict(mm.state_dict())
+    z = torch.randn(2, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(cm.decode(template, z, z, ops), 10.0 * mm.decode(template, z, z, ops))
+
+
+def test_blender_checkpoint_without_unit_keys_loads_with_the_old_scales(tmp_path, small_head):
+    from emotion.training import CHECKPOINT_KIND, load_blender
+
+    torch.manual_seed(0)
+    blender = EmoBlender(latent=4, width=8, n_blocks=1, k_eig=16, gradient_features=False)
+    old_config = {key: value for key, value in blender.config.items() if key not in ("position_unit", "displacement_unit")}
+    path = tmp_path / "old.ckpt"
+    torch.save({"scantalk_kind": CHECKPOINT_KIND, "emoblender_config": old_config,
+                "state_dict": {f"blender.{key}": value for key, value in blender.state_dict().items()}}, path)
+    loaded = load_blender(path)
+    assert (loaded.position_unit, loaded.displacement_unit) == (0.1, 0.001)  # decimetres and millimetres, as before
+    for name, value in blender.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value)
+    bad = dict(old_config, latent_size=3)  # a key this version does not know
+    torch.save({"scantalk_kind": CHECKPOINT_KIND, "emoblender_config": bad, "state_dict": {}}, tmp_path / "bad.ckpt")
+    with pytest.raises(ScanTalkError, match="bad.ckpt does not match this version"):
+        load_blender(tmp_path / "bad.ckpt")
