@@ -3,6 +3,13 @@
 Tests that change process-wide settings (torch threads, default dtype, BLAS thread limits, the
 operator-cache environment variable) would otherwise leak them into whichever test runs next,
 which makes results depend on test order and on the machine's core count.
+
+BLAS (numpy's and scipy's OpenBLAS) and torch run single-threaded for the whole session,
+subprocesses included: results then do not depend on the machine's core count, and busy-waiting
+worker threads no longer slow small dense steps down many times over on cores shared with other
+jobs (measured on the 2-core development machine at load 8: a 300×300 `torch.linalg.eigvalsh`
+took 9.7 s with 2 threads, 0.03 s with 1; the effect `scantalk.geometry.eigen.EIGEN_BLAS_THREADS`
+guards against). A test that wants more threads sets them; they are restored after it.
 """
 
 from __future__ import annotations
@@ -13,14 +20,17 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import scipy.linalg  # noqa: F401  (loads scipy's own OpenBLAS now, so the session limit reaches it)
 import torch
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 # Seed of the global random generators at the start of every test: a test that forgot to seed
 # still draws the same numbers on every run, whatever ran before it.
 TEST_SEED = 0
 # Environment variables that tests set and that change what later code does.
-ISOLATED_ENVIRONMENT = ("SCANTALK_CACHE_DIR", "SCANTALK_DATA_DIR", "OMP_NUM_THREADS")
+ISOLATED_ENVIRONMENT = ("SCANTALK_CACHE_DIR", "SCANTALK_DATA_DIR", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# BLAS and torch intra-op threads for the whole session (see the module docstring).
+TEST_THREADS = 1
 
 
 def _blas_pools() -> list:
@@ -28,8 +38,27 @@ def _blas_pools() -> list:
     return ThreadpoolController().select(user_api="blas").lib_controllers
 
 
+@pytest.fixture(scope="session", autouse=True)
+def single_threaded_session() -> Iterator[None]:
+    """Run BLAS and torch with `TEST_THREADS` threads, here and in subprocesses the tests start."""
+    previous = {name: os.environ.get(name) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    os.environ.update({name: str(TEST_THREADS) for name in previous})
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(TEST_THREADS)
+    try:
+        with threadpool_limits(limits=TEST_THREADS, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(torch_threads)
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @pytest.fixture(autouse=True)
-def isolated_global_state() -> Iterator[None]:
+def isolated_global_state(single_threaded_session: None) -> Iterator[None]:
     """Seed numpy/random/torch, then restore threads, dtype, determinism flags, BLAS limits and env."""
     random.seed(TEST_SEED)
     np.random.seed(TEST_SEED)
