@@ -1,63 +1,94 @@
-"""`scantalk demo`: make a sample face and speech clip, animate them with the shipped model.
+"""`scantalk demo`: a real face scan speaking real recorded speech, with the shipped model, offline.
 
-The face is a procedural identity the default model never saw, meshed in a way it never saw
-(an irregular triangulation), so the demo shows the topology-agnostic claim, offline.
+The face is the `james` scan (menpo3d, BSD-3), which the default model never saw in training;
+the speech is a LibriVox recording (public domain, from CMU PocketSphinx's test data). Both are
+vendored in `scantalk/assets/`, so the demo needs no network and no extra package.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
+from scantalk.atomic import atomic_write_text, check_output_dir
+from scantalk.errors import OutputError
 
-from scantalk.atomic import atomic_path
-
-# Held out from the default model's training data (its recipe uses seeds below 1000).
-DEMO_SEED = 4242
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+DEMO_SPEECH = ASSETS / "speech" / "librivox_sense_and_sensibility_0870.wav"
+# The folder's marker: a later `scantalk demo` may rewrite a folder that holds it, and no other.
+MARKER = "demo.json"
+DEMO_ENTRIES = frozenset({MARKER, "face.obj", "speech.wav", "animation"})
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo", help="output folder (default ./demo)")
-    parser.add_argument("--seconds", type=float, default=6.0, help="length of the sample speech")
+    parser.add_argument("--face", default=None, help="a face of your own instead of the james scan")
+    parser.add_argument("--audio", default=None, help="speech of your own instead of the LibriVox clip")
     parser.add_argument("--resolution", type=int, default=512)
-    parser.add_argument("--emotion", default=None, help="optional emotion label, e.g. happy")
-    parser.add_argument("--intensity", type=float, default=None)
+    parser.add_argument("--no-video", action="store_true", help="skip the video")
+
+
+def is_demo_dir(path: Path) -> bool:
+    """Whether `path` is a folder an earlier `scantalk demo` wrote (its marker, only its entries)."""
+    try:
+        names = {entry.name for entry in path.iterdir()}
+        return MARKER in names and names <= DEMO_ENTRIES
+    except OSError:
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
     from scantalk.animator import Animator
-    from scantalk.data.synth import make_sample_face, make_sample_speech
+    from scantalk.data.heads.real import real_face
     from scantalk.geometry import Mesh, save_mesh
+    from scantalk.render.camera import check_resolution
 
+    check_resolution(args.resolution)
     out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not is_demo_dir(out):
+        raise OutputError(f"{out} exists and is not a folder written by `scantalk demo`; "
+                          "choose another --out (nothing was changed)")
+    check_output_dir(out, overwrite=True, is_previous_output=lambda p: is_demo_dir(p) or not any(p.iterdir()),
+                     inputs=[p for p in (args.face, args.audio) if p], what="--out")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / MARKER, json.dumps({"written_by": "scantalk demo"}))
     stages: dict[str, float] = {}
+
     clock = time.perf_counter()
-    verts, faces = make_sample_face(DEMO_SEED, meshing="irregular")
-    audio = make_sample_speech(DEMO_SEED, seconds=args.seconds)
-    face_path, audio_path = out / "inputs" / "face.ply", out / "inputs" / "speech.wav"
-    save_mesh(face_path, verts, Mesh.from_arrays(verts, faces, name=str(face_path)))
-    with atomic_path(audio_path) as tmp:
-        sf.write(tmp, np.asarray(audio, dtype=np.float32), 16000, subtype="PCM_16", format="WAV")
-    stages["make inputs"] = time.perf_counter() - clock
+    if args.face is None:
+        head = real_face("james")
+        face_path = out / "face.obj"
+        save_mesh(face_path, head.verts, Mesh.from_arrays(head.verts, head.faces, name="james"))
+        face_note = f"{face_path} (the james scan, {head.num_vertices} vertices; never seen in training)"
+    else:
+        face_path = Path(args.face)
+        face_note = str(face_path)
+    audio_path = Path(args.audio) if args.audio else DEMO_SPEECH
+    stages["inputs"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     animator = Animator.from_checkpoint()
     stages["load model"] = time.perf_counter() - clock
-    animation = animator.animate(face_path, audio_path, emotion=args.emotion, intensity=args.intensity)
-    stages.update({k.replace("_s", ""): v for k, v in animation.meta["timings"].items()})
+    animation = animator.animate(face_path, audio_path)
+    stages.update({k.removesuffix("_s"): v for k, v in animation.meta["timings"].items()})
 
     clock = time.perf_counter()
-    animation.save(out, overwrite=True)
-    video = animation.to_video(out / "animation.mp4", resolution=args.resolution, compare="neutral")
-    stages["video"] = time.perf_counter() - clock
+    animation.save(out / "animation", overwrite=True)
+    video = None
+    if not args.no_video:
+        video = animation.to_video(out / "animation" / "animation.mp4", resolution=args.resolution,
+                                   compare="neutral")
+    stages["write"] = time.perf_counter() - clock
 
-    print(f"\nface: {face_path} ({len(verts)} vertices, a meshing the model never saw)")
-    print(f"speech: {audio_path} ({args.seconds:.1f} s)")
+    print(f"\nface:   {face_note}")
+    print(f"speech: {audio_path} ({len(animation.audio) / animation.sample_rate:.1f} s of real recorded speech)")
     for name, seconds in stages.items():
-        print(f"  {name:<12} {seconds:6.2f} s")
-    print(f"animation: {(out / 'animation.npy').resolve()}  ({animation.num_frames} frames)")
-    print(f"video (neutral | animated): {video.resolve()}")
+        print(f"  {name:<14} {seconds:6.2f} s")
+    print(f"animation: {(out / 'animation').resolve()}  ({animation.num_frames} frames)")
+    if animation.articulation is not None:
+        print(f"articulation track (editable curves): {(out / 'animation' / 'articulation.csv').resolve()}")
+    if video is not None:
+        print(f"video (neutral | animated): {video.resolve()}")
     return 0
