@@ -34,10 +34,19 @@ from scantalk.geometry.cache import OperatorCache
 # Heads on disk
 
 
+def _plain(value: Any) -> Any:
+    """numpy values in `Head.meta` as JSON numbers and lists."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    raise TypeError(f"head meta value {value!r} cannot be saved")
+
+
 def save_head(path: Path, head: Head) -> None:
-    """One head as a compressed .npz (verts, faces, landmarks, parts, name), atomically."""
+    """One head as a compressed .npz (verts, faces, landmarks, parts, name, meta as JSON), atomically."""
+    # meta is kept because the rig reads it (a procedural head's known rest lip gap): without it
+    # a reloaded head's rig basis, the decoder's training target, would differ from the head's own.
     arrays: dict[str, Any] = {"verts": head.verts.astype(np.float64), "landmarks": head.landmarks.as_array(),
-                              "name": np.array(head.name)}
+                              "name": np.array(head.name), "meta": np.array(json.dumps(head.meta, default=_plain))}
     if head.faces is not None:
         arrays["faces"] = head.faces.astype(np.int64)
     if head.parts is not None:
@@ -48,11 +57,13 @@ def save_head(path: Path, head: Head) -> None:
 
 
 def load_head(path: Path) -> Head:
-    """The inverse of `save_head` (no pickles: plain arrays only)."""
+    """The inverse of `save_head` (no pickles: plain arrays and JSON only; numpy values in meta
+    come back as lists)."""
     with np.load(path, allow_pickle=False) as data:
         return Head(verts=data["verts"], faces=data["faces"] if "faces" in data else None,
                     landmarks=FaceLandmarks.from_array(data["landmarks"]), name=str(data["name"]),
-                    parts=data["parts"] if "parts" in data else None)
+                    parts=data["parts"] if "parts" in data else None,
+                    meta=json.loads(str(data["meta"])) if "meta" in data else {})
 
 
 def _seed_of(name: str) -> int:
