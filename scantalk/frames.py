@@ -126,6 +126,11 @@ class FrameStore:
             low, high = min(positions[0], positions[-1]), max(positions[0], positions[-1])
             block = self._read(low, high + 1)
             return block[np.asarray(positions) - low] if positions.step != 1 else block
+        if isinstance(index, tuple) and index and _basic(index[1:]) and isinstance(index[0], (int, np.integer, slice)):
+            # store[t, v] or store[a:b, :, 0]: read only the frames asked for, then index within
+            # them (the same answer as numpy's, since the remaining indices are basic ones).
+            frames = self[index[0]]
+            return frames[(slice(None),) + index[1:]] if isinstance(index[0], slice) else frames[index[1:]]
         return np.asarray(self)[index]
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -147,6 +152,12 @@ class FrameStore:
 
     def __repr__(self) -> str:
         return f"FrameStore({str(self.path)!r}, shape={self.shape})"
+
+
+def _basic(indices: tuple) -> bool:
+    """Whether `indices` are all basic numpy indices (integers, slices, ..., None): indexing with
+    them commutes with taking frames first, unlike array indices."""
+    return all(item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice)) for item in indices)
 
 
 def frame_chunks(frames, frames_per_chunk: int | None = None) -> Iterator[np.ndarray]:

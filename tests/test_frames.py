@@ -135,6 +135,21 @@ def test_fancy_indexing_iteration_and_chunks_agree_with_the_array(tmp_path):
     assert np.array_equal(store.astype(np.float64), frames.astype(np.float64))
 
 
+@pytest.mark.parametrize("index", [(3, 5), (3, slice(2, 6)), (-1, Ellipsis, 0), (slice(2, 9), 4),
+                                   (slice(None, None, -2), slice(None), 1), (slice(4, 5), None, 0),
+                                   (np.int64(2), [1, 0]), (slice(1, 4), [0, 2], 1), ([0, 2], 1)])
+def test_tuple_indexing_agrees_with_the_array_and_reads_only_the_frames_asked_for(tmp_path, monkeypatch, index):
+    frames = _frames()
+    store = _write(tmp_path / "frames.npy", frames)
+    assert np.array_equal(store[index], frames[index])
+    read = []
+    original = FrameStore._read
+    monkeypatch.setattr(FrameStore, "_read", lambda self, start, stop: read.append(stop - start) or original(self, start, stop))
+    store[5, 3]
+    store[2:4, :, 0]
+    assert read == [1, 2]  # a vertex of one frame costs one frame, not the whole animation
+
+
 def test_reads_are_private_copies_not_a_memory_map(tmp_path):
     """A chunk must not keep the file mapped: a memory map's pages count towards resident memory
     as they are touched, which is what the store exists to avoid."""

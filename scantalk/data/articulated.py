@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from scantalk.atomic import atomic_path
+from scantalk.atomic import atomic_path, atomic_write_text
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.data.heads.base import FaceLandmarks, Head
 from scantalk.errors import ScanTalkError
@@ -322,7 +322,8 @@ def build_rig_heads(root: str | Path, num_procedural: int = 60, num_real: int = 
             save_head(root / "heads" / f"{name}.npz", variant)
             cache.get_or_compute(variant.verts, variant.faces, k_eig)
             names.append(name)
-        marker.write_text(json.dumps(names))
+        # Atomic: a marker cut short by a crash would stop every later resume with a JSON error.
+        atomic_write_text(marker, json.dumps(names))
         splits[split] += names
     with atomic_path(root / "splits.json") as tmp:
         tmp.write_text(json.dumps(splits, indent=1))
