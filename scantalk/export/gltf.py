@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pygltflib
 
+from scantalk.geometry.normals import vertex_normals
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
 from scantalk.export.common import (ExportReport, check_bound, check_frames, finish, resolve_destination,
@@ -65,18 +66,6 @@ class _BinaryBuilder:
         return b"".join(self.parts)
 
 
-def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V, 3) float32 unit area-weighted vertex normals; +y for vertices no face touches."""
-    corners = verts[faces].astype(np.float64)
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = np.zeros(verts.shape, np.float64)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_normals)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    normals = np.where(length > 0, normals / np.where(length > 0, length, 1.0), [0.0, 1.0, 0.0])
-    return normals.astype(np.float32)
-
-
 def build_gltf(neutral: np.ndarray, faces: np.ndarray | None, basis: MorphBasis, fps: float, *,
                normals: bool = True, name: str = "face") -> pygltflib.GLTF2:
     """A glTF document (binary blob attached) for a neutral mesh and its morph-target animation.
@@ -98,7 +87,7 @@ def build_gltf(neutral: np.ndarray, faces: np.ndarray | None, basis: MorphBasis,
     attributes = pygltflib.Attributes(POSITION=builder.add(neutral.astype(np.float32), "VEC3", pygltflib.FLOAT,
                                                            pygltflib.ARRAY_BUFFER, bounds=True))
     if faces is not None and normals:
-        attributes.NORMAL = builder.add(vertex_normals(neutral, faces), "VEC3", pygltflib.FLOAT, pygltflib.ARRAY_BUFFER)
+        attributes.NORMAL = builder.add(vertex_normals(neutral, faces).astype(np.float32), "VEC3", pygltflib.FLOAT, pygltflib.ARRAY_BUFFER)
     primitive = pygltflib.Primitive(attributes=attributes, mode=pygltflib.POINTS if faces is None else pygltflib.TRIANGLES)
     if faces is not None:
         primitive.indices = builder.add(faces.astype(np.uint32).reshape(-1), "SCALAR", pygltflib.UNSIGNED_INT,

@@ -17,7 +17,6 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,9 +24,6 @@ from scantalk.atomic import atomic_path
 from scantalk.errors import CacheError
 from scantalk.geometry import operators
 from scantalk.geometry.operators import OPERATOR_FORMAT_VERSION, SurfaceOperators
-
-if TYPE_CHECKING:
-    from scantalk.geometry.mesh import Mesh
 
 CACHE_DIR_ENV = "SCANTALK_CACHE_DIR"
 _CHECKSUM = "__checksum__"
@@ -171,10 +167,3 @@ class OperatorCache:
             # The caller still gets its operators; only the reuse is lost.
             warnings.warn(f"could not write operator cache file {path} ({error}); continuing without caching.",
                           RuntimeWarning, stacklevel=3)  # fmt: skip
-
-
-def operators_for_mesh(mesh: Mesh, k_eig: int = 128, cache: OperatorCache | None = None) -> SurfaceOperators:
-    """Operators of a cleaned `Mesh` (its verts/faces, not the file's), through `cache` when given."""
-    if cache is None:
-        return operators.compute_operators(mesh.verts, mesh.faces, k_eig=k_eig)
-    return cache.get_or_compute(mesh.verts, mesh.faces, k_eig=k_eig)

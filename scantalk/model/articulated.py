@@ -14,7 +14,7 @@ the second-order term of the jaw's rotation about its hinge.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch

@@ -153,14 +153,6 @@ def shade(normals: np.ndarray, to_eye: np.ndarray, camera: Camera, style: Style)
     return np.clip(base * (style.ambient + style.diffuse * lambert) + style.specular * highlight, 0.0, 1.0)
 
 
-def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals: verts (V, 3), faces (F, 3) → unit normals (V, 3)."""
-    corners = verts[faces]
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = _scatter_add(faces, face_normals, len(verts))
-    return unit(normals)
-
-
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise dot product (N, 3), (N, 3) → (N,); column arithmetic beats numpy's short-axis sum."""
     return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
@@ -169,10 +161,3 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def unit(vectors: np.ndarray) -> np.ndarray:
     """Rows of (N, 3) scaled to unit length; zero rows stay zero."""
     return vectors / np.maximum(np.sqrt(_dot(vectors, vectors)), 1e-20)[:, None]
-
-
-def _scatter_add(faces: np.ndarray, face_values: np.ndarray, n_verts: int) -> np.ndarray:
-    """Sum face values (F, 3) onto their three corners → (V, 3); bincount is far faster than add.at."""
-    index = faces.reshape(-1)
-    repeated = np.repeat(face_values, 3, axis=0)
-    return np.stack([np.bincount(index, repeated[:, k], minlength=n_verts) for k in range(3)], axis=1)

@@ -29,9 +29,10 @@ import torch
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
-from scantalk.frames import FrameStore
 from scantalk.errors import MeshError, ScanTalkError
-from scantalk.render.camera import Camera, Style, check_points, shade, unit, vertex_normals
+from scantalk.frames import FrameStore
+from scantalk.geometry.normals import vertex_normals
+from scantalk.render.camera import Camera, Style, check_points, shade, unit
 
 _EMPTY = torch.iinfo(torch.int64).max
 # Bound on (triangle or splat, pixel) candidates held at once: ~100 MB of temporaries.

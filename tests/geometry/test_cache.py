@@ -13,8 +13,7 @@ import torch
 from scantalk.errors import CacheError
 from scantalk.geometry import cache as cache_module
 from scantalk.geometry import operators
-from scantalk.geometry.cache import OperatorCache, default_cache_dir, operators_for_mesh
-from scantalk.geometry.mesh import Mesh
+from scantalk.geometry.cache import OperatorCache, default_cache_dir
 
 K_EIG = 8
 
@@ -202,14 +201,3 @@ def test_clear_and_default_dir(tmp_path, sphere, counted, monkeypatch):
     assert OperatorCache().directory == tmp_path / "env"
     monkeypatch.delenv(cache_module.CACHE_DIR_ENV)
     assert default_cache_dir().name == "operators"
-
-
-def test_operators_for_mesh_uses_the_cleaned_mesh(tmp_path, sphere, counted):
-    verts, faces = sphere
-    mesh = Mesh.from_arrays(np.concatenate([verts, verts[:2]]), faces)  # duplicates are merged
-    cache = OperatorCache(tmp_path)
-    operators_for_mesh(mesh, k_eig=K_EIG, cache=cache)
-    operators_for_mesh(mesh, k_eig=K_EIG, cache=cache)
-    operators_for_mesh(mesh, k_eig=K_EIG, cache=None)
-    assert len(counted) == 2 and counted[0][0].shape == verts.shape
-    assert cache.contains(mesh.verts, mesh.faces, K_EIG)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.spatial import cKDTree
 
+from scantalk.geometry.normals import vertex_normals
 from scantalk.data.heads.base import Head
 from scantalk.errors import ScanTalkError
 
@@ -139,24 +140,6 @@ def permute(head: Head, rng: np.random.Generator) -> Head:
     faces = None if head.faces is None else inverse[np.asarray(head.faces)]
     parts = None if head.parts is None else np.asarray(head.parts)[order]
     return head.with_geometry(head.verts[order], faces, parts, "permuted")
-
-
-def vertex_normals(verts: np.ndarray, faces: np.ndarray | None) -> np.ndarray:
-    """Unit normals (V, 3): area-weighted face normals, or PCA of 12 neighbours on a point cloud
-    (oriented away from the centroid)."""
-    if faces is None:
-        _, nn = cKDTree(verts).query(verts, k=12)
-        local = verts[nn] - verts[nn].mean(axis=1, keepdims=True)
-        normals = np.linalg.eigh(np.einsum("vki,vkj->vij", local, local))[1][:, :, 0]
-        normals[np.einsum("vi,vi->v", normals, verts - verts.mean(axis=0)) < 0] *= -1.0
-        return normals
-    tri = verts[faces]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(verts)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_n)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return normals / np.where(length > 0, length, 1.0)
 
 
 def scan_noise(head: Head, rng: np.random.Generator, sigma: float = 0.0005) -> Head:
