@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install sysdeps clean bench gltf-validator
+.PHONY: demo test test-fast install sysdeps clean bench gltf-validator docs
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(MAKE) --no-print-directory sysdeps
@@ -56,6 +56,12 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) experiments/bench/operators.py
+
+# `make docs`: the HTML API reference of both packages (pdoc, Google docstrings) in docs/api/;
+# fails on any pdoc warning (tests/test_docs.py holds the builder and the test of it).
+docs: $(STAMP)
+	@$(PY) -c "import pdoc" 2>/dev/null || $(PIP) install -q -c constraints.txt pdoc
+	$(PY) tests/test_docs.py docs/api scantalk emotion
 
 clean:
 	rm -rf $(VENV) demo
