@@ -152,11 +152,15 @@ class EmoBlenderDataModule(L.LightningDataModule):
         root: procedural dataset folder (default: the user cache). It is generated when it holds
             no dataset yet, or (re)generated with `procedural` when that is given (keyword
             arguments of `scantalk.data.synth.generate_dataset`); None uses what is there.
-        k_eig: eigenpairs per template (the blender's k_eig). cache_dir: operator cache.
+        procedural: keyword arguments of `scantalk.data.synth.generate_dataset`, or None.
+        k_eig: eigenpairs per template (must equal the blender's k_eig).
+        cache_dir: operator cache folder (default: the user cache).
         frames_per_batch: talking frames (and expressions) per batch.
         min_intensity: expressions are shown at intensities in [min_intensity, 1].
-        batches_per_epoch / val_batches: dataset lengths. max_sequences: talking sequences per
-            subject to load (all when None).
+        batches_per_epoch: training batches per epoch.
+        val_batches: validation batches.
+        max_sequences: talking sequences per subject to load (all when None).
+        seed: seed of the batch draws (batch i of a split is the same in every run).
     """
 
     def __init__(self, root: str | None = None, procedural: dict[str, Any] | None = None, k_eig: int = 128,
@@ -173,6 +177,7 @@ class EmoBlenderDataModule(L.LightningDataModule):
         self._subjects: dict[str, list[dict[str, Any]]] = {}
 
     def prepare_data(self) -> None:
+        """Generate the procedural dataset when `root` holds none (or `procedural` is given)."""
         from scantalk.data.synth import generate_dataset
 
         # An existing procedural dataset is used as it is unless generation options are given.
@@ -180,7 +185,18 @@ class EmoBlenderDataModule(L.LightningDataModule):
             generate_dataset(self.root, **(self.procedural or {}))
 
     def subjects(self, split: str) -> list[dict[str, Any]]:
-        """Per subject of `split`: template (V, 3), talking (N, V, 3), expressions (11, V, 3), ops."""
+        """The subjects of a split, loaded once and kept.
+
+        Args:
+            split: "train", "val" or "test".
+
+        Returns:
+            Per subject: "template" (V, 3) metres, "talking" (N, V, 3) displacements in metres,
+            "expressions" (11, V, 3) displacements in metres (EMOTIONS order), "ops".
+
+        Raises:
+            DatasetError: `root` is not a procedural dataset (no meta.json).
+        """
         if split not in self._subjects:
             meta_path = self.root / "meta.json"
             if not meta_path.is_file():
@@ -209,7 +225,9 @@ class EmoBlenderDataModule(L.LightningDataModule):
         return DataLoader(dataset, batch_size=None, shuffle=split == "train")
 
     def train_dataloader(self) -> DataLoader:
+        """`batches_per_epoch` shuffled batches of the training subjects."""
         return self._loader("train", self.batches_per_epoch, self.seed)
 
     def val_dataloader(self) -> DataLoader:
+        """`val_batches` batches of the validation subjects."""
         return self._loader("val", self.val_batches, self.seed + 1)
