@@ -221,6 +221,7 @@ class Animator:
         up: str | None = None,
         forward: str | None = None,
         out: str | Path | None = None,
+        fps: float | None = None,
     ) -> Animation:
         """Decode an articulation track (e.g. one you edited) onto any face → `Animation`.
 
@@ -230,6 +231,7 @@ class Animator:
             audio: optional speech to keep with the animation (path, or samples with
                 `sample_rate`); it is not used to move the face.
             out: stream frames to this `.npy` (see `animate`).
+            fps: resample the track to this frame rate first (default: the track's own).
 
         Returns:
             The `Animation` at the track's fps, with `animation.articulation` = the track.
@@ -237,6 +239,8 @@ class Animator:
         self._need_articulated("animate_track")
         if not isinstance(track, ArticulationTrack):
             track = ArticulationTrack.load(track)
+        if fps is not None and float(fps) != track.fps:
+            track = track.resample(check_fps(fps))
         track = _matching_channels(track, tuple(self.model.config.channels))
         samples = np.zeros(0, np.float32)
         if audio is not None:
@@ -260,8 +264,8 @@ class Animator:
 
     def _need_articulated(self, what: str) -> None:
         if not self.articulated:
-            raise ScanTalkError(f"{what} needs a model that speaks through an articulation track (the shipped "
-                                f"default is one); {self.checkpoint} is an end-to-end ScanTalk model")
+            raise ScanTalkError(f"{what} needs a model that speaks through an articulation track (an "
+                                f"ArticulatedTalker); {self.checkpoint} is an end-to-end ScanTalk model")
 
     def _face(self, face: Any, faces: np.ndarray | None, align: str, up: str | None, forward: str | None,
               timings: dict[str, float]):

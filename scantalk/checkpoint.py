@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from scantalk.atomic import atomic_path
-from scantalk.errors import CheckpointError
+from scantalk.errors import CheckpointError, ScanTalkError
 from scantalk.model import ScanTalk, ScanTalkConfig
 from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
 
@@ -105,7 +105,7 @@ def load_model(path: str | Path | None = None) -> tuple[ScanTalk | ArticulatedTa
         stored = checkpoint[ARTICULATED_CONFIG_KEY]
         try:
             model = ArticulatedTalker(ArticulatedConfig.from_dict(stored, source=f"checkpoint {path}"))
-        except (TypeError, ValueError, AttributeError) as error:
+        except (TypeError, ValueError, AttributeError, ScanTalkError) as error:
             raise CheckpointError(f"checkpoint {path} has a model configuration this version cannot build "
                                   f"({error}); re-train or re-export it") from None
     else:

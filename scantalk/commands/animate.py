@@ -13,7 +13,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="speech (.wav .flac .ogg), any sample rate (optional with --track)")
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("--checkpoint", default=None, help="a ScanTalk .ckpt (default: the shipped model)")
-    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frames per second (default 30; with --track, the track's own rate)")
     parser.add_argument("--align", choices=["auto", "none"], default="auto")
     parser.add_argument("--up", default=None, help="the file's up axis, e.g. z (default y)")
     parser.add_argument("--forward", default=None, help="the axis the face looks along, e.g. -y (default z)")
@@ -43,9 +44,12 @@ def run(args: argparse.Namespace) -> int:
     from scantalk.render.camera import check_resolution
 
     # Everything a user can get wrong is checked before the model loads or inference runs.
-    fps = check_fps(args.fps)
+    args.fps_given = args.fps is not None
+    fps = check_fps(args.fps if args.fps_given else 30.0)
     if args.audio is None and args.track is None:
         raise ScanTalkError("give the speech to animate (AUDIO) or an articulation track (--track FILE)")
+    if args.track is not None and (args.emotion is not None or args.intensity is not None):
+        raise ScanTalkError("--emotion/--intensity act on speech; with --track the track alone moves the face")
     check_resolution(args.resolution)
     device = resolve_device(args.device)
     inputs = [path for path in (args.face, args.audio, args.track, args.checkpoint) if path]
@@ -55,11 +59,15 @@ def run(args: argparse.Namespace) -> int:
         clock = time.perf_counter()
         animator = Animator.from_checkpoint(args.checkpoint, device=device)
         model_s = time.perf_counter() - clock
+        if not animator.articulated and (args.track is not None or "arkit" in args.export):
+            raise ScanTalkError(f"--track and --export arkit need a model that speaks through an articulation "
+                                f"track; {args.checkpoint} is an end-to-end ScanTalk model")
         # Frames stream straight into the output file: memory stays bounded for any length.
         frames_file = staging / "animation.npy"
         if args.track is not None:
             animation = animator.animate_track(args.face, args.track, audio=args.audio, align=args.align,
-                                               up=args.up, forward=args.forward, out=frames_file)
+                                               up=args.up, forward=args.forward, out=frames_file,
+                                               fps=fps if args.fps_given else None)
         else:
             animation = animator.animate(args.face, args.audio, fps=fps, align=args.align, up=args.up,
                                          forward=args.forward, emotion=args.emotion, intensity=args.intensity,

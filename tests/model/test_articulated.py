@@ -171,9 +171,6 @@ def test_config_round_trips_and_refuses_unknown_settings():
         ArticulatedConfig.from_dict({**config.to_dict(), "colour": "red"})
 
 
-@pytest.mark.xfail(strict=True, reason="load_model catches (TypeError, ValueError, AttributeError) around "
-                   "ArticulatedConfig.from_dict, which raises a plain ScanTalkError: the user gets a ScanTalkError, "
-                   "not CheckpointError (fix in scantalk/checkpoint.py, then drop this marker)")
 def test_an_unknown_setting_in_a_checkpoint_is_a_checkpoint_error(tmp_path):
     save_model(tmp_path / "tiny.ckpt", ArticulatedTalker(ArticulatedConfig(**TINY)))
     checkpoint = torch.load(tmp_path / "tiny.ckpt", weights_only=True)
