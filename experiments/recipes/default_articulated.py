@@ -7,7 +7,8 @@
    the training voices and a validation corpus from held-out voices (`scantalk.data.speech`);
 2. rigged heads: anatomical procedural heads and real faces deformed into new identities, each
    in several meshings (`scantalk.data.articulated.build_rig_heads`);
-3. the speech → articulation network (`SpeechArticulatorModule`), on augmented speech;
+3. the speech → articulation network (`SpeechArticulatorModule`), on log-mel features of
+   augmented speech precomputed once (`build_speech_features`);
 4. the DiffusionNet decoder (`ArticulationDecoderModule`), on the rigged heads;
 5. both halves joined into one `ArticulatedTalker` checkpoint with this recipe's facts.
 
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--procedural-heads", type=int, default=60)
     parser.add_argument("--real-heads", type=int, default=40)
     parser.add_argument("--extra-meshings", type=int, default=2, help="extra meshings per identity")
+    parser.add_argument("--augmentations", type=int, default=3, help="draws per training utterance (1 clean)")
     parser.add_argument("--speech-minutes", type=float, default=25.0)
     parser.add_argument("--decoder-minutes", type=float, default=45.0)
     parser.add_argument("--stages", default="speech,heads,articulator,decoder,export")
@@ -68,7 +70,12 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     stages = set(args.stages.split(","))
 
-    from scantalk.data.articulated import RigDataModule, SpeechDataModule, build_rig_heads
+    from scantalk.data.articulated import (
+        RigDataModule,
+        SpeechFeatureDataModule,
+        build_rig_heads,
+        build_speech_features,
+    )
     from scantalk.data.speech import HELD_OUT_VOICES, TRAIN_VOICES, build_speech_corpus
     from scantalk.training.articulated import ArticulationDecoderModule, SpeechArticulatorModule
 
@@ -90,10 +97,12 @@ def main(argv: list[str] | None = None) -> Path:
     clock = time.perf_counter()
     articulator_ckpt = None
     if "articulator" in stages:
-        data = SpeechDataModule(str(work / "speech" / "train"), str(work / "speech" / "val"), batch_size=16,
-                                num_workers=1)
+        features = work / "speech" / "features"
+        build_speech_features(work / "speech" / "train", features / "train", augmentations=args.augmentations)
+        build_speech_features(work / "speech" / "val", features / "val", augmentations=1)
+        data = SpeechFeatureDataModule(str(features / "train"), str(features / "val"), batch_size=32)
         articulator_ckpt = _train(SpeechArticulatorModule(), data, work / "runs" / "articulator",
-                                  args.speech_minutes, every_steps=100, val_every=None)
+                                  args.speech_minutes, every_steps=200, val_every=None)
     seconds["articulator"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

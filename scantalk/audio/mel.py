@@ -73,6 +73,44 @@ def mel_filterbank(
     return weights.float()
 
 
+class LogMel(nn.Module):
+    """Log-mel energies at 100 Hz: (B, N) 16 kHz audio → (B, n_mels, N // hop_length + 1).
+
+    Args:
+        n_mels: filters; n_fft / win_length / hop_length: STFT sizes in samples at 16 kHz
+            (defaults: 25 ms window, 10 ms hop); f_min, f_max: the mel band in Hz.
+        normalise: "clip" standardises each clip over time and bands (zero mean, unit variance);
+            "band" also removes each band's mean over the clip, so a microphone's or a room's
+            colouring (a constant per-band gain, additive in the log domain) cancels.
+    """
+
+    def __init__(self, n_mels: int = 80, n_fft: int = 512, win_length: int = 400, hop_length: int = 160,
+                 f_min: float = 20.0, f_max: float = 7600.0, normalise: str = "clip") -> None:
+        super().__init__()
+        if not 0 < hop_length <= win_length <= n_fft:
+            raise ScanTalkError(
+                f"log-mel needs 0 < hop_length <= win_length <= n_fft; got {hop_length}, {win_length}, {n_fft}."
+            )
+        if normalise not in ("clip", "band"):
+            raise ScanTalkError(f"log-mel normalise must be 'clip' or 'band', got {normalise!r}")
+        self.n_fft, self.win_length, self.hop_length, self.normalise = n_fft, win_length, hop_length, normalise
+        # Derived from the settings, so kept out of the state dict (persistent=False).
+        self.register_buffer("window", torch.hann_window(win_length), persistent=False)
+        self.register_buffer("filterbank", mel_filterbank(n_fft, n_mels, SAMPLE_RATE, f_min, f_max),
+                             persistent=False)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        spectrum = torch.stft(audio, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
+                              window=self.window, center=True, pad_mode="constant", return_complex=True)
+        power = spectrum.real.square() + spectrum.imag.square()  # (B, F, frames)
+        log_mel = torch.log(torch.einsum("bft,fm->bmt", power, self.filterbank) + _LOG_FLOOR)
+        if self.normalise == "band":
+            log_mel = log_mel - log_mel.mean(dim=2, keepdim=True)
+        mean = log_mel.mean(dim=(1, 2), keepdim=True)
+        std = log_mel.std(dim=(1, 2), keepdim=True, unbiased=False)
+        return (log_mel - mean) / (std + 1e-5)
+
+
 class MelEncoder(AudioEncoder):
     """Log-mel spectrogram (100 Hz) → resampled to the mesh frames → temporal Conv1d stack.
 
@@ -104,22 +142,14 @@ class MelEncoder(AudioEncoder):
             raise ScanTalkError(
                 f"MelEncoder needs num_layers >= 1 and an odd kernel_size; got {num_layers}, {kernel_size}."
             )
-        if not 0 < hop_length <= win_length <= n_fft:
-            raise ScanTalkError(
-                f"MelEncoder needs 0 < hop_length <= win_length <= n_fft; got {hop_length}, {win_length}, {n_fft}."
-            )
         self._settings = {
             "n_mels": n_mels, "hidden": hidden, "output_dim": output_dim, "num_layers": num_layers,
             "kernel_size": kernel_size, "n_fft": n_fft, "win_length": win_length,
             "hop_length": hop_length, "f_min": f_min, "f_max": f_max, "dropout": dropout,
         }  # fmt: skip
         self.output_dim = output_dim
-        self.n_fft, self.win_length, self.hop_length = n_fft, win_length, hop_length
-        # Derived from the settings, so kept out of the state dict (persistent=False).
-        self.register_buffer("window", torch.hann_window(win_length), persistent=False)
-        self.register_buffer(
-            "filterbank", mel_filterbank(n_fft, n_mels, self.sample_rate, f_min, f_max), persistent=False
-        )
+        self.hop_length = hop_length
+        self.spectrogram = LogMel(n_mels, n_fft, win_length, hop_length, f_min, f_max)
         padding = kernel_size // 2
         self.input_layer = nn.Sequential(nn.Conv1d(n_mels, hidden, kernel_size, padding=padding), nn.GELU())
         self.residual_layers = nn.ModuleList(
@@ -131,22 +161,7 @@ class MelEncoder(AudioEncoder):
     def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
         """(B, N) audio at 16 kHz → (B, n_mels, N // hop_length + 1) log-mel energies, each
         clip standardised (zero mean, unit variance over time and bands)."""
-        spectrum = torch.stft(
-            audio,
-            n_fft=self.n_fft,
-            hop_length=self.hop_length,
-            win_length=self.win_length,
-            window=self.window,
-            center=True,
-            pad_mode="constant",
-            return_complex=True,
-        )
-        power = spectrum.real.square() + spectrum.imag.square()  # (B, F, frames)
-        mel = torch.einsum("bft,fm->bmt", power, self.filterbank)
-        log_mel = torch.log(mel + _LOG_FLOOR)
-        mean = log_mel.mean(dim=(1, 2), keepdim=True)
-        std = log_mel.std(dim=(1, 2), keepdim=True, unbiased=False)
-        return (log_mel - mean) / (std + 1e-5)
+        return self.spectrogram(audio)
 
     def encode(self, audio: torch.Tensor, num_frames: int) -> torch.Tensor:
         """(B, N) normalised audio → (B, num_frames, output_dim)."""

@@ -329,3 +329,144 @@ def build_rig_heads(root: str | Path, num_procedural: int = 60, num_real: int = 
         tmp.write_text(json.dumps(splits, indent=1))
     print(f"{sum(map(len, splits.values()))} rigged heads in {root} (splits.json, heads/, operators/)")
     return root
+
+
+# --------------------------------------------------------------------------------------------
+# Speech features, precomputed (articulator)
+
+
+def _feature_shard(job: tuple[str, str, list[int], int, int, float]) -> str:
+    """Compute and write one shard of `build_speech_features` (runs in a worker process)."""
+    corpus_dir, path, indices, augmentations, seed, fps = job
+    from scantalk.articulation import ArticulationStyle, articulation_from_phones
+    from scantalk.audio.encoders import normalize_clips
+    from scantalk.audio.mel import LogMel
+    from scantalk.data.speech import augment, load_speech_corpus
+
+    torch.set_num_threads(1)
+    corpus = load_speech_corpus(corpus_dir)
+    spectrogram = LogMel(normalise="band")
+    mels, targets, mel_lengths, target_lengths = [], [], [], []
+    for index in indices:
+        for draw in range(augmentations):
+            rng = np.random.default_rng([seed, index, draw])
+            utterance = corpus[index] if draw == 0 else augment(corpus[index], rng)
+            style = None if draw == 0 else ArticulationStyle.sample(rng)
+            samples = torch.as_tensor(np.asarray(utterance.samples, dtype=np.float32))[None]
+            with torch.no_grad():
+                mel = spectrogram(normalize_clips(samples))[0].T.numpy()  # (F, n_mels)
+            frames = int(len(utterance.samples) / SAMPLE_RATE * fps)
+            track = articulation_from_phones(utterance.phones, fps, num_frames=frames, style=style).values
+            mels.append(mel.astype(np.float16))
+            targets.append(track.astype(np.float16))
+            mel_lengths.append(len(mel))
+            target_lengths.append(len(track))
+    with atomic_path(Path(path)) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, log_mel=np.concatenate(mels), targets=np.concatenate(targets),
+                     mel_lengths=np.array(mel_lengths), target_lengths=np.array(target_lengths))
+    return path
+
+
+def build_speech_features(corpus_dir: str | Path, out_dir: str | Path, augmentations: int = 3, seed: int = 0,
+                          fps: float = 30.0, shard_size: int = 100, workers: int = 2) -> Path:
+    """Log-mel features and articulation targets of a speech corpus, `augmentations` draws each.
+
+    Draw 0 is the clean utterance with the neutral speaking style; the others are augmented
+    (`scantalk.data.speech.augment`) with a sampled `ArticulationStyle`. Written in shards of
+    `shard_size` utterances (`shard_XXXX.npz`: log_mel (ΣF, n_mels) float16 at 100 Hz, targets
+    (ΣT, A) float16 at `fps`, per-clip lengths), resumable, with a progress bar.
+
+    Returns:
+        out_dir.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    from tqdm import tqdm
+
+    from scantalk.data.speech import load_speech_corpus
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    count = len(load_speech_corpus(corpus_dir))
+    jobs = []
+    for number, start in enumerate(range(0, count, shard_size)):
+        path = out_dir / f"shard_{number:04d}.npz"
+        if not path.is_file():
+            jobs.append((str(corpus_dir), str(path), list(range(start, min(count, start + shard_size))),
+                         augmentations, seed, fps))
+    if jobs:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
+            for _ in tqdm(pool.map(_feature_shard, jobs), total=len(jobs), desc=f"speech features -> {out_dir}",
+                          unit="shard"):
+                pass
+    with atomic_path(out_dir / "features.json") as tmp:
+        tmp.write_text(json.dumps({"corpus": str(corpus_dir), "augmentations": augmentations, "fps": fps,
+                                   "utterances": count}))
+    print(f"speech features of {count} utterances x {augmentations} in {out_dir}")
+    return out_dir
+
+
+class SpeechFeatureDataset(Dataset):
+    """Random crops (log-mel (n_mels, 100·s), articulation (fps·s, A)) of precomputed features.
+
+    Crops start on a 0.1 s grid, where 100 Hz mel frames and 30 fps targets both fall on whole
+    frames; clips shorter than a crop are skipped.
+    """
+
+    def __init__(self, root: str | Path, crop_seconds: float = 2.5, fps: float = 30.0, random: bool = True) -> None:
+        shards = sorted(Path(root).glob("shard_*.npz"))
+        if not shards:
+            raise ScanTalkError(f"{root} holds no speech features (shard_*.npz); build them with "
+                                "`build_speech_features` or the default_articulated recipe")
+        self.mels, self.targets = [], []
+        for shard in shards:
+            with np.load(shard, allow_pickle=False) as data:
+                mel_ends = np.cumsum(data["mel_lengths"])
+                target_ends = np.cumsum(data["target_lengths"])
+                self.mels += np.split(data["log_mel"], mel_ends[:-1])
+                self.targets += np.split(data["targets"], target_ends[:-1])
+        self.fps = fps
+        self.crop_seconds = crop_seconds
+        self.random = random
+        self.usable = [i for i, t in enumerate(self.targets) if len(t) >= int(round(crop_seconds * fps))]
+
+    def __len__(self) -> int:
+        return len(self.usable)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        clip = self.usable[index]
+        mel, target = self.mels[clip], self.targets[clip]
+        mel_frames, target_frames = int(round(self.crop_seconds * 100)), int(round(self.crop_seconds * self.fps))
+        steps = int((min(len(mel) - mel_frames, (len(target) - target_frames) * 100 / self.fps)) // 10)
+        step = int(torch.randint(0, steps + 1, ()).item()) if self.random and steps > 0 else 0
+        mel_start, target_start = 10 * step, int(round(step * self.fps / 10))
+        return {"log_mel": torch.from_numpy(mel[mel_start:mel_start + mel_frames].T.astype(np.float32)),
+                "articulation": torch.from_numpy(target[target_start:target_start + target_frames].astype(np.float32))}
+
+
+class SpeechFeatureDataModule(L.LightningDataModule):
+    """Precomputed speech features for the articulator (see `build_speech_features`).
+
+    Args:
+        root: training features; val_root: features of held-out voices (optional).
+        crop_seconds: crop length; fps: target frame rate; batch_size: crops per step.
+    """
+
+    def __init__(self, root: str, val_root: str | None = None, crop_seconds: float = 2.5, fps: float = 30.0,
+                 batch_size: int = 32) -> None:
+        super().__init__()
+        self.root, self.val_root = root, val_root
+        self.crop_seconds, self.fps, self.batch_size = crop_seconds, fps, batch_size
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = SpeechFeatureDataset(self.root, self.crop_seconds, self.fps)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=True, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_root is None:
+            return []
+        dataset = SpeechFeatureDataset(self.val_root, crop_seconds=4.0, fps=self.fps, random=False)
+        return DataLoader(dataset, batch_size=16)

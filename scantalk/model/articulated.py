@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
-from scantalk.audio.mel import MelEncoder
+from scantalk.audio.encoders import normalize_clips, resample_frames
+from scantalk.audio.mel import LogMel
 from scantalk.errors import ScanTalkError
 from scantalk.geometry.operators import SurfaceOperators
 from scantalk.nn import DiffusionNet
@@ -125,25 +126,41 @@ def outward_normals(template: torch.Tensor, ops: SurfaceOperators) -> torch.Tens
 
 
 class SpeechArticulator(nn.Module):
-    """Speech → articulation: log-mel (each band centred per clip, so a microphone's colouring
-    cancels) → temporal CNN → bidirectional LSTM → sigmoid channels.
+    """Speech → articulation: log-mel at 100 Hz (each band centred per clip, so a microphone's or a
+    room's colouring cancels) → resampled to the frame rate → residual temporal CNN →
+    bidirectional LSTM → sigmoid channels.
 
-    Shapes: audio (N,) or (B, N) at 16 kHz → (T, A) or (B, T, A) in [0, 1].
+    Shapes: audio (N,) or (B, N) at 16 kHz → (T, A) or (B, T, A) in [0, 1]. Training feeds
+    precomputed log-mel crops straight to `from_log_mel`.
     """
 
     def __init__(self, config: ArticulatedConfig) -> None:
         super().__init__()
         self.config = config
-        self.frontend = MelEncoder(n_mels=config.n_mels, hidden=config.audio_hidden, output_dim=config.audio_hidden)
-        self.lstm = nn.LSTM(config.audio_hidden, config.lstm_hidden, num_layers=config.lstm_layers,
-                            batch_first=True, bidirectional=True)
+        hidden = config.audio_hidden
+        self.spectrogram = LogMel(n_mels=config.n_mels, normalise="band")
+        self.input_layer = nn.Sequential(nn.Conv1d(config.n_mels, hidden, 5, padding=2), nn.GELU())
+        self.residual_layers = nn.ModuleList(
+            nn.Sequential(nn.Conv1d(hidden, hidden, 5, padding=2), nn.GELU()) for _ in range(2))
+        self.lstm = nn.LSTM(hidden, config.lstm_hidden, num_layers=config.lstm_layers, batch_first=True,
+                            bidirectional=True)
         self.head = nn.Linear(2 * config.lstm_hidden, len(config.channels))
+
+    def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
+        """(B, N) 16 kHz audio → (B, n_mels, N // 160 + 1) band-normalised log-mel at 100 Hz."""
+        return self.spectrogram(normalize_clips(audio))
+
+    def from_log_mel(self, log_mel: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """(B, n_mels, F) log-mel at 100 Hz → (B, num_frames, A) articulation in [0, 1]."""
+        hidden = self.input_layer(resample_frames(log_mel, num_frames, antialias=True))
+        for layer in self.residual_layers:
+            hidden = hidden + layer(hidden)
+        hidden, _ = self.lstm(hidden.transpose(1, 2))
+        return torch.sigmoid(self.head(hidden))
 
     def forward(self, audio: torch.Tensor, num_frames: int) -> torch.Tensor:
         batched = audio.ndim == 2
-        features = self.frontend(audio if batched else audio.unsqueeze(0), num_frames)
-        hidden, _ = self.lstm(features)
-        track = torch.sigmoid(self.head(hidden))
+        track = self.from_log_mel(self.log_mel(audio if batched else audio.unsqueeze(0)), num_frames)
         return track if batched else track.squeeze(0)
 
 

@@ -110,8 +110,12 @@ class SpeechArticulatorModule(L.LightningModule):
         self.register_buffer("channel_weight", weights, persistent=False)
 
     def _losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        target, mask = batch["articulation"], batch["mask"]
-        predicted = self.articulator(batch["audio"], target.shape[1])
+        target = batch["articulation"]
+        mask = batch.get("mask", torch.ones(target.shape[:2], device=target.device))
+        if "log_mel" in batch:  # precomputed features (`SpeechFeatureDataModule`)
+            predicted = self.articulator.from_log_mel(batch["log_mel"], target.shape[1])
+        else:
+            predicted = self.articulator(batch["audio"], target.shape[1])
         weight = mask[..., None] * self.channel_weight
         position = ((predicted - target) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)
         velocity_mask = (mask[:, 1:] * mask[:, :-1])[..., None] * self.channel_weight
@@ -122,13 +126,13 @@ class SpeechArticulatorModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_index: int) -> torch.Tensor:
         losses = self._losses(batch)
-        self.log("train_loss", losses["loss"], batch_size=len(batch["audio"]), prog_bar=True)
+        self.log("train_loss", losses["loss"], batch_size=len(batch["articulation"]), prog_bar=True)
         return losses["loss"]
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_index: int) -> None:
         losses = self._losses(batch)
-        self.log("val_loss", losses["loss"], batch_size=len(batch["audio"]), prog_bar=True)
-        self.log("val_position", losses["position"], batch_size=len(batch["audio"]))
+        self.log("val_loss", losses["loss"], batch_size=len(batch["articulation"]), prog_bar=True)
+        self.log("val_position", losses["position"], batch_size=len(batch["articulation"]))
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
