@@ -1,0 +1,131 @@
+"""The phonetic front end (speech → decoded phones → track) and combining two tracks."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from scantalk.articulation import ARTICULATION_CHANNELS, ArticulationError, ArticulationTrack
+from scantalk.articulation.phonetic import (
+    channel_weights,
+    combine_tracks,
+    fit_combination_weights,
+    phonetic_phones_and_track,
+    phonetic_track,
+)
+from scantalk.audio.io import audio_frame_count
+from scantalk.errors import ScanTalkError
+
+FPS = 30.0
+JAW, CLOSE = ARTICULATION_CHANNELS.index("jaw_open"), ARTICULATION_CHANNELS.index("lip_close")
+
+
+def _frames_of(segment, fps: float, count: int) -> np.ndarray:
+    """Frames overlapping the segment, widened by one frame each side (as the comparison scores)."""
+    first = max(0, int(np.floor(segment.start * fps)) - 1)
+    last = min(count, int(np.ceil(segment.end * fps)) + 1)
+    return np.arange(first, last)
+
+
+@pytest.fixture(scope="module")
+def spoken():
+    """A short sentence from a real speaker's voice (flite), with its exact phone timing."""
+    pytest.importorskip("pocketsphinx", reason="pocketsphinx not installed (pip install pocketsphinx==5.1.1)")
+    if shutil.which("flite") is None:
+        pytest.skip("flite not installed (apt-get install flite)")
+    from scantalk.data.speech import synthesize
+
+    return synthesize("Papa bought a map.", "flite:kal16")
+
+
+def test_lips_close_at_p_and_open_at_the_vowel(spoken):
+    track = phonetic_track(spoken.samples, fps=FPS)
+    assert track.num_frames == audio_frame_count(len(spoken.samples), 16000, FPS)
+    assert track.channels == ARTICULATION_CHANNELS
+    phones = spoken.phones
+    first_p = next(i for i, p in enumerate(phones) if p.phone == "P")
+    vowel = next(p for p in phones[first_p:] if p.phone in ("AA", "AH", "AE"))
+    closure = track.values[_frames_of(phones[first_p], FPS, track.num_frames), CLOSE]
+    centre = int(round(0.5 * (vowel.start + vowel.end) * FPS))
+    assert closure.max() > 0.5  # the lips meet at the /p/ the voice says
+    assert track.values[centre, CLOSE] < 0.2  # and are apart in the vowel after it
+    assert track.values[centre, JAW] > 0.15 > track.values[0, JAW]  # the jaw opens from rest
+
+
+def test_frame_count_rate_and_phones(spoken):
+    phones, track = phonetic_phones_and_track(spoken.samples, fps=25.0, num_frames=40)
+    assert track.values.shape == (40, len(ARTICULATION_CHANNELS)) and track.fps == 25.0
+    assert phones[0].start == 0.0 and phones[-1].end == pytest.approx(spoken.duration)
+    assert any(p.phone in ("P", "B", "M") for p in phones)
+    # 8 kHz input is resampled for the recogniser: still one frame per 1/fps of the audio.
+    slow = phonetic_track(spoken.samples[::2], fps=FPS, sample_rate=8000)
+    assert slow.num_frames == audio_frame_count(len(spoken.samples[::2]), 8000, FPS)
+
+
+def test_bad_audio_and_fps_are_clean_errors():
+    with pytest.raises(ScanTalkError, match="empty"):
+        phonetic_track(np.zeros(0, dtype=np.float32))
+    with pytest.raises(ArticulationError, match="fps"):
+        phonetic_track(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), fps=0)
+
+
+def _track(seed: int, frames: int = 12, fps: float = FPS) -> ArticulationTrack:
+    return ArticulationTrack(np.random.default_rng(seed).uniform(0, 1, (frames, len(ARTICULATION_CHANNELS))), fps)
+
+
+def test_combine_weights_select_and_mix():
+    a, b = _track(1), _track(2)
+    np.testing.assert_allclose(combine_tracks(a, b, 1.0).values, a.values)
+    np.testing.assert_allclose(combine_tracks(a, b, 0.0).values, b.values)
+    np.testing.assert_allclose(combine_tracks(a, b, 0.5).values, 0.5 * (a.values + b.values), rtol=1e-6)
+    mixed = combine_tracks(a, b, {"lip_close": 0.0})  # unnamed channels keep a
+    np.testing.assert_allclose(mixed["lip_close"], b["lip_close"])
+    np.testing.assert_allclose(mixed["jaw_open"], a["jaw_open"])
+    per_channel = combine_tracks(a, b, [1.0, 0.0, 0.25, 1.0, 1.0])
+    np.testing.assert_allclose(per_channel["lip_round"], 0.25 * a["lip_round"] + 0.75 * b["lip_round"], rtol=1e-6)
+
+
+def test_combine_matches_channels_by_name():
+    a, b = _track(1), _track(2)
+    reversed_b = ArticulationTrack(b.values[:, ::-1], FPS, ARTICULATION_CHANNELS[::-1])
+    np.testing.assert_allclose(combine_tracks(a, reversed_b, 0.3).values, combine_tracks(a, b, 0.3).values)
+
+
+@pytest.mark.parametrize("weights, message", [
+    (1.5, "0..1"), (-0.1, "0..1"), (float("nan"), "0..1"), ([0.5, 0.5], "2 combination weights"),
+    ({"smile": 0.5}, "smile"), ("half", "not numbers"),
+])
+def test_bad_weights_are_clean_errors(weights, message):
+    with pytest.raises(ArticulationError, match=message):
+        combine_tracks(_track(1), _track(2), weights)
+
+
+def test_mismatched_tracks_are_clean_errors():
+    with pytest.raises(ArticulationError, match="fps"):
+        combine_tracks(_track(1), _track(2, fps=25.0), 0.5)
+    with pytest.raises(ArticulationError, match="frames"):
+        combine_tracks(_track(1), _track(2, frames=13), 0.5)
+    with pytest.raises(ArticulationError, match="ArticulationTrack"):
+        combine_tracks(_track(1).values, _track(2), 0.5)
+    partial = ArticulationTrack(np.zeros((12, 1)), FPS, ("jaw_open",))
+    with pytest.raises(ArticulationError, match="no channel"):
+        combine_tracks(_track(1), partial, 0.5)
+
+
+def test_fit_combination_weights_recovers_the_mix():
+    truth_weights = np.array([1.0, 0.0, 0.3, 0.7, 0.5])
+    firsts = [_track(seed, frames=30) for seed in range(3)]
+    seconds = [_track(10 + seed, frames=30) for seed in range(3)]
+    references = [combine_tracks(x, y, truth_weights) for x, y in zip(firsts, seconds)]
+    fitted = fit_combination_weights(firsts, seconds, references)
+    assert list(fitted) == list(ARTICULATION_CHANNELS)
+    np.testing.assert_allclose([fitted[name] for name in ARTICULATION_CHANNELS], truth_weights, atol=1e-9)
+    with pytest.raises(ArticulationError, match="same number"):
+        fit_combination_weights(firsts, seconds[:2], references)
+
+
+def test_channel_weights_forms():
+    np.testing.assert_allclose(channel_weights(0.2, ARTICULATION_CHANNELS), [0.2] * 5)
+    np.testing.assert_allclose(channel_weights({"jaw_open": 0.0}, ARTICULATION_CHANNELS), [0, 1, 1, 1, 1])
