@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -66,17 +67,18 @@ class Clip:
     phones: list
     truth: ArticulationTrack
     envelope: np.ndarray = field(repr=False, default=None)  # (T,) smoothed RMS of the speech
+    text: str = ""
 
     @property
     def seconds(self) -> float:
         return len(self.samples) / SAMPLE_RATE
 
 
-def make_clip(name: str, samples: np.ndarray, phones: list) -> Clip:
+def make_clip(name: str, samples: np.ndarray, phones: list, text: str = "") -> Clip:
     """A `Clip` whose truth is `articulation_from_phones(phones)` with the neutral style at `FPS`."""
     count = audio_frame_count(len(samples), SAMPLE_RATE, FPS)
     truth = articulation_from_phones(phones, FPS, count)
-    return Clip(name, samples, phones, truth, metrics.speech_envelope(samples, SAMPLE_RATE, FPS, count))
+    return Clip(name, samples, phones, truth, metrics.speech_envelope(samples, SAMPLE_RATE, FPS, count), text)
 
 
 def real_clips() -> list[Clip]:
@@ -91,7 +93,26 @@ def val_clips(root: Path, limit: int) -> list[Clip]:
     from scantalk.data.speech import load_speech_corpus
 
     corpus = load_speech_corpus(root)
-    return [make_clip(corpus.ids[i], u.samples, u.phones) for i, u in enumerate(corpus[:limit])]
+    return [make_clip(corpus.ids[i], u.samples, u.phones, u.text) for i, u in enumerate(corpus[:limit])]
+
+
+def alignment_reference(clips: list[Clip]) -> tuple[dict, int]:
+    """Figures of the pocketsphinx forced alignment of each clip's transcript against its exact phone
+    timing: how far the real recordings' truth (made the same way) can itself be from the mouth's.
+    Returns (figures, clips aligned); clips the aligner fails on (noisy augmentations) are left out."""
+    from scantalk.data.speech import SpeechToolError, align_phones
+
+    kept, tracks, phones = [], [], []
+    for clip in clips:
+        try:
+            # The dictionary has words, not punctuation: "No, one brave cloth." → "no one brave cloth".
+            found = align_phones(clip.samples, " ".join(re.sub(r"[^a-z']+", " ", clip.text.lower()).split()))
+        except SpeechToolError:
+            continue
+        kept.append(clip)
+        phones.append(found)
+        tracks.append(articulation_from_phones(found, FPS, clip.truth.num_frames))
+    return (figures(kept, tracks, phones, None) if kept else {}), len(kept)
 
 
 # --- front ends -----------------------------------------------------------------------------
@@ -226,6 +247,17 @@ def evaluate_set(clips: list[Clip], makers: dict[str, TrackMaker], weights: dict
     return results, tracks
 
 
+def per_clip(clips: list[Clip], tracks: dict[str, list[ArticulationTrack]]) -> dict:
+    """{clip: {"seconds", front end: {pearson_mean, rmse_mean}}}: which clips each front end finds hard."""
+    table = {}
+    for i, clip in enumerate(clips):
+        table[clip.name] = {"seconds": clip.seconds}
+        for name, made in tracks.items():
+            record = figures([clip], [made[i]], None, None)
+            table[clip.name][name] = {"pearson_mean": record["pearson_mean"], "rmse_mean": record["rmse_mean"]}
+    return table
+
+
 # --- report ---------------------------------------------------------------------------------
 ROWS = ([("pearson_mean", "Pearson r vs truth, mean of 5 channels")]
         + [(f"pearson.{n}", f"  r {n}") for n in ARTICULATION_CHANNELS]
@@ -291,6 +323,10 @@ def verdict(real: dict, val: dict | None, note: str | None) -> tuple[str, str]:
         text += (" The combination (weights fitted on the validation voices only) "
                  + ("beats both on r and RMSE: their errors differ enough to average out." if beats else
                     "does not beat the better single front end on both r and RMSE."))
+    if val is not None and "forced alignment" in val:
+        text += (f" How exact the real set's truth is: on the validation voices a pocketsphinx forced alignment "
+                 f"of the transcript reaches r {val['forced alignment']['pearson_mean']:.2f} (RMSE "
+                 f"{val['forced alignment']['rmse_mean']:.3f}) against the synthesiser's phone timing.")
     text += (" Caveat: the real recordings' truth comes from a pocketsphinx forced alignment, the same acoustic "
              "model the phonetic front end decodes with, which favours it; the validation voices' truth is the "
              "synthesiser's own phone timing, independent of both front ends.")
@@ -335,11 +371,15 @@ def main(argv: list[str] | None = None) -> int:
                 val["combined"] = figures(val_set, [combine_tracks(m, p, weights) for m, p in
                                                    zip(val_tracks["mel"], val_tracks["phonetic"])], None,
                                           val["mel"]["seconds_per_audio_second"] + val["phonetic"]["seconds_per_audio_second"])
-                val = {k: val[k] for k in ("mel", "phonetic", "combined", "truth")}
+            aligned, aligned_count = alignment_reference(val_set)
+            if aligned:
+                val["forced alignment"] = aligned
+            order = ("mel", "phonetic", "combined", "forced alignment", "truth")
+            val = {k: val[k] for k in order if k in val}
         elif mel is not None:
             note = ((note + "; ") if note else "") + f"no validation corpus at {args.val_corpus}: no combination evaluated"
         real_set = real_clips()
-        real, _ = evaluate_set(real_set, makers, weights)
+        real, real_tracks = evaluate_set(real_set, makers, weights)
     except ScanTalkError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -357,7 +397,9 @@ def main(argv: list[str] | None = None) -> int:
                      "val_clips": len(val_set) if val is not None else 0, "real_clips": [c.name for c in real_set],
                      "real_seconds": sum(c.seconds for c in real_set), "threads": args.threads,
                      "closed_threshold": CLOSED, "machine": platform.platform(), "torch": torch.__version__},
-        "combination_weights": weights, "real": real, "val": val, "best": best, "verdict": paragraph,
+        "val_forced_alignment_clips": aligned_count if val is not None else 0,
+        "combination_weights": weights, "real": real,
+        "real_per_clip": per_clip(real_set, real_tracks), "val": val, "best": best, "verdict": paragraph,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(_json_safe(payload), indent=1))
