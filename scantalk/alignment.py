@@ -119,13 +119,18 @@ def aligned_template(
     and `scantalk precompute` both call it, so the operators precomputed for a file are the
     ones (same bytes, same cache key) that animating it looks up.
 
-    The template is rounded to float32 (what the network computes in anyway): the same face
-    given in millimetres or metres then yields the very same template bytes, hence the same
-    operators, instead of values 1e-17 apart that an iterative eigensolver can amplify.
+    A face that the alignment moves or rescales is rounded to float32 (what the network computes
+    in anyway): the same face given in millimetres or metres then yields the very same template
+    bytes, hence the same operators, instead of values 1e-17 apart that an iterative eigensolver
+    can amplify. A face the alignment leaves alone keeps its exact coordinates (the key the
+    geometry API and training use).
 
     Returns:
-        template (V, 3) float64 metres in the model frame (float32-exact values), and the `Alignment`.
+        template (V, 3) float64 metres in the model frame, and the `Alignment`.
     """
     alignment = fit_alignment(verts, align, up, forward, reference_center, name=name)
-    template = alignment.to_model(verts).astype(np.float32).astype(np.float64)
-    return template, alignment
+    identity = (alignment.scale == 1.0 and np.array_equal(np.asarray(alignment.rotation), np.eye(3))
+                and not np.any(alignment.offset))
+    if identity:
+        return np.asarray(verts, dtype=np.float64), alignment
+    return alignment.to_model(verts).astype(np.float32).astype(np.float64), alignment
