@@ -206,9 +206,24 @@ class Animator:
         fps = check_fps(fps)
         samples, _ = self._audio(audio, sample_rate)
         num_frames = audio_frame_count(len(samples), SAMPLE_RATE, fps)
+        config = self.model.config
+        channels = tuple(config.channels)
+        phonetic = None
+        if config.frontend in ("phonetic", "combined"):
+            from scantalk.articulation.phonetic import phonetic_track
+
+            phonetic = phonetic_track(samples, fps, num_frames=num_frames).resample(fps)
+            phonetic = ArticulationTrack(phonetic.array(channels)[:num_frames], fps, channels)
+            if config.frontend == "phonetic":
+                return phonetic
         with torch.inference_mode():
             values = self._windowed(self.model.articulation, samples, num_frames, fps)
-        return ArticulationTrack(values.float().cpu().numpy().clip(0.0, 1.0), fps, tuple(self.model.config.channels))
+        learned = ArticulationTrack(values.float().cpu().numpy().clip(0.0, 1.0), fps, channels)
+        if phonetic is None:
+            return learned
+        from scantalk.articulation.phonetic import combine_tracks
+
+        return combine_tracks(learned, phonetic, list(config.combine_weights))
 
     def animate_track(
         self,

@@ -342,11 +342,12 @@ def _feature_shard(job: tuple[str, str, list[int], int, int, float]) -> str:
     from scantalk.audio.encoders import normalize_clips
     from scantalk.audio.mel import LogMel
     from scantalk.data.speech import augment, load_speech_corpus
+    from scantalk.data.speech.phones import phone_frames
 
     torch.set_num_threads(1)
     corpus = load_speech_corpus(corpus_dir)
     spectrogram = LogMel(normalise="band")
-    mels, targets, mel_lengths, target_lengths = [], [], [], []
+    mels, targets, phones, mel_lengths, target_lengths = [], [], [], [], []
     for index in indices:
         for draw in range(augmentations):
             rng = np.random.default_rng([seed, index, draw])
@@ -359,12 +360,14 @@ def _feature_shard(job: tuple[str, str, list[int], int, int, float]) -> str:
             track = articulation_from_phones(utterance.phones, fps, num_frames=frames, style=style).values
             mels.append(mel.astype(np.float16))
             targets.append(track.astype(np.float16))
+            phones.append(phone_frames(utterance.phones, fps, frames).astype(np.int8))
             mel_lengths.append(len(mel))
             target_lengths.append(len(track))
     with atomic_path(Path(path)) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, log_mel=np.concatenate(mels), targets=np.concatenate(targets),
-                     mel_lengths=np.array(mel_lengths), target_lengths=np.array(target_lengths))
+                     phones=np.concatenate(phones), mel_lengths=np.array(mel_lengths),
+                     target_lengths=np.array(target_lengths))
     return path
 
 
@@ -375,7 +378,8 @@ def build_speech_features(corpus_dir: str | Path, out_dir: str | Path, augmentat
     Draw 0 is the clean utterance with the neutral speaking style; the others are augmented
     (`scantalk.data.speech.augment`) with a sampled `ArticulationStyle`. Written in shards of
     `shard_size` utterances (`shard_XXXX.npz`: log_mel (ΣF, n_mels) float16 at 100 Hz, targets
-    (ΣT, A) float16 at `fps`, per-clip lengths), resumable, with a progress bar.
+    (ΣT, A) float16 at `fps`, phones (ΣT,) int8 ids of `scantalk.data.speech.PHONES` at `fps`,
+    per-clip lengths), resumable, with a progress bar.
 
     Returns:
         out_dir.
@@ -410,7 +414,8 @@ def build_speech_features(corpus_dir: str | Path, out_dir: str | Path, augmentat
 
 
 class SpeechFeatureDataset(Dataset):
-    """Random crops (log-mel (n_mels, 100·s), articulation (fps·s, A)) of precomputed features.
+    """Random crops (log-mel (n_mels, 100·s), articulation (fps·s, A), phone ids (fps·s,)) of
+    precomputed features.
 
     Crops start on a 0.1 s grid, where 100 Hz mel frames and 30 fps targets both fall on whole
     frames; clips shorter than a crop are skipped.
@@ -421,13 +426,14 @@ class SpeechFeatureDataset(Dataset):
         if not shards:
             raise ScanTalkError(f"{root} holds no speech features (shard_*.npz); build them with "
                                 "`build_speech_features` or the default_articulated recipe")
-        self.mels, self.targets = [], []
+        self.mels, self.targets, self.phones = [], [], []
         for shard in shards:
             with np.load(shard, allow_pickle=False) as data:
                 mel_ends = np.cumsum(data["mel_lengths"])
                 target_ends = np.cumsum(data["target_lengths"])
                 self.mels += np.split(data["log_mel"], mel_ends[:-1])
                 self.targets += np.split(data["targets"], target_ends[:-1])
+                self.phones += np.split(data["phones"], target_ends[:-1])
         self.fps = fps
         self.crop_seconds = crop_seconds
         self.random = random
@@ -443,8 +449,10 @@ class SpeechFeatureDataset(Dataset):
         steps = int((min(len(mel) - mel_frames, (len(target) - target_frames) * 100 / self.fps)) // 10)
         step = int(torch.randint(0, steps + 1, ()).item()) if self.random and steps > 0 else 0
         mel_start, target_start = 10 * step, int(round(step * self.fps / 10))
+        window = slice(target_start, target_start + target_frames)
         return {"log_mel": torch.from_numpy(mel[mel_start:mel_start + mel_frames].T.astype(np.float32)),
-                "articulation": torch.from_numpy(target[target_start:target_start + target_frames].astype(np.float32))}
+                "articulation": torch.from_numpy(target[window].astype(np.float32)),
+                "phones": torch.from_numpy(self.phones[clip][window].astype(np.int64))}
 
 
 class SpeechFeatureDataModule(L.LightningDataModule):

@@ -30,6 +30,12 @@ from scantalk.nn import DiffusionNet
 RIG_INPUTS: tuple[str, ...] = ARTICULATION_CHANNELS + ("jaw_open_sq",)
 """What the basis multiplies: the articulation channels and the square of jaw_open."""
 
+NUM_PHONES = 40
+"""Phone classes of the articulator's auxiliary head: ARPAbet's 39 and silence."""
+
+FRONTENDS: tuple[str, ...] = ("mel", "phonetic", "combined")
+"""Ways speech becomes an articulation track (`ArticulatedConfig.frontend`)."""
+
 
 def rig_inputs(articulation: torch.Tensor) -> torch.Tensor:
     """Articulation (..., A) → basis inputs (..., A + 1): the channels and jaw_open²."""
@@ -52,6 +58,10 @@ class ArticulatedConfig:
         n_mels, audio_hidden, lstm_hidden, lstm_layers: the speech → articulation network.
         channels: the articulation channel names, in order.
         reference_center: centre (3,) metres of the training faces, used by `align="auto"`.
+        frontend: how speech becomes the track: "mel" (the learned `SpeechArticulator`),
+            "phonetic" (pocketsphinx phone decoding → `articulation_from_phones`, no training) or
+            "combined" (per channel, `combine_weights` of mel plus the rest phonetic).
+        combine_weights: the mel share per channel for "combined" (fitted on held-out voices).
     """
 
     k_eig: int = 128
@@ -66,11 +76,21 @@ class ArticulatedConfig:
     lstm_layers: int = 2
     channels: tuple[str, ...] = ARTICULATION_CHANNELS
     reference_center: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    frontend: str = "mel"
+    combine_weights: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5, 0.5)
+
+    def __post_init__(self) -> None:
+        if self.frontend not in FRONTENDS:
+            raise ScanTalkError(f"frontend {self.frontend!r} is not one of {FRONTENDS}")
+        if len(self.combine_weights) != len(self.channels):
+            raise ScanTalkError(f"combine_weights has {len(self.combine_weights)} values for "
+                                f"{len(self.channels)} channels")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["channels"] = list(self.channels)
         data["reference_center"] = list(self.reference_center)
+        data["combine_weights"] = list(self.combine_weights)
         return data
 
     @classmethod
@@ -83,8 +103,9 @@ class ArticulatedConfig:
         values = dict(data)
         if "channels" in values:
             values["channels"] = tuple(values["channels"])
-        if "reference_center" in values:
-            values["reference_center"] = tuple(float(v) for v in values["reference_center"])
+        for key in ("reference_center", "combine_weights"):
+            if key in values:
+                values[key] = tuple(float(v) for v in values[key])
         return cls(**values)
 
 
@@ -145,18 +166,24 @@ class SpeechArticulator(nn.Module):
         self.lstm = nn.LSTM(hidden, config.lstm_hidden, num_layers=config.lstm_layers, batch_first=True,
                             bidirectional=True)
         self.head = nn.Linear(2 * config.lstm_hidden, len(config.channels))
+        # Phone posteriors from the same features: a training signal far richer than five smooth
+        # curves (it gets the network past predicting the mean), and free phone recognition.
+        self.phone_head = nn.Linear(2 * config.lstm_hidden, NUM_PHONES)
 
     def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
         """(B, N) 16 kHz audio → (B, n_mels, N // 160 + 1) band-normalised log-mel at 100 Hz."""
         return self.spectrogram(normalize_clips(audio))
 
-    def from_log_mel(self, log_mel: torch.Tensor, num_frames: int) -> torch.Tensor:
-        """(B, n_mels, F) log-mel at 100 Hz → (B, num_frames, A) articulation in [0, 1]."""
+    def hidden(self, log_mel: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """(B, n_mels, F) log-mel at 100 Hz → (B, num_frames, 2·lstm_hidden) per-frame features."""
         hidden = self.input_layer(resample_frames(log_mel, num_frames, antialias=True))
         for layer in self.residual_layers:
             hidden = hidden + layer(hidden)
-        hidden, _ = self.lstm(hidden.transpose(1, 2))
-        return torch.sigmoid(self.head(hidden))
+        return self.lstm(hidden.transpose(1, 2))[0]
+
+    def from_log_mel(self, log_mel: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """(B, n_mels, F) log-mel at 100 Hz → (B, num_frames, A) articulation in [0, 1]."""
+        return torch.sigmoid(self.head(self.hidden(log_mel, num_frames)))
 
     def forward(self, audio: torch.Tensor, num_frames: int) -> torch.Tensor:
         batched = audio.ndim == 2

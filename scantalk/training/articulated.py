@@ -95,11 +95,12 @@ class SpeechArticulatorModule(L.LightningModule):
         lr: Adam learning rate.
         velocity_weight: weight of the frame-to-frame difference term (keeps timing crisp).
         closure_weight: extra weight on lip_close (a missed p/b/m is the most visible error).
+        phone_weight: weight of the auxiliary phone cross-entropy (batches with "phones").
     """
 
     def __init__(self, n_mels: int = 80, audio_hidden: int = 128, lstm_hidden: int = 64, lstm_layers: int = 2,
                  fps: float = 30.0, lr: float = 2e-3, velocity_weight: float = 2.0,
-                 closure_weight: float = 2.0) -> None:
+                 closure_weight: float = 2.0, phone_weight: float = 0.1) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.config = ArticulatedConfig(n_mels=n_mels, audio_hidden=audio_hidden, lstm_hidden=lstm_hidden,
@@ -112,8 +113,13 @@ class SpeechArticulatorModule(L.LightningModule):
     def _losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         target = batch["articulation"]
         mask = batch.get("mask", torch.ones(target.shape[:2], device=target.device))
+        phone_loss = torch.zeros((), device=target.device)
         if "log_mel" in batch:  # precomputed features (`SpeechFeatureDataModule`)
-            predicted = self.articulator.from_log_mel(batch["log_mel"], target.shape[1])
+            hidden = self.articulator.hidden(batch["log_mel"], target.shape[1])
+            predicted = torch.sigmoid(self.articulator.head(hidden))
+            if "phones" in batch:
+                logits = self.articulator.phone_head(hidden)
+                phone_loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["phones"].flatten())
         else:
             predicted = self.articulator(batch["audio"], target.shape[1])
         weight = mask[..., None] * self.channel_weight
@@ -121,18 +127,21 @@ class SpeechArticulatorModule(L.LightningModule):
         velocity_mask = (mask[:, 1:] * mask[:, :-1])[..., None] * self.channel_weight
         velocity = (((predicted.diff(dim=1) - target.diff(dim=1)) ** 2) * velocity_mask).sum()
         velocity = velocity / velocity_mask.sum().clamp_min(1.0)
-        loss = position + self.hparams.velocity_weight * velocity
-        return {"loss": loss, "position": position, "velocity": velocity}
+        loss = position + self.hparams.velocity_weight * velocity + self.hparams.phone_weight * phone_loss
+        return {"loss": loss, "position": position, "velocity": velocity, "phones": phone_loss}
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_index: int) -> torch.Tensor:
         losses = self._losses(batch)
         self.log("train_loss", losses["loss"], batch_size=len(batch["articulation"]), prog_bar=True)
+        self.log("train_position", losses["position"], batch_size=len(batch["articulation"]))
+        self.log("train_phones", losses["phones"], batch_size=len(batch["articulation"]))
         return losses["loss"]
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_index: int) -> None:
         losses = self._losses(batch)
         self.log("val_loss", losses["loss"], batch_size=len(batch["articulation"]), prog_bar=True)
         self.log("val_position", losses["position"], batch_size=len(batch["articulation"]))
+        self.log("val_phones", losses["phones"], batch_size=len(batch["articulation"]))
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
