@@ -39,7 +39,7 @@ import soundfile as sf
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import report  # noqa: E402
+from common import RESULTS, report  # noqa: E402
 
 SAMPLE_RATE = 16000
 FPS = 30.0
@@ -172,6 +172,21 @@ def fit_to_disk(case: dict[str, Any], vertices: int, work: Path) -> str | None:
     return note
 
 
+def merged(out: str | None, rows: list[dict[str, Any]], details: list[dict[str, Any]],
+           kinds: dict[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
+    """Earlier rows of the results file at `out` followed by the new ones (same case + length: new wins)."""
+    path = Path(out) if out else RESULTS / "memory.json"
+    if not path.is_file():
+        return rows, details, kinds
+    earlier = json.loads(path.read_text())
+    fresh = {(row["case"], row["seconds"]) for row in rows}
+    kept = [i for i, row in enumerate(earlier["rows"]) if (row["case"], row["seconds"]) not in fresh]
+    old_runs = earlier.get("runs", [])
+    return ([earlier["rows"][i] for i in kept] + rows,
+            [old_runs[i] for i in kept if i < len(old_runs)] + details,
+            {**earlier.get("checkpoint_kinds", {}), **kinds})
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="30 s of speech, 5k vertices only")
@@ -185,6 +200,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds after which a run is stopped")
     parser.add_argument("--work-dir", default=None, help="where the temporary files go (default: the system temp)")
     parser.add_argument("--out", default=None, help="JSON path (default experiments/bench/results/memory.json)")
+    parser.add_argument("--append", action="store_true",
+                        help="keep the rows already in the JSON file (a row of the same case and length is replaced)")
     args = parser.parse_args(argv)
 
     cases = plan(args)
@@ -237,6 +254,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                   + (f" ({note})" if note else ""), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if args.append:
+        rows, details, kinds = merged(args.out, rows, details, kinds)
     report("memory", rows, args.out, cpu_count=os.cpu_count(), load_average_end=list(os.getloadavg()),
            fps=FPS, resolution=args.resolution, checkpoint_kinds=kinds,
            measurement="ru_maxrss of the `scantalk animate` child (os.wait4): the largest resident set of it "
