@@ -154,12 +154,13 @@ def test_animating_twice_gives_the_same_frames(animator, speech):
     assert np.array_equal(first.frames, second.frames)
 
 
-def test_emotion_options(animator, speech):
+def test_emotion_options(speech):
     head, _, _ = _head("uv_coarse")
+    emotional = Animator(ScanTalk(k_eig=16, emotion={"embed_dim": 8}), device="cpu", cache_dir=False)
     with pytest.raises(ScanTalkError, match="known emotions: afraid"):
-        animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000, emotion="ecstatic")
+        emotional.animate(head.verts, speech, faces=head.faces, sample_rate=16000, emotion="ecstatic")
     with pytest.raises(ScanTalkError, match=r"outside \[0, 1\]"):
-        animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000, emotion="happy", intensity=1.5)
+        emotional.animate(head.verts, speech, faces=head.faces, sample_rate=16000, emotion="happy", intensity=1.5)
     plain = Animator(ScanTalk(k_eig=16), device="cpu", cache_dir=False)
     with pytest.raises(ScanTalkError, match="no emotion head"):
         plain.animate(head.verts, speech, faces=head.faces, sample_rate=16000, emotion="happy")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint_dict, model_from_checkpoint, save_model
+from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint_dict, load_model, model_from_checkpoint, save_model
 from scantalk.errors import CheckpointError
 from scantalk.model import ScanTalk
 
@@ -20,8 +20,9 @@ def _slim(tmp_path, **config_changes):
 
 
 def test_the_shipped_model_loads_with_its_config():
-    model, checkpoint = model_from_checkpoint()
-    assert model.k_eig == checkpoint["scantalk_model_config"]["k_eig"]
+    model, checkpoint = load_model()
+    stored = checkpoint.get("scantalk_model_config") or checkpoint.get("articulated_model_config")
+    assert model.k_eig == stored["k_eig"]
     assert not model.training
 
 
