@@ -62,6 +62,17 @@ def axes_rotation(up: str = "y", forward: str = "z") -> np.ndarray:
     return np.stack([right, up_vec, forward_vec])
 
 
+ANCHORS = ("bbox", "nose")
+
+
+def nose_tip(verts: np.ndarray) -> np.ndarray:
+    """(3,) the nose tip of a y-up, +z-facing face (V, 3): the mean of its most forward points
+    (0.2 %, at least 5, so one stray scan point cannot decide), centred in x on the bounding box."""
+    count = max(5, len(verts) // 500)
+    front = verts[np.argsort(verts[:, 2])[-count:]]
+    return np.array([0.5 * (verts[:, 0].max() + verts[:, 0].min()), front[:, 1].mean(), front[:, 2].mean()])
+
+
 def fit_alignment(
     verts: np.ndarray,
     align: str = "auto",
@@ -69,15 +80,21 @@ def fit_alignment(
     forward: str | None = None,
     reference_center: np.ndarray | None = None,
     name: str = "face",
+    anchor: str = "bbox",
 ) -> Alignment:
     """The alignment of a face `verts` (V, 3) into the model frame.
 
-    align "auto": units guessed from the bounding box (millimetres, centimetres or metres),
-    bounding-box centre moved onto `reference_center` (the training faces' centre); `up` /
-    `forward` name the file's axes when it is not y-up / +z-facing. align "none": identity
-    (the face must already be in the training frame). A face that still looks implausible
-    afterwards (not head-sized) gets a warning saying which option to set.
+    align "auto": units guessed from the bounding box (millimetres, centimetres or metres), then
+    the face's `anchor` moved onto `reference_center`: "bbox" the bounding-box centre (the
+    training faces' centre), "nose" the tip of the nose (the training faces' mean nose tip) —
+    the one point a full head, a face-only scan and a head with a long neck share, so a model
+    that reads positions sees the mouth where it learned it. `up` / `forward` name the file's
+    axes when it is not y-up / +z-facing. align "none": identity (the face must already be in
+    the training frame). A face that still looks implausible afterwards (not head-sized) gets a
+    warning saying which option to set.
     """
+    if anchor not in ANCHORS:
+        raise ScanTalkError(f"alignment anchor must be one of {ANCHORS}, got {anchor!r}")
     if align not in ("auto", "none"):
         raise ScanTalkError(f"align must be 'auto' or 'none', got {align!r}")
     rotation = axes_rotation(up or "y", forward or "z")
@@ -90,6 +107,8 @@ def fit_alignment(
         scale, units = next((s, u) for lower, s, u in _UNIT_GUESSES if diagonal >= lower)
         rotated = scale * verts @ rotation.T
         center = 0.5 * (rotated.max(0) + rotated.min(0))
+        if anchor == "nose":
+            center = nose_tip(rotated)
         target = np.zeros(3) if reference_center is None else np.asarray(reference_center, dtype=np.float64)
         alignment = Alignment(scale, rotation.tolist(), (target - center).tolist(), units, "auto")
     aligned = alignment.to_model(verts)
@@ -112,6 +131,7 @@ def aligned_template(
     forward: str | None = None,
     reference_center: np.ndarray | None = None,
     name: str = "face",
+    anchor: str = "bbox",
 ) -> tuple[np.ndarray, Alignment]:
     """The face `verts` (V, 3) (file units) in the model frame, and the alignment used.
 
@@ -128,7 +148,7 @@ def aligned_template(
     Returns:
         template (V, 3) float64 metres in the model frame, and the `Alignment`.
     """
-    alignment = fit_alignment(verts, align, up, forward, reference_center, name=name)
+    alignment = fit_alignment(verts, align, up, forward, reference_center, name=name, anchor=anchor)
     identity = (alignment.scale == 1.0 and np.array_equal(np.asarray(alignment.rotation), np.eye(3))
                 and not np.any(alignment.offset))
     if identity:

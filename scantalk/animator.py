@@ -289,8 +289,9 @@ class Animator:
         mesh = self._mesh(face, faces)
         timings["load_face_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
+        anchor = getattr(getattr(self.model, "config", None), "align_anchor", "bbox")
         template, alignment = aligned_template(mesh.verts, align, up, forward, self.reference_center,
-                                               name=mesh.source or "face")
+                                               name=mesh.source or "face", anchor=anchor)
         try:
             ops = self._operators(template, mesh.faces)
         except MeshError as error:

@@ -54,3 +54,21 @@ def test_bad_axes_and_modes_are_clear_errors():
         fit_alignment(head, "auto", up="w")
     with pytest.raises(ScanTalkError, match="align must be"):
         fit_alignment(head, "sideways")
+
+
+def test_nose_anchor_places_a_face_crop_where_its_full_head_goes():
+    """A face-only scan and the full head it was cut from land on the same surface with the nose
+    anchor (a model that reads positions sees the mouth where it learned it); the bounding box
+    centre moves the crop by centimetres."""
+    from scantalk.alignment import aligned_template
+    from scantalk.data.heads.real import real_face
+
+    head = real_face("mediapipe")
+    full = np.concatenate([head.verts, head.verts * [1.0, 1.0, -1.0] - [0.0, 0.0, 0.02]])  # a back of the head
+    reference = np.array([0.0, -0.01, 0.1])
+    full_t, _ = aligned_template(full * 1000.0, "auto", reference_center=reference, anchor="nose")
+    crop_t, _ = aligned_template(head.verts * 1000.0, "auto", reference_center=reference, anchor="nose")
+    assert np.abs(full_t[: len(head.verts)] - crop_t).max() < 1e-4
+    bbox_full, _ = aligned_template(full * 1000.0, "auto", reference_center=reference)
+    bbox_crop, _ = aligned_template(head.verts * 1000.0, "auto", reference_center=reference)
+    assert np.abs(bbox_full[: len(head.verts)] - bbox_crop).max() > 0.01

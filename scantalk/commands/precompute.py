@@ -49,13 +49,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 class TemplateFrame:
     """How a loaded face becomes the template animate sees: `aligned_template` arguments.
 
-    align "auto" | "none", up / forward axis names or None, reference_center (3,) metres or None.
+    align "auto" | "none", up / forward axis names or None, reference_center (3,) metres or None,
+    anchor "bbox" | "nose" (see `scantalk.alignment.fit_alignment`).
     """
 
     align: str = "none"
     up: str | None = None
     forward: str | None = None
     reference_center: tuple[float, ...] | None = None
+    anchor: str = "bbox"
 
 
 def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame = TemplateFrame()) -> PrecomputeResult:
@@ -71,7 +73,8 @@ def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # `animate` repeats the plausibility warning where it matters
             template, _ = aligned_template(mesh.verts, frame.align, frame.up, frame.forward,
-                                           frame.reference_center, name=mesh.source or source)
+                                           frame.reference_center, name=mesh.source or source,
+                                           anchor=frame.anchor)
         cache = OperatorCache(cache_dir)
         was_cached = cache.contains(template, mesh.faces, k_eig)
         cache.get_or_compute(template, mesh.faces, k_eig=k_eig)
@@ -132,10 +135,18 @@ def animate_frame(checkpoint: str | Path | None = None, align: str = "auto", up:
     if align not in ("auto", "none"):
         raise ScanTalkError(f"--align must be 'auto' or 'none', got {align!r}")
     axes_rotation(up or "y", forward or "z")  # a bad axis name fails here, not once per file
-    checkpoint = load_checkpoint_dict(checkpoint if checkpoint is not None else DEFAULT_CHECKPOINT)
-    center = (checkpoint.get("recipe") or {}).get("reference_center")
-    k_eig = int(checkpoint["scantalk_model_config"].get("k_eig", 128))
-    return TemplateFrame(align, up, forward, None if center is None else tuple(float(c) for c in center)), k_eig
+    from scantalk.checkpoint import ARTICULATED_KIND
+
+    checkpoint = load_checkpoint_dict(checkpoint if checkpoint is not None else DEFAULT_CHECKPOINT,
+                                      kind=("scantalk", ARTICULATED_KIND))
+    articulated = checkpoint["scantalk_kind"] == ARTICULATED_KIND
+    config = checkpoint["articulated_model_config" if articulated else "scantalk_model_config"]
+    # The same reference and anchor the Animator reads: the model's config first, then the recipe.
+    center = config.get("reference_center") or (checkpoint.get("recipe") or {}).get("reference_center")
+    anchor = config.get("align_anchor", "nose" if articulated else "bbox")
+    k_eig = int(config.get("k_eig", 128))
+    frame = TemplateFrame(align, up, forward, None if center is None else tuple(float(c) for c in center), anchor)
+    return frame, k_eig
 
 
 def run(args: argparse.Namespace) -> int:

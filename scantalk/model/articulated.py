@@ -57,7 +57,9 @@ class ArticulatedConfig:
             or down at the mouth line: the cue that tells the upper lip from the lower).
         n_mels, audio_hidden, lstm_hidden, lstm_layers: the speech → articulation network.
         channels: the articulation channel names, in order.
-        reference_center: centre (3,) metres of the training faces, used by `align="auto"`.
+        reference_center: (3,) metres: where `align="auto"` puts a face's `align_anchor`.
+        align_anchor: the point of a face `align="auto"` moves onto `reference_center`: "nose"
+            (the mean nose tip of the training faces; robust to crops and necks) or "bbox".
         frontend: how speech becomes the track: "mel" (the learned `SpeechArticulator`),
             "phonetic" (pocketsphinx phone decoding → `articulation_from_phones`, no training) or
             "combined" (per channel, `combine_weights` of mel plus the rest phonetic).
@@ -76,6 +78,7 @@ class ArticulatedConfig:
     lstm_layers: int = 2
     channels: tuple[str, ...] = ARTICULATION_CHANNELS
     reference_center: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    align_anchor: str = "nose"
     frontend: str = "mel"
     combine_weights: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5, 0.5)
 
