@@ -9,7 +9,8 @@
    in several meshings (`scantalk.data.articulated.build_rig_heads`);
 3. the speech → articulation network (`SpeechArticulatorModule`), on log-mel features of
    augmented speech precomputed once (`build_speech_features`);
-4. the DiffusionNet decoder (`ArticulationDecoderModule`), on the rigged heads;
+4. the DiffusionNet landmark decoder (`LandmarkDecoderModule`), on the rigged heads: it learns
+   to find, on any surface, the landmarks the rig is placed from;
 5. both halves joined into one `ArticulatedTalker` checkpoint with this recipe's facts.
 
 Every stage skips itself when its output is complete, and training resumes from its last
@@ -66,8 +67,14 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--speech-minutes", type=float, default=25.0)
     parser.add_argument("--decoder-minutes", type=float, default=45.0)
     parser.add_argument("--stages", default="speech,heads,articulator,decoder,export")
+    parser.add_argument("--frontend", default="mel", choices=["mel", "phonetic", "combined"],
+                        help="how the shipped model turns speech into the track (see compare_frontends.py)")
     parser.add_argument("--export", default=str(REPO / "scantalk" / "assets" / "default.ckpt"))
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per training process (1 when stages run side by side on few cores)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     stages = set(args.stages.split(","))
 
     from scantalk.data.articulated import (
@@ -77,7 +84,7 @@ def main(argv: list[str] | None = None) -> Path:
         build_speech_features,
     )
     from scantalk.data.speech import HELD_OUT_VOICES, TRAIN_VOICES, build_speech_corpus
-    from scantalk.training.articulated import ArticulationDecoderModule, SpeechArticulatorModule
+    from scantalk.training.articulated import LandmarkDecoderModule, SpeechArticulatorModule
 
     torch.manual_seed(0)
     work = Path(args.work).resolve()
@@ -109,7 +116,7 @@ def main(argv: list[str] | None = None) -> Path:
     decoder_ckpt = None
     if "decoder" in stages:
         data = RigDataModule(str(work / "heads"), num_workers=1)
-        decoder_ckpt = _train(ArticulationDecoderModule(), data, work / "runs" / "decoder",
+        decoder_ckpt = _train(LandmarkDecoderModule(), data, work / "runs" / "decoder",
                               args.decoder_minutes, every_steps=200, val_every=None)
     seconds["decoder"] = time.perf_counter() - clock
 
@@ -124,13 +131,15 @@ def main(argv: list[str] | None = None) -> Path:
     speech_state = torch.load(articulator_ckpt, map_location="cpu", weights_only=True)
     decoder_state = torch.load(decoder_ckpt, map_location="cpu", weights_only=True)
     splits = json.loads((work / "heads" / "splits.json").read_text())
-    centres = np.array([load_head(work / "heads" / f"{n}.npz").verts.mean(0) for n in splits["train"][:50]])
+    # `align="auto"` moves a face's nose tip onto the training heads' mean nose tip.
+    noses = np.array([load_head(work / "heads" / f"{n}.npz").landmarks.nose_tip for n in splits["train"]])
     speech_hp, decoder_hp = speech_state["hyper_parameters"], decoder_state["hyper_parameters"]
     config = ArticulatedConfig(
         k_eig=decoder_hp["k_eig"], width=decoder_hp["width"], n_blocks=decoder_hp["n_blocks"],
-        use_normals=decoder_hp["use_normals"], n_mels=speech_hp["n_mels"], audio_hidden=speech_hp["audio_hidden"],
+        use_normals=decoder_hp["use_normals"], decoder="landmarks", frontend=args.frontend,
+        n_mels=speech_hp["n_mels"], audio_hidden=speech_hp["audio_hidden"],
         lstm_hidden=speech_hp["lstm_hidden"], lstm_layers=speech_hp["lstm_layers"],
-        reference_center=tuple(float(v) for v in centres.mean(0).round(6)),
+        reference_center=tuple(float(v) for v in noses.mean(0).round(6)), align_anchor="nose",
     )
     model = ArticulatedTalker(config)
     model.articulator.load_state_dict({k[len("articulator."):]: v for k, v in speech_state["state_dict"].items()

@@ -75,7 +75,8 @@ def _seed_of(name: str) -> int:
 
 
 class RigDataset(Dataset):
-    """Items: {"template" (V, 3) float32 m, "ops", "basis" (V, B, 3) float32 m, "weight" (V,)}.
+    """Items: {"template" (V, 3) float32 m, "ops", "basis" (V, B, 3) float32 m, "weight" (V,),
+    "landmarks" (10, 3) float32 m}.
 
     The vertex weight is the lumped area (so every meshing of a surface counts the same) times
     (1 + `lip_weight` on the mouth region): lips are where a millimetre shows.
@@ -101,7 +102,7 @@ class RigDataset(Dataset):
         weight = mass / mass.mean() * (1.0 + self.lip_weight * mouth)
         return {"template": torch.as_tensor(head.verts, dtype=torch.float32), "ops": ops,
                 "basis": torch.as_tensor(basis, dtype=torch.float32), "weight": torch.as_tensor(weight),
-                "name": head.name}
+                "landmarks": torch.as_tensor(head.landmarks.as_array(), dtype=torch.float32), "name": head.name}
 
 
 def _single(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from torch import nn
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.audio.encoders import normalize_clips, resample_frames
 from scantalk.audio.mel import LogMel
+from scantalk.data.heads.base import FaceLandmarks, Head
+from scantalk.data.heads.rig import rig_basis
 from scantalk.errors import ScanTalkError
 from scantalk.geometry.operators import SurfaceOperators
 from scantalk.nn import DiffusionNet
@@ -30,10 +32,16 @@ from scantalk.nn import DiffusionNet
 RIG_INPUTS: tuple[str, ...] = ARTICULATION_CHANNELS + ("jaw_open_sq",)
 """What the basis multiplies: the articulation channels and the square of jaw_open."""
 
+NUM_LANDMARKS = 10
+"""`FaceLandmarks` points the landmark decoder locates."""
+
 NUM_PHONES = 40
 """Phone classes of the articulator's auxiliary head: ARPAbet's 39 and silence."""
 
 FRONTENDS: tuple[str, ...] = ("mel", "phonetic", "combined")
+"""Ways speech becomes an articulation track (`ArticulatedConfig.frontend`)."""
+
+DECODERS: tuple[str, ...] = ("landmarks", "basis")
 """Ways speech becomes an articulation track (`ArticulatedConfig.frontend`)."""
 
 
@@ -64,6 +72,10 @@ class ArticulatedConfig:
             "phonetic" (pocketsphinx phone decoding → `articulation_from_phones`, no training) or
             "combined" (per channel, `combine_weights` of mel plus the rest phonetic).
         combine_weights: the mel share per channel for "combined" (fitted on held-out voices).
+        decoder: how a face's motion basis is found: "landmarks" (DiffusionNet locates the
+            face's landmarks — mouth corners, lip midlines, chin, nose, eyes, jaw hinges — and the
+            landmark-placed rig of `scantalk.data.heads.rig` turns them into the basis) or
+            "basis" (DiffusionNet predicts the per-vertex basis itself).
     """
 
     k_eig: int = 128
@@ -81,8 +93,11 @@ class ArticulatedConfig:
     align_anchor: str = "nose"
     frontend: str = "mel"
     combine_weights: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5, 0.5)
+    decoder: str = "landmarks"
 
     def __post_init__(self) -> None:
+        if self.decoder not in DECODERS:
+            raise ScanTalkError(f"decoder {self.decoder!r} is not one of {DECODERS}")
         if self.frontend not in FRONTENDS:
             raise ScanTalkError(f"frontend {self.frontend!r} is not one of {FRONTENDS}")
         if len(self.combine_weights) != len(self.channels):
@@ -138,6 +153,34 @@ class ArticulationDecoder(nn.Module):
         """(V, 3) neutral face → (V, B, 3) basis in metres per unit of each rig input."""
         out = self.net(self.features(template, ops), ops)
         return out.reshape(template.shape[0], self.num_inputs, 3) * self.config.displacement_unit
+
+
+class LandmarkDecoder(nn.Module):
+    """DiffusionNet from a neutral face to its landmarks (the points the rig is placed from).
+
+    Every vertex votes for each landmark: a weight (softmax over the surface, mass-weighted so a
+    denser meshing does not vote louder) and an offset from itself (so points inside the head,
+    the jaw hinges and eyeball centres, are reachable). Shapes: template (V, 3) metres →
+    landmarks (L, 3) metres in `FaceLandmarks` field order.
+    """
+
+    def __init__(self, config: ArticulatedConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.num_landmarks = NUM_LANDMARKS
+        in_channels = 6 if config.use_normals else 3
+        self.net = DiffusionNet(in_channels, 4 * self.num_landmarks, width=config.width, n_blocks=config.n_blocks)
+        self.net.zero_init_last()
+
+    def forward(self, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
+        position = template / self.config.position_unit
+        features = torch.cat([position, outward_normals(template, ops)], dim=-1) if self.config.use_normals else position
+        out = self.net(features, ops)
+        count = self.num_landmarks
+        mass = ops.mass.to(template).clamp_min(1e-20)
+        weights = torch.softmax(out[:, :count] + torch.log(mass)[:, None], dim=0)  # (V, L)
+        offsets = out[:, count:].reshape(-1, count, 3) * self.config.position_unit
+        return torch.einsum("vl,vlc->lc", weights, template[:, None, :] + offsets)
 
 
 def outward_normals(template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
@@ -201,7 +244,10 @@ class ArticulatedTalker(nn.Module):
         super().__init__()
         self.config = config or ArticulatedConfig()
         self.articulator = SpeechArticulator(self.config)
-        self.decoder = ArticulationDecoder(self.config)
+        if self.config.decoder == "landmarks":
+            self.decoder = LandmarkDecoder(self.config)
+        else:
+            self.decoder = ArticulationDecoder(self.config)
 
     @property
     def k_eig(self) -> int:
@@ -211,9 +257,19 @@ class ArticulatedTalker(nn.Module):
         """(N,) 16 kHz speech → (T, A) articulation track in [0, 1]."""
         return self.articulator(audio, num_frames)
 
+    def landmarks(self, template: torch.Tensor, ops: SurfaceOperators) -> FaceLandmarks:
+        """The face's landmarks, located by the landmark decoder ("landmarks" models)."""
+        if self.config.decoder != "landmarks":
+            raise ScanTalkError("this model predicts its motion basis directly; it locates no landmarks")
+        return FaceLandmarks.from_array(self.decoder(template, ops).detach().double().cpu().numpy())
+
     def basis(self, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
         """(V, 3) metres → (V, B, 3) metres per unit rig input."""
-        return self.decoder(template, ops)
+        if self.config.decoder == "basis":
+            return self.decoder(template, ops)
+        faces = None if ops.faces is None else ops.faces.cpu().numpy()
+        head = Head(template.detach().double().cpu().numpy(), faces, self.landmarks(template, ops), "input")
+        return torch.as_tensor(rig_basis(head), dtype=template.dtype, device=template.device)
 
     @staticmethod
     def displacement(basis: torch.Tensor, articulation: torch.Tensor) -> torch.Tensor:
@@ -246,6 +302,6 @@ def rig_pose_loss(predicted: torch.Tensor, target: torch.Tensor, pose_moment: to
 
 
 __all__ = [
-    "RIG_INPUTS", "ArticulatedConfig", "ArticulatedTalker", "ArticulationDecoder", "SpeechArticulator",
+    "RIG_INPUTS", "ArticulatedConfig", "ArticulatedTalker", "ArticulationDecoder", "LandmarkDecoder", "SpeechArticulator",
     "rig_inputs", "rig_pose_loss",
 ]

@@ -18,6 +18,7 @@ from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.model.articulated import (
     ArticulatedConfig,
     ArticulationDecoder,
+    LandmarkDecoder,
     SpeechArticulator,
     rig_inputs,
     rig_pose_loss,
@@ -84,6 +85,50 @@ class ArticulationDecoderModule(L.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+
+# Mouth landmarks decide where the lips part: they count four times as much as the others.
+LANDMARK_WEIGHTS = (4.0, 4.0, 4.0, 4.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+
+
+class LandmarkDecoderModule(L.LightningModule):
+    """Fits `LandmarkDecoder` to the landmarks of the rigged heads (squared distance in mm).
+
+    Args:
+        width, n_blocks, k_eig, use_normals: the decoder (see `ArticulatedConfig`).
+        lr: Adam learning rate.
+    """
+
+    def __init__(self, width: int = 32, n_blocks: int = 4, k_eig: int = 128, use_normals: bool = True,
+                 lr: float = 2e-3) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.config = ArticulatedConfig(width=width, n_blocks=n_blocks, k_eig=k_eig, use_normals=use_normals)
+        self.decoder = LandmarkDecoder(self.config)
+        self.register_buffer("landmark_weight", torch.tensor(LANDMARK_WEIGHTS), persistent=False)
+
+    def _losses(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        predicted = self.decoder(batch["template"], batch["ops"])
+        distance = torch.linalg.norm(predicted - batch["landmarks"], dim=-1) * 1000.0  # mm
+        loss = (self.landmark_weight * distance**2).sum() / self.landmark_weight.sum()
+        return loss, distance[:4].mean()
+
+    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
+        loss, mouth_mm = self._losses(batch)
+        self.log("train_loss", loss, batch_size=1, prog_bar=True)
+        self.log("train_mouth_mm", mouth_mm, batch_size=1, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
+        loss, mouth_mm = self._losses(batch)
+        self.log("val_loss", loss, batch_size=1, prog_bar=True)
+        self.log("val_mouth_mm", mouth_mm, batch_size=1, prog_bar=True)
+
+    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int):
+        return {key: (value.to(device) if hasattr(value, "to") else value) for key, value in batch.items()}
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
 class SpeechArticulatorModule(L.LightningModule):
