@@ -20,7 +20,8 @@ from scantalk.model.articulated import (
     rig_pose_loss,
 )
 
-TINY = dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16)
+# The per-vertex basis decoder: an untrained one keeps the face still, which these tests rely on.
+TINY = dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16, decoder="basis")
 NUM_INPUTS = len(RIG_INPUTS)
 JAW = ARTICULATION_CHANNELS.index("jaw_open")
 
@@ -178,3 +179,37 @@ def test_an_unknown_setting_in_a_checkpoint_is_a_checkpoint_error(tmp_path):
     torch.save(checkpoint, tmp_path / "edited.ckpt")
     with pytest.raises(CheckpointError, match="edited.ckpt.*colour"):
         load_model(tmp_path / "edited.ckpt")
+
+
+def test_an_untrained_landmark_decoder_votes_for_the_area_weighted_centre(face):
+    """Zero-initialised votes are uniform per unit area with no offset: every landmark lands on the
+    mass-weighted centroid, whatever the meshing density."""
+    from scantalk.model.articulated import LandmarkDecoder
+
+    verts, faces = face
+    ops = compute_operators(verts, faces, k_eig=16)
+    decoder = LandmarkDecoder(ArticulatedConfig(width=8, n_blocks=1, k_eig=16))
+    points = decoder(torch.as_tensor(verts, dtype=torch.float32), ops)
+    mass = ops.mass.double().numpy()
+    centre = (mass[:, None] * verts).sum(0) / mass.sum()
+    assert points.shape == (10, 3)
+    assert np.abs(points.detach().numpy() - centre).max() < 1e-5
+
+
+def test_the_landmark_model_moves_a_face_as_the_rig_placed_on_its_landmarks(face, monkeypatch):
+    """With the landmarks found, the motion basis is exactly the rig's on those landmarks."""
+    from scantalk.data.heads.base import Head
+    from scantalk.data.heads.rig import rig_basis
+
+    verts, faces = face
+    ops = compute_operators(verts, faces, k_eig=16)
+    head = real_face("mediapipe")
+    model = ArticulatedTalker(ArticulatedConfig(width=8, n_blocks=1, k_eig=16, decoder="landmarks")).eval()
+    truth = torch.as_tensor(head.landmarks.as_array(), dtype=torch.float32)
+    monkeypatch.setattr(model.decoder, "forward", lambda template, ops: truth)
+    basis = model.basis(torch.as_tensor(verts, dtype=torch.float32), ops)
+    expected = rig_basis(Head(verts.astype(np.float32).astype(np.float64), faces,
+                              model.landmarks(torch.as_tensor(verts, dtype=torch.float32), ops), "input"))
+    assert basis.shape == (len(verts), NUM_INPUTS, 3)
+    assert np.abs(basis.numpy() - expected).max() < 1e-6 * max(1.0, np.abs(expected).max())
+    assert np.abs(expected).max() > 1e-3  # the rig really moves the mouth (millimetres per unit)

@@ -118,3 +118,13 @@ def test_the_decoder_module_runs_under_a_lightning_trainer(rig_root, tmp_path):
     assert trainer.global_step == 2
     assert np.isfinite(float(trainer.callback_metrics["train_loss"]))
     assert "val_relative" in trainer.callback_metrics
+
+
+def test_the_landmark_decoder_module_learns_a_heads_landmarks(rig_root):
+    from scantalk.training.articulated import LandmarkDecoderModule
+
+    torch.manual_seed(0)
+    module = LandmarkDecoderModule(width=8, n_blocks=1, k_eig=K_EIG, lr=1e-2)
+    batch = RigDataset([rig_root / "heads" / "face.npz"], OperatorCache(rig_root / "ops"), K_EIG)[0]
+    initial, final = _fit(module, batch)
+    assert final < LEARNED * initial
