@@ -12,9 +12,10 @@ import numpy as np
 import soundfile as sf
 
 from scantalk.audio.io import SAMPLE_RATE
-from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_text, staged_output_dir
+from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_text, staged_output_dir
 from scantalk.errors import AnimationError, ScanTalkError
 from scantalk.frames import FrameStore, FrameWriter, frame_chunks
+from scantalk.geometry import formats
 
 MESH_FORMATS = ("ply", "obj")
 # Frame rates that make sense for a face animation; 1e9 fps would ask for billions of frames.
@@ -227,9 +228,12 @@ class Animation:
             raise ScanTalkError(f"mesh export format must be one of {MESH_FORMATS}, got {fmt!r}")
         out_dir = Path(out_dir)
         paths = []
+        write = {"ply": lambda p, v, f: formats.write_ply(p, v, f, dtype="<f4"),
+                 "obj": lambda p, v, f: formats.write_obj(p, v, f, digits=9)}[fmt]
         for index, frame in enumerate(self.frames):
             path = out_dir / f"frame_{index:05d}.{fmt}"
-            atomic_write_bytes(path, _mesh_bytes(frame, self.faces, fmt))
+            with atomic_path(path) as tmp:
+                write(tmp, np.asarray(frame, dtype=np.float32), self.faces)
             paths.append(path)
         return paths
 
@@ -275,21 +279,3 @@ def read_pc2(path: str | Path) -> np.ndarray:
     if magic != b"POINTCACHE2\0":
         raise ScanTalkError(f"{path} is not a .pc2 point cache")
     return np.frombuffer(data[32:], dtype="<f4").reshape(samples, points, 3).copy()
-
-
-def _mesh_bytes(verts: np.ndarray, faces: np.ndarray | None, fmt: str) -> bytes:
-    """A frame as ASCII .obj or binary .ply (float32 positions, file vertex order kept)."""
-    if fmt == "obj":
-        lines = [f"v {x:.7g} {y:.7g} {z:.7g}" for x, y, z in verts]
-        if faces is not None:
-            lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
-        return ("\n".join(lines) + "\n").encode()
-    header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(verts)}",
-              "property float x", "property float y", "property float z"]
-    body = np.ascontiguousarray(verts, dtype="<f4").tobytes()
-    if faces is not None:
-        header += [f"element face {len(faces)}", "property list uchar int vertex_indices"]
-        records = np.zeros(len(faces), dtype=[("n", "u1"), ("idx", "<i4", (3,))])
-        records["n"], records["idx"] = 3, faces
-        body += records.tobytes()
-    return ("\n".join(header + ["end_header"]) + "\n").encode() + body

@@ -84,10 +84,10 @@ def read_obj(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return _as_float_rows(vertex_rows, "vertex"), triangulate(polygons)
 
 
-def write_obj(path: Path, verts: np.ndarray, faces: np.ndarray | None) -> None:
-    """OBJ text with 17 significant digits, so float64 positions survive exactly."""
+def write_obj(path: Path, verts: np.ndarray, faces: np.ndarray | None, digits: int = 17) -> None:
+    """OBJ text; 17 significant digits (the default) keep float64 positions exact, 9 float32 ones."""
     buffer = io.StringIO()
-    np.savetxt(buffer, verts, fmt="v %.17g %.17g %.17g")
+    np.savetxt(buffer, verts, fmt=f"v %.{digits}g %.{digits}g %.{digits}g")
     if faces is not None:
         np.savetxt(buffer, faces + 1, fmt="f %d %d %d")
     path.write_text(buffer.getvalue(), encoding="utf-8")
@@ -269,16 +269,18 @@ def read_ply(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return verts, faces
 
 
-def write_ply(path: Path, verts: np.ndarray, faces: np.ndarray | None) -> None:
-    """Binary little-endian PLY with double coordinates (exact) and int32 triangle indices."""
+def write_ply(path: Path, verts: np.ndarray, faces: np.ndarray | None, dtype: str = "<f8") -> None:
+    """Binary little-endian PLY with int32 triangle indices and coordinates as `dtype`: double
+    ("<f8", exact) or float ("<f4", half the size, what most viewers expect)."""
+    kind = {"<f8": "double", "<f4": "float"}[dtype]
     header = ["ply", "format binary_little_endian 1.0", "comment written by scantalk",
-              f"element vertex {verts.shape[0]}", "property double x", "property double y", "property double z"]  # fmt: skip
+              f"element vertex {verts.shape[0]}", f"property {kind} x", f"property {kind} y", f"property {kind} z"]
     if faces is not None:
         header += [f"element face {faces.shape[0]}", "property list uchar int vertex_indices"]
     header.append("end_header\n")
     with open(path, "wb") as handle:
         handle.write("\n".join(header).encode("ascii"))
-        handle.write(np.ascontiguousarray(verts, dtype="<f8").tobytes())
+        handle.write(np.ascontiguousarray(verts, dtype=dtype).tobytes())
         if faces is not None:
             table = np.empty(faces.shape[0], dtype=[("n", "u1"), ("v", "<i4", (3,))])
             table["n"] = 3

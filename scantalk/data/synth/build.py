@@ -27,11 +27,12 @@ import numpy as np
 import soundfile
 from tqdm import tqdm
 
-from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_text
+from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_text
 from scantalk.data.synth.heads import MESHINGS, HeadMesh, build_head, sample_identity
 from scantalk.data.synth.motion import ARTICULATION_CHANNELS, displacements, lip_vertices, motion_basis, upper_face_vertices
 from scantalk.data.synth.speech import SAMPLE_RATE, Utterance, sample_voice, synth_utterance
 from scantalk.errors import DatasetError, OutputExistsError
+from scantalk.geometry import formats
 
 GENERATOR_VERSION = "1"
 """Bumped whenever the same parameters would produce different files."""
@@ -46,17 +47,9 @@ def child_seed(seed: int, *keys: int) -> int:
 
 
 def write_ply(path: str | Path, verts: np.ndarray, faces: np.ndarray) -> None:
-    """Binary little-endian PLY (float32 xyz, int32 triangles) that open3d and trimesh read."""
-    verts = np.ascontiguousarray(verts, dtype="<f4")
-    records = np.zeros(len(faces), dtype=[("count", "u1"), ("index", "<i4", (3,))])
-    records["count"] = 3
-    records["index"] = faces
-    header = (
-        "ply\nformat binary_little_endian 1.0\ncomment scantalk procedural head\n"
-        f"element vertex {len(verts)}\nproperty float x\nproperty float y\nproperty float z\n"
-        f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n"
-    )
-    atomic_write_bytes(path, header.encode("ascii") + verts.tobytes() + records.tobytes())
+    """Binary little-endian PLY (float32 xyz, int32 triangles) that open3d and trimesh read, atomically."""
+    with atomic_path(path) as tmp:
+        formats.write_ply(tmp, np.asarray(verts), np.asarray(faces), dtype="<f4")
 
 
 def _write_wav(path: Path, audio: np.ndarray) -> None:
