@@ -128,13 +128,14 @@ def articulator_from_lightning(path: Path):
                  if key.startswith("articulator.")}
         model = ArticulatedTalker(ArticulatedConfig(**{key: hp[key] for key in LIGHTNING_KEYS if key in hp}))
         model.articulator.load_state_dict(state)
+        step = int(checkpoint.get("global_step", -1))
     except FileNotFoundError:
         raise CheckpointError(f"Lightning articulator checkpoint {path} does not exist; pass the last.ckpt of "
                               "an articulator training run") from None
     except (KeyError, RuntimeError, TypeError, ValueError, OSError) as error:
         raise CheckpointError(f"{path} is not a readable SpeechArticulatorModule checkpoint ({error}); pass the "
                               "last.ckpt of an articulator training run") from None
-    return model.eval()
+    return model.eval(), step
 
 
 def mel_front_end(args: argparse.Namespace) -> tuple[TrackMaker | None, str, str | None]:
@@ -144,7 +145,8 @@ def mel_front_end(args: argparse.Namespace) -> tuple[TrackMaker | None, str, str
     from scantalk.model.articulated import ArticulatedTalker
 
     if args.lightning_articulator is not None:
-        model, source = articulator_from_lightning(args.lightning_articulator), f"Lightning articulator {args.lightning_articulator}"
+        model, step = articulator_from_lightning(args.lightning_articulator)
+        source = f"Lightning articulator {args.lightning_articulator} (step {step})"
     else:
         model, _ = load_model(args.checkpoint)
         source = f"checkpoint {args.checkpoint}"
@@ -183,8 +185,9 @@ def run_front_end(make: TrackMaker, clips: list[Clip]) -> tuple[list[Articulatio
 
 # --- figures --------------------------------------------------------------------------------
 def _segment_frames(segment, count: int) -> np.ndarray:
-    first = max(0, int(np.floor(segment.start * FPS)) - 1)
-    return np.arange(first, min(count, int(np.ceil(segment.end * FPS)) + 1))
+    """Frames i whose time i / FPS lies in [start − 1 frame, end + 1 frame] of a phone segment."""
+    first = max(0, int(np.ceil(segment.start * FPS - 1.0 - 1e-9)))
+    return np.arange(first, min(count, int(np.floor(segment.end * FPS + 1.0 + 1e-9)) + 1))
 
 
 def closure_counts(track: ArticulationTrack, phones: list) -> tuple[int, int, int, int]:
@@ -287,7 +290,7 @@ def markdown_table(title: str, results: dict) -> str:
     return "\n".join(lines)
 
 
-def verdict(real: dict, val: dict | None, note: str | None) -> tuple[str, str]:
+def verdict(real: dict, val: dict | None, note: str | None, real_clip_names: list[str]) -> tuple[str, str]:
     """(best front end on the real recordings, a short paragraph saying why, from the figures)."""
     candidates = [name for name in real if name != "truth"]
     real = {name: {k: (float("nan") if v is None else v) for k, v in record.items()} for name, record in real.items()}
@@ -303,8 +306,19 @@ def verdict(real: dict, val: dict | None, note: str | None) -> tuple[str, str]:
     for other in candidates:
         if other != best:
             o = real[other]
-            text += (f" {other}: r {o['pearson_mean']:.2f}, RMSE {o['rmse_mean']:.3f}, closure recall "
-                     f"{o['bilabial_closure_recall']:.2f}.")
+            text += (f" {other}: r {o['pearson_mean']:.3f}, RMSE {o['rmse_mean']:.3f}, closure recall "
+                     f"{o['bilabial_closure_recall']:.2f}, vowels with lips closed {o['vowel_false_closure']:.3f}.")
+    if len(candidates) > 1:
+        runner_up = max((n for n in candidates if n != best), key=lambda n: real[n]["pearson_mean"])
+        margin = b["pearson_mean"] - real[runner_up]["pearson_mean"]
+        if margin < 0.02:
+            text += (f" The margin over {runner_up} is small (Δr {margin:+.3f}, {real['truth']['bilabials']} p/b/m "
+                     f"segments in {len(real_clip_names)} clips): on the real set the two are on a par.")
+        closer = max(candidates, key=lambda n: real[n]["bilabial_closure_recall"])
+        if real[closer]["bilabial_closure_recall"] > b["bilabial_closure_recall"] + 1e-9:
+            text += (f" {closer} closes the lips at more p/b/m ({real[closer]['bilabial_closure_recall']:.2f} vs "
+                     f"{b['bilabial_closure_recall']:.2f}) while {best} closes them at fewer vowels "
+                     f"({b['vowel_false_closure']:.3f} vs {real[closer]['vowel_false_closure']:.3f}).")
     if val is not None and "mel" in real and "mel" in val:
         drop = val["mel"]["pearson_mean"] - real["mel"]["pearson_mean"]
         if drop > 0.05:
@@ -316,6 +330,10 @@ def verdict(real: dict, val: dict | None, note: str | None) -> tuple[str, str]:
                      f"validation voices, {real['mel']['pearson_mean']:.2f} on real speech).")
         text += (f" Phonetic: r {val['phonetic']['pearson_mean']:.2f} on the validation voices, "
                  f"{real['phonetic']['pearson_mean']:.2f} on real speech.")
+    if val is not None and "combined" in val:
+        text += (f" On the validation voices, whose truth is independent of both front ends, the combination "
+                 f"reaches r {val['combined']['pearson_mean']:.2f} (RMSE {val['combined']['rmse_mean']:.3f}) against "
+                 f"mel {val['mel']['pearson_mean']:.2f} and phonetic {val['phonetic']['pearson_mean']:.2f}.")
     if "combined" in real:
         c = real["combined"]
         beats = all(c["pearson_mean"] >= real[n]["pearson_mean"] and c["rmse_mean"] <= real[n]["rmse_mean"]
@@ -323,6 +341,8 @@ def verdict(real: dict, val: dict | None, note: str | None) -> tuple[str, str]:
         text += (" The combination (weights fitted on the validation voices only) "
                  + ("beats both on r and RMSE: their errors differ enough to average out." if beats else
                     "does not beat the better single front end on both r and RMSE."))
+        if c["bilabial_closure_recall"] < real["phonetic"]["bilabial_closure_recall"]:
+            text += " A weighted mean lowers a closure that only one front end sees below the 0.5 mark."
     if val is not None and "forced alignment" in val:
         text += (f" How exact the real set's truth is: on the validation voices a pocketsphinx forced alignment "
                  f"of the transcript reaches r {val['forced alignment']['pearson_mean']:.2f} (RMSE "
@@ -383,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     except ScanTalkError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    best, paragraph = verdict(real, val, note)
+    best, paragraph = verdict(real, val, note, [c.name for c in real_set])
     tables = [markdown_table(f"Real recordings ({len(real_set)} clips, {sum(c.seconds for c in real_set):.0f} s)", real)]
     if val is not None:
         tables.append(markdown_table(f"Validation voices ({len(val_set)} utterances of {args.val_corpus})", val))

@@ -24,9 +24,8 @@ JAW, CLOSE = ARTICULATION_CHANNELS.index("jaw_open"), ARTICULATION_CHANNELS.inde
 
 def _frames_of(segment, fps: float, count: int) -> np.ndarray:
     """Frames overlapping the segment, widened by one frame each side (as the comparison scores)."""
-    first = max(0, int(np.floor(segment.start * fps)) - 1)
-    last = min(count, int(np.ceil(segment.end * fps)) + 1)
-    return np.arange(first, last)
+    first = max(0, int(np.ceil(segment.start * fps - 1.0 - 1e-9)))
+    return np.arange(first, min(count, int(np.floor(segment.end * fps + 1.0 + 1e-9)) + 1))
 
 
 @pytest.fixture(scope="module")
