@@ -30,6 +30,11 @@ from scantalk.model.articulated import ArticulatedTalker
 
 
 
+# One chunk of frames holds about this many float32 values (16 M: 64 MB, with a few working
+# copies well under a gigabyte): 256 frames at 20k vertices, 26 frames at 200k.
+CHUNK_VALUES = 16_000_000
+
+
 def default_device() -> torch.device:
     """CUDA when this machine and PyTorch build have a GPU, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -77,7 +82,9 @@ class Animator:
         cache_dir: operator cache (default: the per-user cache; `False` disables caching).
         window_seconds, overlap_seconds: long audio is encoded in windows of this length that
             overlap and are cross-faded, so memory stays bounded and no seam shows.
-        chunk_frames: frames decoded (and written, with `out=`) at a time.
+        chunk_frames: at most this many frames are decoded (and written, with `out=`) at a time;
+            fewer on large faces, so one chunk holds about `chunk_values` numbers.
+        chunk_values: the size of one chunk of frames, in float32 values (frames × vertices × 3).
     """
 
     def __init__(
@@ -90,6 +97,7 @@ class Animator:
         window_seconds: float = 20.0,
         overlap_seconds: float = 2.0,
         chunk_frames: int = 256,
+        chunk_values: int = CHUNK_VALUES,
     ) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
@@ -99,6 +107,11 @@ class Animator:
         self.window_seconds = window_seconds
         self.overlap_seconds = overlap_seconds
         self.chunk_frames = max(1, int(chunk_frames))
+        self.chunk_values = max(1, int(chunk_values))
+
+    def _chunk(self, num_vertices: int) -> int:
+        """Frames per chunk for a face of `num_vertices`: bounded in count and in memory."""
+        return max(1, min(self.chunk_frames, self.chunk_values // max(1, 3 * num_vertices)))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, **kwargs: Any) -> "Animator":
@@ -185,8 +198,9 @@ class Animator:
             identity = self.model.encode_identity(template_t, ops)
             features = self._windowed(self.model.audio_encoder, samples, num_frames, fps)
             motion = self.model.motion_from_features(features, emotion_index, intensity_value)
-            chunks = (self.model.decode(identity, motion[start:start + self.chunk_frames], ops).float().cpu().numpy()
-                      for start in range(0, num_frames, self.chunk_frames))
+            step = self._chunk(len(template))
+            chunks = (self.model.decode(identity, motion[start:start + step], ops).float().cpu().numpy()
+                      for start in range(0, num_frames, step))
             frames = self._frames(mesh, alignment, chunks, num_frames, out)
         timings["inference_s"] = time.perf_counter() - clock
         meta = {"checkpoint": self.checkpoint, "audio_file": audio_name, "face_file": mesh.source,
@@ -267,8 +281,9 @@ class Animator:
             template_t = torch.as_tensor(template, dtype=torch.float32, device=self.device)
             basis = self.model.basis(template_t, ops)
             values = torch.as_tensor(track.values, dtype=torch.float32, device=self.device)
-            chunks = (self.model.displacement(basis, values[start:start + self.chunk_frames]).cpu().numpy()
-                      for start in range(0, len(values), self.chunk_frames))
+            step = self._chunk(len(template))
+            chunks = (self.model.displacement(basis, values[start:start + step]).cpu().numpy()
+                      for start in range(0, len(values), step))
             frames = self._frames(mesh, alignment, chunks, len(values), out)
         timings["inference_s"] = time.perf_counter() - clock
         meta = {"checkpoint": self.checkpoint, "audio_file": str(audio) if isinstance(audio, (str, Path)) else None,
@@ -307,11 +322,14 @@ class Animator:
         """Model-frame displacement chunks (t, V, 3) metres → frames in the file's order and units."""
         # Displacements are vectors: rotate and rescale them, never offset them, so a still
         # face maps back exactly onto the file's own coordinates.
-        rotation = np.asarray(alignment.rotation)
+        # float32 throughout: a float64 rotation would double every chunk's copies.
+        rotation = (np.asarray(alignment.rotation) / alignment.scale).astype(np.float32)
         neutral = mesh.file_verts[None].astype(np.float32)
 
         def to_file(chunk: np.ndarray) -> np.ndarray:
-            return neutral + mesh.to_file_order((chunk / alignment.scale) @ rotation).astype(np.float32)
+            moved = mesh.to_file_order(np.asarray(chunk, dtype=np.float32) @ rotation)
+            moved += neutral
+            return moved
 
         if out is None:
             frames = np.empty((num_frames, len(mesh.file_verts), 3), np.float32)
