@@ -279,7 +279,7 @@ class Animator:
         clock = time.perf_counter()
         with torch.inference_mode():
             template_t = torch.as_tensor(template, dtype=torch.float32, device=self.device)
-            basis = self.model.basis(template_t, ops)
+            basis = self.model.basis(template_t, ops, operators=self._operators)
             values = torch.as_tensor(track.values, dtype=torch.float32, device=self.device)
             step = self._chunk(len(template))
             chunks = (self.model.displacement(basis, values[start:start + step]).cpu().numpy()

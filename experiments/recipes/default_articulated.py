@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--frontend", default="mel", choices=["mel", "phonetic", "combined"],
                         help="how the shipped model turns speech into the track (see compare_frontends.py)")
     parser.add_argument("--export", default=str(REPO / "scantalk" / "assets" / "default.ckpt"))
+    parser.add_argument("--init-decoder", default=None, help="decoder checkpoint to start from")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per training process (1 when stages run side by side on few cores)")
     args = parser.parse_args(argv)
@@ -115,9 +116,13 @@ def main(argv: list[str] | None = None) -> Path:
     clock = time.perf_counter()
     decoder_ckpt = None
     if "decoder" in stages:
-        data = RigDataModule(str(work / "heads"), num_workers=1)
-        decoder_ckpt = _train(LandmarkDecoderModule(), data, work / "runs" / "decoder",
-                              args.decoder_minutes, every_steps=200, val_every=None)
+        data = RigDataModule(str(work / "heads"), num_workers=1, landmark_crop=True)
+        module = LandmarkDecoderModule()
+        if args.init_decoder:  # warm start, e.g. from a run on whole heads
+            state = torch.load(args.init_decoder, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+        decoder_ckpt = _train(module, data, work / "runs" / "decoder", args.decoder_minutes, every_steps=200,
+                              val_every=None)
     seconds["decoder"] = time.perf_counter() - clock
 
     if "export" not in stages:
@@ -132,7 +137,7 @@ def main(argv: list[str] | None = None) -> Path:
     decoder_state = torch.load(decoder_ckpt, map_location="cpu", weights_only=True)
     splits = json.loads((work / "heads" / "splits.json").read_text())
     # `align="auto"` moves a face's nose tip onto the training heads' mean nose tip.
-    noses = np.array([load_head(work / "heads" / f"{n}.npz").landmarks.nose_tip for n in splits["train"]])
+    noses = np.array([load_head(work / "heads" / "heads" / f"{n}.npz").landmarks.nose_tip for n in splits["train"]])
     speech_hp, decoder_hp = speech_state["hyper_parameters"], decoder_state["hyper_parameters"]
     config = ArticulatedConfig(
         k_eig=decoder_hp["k_eig"], width=decoder_hp["width"], n_blocks=decoder_hp["n_blocks"],

@@ -79,11 +79,15 @@ class RigDataset(Dataset):
     "landmarks" (10, 3) float32 m}.
 
     The vertex weight is the lumped area (so every meshing of a surface counts the same) times
-    (1 + `lip_weight` on the mouth region): lips are where a millimetre shows.
+    (1 + `lip_weight` on the mouth region): lips are where a millimetre shows. With
+    `landmark_crop`, items are the face region the landmark decoder reads (`landmark_region`)
+    with its operators and the head's landmarks only (no basis).
     """
 
-    def __init__(self, paths: Sequence[Path], cache: OperatorCache, k_eig: int, lip_weight: float = 4.0) -> None:
+    def __init__(self, paths: Sequence[Path], cache: OperatorCache, k_eig: int, lip_weight: float = 4.0,
+                 landmark_crop: bool = False) -> None:
         self.paths = list(paths)
+        self.landmark_crop = landmark_crop
         self.cache = cache
         self.k_eig = k_eig
         self.lip_weight = lip_weight
@@ -95,6 +99,14 @@ class RigDataset(Dataset):
         from scantalk.data.heads.rig import region_masks, rig_basis
 
         head = load_head(self.paths[index])
+        if self.landmark_crop:
+            from scantalk.model.articulated import landmark_region
+
+            verts, faces, _ = landmark_region(head.verts, head.faces)
+            ops = self.cache.get_or_compute(verts, faces, self.k_eig)
+            return {"template": torch.as_tensor(verts, dtype=torch.float32), "ops": ops,
+                    "landmarks": torch.as_tensor(head.landmarks.as_array(), dtype=torch.float32),
+                    "name": head.name}
         ops = self.cache.get_or_compute(head.verts, head.faces, self.k_eig)
         basis = rig_basis(head)
         mouth = region_masks(head)["mouth_region"].astype(np.float32)
@@ -118,16 +130,18 @@ class RigDataModule(L.LightningDataModule):
         k_eig: eigenpairs per head (must match the model's).
         lip_weight: extra loss weight of the mouth region.
         num_workers: DataLoader workers (operators are computed there on first use).
+        landmark_crop: serve the face regions the landmark decoder reads (see `RigDataset`).
     """
 
     def __init__(self, root: str, cache_dir: str | None = None, k_eig: int = 128, lip_weight: float = 4.0,
-                 num_workers: int = 0) -> None:
+                 num_workers: int = 0, landmark_crop: bool = False) -> None:
         super().__init__()
         self.root = Path(root)
         self.cache = OperatorCache(Path(cache_dir) if cache_dir else self.root / "operators")
         self.k_eig = k_eig
         self.lip_weight = lip_weight
         self.num_workers = num_workers
+        self.landmark_crop = landmark_crop
 
     def _split(self, name: str) -> RigDataset:
         splits_file = self.root / "splits.json"
@@ -135,7 +149,8 @@ class RigDataModule(L.LightningDataModule):
             raise ScanTalkError(f"{self.root} holds no rigged heads (splits.json missing); build them with "
                                 "`python experiments/recipes/default_articulated.py` or `build_rig_heads`")
         names = json.loads(splits_file.read_text())[name]
-        return RigDataset([self.root / "heads" / f"{n}.npz" for n in names], self.cache, self.k_eig, self.lip_weight)
+        return RigDataset([self.root / "heads" / f"{n}.npz" for n in names], self.cache, self.k_eig, self.lip_weight,
+                          self.landmark_crop)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self._split("train"), batch_size=1, shuffle=True, collate_fn=_single,

@@ -15,7 +15,9 @@ the second-order term of the jaw's rotation about its hinge.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 import torch
 from torch import nn
@@ -25,8 +27,9 @@ from scantalk.audio.encoders import normalize_clips, resample_frames
 from scantalk.audio.mel import LogMel
 from scantalk.data.heads.base import FaceLandmarks, Head
 from scantalk.data.heads.rig import rig_basis
+from scantalk.alignment import nose_tip
 from scantalk.errors import ScanTalkError
-from scantalk.geometry.operators import SurfaceOperators
+from scantalk.geometry.operators import SurfaceOperators, compute_operators
 from scantalk.nn import DiffusionNet
 
 RIG_INPUTS: tuple[str, ...] = ARTICULATION_CHANNELS + ("jaw_open_sq",)
@@ -76,6 +79,9 @@ class ArticulatedConfig:
             face's landmarks — mouth corners, lip midlines, chin, nose, eyes, jaw hinges — and the
             landmark-placed rig of `scantalk.data.heads.rig` turns them into the basis) or
             "basis" (DiffusionNet predicts the per-vertex basis itself).
+        landmark_crop: the landmark decoder reads only the face around the nose tip
+            (`landmark_region`), in training and at inference, so a scan's neck, shoulders,
+            hair or missing back of the head do not change what it sees.
     """
 
     k_eig: int = 128
@@ -94,6 +100,7 @@ class ArticulatedConfig:
     frontend: str = "mel"
     combine_weights: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5, 0.5)
     decoder: str = "landmarks"
+    landmark_crop: bool = True
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
@@ -153,6 +160,39 @@ class ArticulationDecoder(nn.Module):
         """(V, 3) neutral face → (V, B, 3) basis in metres per unit of each rig input."""
         out = self.net(self.features(template, ops), ops)
         return out.reshape(template.shape[0], self.num_inputs, 3) * self.config.displacement_unit
+
+
+# The face region the landmark decoder reads, relative to the nose tip (metres): from a little
+# behind the jaw hinges, and from below the chin to above the brows, on every adult head.
+REGION_BEHIND, REGION_BELOW, REGION_ABOVE = 0.105, 0.085, 0.075
+
+
+def landmark_region(verts: np.ndarray, faces: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The part of a face (in the model frame) that the landmark decoder reads.
+
+    Args:
+        verts: (V, 3) metres, y up, facing +z. faces: (F, 3) or None (point cloud).
+
+    Returns:
+        (verts (V', 3), faces (F', 3) or None, kept (V',) indices into `verts`); the whole face
+        when the region would hold too few points to compute operators on.
+    """
+    nose = nose_tip(verts)
+    keep = ((verts[:, 2] > nose[2] - REGION_BEHIND) & (verts[:, 1] > nose[1] - REGION_BELOW)
+            & (verts[:, 1] < nose[1] + REGION_ABOVE))
+    if faces is not None:
+        faces = np.asarray(faces)
+        kept_faces = faces[keep[faces].all(axis=1)]
+        used = np.unique(kept_faces)
+        if len(used) < 100:
+            return verts, faces, np.arange(len(verts))
+        remap = np.full(len(verts), -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        return verts[used], remap[kept_faces], used
+    used = np.flatnonzero(keep)
+    if len(used) < 100:
+        return verts, None, np.arange(len(verts))
+    return verts[used], None, used
 
 
 class LandmarkDecoder(nn.Module):
@@ -263,12 +303,26 @@ class ArticulatedTalker(nn.Module):
             raise ScanTalkError("this model predicts its motion basis directly; it locates no landmarks")
         return FaceLandmarks.from_array(self.decoder(template, ops).detach().double().cpu().numpy())
 
-    def basis(self, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
-        """(V, 3) metres → (V, B, 3) metres per unit rig input."""
+    def basis(self, template: torch.Tensor, ops: SurfaceOperators,
+              operators: Callable[[np.ndarray, np.ndarray | None], SurfaceOperators] | None = None) -> torch.Tensor:
+        """(V, 3) metres → (V, B, 3) metres per unit rig input.
+
+        `operators(verts, faces)` makes the operators of the face region the landmark decoder
+        reads (default `compute_operators`; the Animator passes its cached version).
+        """
         if self.config.decoder == "basis":
             return self.decoder(template, ops)
         faces = None if ops.faces is None else ops.faces.cpu().numpy()
-        head = Head(template.detach().double().cpu().numpy(), faces, self.landmarks(template, ops), "input")
+        verts = template.detach().double().cpu().numpy()
+        region_ops = ops
+        region = template
+        if self.config.landmark_crop:
+            region_verts, region_faces, _ = landmark_region(verts, faces)
+            if len(region_verts) < len(verts):
+                make = operators or (lambda v, f: compute_operators(v, f, self.config.k_eig))
+                region_ops = make(region_verts, region_faces).to(template.device)
+                region = torch.as_tensor(region_verts, dtype=template.dtype, device=template.device)
+        head = Head(verts, faces, self.landmarks(region, region_ops), "input")
         return torch.as_tensor(rig_basis(head), dtype=template.dtype, device=template.device)
 
     @staticmethod

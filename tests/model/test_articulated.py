@@ -213,3 +213,17 @@ def test_the_landmark_model_moves_a_face_as_the_rig_placed_on_its_landmarks(face
     assert basis.shape == (len(verts), NUM_INPUTS, 3)
     assert np.abs(basis.numpy() - expected).max() < 1e-6 * max(1.0, np.abs(expected).max())
     assert np.abs(expected).max() > 1e-3  # the rig really moves the mouth (millimetres per unit)
+
+
+def test_the_landmark_region_is_the_same_face_whatever_else_the_scan_holds():
+    """A full procedural-like head and its face with a long neck attached give the decoder the
+    same region: what lies far below the chin or behind the jaw is cut away."""
+    from scantalk.model.articulated import landmark_region
+
+    head = real_face("mediapipe")
+    neck = head.verts[head.verts[:, 1] < head.verts[:, 1].min() + 0.02] - [0.0, 0.2, 0.0]  # points 20 cm lower
+    region, _, kept = landmark_region(head.verts, None)
+    with_neck, _, kept_neck = landmark_region(np.concatenate([head.verts, neck]), None)
+    assert len(region) >= 100 and np.array_equal(region, with_neck) and np.array_equal(kept, kept_neck)
+    verts, faces, kept = landmark_region(head.verts, head.faces)
+    assert faces.max() < len(verts) and np.array_equal(verts, head.verts[kept])
