@@ -24,7 +24,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,6 +82,7 @@ def main(argv: list[str] | None = None) -> Path:
         SpeechFeatureDataModule,
         build_rig_heads,
         build_speech_features,
+        mean_nose_tip,
     )
     from scantalk.data.speech import HELD_OUT_VOICES, TRAIN_VOICES, build_speech_corpus
     from scantalk.training.articulated import LandmarkDecoderModule, SpeechArticulatorModule
@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> Path:
     clock = time.perf_counter()
     decoder_ckpt = None
     if "decoder" in stages:
-        data = RigDataModule(str(work / "heads"), num_workers=1, landmark_crop=True)
+        data = RigDataModule(str(work / "heads"), num_workers=1, landmark_crop=True,
+                             anchor_reference=mean_nose_tip(work / "heads"))
         module = LandmarkDecoderModule()
         if args.init_decoder:  # warm start, e.g. from a run on whole heads
             state = torch.load(args.init_decoder, map_location="cpu", weights_only=True)["state_dict"]
@@ -128,23 +129,21 @@ def main(argv: list[str] | None = None) -> Path:
     if "export" not in stages:
         return work
     from scantalk.checkpoint import save_model
-    from scantalk.data.articulated import load_head
     from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
 
     articulator_ckpt = articulator_ckpt or _last_checkpoint(work / "runs" / "articulator")
     decoder_ckpt = decoder_ckpt or _last_checkpoint(work / "runs" / "decoder")
     speech_state = torch.load(articulator_ckpt, map_location="cpu", weights_only=True)
     decoder_state = torch.load(decoder_ckpt, map_location="cpu", weights_only=True)
-    splits = json.loads((work / "heads" / "splits.json").read_text())
-    # `align="auto"` moves a face's nose tip onto the training heads' mean nose tip.
-    noses = np.array([load_head(work / "heads" / "heads" / f"{n}.npz").landmarks.nose_tip for n in splits["train"]])
+    # `align="auto"` moves a face's nose tip onto the training heads' mean nose tip, as training did.
+    reference = mean_nose_tip(work / "heads")
     speech_hp, decoder_hp = speech_state["hyper_parameters"], decoder_state["hyper_parameters"]
     config = ArticulatedConfig(
         k_eig=decoder_hp["k_eig"], width=decoder_hp["width"], n_blocks=decoder_hp["n_blocks"],
         use_normals=decoder_hp["use_normals"], decoder="landmarks", frontend=args.frontend,
         n_mels=speech_hp["n_mels"], audio_hidden=speech_hp["audio_hidden"],
         lstm_hidden=speech_hp["lstm_hidden"], lstm_layers=speech_hp["lstm_layers"],
-        reference_center=tuple(float(v) for v in noses.mean(0).round(6)), align_anchor="nose",
+        reference_center=reference, align_anchor="nose",
     )
     model = ArticulatedTalker(config)
     model.articulator.load_state_dict({k[len("articulator."):]: v for k, v in speech_state["state_dict"].items()

@@ -81,13 +81,15 @@ class RigDataset(Dataset):
     The vertex weight is the lumped area (so every meshing of a surface counts the same) times
     (1 + `lip_weight` on the mouth region): lips are where a millimetre shows. With
     `landmark_crop`, items are the face region the landmark decoder reads (`landmark_region`)
-    with its operators and the head's landmarks only (no basis).
+    with its operators and the head's landmarks only (no basis), each head first aligned as
+    inference aligns a face (`align="auto"`, nose tip onto `anchor_reference`).
     """
 
     def __init__(self, paths: Sequence[Path], cache: OperatorCache, k_eig: int, lip_weight: float = 4.0,
-                 landmark_crop: bool = False) -> None:
+                 landmark_crop: bool = False, anchor_reference: Sequence[float] | None = None) -> None:
         self.paths = list(paths)
         self.landmark_crop = landmark_crop
+        self.anchor_reference = None if anchor_reference is None else np.asarray(anchor_reference, dtype=np.float64)
         self.cache = cache
         self.k_eig = k_eig
         self.lip_weight = lip_weight
@@ -100,13 +102,17 @@ class RigDataset(Dataset):
 
         head = load_head(self.paths[index])
         if self.landmark_crop:
+            from scantalk.alignment import aligned_template
             from scantalk.model.articulated import landmark_region
 
-            verts, faces, _ = landmark_region(head.verts, head.faces)
+            # Exactly what inference does: align="auto" moves the nose tip onto the reference.
+            template, alignment = aligned_template(head.verts, "auto", reference_center=self.anchor_reference,
+                                                   anchor="nose")
+            landmarks = alignment.to_model(head.landmarks.as_array())
+            verts, faces, _ = landmark_region(template, head.faces)
             ops = self.cache.get_or_compute(verts, faces, self.k_eig)
             return {"template": torch.as_tensor(verts, dtype=torch.float32), "ops": ops,
-                    "landmarks": torch.as_tensor(head.landmarks.as_array(), dtype=torch.float32),
-                    "name": head.name}
+                    "landmarks": torch.as_tensor(landmarks, dtype=torch.float32), "name": head.name}
         ops = self.cache.get_or_compute(head.verts, head.faces, self.k_eig)
         basis = rig_basis(head)
         mouth = region_masks(head)["mouth_region"].astype(np.float32)
@@ -131,10 +137,13 @@ class RigDataModule(L.LightningDataModule):
         lip_weight: extra loss weight of the mouth region.
         num_workers: DataLoader workers (operators are computed there on first use).
         landmark_crop: serve the face regions the landmark decoder reads (see `RigDataset`).
+        anchor_reference: (3,) metres, where alignment puts each head's nose tip (the mean nose
+            tip of the training heads; the model stores it as its `reference_center`).
     """
 
     def __init__(self, root: str, cache_dir: str | None = None, k_eig: int = 128, lip_weight: float = 4.0,
-                 num_workers: int = 0, landmark_crop: bool = False) -> None:
+                 num_workers: int = 0, landmark_crop: bool = False,
+                 anchor_reference: tuple[float, float, float] | None = None) -> None:
         super().__init__()
         self.root = Path(root)
         self.cache = OperatorCache(Path(cache_dir) if cache_dir else self.root / "operators")
@@ -142,6 +151,7 @@ class RigDataModule(L.LightningDataModule):
         self.lip_weight = lip_weight
         self.num_workers = num_workers
         self.landmark_crop = landmark_crop
+        self.anchor_reference = anchor_reference
 
     def _split(self, name: str) -> RigDataset:
         splits_file = self.root / "splits.json"
@@ -150,7 +160,7 @@ class RigDataModule(L.LightningDataModule):
                                 "`python experiments/recipes/default_articulated.py` or `build_rig_heads`")
         names = json.loads(splits_file.read_text())[name]
         return RigDataset([self.root / "heads" / f"{n}.npz" for n in names], self.cache, self.k_eig, self.lip_weight,
-                          self.landmark_crop)
+                          self.landmark_crop, self.anchor_reference)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self._split("train"), batch_size=1, shuffle=True, collate_fn=_single,
@@ -293,6 +303,14 @@ def training_meshings(head: Head, rng: np.random.Generator, extra: int = 2) -> l
     source = base[-1]
     extras = meshing.meshing_variants(source, rng, [kinds[int(i)] for i in chosen])
     return base + extras
+
+
+def mean_nose_tip(root: str | Path) -> tuple[float, float, float]:
+    """(3,) metres, the mean nose-tip landmark of the training heads in `root` (see `build_rig_heads`)."""
+    root = Path(root)
+    names = json.loads((root / "splits.json").read_text())["train"]
+    noses = np.array([load_head(root / "heads" / f"{name}.npz").landmarks.nose_tip for name in names])
+    return tuple(float(v) for v in noses.mean(0).round(6))
 
 
 def build_rig_heads(root: str | Path, num_procedural: int = 60, num_real: int = 40, extra: int = 2,
