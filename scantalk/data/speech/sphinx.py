@@ -9,7 +9,6 @@ model and CMU dictionary bundled with the pocketsphinx 5.1.1 wheel; pocketsphinx
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +36,13 @@ def _model_dir() -> Path:
     return Path(_pocketsphinx().get_model_path()) / "en-us"
 
 
-@functools.lru_cache(maxsize=2)
 def _decoder(kind: str):
-    """One decoder per process and kind ("align" or "phones"); building one reads ~30 MB of model."""
+    """A fresh decoder of `kind` ("align" or "phones") for one utterance.
+
+    Not reused: a decoder carries state from one utterance to the next (its cepstral mean and
+    more; resetting the mean alone is not enough), so reusing one made the same audio decode
+    differently depending on what came before. Building one takes ~0.1 s.
+    """
     pocketsphinx = _pocketsphinx()
     model = _model_dir()
     if kind == "phones":

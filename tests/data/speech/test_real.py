@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,3 +61,19 @@ def test_decoding_without_transcript_agrees_with_the_alignment_on_many_frames(re
     reference = phone_frames(utt.phones, 100)
     agreement = float(np.mean(phone_frames(decoded, 100, len(reference)) == reference))
     assert agreement > 0.35  # measured 0.55 on this clip; chance is well under 0.1
+
+
+def test_phone_decoding_is_the_same_whatever_was_decoded_before():
+    """pocketsphinx decoders carry state between utterances: decoding must not depend on history."""
+    pytest.importorskip("pocketsphinx")
+    import soundfile as sf
+
+    import scantalk
+    from scantalk.data.speech import decode_phones
+
+    clip = Path(scantalk.__file__).parent / "assets" / "speech" / "librivox_sense_and_sensibility_0870.wav"
+    speech, _ = sf.read(clip, dtype="float32")
+    first = decode_phones(speech[:48000])
+    assert decode_phones(speech[:48000]) == first  # right after itself
+    decode_phones(speech)
+    assert decode_phones(speech[:48000]) == first  # after another clip
