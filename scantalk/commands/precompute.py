@@ -50,7 +50,8 @@ class TemplateFrame:
     """How a loaded face becomes the template animate sees: `aligned_template` arguments.
 
     align "auto" | "none", up / forward axis names or None, reference_center (3,) metres or None,
-    anchor "bbox" | "nose" (see `scantalk.alignment.fit_alignment`).
+    anchor "bbox" | "nose" (see `scantalk.alignment.fit_alignment`); landmark_region: the model
+    also reads the face region around the nose (landmark decoders), whose operators are cached too.
     """
 
     align: str = "none"
@@ -58,6 +59,7 @@ class TemplateFrame:
     forward: str | None = None
     reference_center: tuple[float, ...] | None = None
     anchor: str = "bbox"
+    landmark_region: bool = False
 
 
 def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame = TemplateFrame()) -> PrecomputeResult:
@@ -79,6 +81,13 @@ def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame
         was_cached = cache.contains(template, mesh.faces, k_eig)
         cache.get_or_compute(template, mesh.faces, k_eig=k_eig)
         entry = cache.path_for(template, mesh.faces, k_eig)
+        if frame.landmark_region:
+            from scantalk.model.articulated import landmark_region
+
+            region_verts, region_faces, _ = landmark_region(template, mesh.faces)
+            if len(region_verts) < len(template):
+                was_cached = was_cached and cache.contains(region_verts, region_faces, k_eig)
+                cache.get_or_compute(region_verts, region_faces, k_eig=k_eig)
     except ScanTalkError as error:
         message = str(error).splitlines()[0] if str(error) else repr(error)
         return PrecomputeResult(source, error=message if source in message else f"{source}: {message}")
@@ -145,7 +154,9 @@ def animate_frame(checkpoint: str | Path | None = None, align: str = "auto", up:
     center = config.get("reference_center") or (checkpoint.get("recipe") or {}).get("reference_center")
     anchor = config.get("align_anchor", "nose" if articulated else "bbox")
     k_eig = int(config.get("k_eig", 128))
-    frame = TemplateFrame(align, up, forward, None if center is None else tuple(float(c) for c in center), anchor)
+    region = articulated and config.get("decoder", "landmarks") == "landmarks" and config.get("landmark_crop", True)
+    frame = TemplateFrame(align, up, forward, None if center is None else tuple(float(c) for c in center), anchor,
+                          bool(region))
     return frame, k_eig
 
 
