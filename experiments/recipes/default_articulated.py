@@ -1,7 +1,10 @@
 """The recipe of the shipped default model: the factored talking head, end to end on a CPU.
 
-    python experiments/recipes/default_articulated.py --work runs/articulated [--speech-minutes 25]
-        [--decoder-minutes 45] [--export scantalk/assets/default.ckpt]
+    python experiments/recipes/default_articulated.py --work runs/articulated [--threads 1]
+        [--speech-minutes 40] [--decoder-minutes 45] [--export scantalk/assets/default.ckpt]
+
+About 1 h 45 min on a 2-core CPU with the defaults (data 15 min, then the two networks; with
+`--stages` they can run side by side in two processes, `--threads 1` each).
 
 1. speech from real voices (festival, flite) with exact phone timings: a training corpus from
    the training voices and a validation corpus from held-out voices (`scantalk.data.speech`);
@@ -57,16 +60,16 @@ def _train(module, data, run_dir: Path, minutes: float, every_steps: int, val_ev
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="runs/articulated", help="working folder (data, runs)")
-    parser.add_argument("--utterances", type=int, default=1200, help="training utterances")
-    parser.add_argument("--val-utterances", type=int, default=120, help="held-out-voice utterances")
-    parser.add_argument("--procedural-heads", type=int, default=60)
-    parser.add_argument("--real-heads", type=int, default=40)
+    parser.add_argument("--utterances", type=int, default=1500, help="training utterances")
+    parser.add_argument("--val-utterances", type=int, default=150, help="held-out-voice utterances")
+    parser.add_argument("--procedural-heads", type=int, default=70)
+    parser.add_argument("--real-heads", type=int, default=50)
     parser.add_argument("--extra-meshings", type=int, default=2, help="extra meshings per identity")
     parser.add_argument("--augmentations", type=int, default=3, help="draws per training utterance (1 clean)")
-    parser.add_argument("--speech-minutes", type=float, default=25.0)
+    parser.add_argument("--speech-minutes", type=float, default=40.0)
     parser.add_argument("--decoder-minutes", type=float, default=45.0)
     parser.add_argument("--stages", default="speech,heads,articulator,decoder,export")
-    parser.add_argument("--frontend", default="mel", choices=["mel", "phonetic", "combined"],
+    parser.add_argument("--frontend", default="phonetic", choices=["mel", "phonetic", "combined"],
                         help="how the shipped model turns speech into the track (see compare_frontends.py)")
     parser.add_argument("--export", default=str(REPO / "scantalk" / "assets" / "default.ckpt"))
     parser.add_argument("--init-decoder", default=None, help="decoder checkpoint to start from")
