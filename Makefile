@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 # The Khronos glTF validator (npm) that the export tests run on every .glb they write.
-GLTF_VALIDATOR := $(VENV)/gltf-validator
+GLTF_VALIDATOR := $(VENV)/node
 export SCANTALK_GLTF_VALIDATOR := $(abspath $(GLTF_VALIDATOR))
 gltf-validator:
 	@if command -v npm >/dev/null; then \

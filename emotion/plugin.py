@@ -5,3 +5,4 @@ Light on purpose: names only, nothing heavy is imported until a layout or comman
 
 LAYOUTS = {"emovoca": "emotion.emovoca_reader:read_emovoca"}
 COMMANDS = {"emovoca": ("emotion.command", "build an EmoVOCA-style emotional dataset")}
+EXPRESSIONS = {"facs": "emotion.provider:FacsExpressions"}

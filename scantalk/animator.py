@@ -27,6 +27,7 @@ from scantalk.geometry.cache import OperatorCache, default_cache_dir
 from scantalk.frames import FrameStore, FrameWriter
 from scantalk.model import ScanTalk
 from scantalk.model.articulated import ArticulatedTalker
+from scantalk.plugins import plugin_expressions, resolve
 
 
 
@@ -175,14 +176,13 @@ class Animator:
         clock = time.perf_counter()
         samples, audio_name = self._audio(audio, sample_rate)
         if self.articulated:
-            if emotion is not None or intensity is not None:
-                self._emotion(emotion, intensity)
             load_s = time.perf_counter() - clock
             clock = time.perf_counter()
             track = self.articulate(samples, fps=fps, sample_rate=SAMPLE_RATE)
             articulation_s = time.perf_counter() - clock
             animation = self.animate_track(face, track, audio=samples, sample_rate=SAMPLE_RATE, faces=faces,
-                                           align=align, up=up, forward=forward, out=out)
+                                           align=align, up=up, forward=forward, out=out, emotion=emotion,
+                                           intensity=intensity)
             animation.meta["audio_file"] = audio_name
             animation.meta["timings"] = {"load_s": load_s, "articulation_s": articulation_s,
                                          **animation.meta["timings"]}
@@ -251,6 +251,8 @@ class Animator:
         forward: str | None = None,
         out: str | Path | None = None,
         fps: float | None = None,
+        emotion: Any = None,
+        intensity: float | None = None,
     ) -> Animation:
         """Decode an articulation track (e.g. one you edited) onto any face → `Animation`.
 
@@ -261,6 +263,10 @@ class Animator:
                 `sample_rate`); it is not used to move the face.
             out: stream frames to this `.npy` (see `animate`).
             fps: resample the track to this frame rate first (default: the track's own).
+            emotion / intensity: an expression over the speech (needs the `emotion` package): a
+                label ("happy"), a mix ({"happy": 0.6, "pleased": 0.3}) at `intensity` in [0, 1]
+                (default 1), or keyframes [(time_s, label or mix, intensity), ...] eased smoothly
+                from one to the next (held before the first and after the last).
 
         Returns:
             The `Animation` at the track's fps, with `animation.articulation` = the track.
@@ -274,23 +280,52 @@ class Animator:
         samples = np.zeros(0, np.float32)
         if audio is not None:
             samples, _ = self._audio(audio, sample_rate)
+        provider = self._expressions(emotion, intensity)
         timings: dict[str, float] = {}
         mesh, template, alignment, ops = self._face(face, faces, align, up, forward, timings)
         clock = time.perf_counter()
         with torch.inference_mode():
             template_t = torch.as_tensor(template, dtype=torch.float32, device=self.device)
-            basis = self.model.basis(template_t, ops, operators=self._operators)
+            head = None if self.model.config.decoder == "basis" else self.model.face_head(
+                template_t, ops, operators=self._operators)
+            basis = self.model.basis(template_t, ops, operators=self._operators, head=head)
             values = torch.as_tensor(track.values, dtype=torch.float32, device=self.device)
+            expression = expression_basis = None
+            if provider is not None:
+                expression = torch.as_tensor(expression_track(provider, emotion, intensity, len(values), track.fps),
+                                             dtype=torch.float32, device=self.device)
+                expression_basis = torch.as_tensor(provider.basis(head), dtype=torch.float32, device=self.device)
             step = self._chunk(len(template))
-            chunks = (self.model.displacement(basis, values[start:start + step]).cpu().numpy()
-                      for start in range(0, len(values), step))
+
+            def motion(start: int) -> np.ndarray:
+                chunk = self.model.displacement(basis, values[start:start + step])
+                if expression is not None:
+                    chunk = chunk + torch.einsum("tu,vuc->tvc", expression[start:start + step], expression_basis)
+                return chunk.cpu().numpy()
+
+            chunks = (motion(start) for start in range(0, len(values), step))
             frames = self._frames(mesh, alignment, chunks, len(values), out)
         timings["inference_s"] = time.perf_counter() - clock
         meta = {"checkpoint": self.checkpoint, "audio_file": str(audio) if isinstance(audio, (str, Path)) else None,
-                "face_file": mesh.source, "alignment": alignment.as_dict(), "emotion": None, "intensity": None,
-                "timings": timings}
+                "face_file": mesh.source, "alignment": alignment.as_dict(), "emotion": emotion,
+                "intensity": intensity, "timings": timings}
         return Animation(frames, mesh.file_verts.astype(np.float32), mesh.file_faces, float(track.fps), samples,
                          SAMPLE_RATE, meta, articulation=track)
+
+    def _expressions(self, emotion: Any, intensity: float | None) -> Any:
+        """The expression provider for `emotion=` on an articulated model, or None without emotion."""
+        if emotion is None:
+            if intensity is not None:
+                raise ScanTalkError("intensity was given without an emotion: pass emotion='happy' (for example) too")
+            return None
+        if self.model.config.decoder != "landmarks":
+            raise ScanTalkError(f"emotion={emotion!r} needs a model that finds the face's landmarks "
+                                f"(decoder='landmarks'); {self.checkpoint} predicts its motion basis directly")
+        providers = plugin_expressions()
+        if not providers:
+            raise ScanTalkError("emotions need the `emotion` package (FACS action units), which is not installed; "
+                                "install this project with its `emotion` package, or drop emotion=")
+        return resolve(next(iter(providers.values())))()
 
     def _need_articulated(self, what: str) -> None:
         if not self.articulated:
@@ -419,6 +454,31 @@ class Animator:
             # The last window is moved back to full length rather than left as a short stub.
             start = min(start + step, num_frames - window)
         return total / weight
+
+
+def expression_track(provider: Any, emotion: Any, intensity: float | None, num_frames: int, fps: float) -> np.ndarray:
+    """Action-unit activations (T, U) over the animation for `emotion=` (see `Animator.animate_track`)."""
+    if isinstance(emotion, (str, dict)):
+        level = 1.0 if intensity is None else intensity
+        return np.repeat(np.asarray(provider.weights(emotion, level), dtype=np.float64)[None], num_frames, axis=0)
+    try:
+        keys = sorted((float(time_s), label, float(level)) for time_s, label, level in emotion)
+    except (TypeError, ValueError):
+        raise ScanTalkError(f"emotion={emotion!r}: give a label, a mix {{label: share}}, or keyframes "
+                            "[(time_s, label or mix, intensity), ...]") from None
+    if not keys:
+        raise ScanTalkError("emotion keyframes are empty; give at least one (time_s, label, intensity)")
+    if intensity is not None:
+        raise ScanTalkError("with emotion keyframes, each keyframe carries its own intensity; drop intensity=")
+    times = np.array([key[0] for key in keys])
+    weights = np.stack([np.asarray(provider.weights(label, level), dtype=np.float64) for _, label, level in keys])
+    t = np.arange(num_frames) / fps
+    after = np.clip(np.searchsorted(times, t, side="right"), 1, len(keys)) - 1
+    before = np.minimum(after + 1, len(keys) - 1)
+    span = np.maximum(times[before] - times[after], 1e-9)
+    u = np.clip((t - times[after]) / span, 0.0, 1.0)
+    ease = u * u * (3.0 - 2.0 * u)  # smoothstep: no jump in speed at a keyframe
+    return weights[after] * (1.0 - ease)[:, None] + weights[before] * ease[:, None]
 
 
 def _matching_channels(track: ArticulationTrack, channels: tuple[str, ...]) -> ArticulationTrack:

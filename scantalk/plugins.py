@@ -5,6 +5,7 @@ A plugin is a light module (no torch import) that defines either or both of
 
     LAYOUTS  = {"layout name": "package.module:reader"}     # reader(root, split=None, fps=None) -> list[SequenceRef]
     COMMANDS = {"command": ("package.module", "one-line help")}   # module has register(parser), run(args)
+    EXPRESSIONS = {"name": "package.module:Provider"}             # see plugin_expressions
 
 and is announced by an entry point of the group ``scantalk.plugins``, e.g. in pyproject.toml:
 
@@ -62,6 +63,19 @@ def plugin_commands() -> dict[str, tuple[str, str]]:
     for module in plugin_modules():
         commands.update(getattr(module, "COMMANDS", {}))
     return commands
+
+
+def plugin_expressions() -> dict[str, str]:
+    """Expression provider name → "module:class" target, from every plugin.
+
+    A provider has `labels` (emotion names), `basis(head) -> (V, U, 3)` metres per unit and
+    `weights(emotion or {emotion: share}, intensity) -> (U,)`; articulated models use it for
+    `emotion=` (see `scantalk.animator`).
+    """
+    providers: dict[str, str] = {}
+    for module in plugin_modules():
+        providers.update(getattr(module, "EXPRESSIONS", {}))
+    return providers
 
 
 def resolve(target: str) -> Callable[..., Any]:

@@ -163,8 +163,8 @@ def test_an_untrained_articulated_model_keeps_the_face_still(face, speech):
     assert np.array_equal(animation.frames, np.broadcast_to(face[0] * 1000.0, animation.frames.shape))
 
 
-def test_emotion_with_a_model_without_an_emotion_head_is_refused(animator, face, speech):
-    with pytest.raises(ScanTalkError, match="no emotion head"):
+def test_emotion_with_a_model_that_finds_no_landmarks_is_refused(animator, face, speech):
+    with pytest.raises(ScanTalkError, match="finds the face's landmarks"):
         animator.animate(face, speech, sample_rate=16000, emotion="happy")
     with pytest.raises(ScanTalkError, match="intensity was given without an emotion"):
         animator.animate(face, speech, sample_rate=16000, intensity=0.5)

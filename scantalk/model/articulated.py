@@ -303,26 +303,31 @@ class ArticulatedTalker(nn.Module):
             raise ScanTalkError("this model predicts its motion basis directly; it locates no landmarks")
         return FaceLandmarks.from_array(self.decoder(template, ops).detach().double().cpu().numpy())
 
-    def basis(self, template: torch.Tensor, ops: SurfaceOperators,
-              operators: Callable[[np.ndarray, np.ndarray | None], SurfaceOperators] | None = None) -> torch.Tensor:
-        """(V, 3) metres → (V, B, 3) metres per unit rig input.
+    def face_head(self, template: torch.Tensor, ops: SurfaceOperators,
+                  operators: Callable[[np.ndarray, np.ndarray | None], SurfaceOperators] | None = None) -> Head:
+        """The face as a `Head` with the landmarks the landmark decoder finds ("landmarks" models).
 
-        `operators(verts, faces)` makes the operators of the face region the landmark decoder
-        reads (default `compute_operators`; the Animator passes its cached version).
+        `operators(verts, faces)` makes the operators of the face region the decoder reads
+        (default `compute_operators`; the Animator passes its cached version).
         """
-        if self.config.decoder == "basis":
-            return self.decoder(template, ops)
         faces = None if ops.faces is None else ops.faces.cpu().numpy()
         verts = template.detach().double().cpu().numpy()
-        region_ops = ops
-        region = template
+        region_ops, region = ops, template
         if self.config.landmark_crop:
             region_verts, region_faces, _ = landmark_region(verts, faces)
             if len(region_verts) < len(verts):
                 make = operators or (lambda v, f: compute_operators(v, f, self.config.k_eig))
                 region_ops = make(region_verts, region_faces).to(template.device)
                 region = torch.as_tensor(region_verts, dtype=template.dtype, device=template.device)
-        head = Head(verts, faces, self.landmarks(region, region_ops), "input")
+        return Head(verts, faces, self.landmarks(region, region_ops), "input")
+
+    def basis(self, template: torch.Tensor, ops: SurfaceOperators,
+              operators: Callable[[np.ndarray, np.ndarray | None], SurfaceOperators] | None = None,
+              head: Head | None = None) -> torch.Tensor:
+        """(V, 3) metres → (V, B, 3) metres per unit rig input (`head`: from `face_head`, if known)."""
+        if self.config.decoder == "basis":
+            return self.decoder(template, ops)
+        head = head or self.face_head(template, ops, operators)
         return torch.as_tensor(rig_basis(head), dtype=template.dtype, device=template.device)
 
     @staticmethod

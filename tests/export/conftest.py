@@ -40,7 +40,8 @@ def find_validator() -> tuple[str | None, str]:
     candidates = []
     configured = os.environ.get("SCANTALK_GLTF_VALIDATOR")
     if configured:
-        candidates += [Path(configured), Path(configured) / "node_modules" / "gltf-validator"]
+        # The npm prefix first: a prefix folder may itself be named gltf-validator (its own package.json).
+        candidates += [Path(configured) / "node_modules" / "gltf-validator", Path(configured)]
     candidates.append(DEFAULT_PREFIX / "node_modules" / "gltf-validator")
     for candidate in candidates:
         if (candidate / "package.json").is_file() and candidate.name == "gltf-validator":
