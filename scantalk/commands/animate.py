@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
+
+from scantalk.errors import ScanTalkError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +21,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--align", choices=["auto", "none"], default="auto")
     parser.add_argument("--up", default=None, help="the file's up axis, e.g. z (default y)")
     parser.add_argument("--forward", default=None, help="the axis the face looks along, e.g. -y (default z)")
-    parser.add_argument("--emotion", default=None, help="emotion label (models with the emotion head)")
+    parser.add_argument("--emotion", default=None,
+                        help="an emotion label (happy) or a mix (happy:0.6,pleased:0.3); or keyframes over time, "
+                             "TIME_S=EMOTION@INTENSITY;... e.g. '0=sad@0.5;3=happy:0.6,pleased:0.3@1'")
     parser.add_argument("--intensity", type=float, default=None, help="emotion strength in [0, 1]")
     parser.add_argument("--track", default=None,
                         help="decode this articulation track (.csv/.json, e.g. an edited articulation.csv) "
@@ -36,10 +41,38 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="replace a previous output of `scantalk animate` at -o (never other folders)")
 
 
+def _emotion_or_mix(text: str) -> str | dict[str, float]:
+    """"happy" → "happy"; "happy:0.6,pleased:0.3" → {"happy": 0.6, "pleased": 0.3}."""
+    if ":" not in text and "," not in text:
+        return text.strip()
+    mix = {}
+    for part in text.split(","):
+        label, _, share = part.partition(":")
+        try:
+            mix[label.strip()] = float(share) if share else 1.0
+        except ValueError:
+            raise ScanTalkError(f"--emotion {text!r}: {share!r} is not a share; write e.g. happy:0.6,pleased:0.3") from None
+    return mix
+
+
+def parse_emotion(text: str | None) -> Any:
+    """--emotion as the API takes it: None, a label, a mix, or keyframes [(time_s, label or mix, intensity)]."""
+    if text is None or "=" not in text:
+        return None if text is None else _emotion_or_mix(text)
+    keys = []
+    for part in text.split(";"):
+        when, _, rest = part.partition("=")
+        what, _, level = rest.rpartition("@")
+        try:
+            keys.append((float(when), _emotion_or_mix(what), float(level)))
+        except ValueError:
+            raise ScanTalkError(f"--emotion keyframe {part!r}: write TIME_S=EMOTION@INTENSITY, e.g. 0=sad@0.5") from None
+    return keys
+
+
 def run(args: argparse.Namespace) -> int:
     from scantalk.animation import check_fps, is_animation_dir
     from scantalk.animator import Animator, resolve_device
-    from scantalk.errors import ScanTalkError
     from scantalk.atomic import staged_output_dir
     from scantalk.render.camera import check_resolution
 
@@ -48,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
     fps = check_fps(args.fps if args.fps_given else 30.0)
     if args.audio is None and args.track is None:
         raise ScanTalkError("give the speech to animate (AUDIO) or an articulation track (--track FILE)")
-    if args.track is not None and (args.emotion is not None or args.intensity is not None):
-        raise ScanTalkError("--emotion/--intensity act on speech; with --track the track alone moves the face")
+    emotion = parse_emotion(args.emotion)
     check_resolution(args.resolution)
     device = resolve_device(args.device)
     inputs = [path for path in (args.face, args.audio, args.track, args.checkpoint) if path]
@@ -67,10 +99,11 @@ def run(args: argparse.Namespace) -> int:
         if args.track is not None:
             animation = animator.animate_track(args.face, args.track, audio=args.audio, align=args.align,
                                                up=args.up, forward=args.forward, out=frames_file,
-                                               fps=fps if args.fps_given else None)
+                                               fps=fps if args.fps_given else None, emotion=emotion,
+                                               intensity=args.intensity)
         else:
             animation = animator.animate(args.face, args.audio, fps=fps, align=args.align, up=args.up,
-                                         forward=args.forward, emotion=args.emotion, intensity=args.intensity,
+                                         forward=args.forward, emotion=emotion, intensity=args.intensity,
                                          out=frames_file)
         clock = time.perf_counter()
         animation.write_files(staging)

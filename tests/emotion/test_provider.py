@@ -65,3 +65,26 @@ def test_a_mix_and_keyframes(animator, face, speech):
         animator.animate(face, speech, sample_rate=16000, emotion=[(0.0, "happy")])
     with pytest.raises(ScanTalkError, match="its own intensity"):
         animator.animate(face, speech, sample_rate=16000, emotion=[(0.0, "happy", 1.0)], intensity=0.5)
+
+
+def test_the_cli_takes_labels_mixes_and_keyframes(animator, face, speech, tmp_path):
+    import soundfile as sf
+
+    from scantalk.cli import main
+    from scantalk.commands.animate import parse_emotion
+    from scantalk.geometry import Mesh, save_mesh
+
+    assert parse_emotion("happy") == "happy"
+    assert parse_emotion("happy:0.6,pleased:0.3") == {"happy": 0.6, "pleased": 0.3}
+    assert parse_emotion("0=sad@0.5;3=happy:0.6,pleased:0.3@1") == [(0.0, "sad", 0.5),
+                                                                     (3.0, {"happy": 0.6, "pleased": 0.3}, 1.0)]
+    with pytest.raises(ScanTalkError, match="TIME_S=EMOTION@INTENSITY"):
+        parse_emotion("0=sad")
+    if not animator.articulated:
+        pytest.skip("the shipped model is not articulated")
+    verts, faces = face
+    save_mesh(tmp_path / "face.ply", verts, Mesh.from_arrays(verts, faces))
+    sf.write(tmp_path / "speech.wav", speech, 16000)
+    assert main(["animate", str(tmp_path / "face.ply"), str(tmp_path / "speech.wav"), "-o", str(tmp_path / "out"),
+                 "--no-video", "--emotion", "0=sad@0.5;0.5=happy@1"]) == 0
+    assert (tmp_path / "out" / "animation.npy").is_file()
