@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from abc import ABC, abstractmethod
 from typing import Any
 
 import torch
@@ -25,7 +26,7 @@ from scantalk.errors import AudioError, ScanTalkError
 _NORM_EPS = 1e-7
 
 
-class AudioEncoder(nn.Module):
+class AudioEncoder(nn.Module, ABC):
     """Base class: 16 kHz audio → per-frame features at the mesh frame rate.
 
     Subclasses set `output_dim`, implement `encode(audio (B, N) normalised, num_frames) ->
@@ -61,13 +62,13 @@ class AudioEncoder(nn.Module):
         features = self.encode(clips, num_frames)
         return features if batched else features.squeeze(0)
 
+    @abstractmethod
     def encode(self, audio: torch.Tensor, num_frames: int) -> torch.Tensor:
-        """(B, N) normalised audio → (B, num_frames, output_dim). Implemented by subclasses."""
-        raise NotImplementedError(f"{type(self).__name__} must implement encode()")
+        """(B, N) normalised audio → (B, num_frames, output_dim)."""
 
+    @abstractmethod
     def config(self) -> dict[str, Any]:
         """JSON-able settings that `build_audio_encoder` turns back into this encoder."""
-        raise NotImplementedError(f"{type(self).__name__} must implement config()")
 
 
 def normalize_clips(audio: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ nothing touches the network unless `allow_download=True` (and HF_HUB_OFFLINE is 
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -157,8 +158,9 @@ class PretrainedSpeechEncoder(AudioEncoder):
         self.receptive_field = _receptive_field(self.model.config.conv_kernel, self.model.config.conv_stride)
 
     @staticmethod
+    @abstractmethod
     def _model_class() -> type[nn.Module]:
-        raise NotImplementedError
+        """The transformers model class this encoder loads (e.g. `HubertModel`)."""
 
     def _mask_time_spans(self, hidden: torch.Tensor) -> torch.Tensor:
         """SpecAugment in time, as the model was fine-tuned with it: about `mask_time_prob` of the

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import lightning as L
@@ -43,8 +44,38 @@ def pose_second_moment(samples: int = 20000, seed: int = 0) -> torch.Tensor:
     return (inputs.T @ inputs / len(inputs)).float()
 
 
-class ArticulationDecoderModule(L.LightningModule):
-    """Fits `ArticulationDecoder` to rig bases.
+class _OneHeadPerStep(L.LightningModule, ABC):
+    """Shared logic of the decoder modules: one head (template, operators, targets) per step,
+    a loss and one more figure (`METRIC`) logged for training and validation, Adam."""
+
+    METRIC = "metric"
+
+    @abstractmethod
+    def _losses(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, the logged figure) of one batch."""
+
+    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
+        loss, metric = self._losses(batch)
+        self.log("train_loss", loss, batch_size=1, prog_bar=True)
+        self.log(f"train_{self.METRIC}", metric, batch_size=1, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
+        loss, metric = self._losses(batch)
+        self.log("val_loss", loss, batch_size=1, prog_bar=True)
+        self.log(f"val_{self.METRIC}", metric, batch_size=1, prog_bar=True)
+
+    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int):
+        # Operators are a dataclass of tensors: Lightning's default mover would leave them behind.
+        return {key: (value.to(device) if hasattr(value, "to") else value) for key, value in batch.items()}
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr,
+                                weight_decay=self.hparams.get("weight_decay", 0.0))
+
+
+class ArticulationDecoderModule(_OneHeadPerStep):
+    """Fits `ArticulationDecoder` to rig bases; logs the relative error over all poses.
 
     Args:
         width, n_blocks, k_eig, use_normals: the decoder (see `ArticulatedConfig`).
@@ -52,11 +83,14 @@ class ArticulationDecoderModule(L.LightningModule):
         weight_decay: Adam weight decay.
     """
 
+    METRIC = "relative"
+
     def __init__(self, width: int = 64, n_blocks: int = 4, k_eig: int = 128, use_normals: bool = True,
                  lr: float = 1e-3, weight_decay: float = 0.0) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.config = ArticulatedConfig(width=width, n_blocks=n_blocks, k_eig=k_eig, use_normals=use_normals)
+        self.config = ArticulatedConfig(width=width, n_blocks=n_blocks, k_eig=k_eig, use_normals=use_normals,
+                                        decoder="basis")
         self.decoder = ArticulationDecoder(self.config)
         self.register_buffer("pose_moment", pose_second_moment(), persistent=False)
 
@@ -69,35 +103,21 @@ class ArticulationDecoderModule(L.LightningModule):
         scale = rig_pose_loss(torch.zeros_like(target), target, self.pose_moment, batch["weight"])
         return loss, loss / scale.clamp_min(1e-12)
 
-    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
-        loss, relative = self._losses(batch)
-        self.log("train_loss", loss, batch_size=1, prog_bar=True)
-        self.log("train_relative", relative, batch_size=1, prog_bar=True)
-        return loss
-
-    def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
-        loss, relative = self._losses(batch)
-        self.log("val_loss", loss, batch_size=1, prog_bar=True)
-        self.log("val_relative", relative, batch_size=1, prog_bar=True)
-
-    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int):
-        return {key: (value.to(device) if hasattr(value, "to") else value) for key, value in batch.items()}
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-
 
 # Mouth landmarks decide where the lips part: they count four times as much as the others.
 LANDMARK_WEIGHTS = (4.0, 4.0, 4.0, 4.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 
 
-class LandmarkDecoderModule(L.LightningModule):
-    """Fits `LandmarkDecoder` to the landmarks of the rigged heads (squared distance in mm).
+class LandmarkDecoderModule(_OneHeadPerStep):
+    """Fits `LandmarkDecoder` to the landmarks of the rigged heads (squared distance in mm);
+    logs the mean error of the four mouth landmarks in mm.
 
     Args:
         width, n_blocks, k_eig, use_normals: the decoder (see `ArticulatedConfig`).
         lr: Adam learning rate.
     """
+
+    METRIC = "mouth_mm"
 
     def __init__(self, width: int = 32, n_blocks: int = 4, k_eig: int = 128, use_normals: bool = True,
                  lr: float = 2e-3) -> None:
@@ -112,23 +132,6 @@ class LandmarkDecoderModule(L.LightningModule):
         distance = torch.linalg.norm(predicted - batch["landmarks"], dim=-1) * 1000.0  # mm
         loss = (self.landmark_weight * distance**2).sum() / self.landmark_weight.sum()
         return loss, distance[:4].mean()
-
-    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
-        loss, mouth_mm = self._losses(batch)
-        self.log("train_loss", loss, batch_size=1, prog_bar=True)
-        self.log("train_mouth_mm", mouth_mm, batch_size=1, prog_bar=True)
-        return loss
-
-    def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
-        loss, mouth_mm = self._losses(batch)
-        self.log("val_loss", loss, batch_size=1, prog_bar=True)
-        self.log("val_mouth_mm", mouth_mm, batch_size=1, prog_bar=True)
-
-    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int):
-        return {key: (value.to(device) if hasattr(value, "to") else value) for key, value in batch.items()}
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
 class SpeechArticulatorModule(L.LightningModule):

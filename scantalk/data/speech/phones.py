@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scantalk.articulation.phones import Phone
 from scantalk.audio.io import SAMPLE_RATE  # the rate of every `Utterance`, as the audio encoders expect
 
 #: Silence, pauses, breaths and noise: the mouth is at rest.
@@ -73,24 +74,10 @@ MOUTH_SHAPES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class PhoneSegment:
-    """One phone and when it is heard.
-
-    Attributes:
-        phone: an entry of `PHONES` (ARPAbet, uppercase, no stress digit, or "SIL").
-        start: onset in seconds from the start of the audio.
-        end: offset in seconds (> start).
-    """
-
-    phone: str
-    start: float
-    end: float
-
-    @property
-    def duration(self) -> float:
-        """Length in seconds."""
-        return self.end - self.start
+PhoneSegment = Phone
+"""One phone and when it is heard: `phone` (an entry of `PHONES`), `start` and `end` in seconds
+from the start of the audio — the timed phone `scantalk.articulation` reads, under the name the
+speech data has always used."""
 
 
 @dataclass
