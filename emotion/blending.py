@@ -178,7 +178,8 @@ class EmoBlender(nn.Module):
         return self.decoder.forward_factored(position, latents, ops) * self.displacement_unit
 
     def losses(self, template: torch.Tensor, talking: torch.Tensor, expression: torch.Tensor,
-               ops: SurfaceOperators, scales: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+               ops: SurfaceOperators, scales: torch.Tensor | None = None,
+               mixture_expression: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Training losses (`relative_squared_error`, averaged per term) of one batch on one surface.
 
         Args:
@@ -188,6 +189,9 @@ class EmoBlender(nn.Module):
             ops: the template's operators.
             scales: (B,) expression strengths s of the mixture term (default U[0.2, 1]; s = 0
                 is the talking term).
+            mixture_expression: (B, V, 3) what the expression adds to talking in the mixture
+                term, at full strength (default `expression`: additive). The anatomical heads'
+                data give the expression with its lip gap left to speech, so blends keep both.
 
         Returns:
             Scalars "talking", "expression", "mixture" (zero for objective "emovoca") and
@@ -209,7 +213,7 @@ class EmoBlender(nn.Module):
             decoded = self.decode(
                 template, torch.cat([z_talk, zeros, z_talk]), torch.cat([zeros, z_expr, scales[:, None] * z_expr]), ops,
             )
-            added = scales[:, None, None] * expression
+            added = scales[:, None, None] * (expression if mixture_expression is None else mixture_expression)
             errors = relative_squared_error(decoded[:2 * batch], torch.cat([talking, expression]))
             # The mixture error is measured against the added expression's size: relative to the
             # whole target, centimetre jaw motion would hide a millimetre brow that went missing.

@@ -13,6 +13,7 @@ batch shares one `SurfaceOperators`. It trains through `scantalk fit` like every
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 from pathlib import Path
@@ -65,7 +66,8 @@ class EmoBlenderModule(L.LightningModule):
                                 "differ in the EmoBlender config: set both to the same number of eigenpairs")
 
     def _step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
-        parts = self.blender.losses(batch["template"], batch["talking"], batch["expression"], batch["ops"])
+        parts = self.blender.losses(batch["template"], batch["talking"], batch["expression"], batch["ops"],
+                                    scales=batch.get("scales"), mixture_expression=batch.get("mixture_expression"))
         for name, value in parts.items():
             self.log(f"{stage}_{name}", value, batch_size=batch["talking"].shape[0], prog_bar=name == "loss")
         return parts["loss"]
@@ -119,8 +121,9 @@ def load_blender(path: str | Path) -> EmoBlender:
     return blender.eval()
 
 
-class _SubjectBatches(Dataset):
-    """Item i: a batch of talking frames and expressions on subject i % S (one surface)."""
+class SubjectBatches(Dataset):
+    """Item i: a batch of talking frames and expressions on subject i % S (one surface); a
+    subclass may draw its items otherwise from the same subjects."""
 
     def __init__(self, subjects: list[dict[str, Any]], frames_per_batch: int, min_intensity: float,
                  length: int, seed: int) -> None:
@@ -145,7 +148,31 @@ class _SubjectBatches(Dataset):
         }
 
 
-class EmoBlenderDataModule(L.LightningDataModule):
+class SubjectBatchesDataModule(L.LightningDataModule, metaclass=abc.ABCMeta):
+    """Batches of one subject's surface each: subclasses give `batches(split, length, seed)`
+    and set `batches_per_epoch`, `val_batches` and `seed`."""
+
+    batches_per_epoch: int
+    val_batches: int
+    seed: int
+
+    @abc.abstractmethod
+    def batches(self, split: str, length: int, seed: int) -> Dataset:
+        """`length` batches of the subjects of `split`, drawn with `seed`."""
+
+    def _loader(self, split: str, length: int, seed: int) -> DataLoader:
+        return DataLoader(self.batches(split, length, seed), batch_size=None, shuffle=split == "train")
+
+    def train_dataloader(self) -> DataLoader:
+        """`batches_per_epoch` shuffled batches of the training subjects."""
+        return self._loader("train", self.batches_per_epoch, self.seed)
+
+    def val_dataloader(self) -> DataLoader:
+        """`val_batches` batches of the validation subjects."""
+        return self._loader("val", self.val_batches, self.seed + 1)
+
+
+class EmoBlenderDataModule(SubjectBatchesDataModule):
     """Procedural talking frames × procedural expressions, batched per subject.
 
     Args:
@@ -220,14 +247,6 @@ class EmoBlenderDataModule(L.LightningDataModule):
             self._subjects[split] = found
         return self._subjects[split]
 
-    def _loader(self, split: str, length: int, seed: int) -> DataLoader:
-        dataset = _SubjectBatches(self.subjects(split), self.frames_per_batch, self.min_intensity, length, seed)
-        return DataLoader(dataset, batch_size=None, shuffle=split == "train")
-
-    def train_dataloader(self) -> DataLoader:
-        """`batches_per_epoch` shuffled batches of the training subjects."""
-        return self._loader("train", self.batches_per_epoch, self.seed)
-
-    def val_dataloader(self) -> DataLoader:
-        """`val_batches` batches of the validation subjects."""
-        return self._loader("val", self.val_batches, self.seed + 1)
+    def batches(self, split: str, length: int, seed: int) -> Dataset:
+        """`length` batches of the subjects of `split`, drawn with `seed`."""
+        return SubjectBatches(self.subjects(split), self.frames_per_batch, self.min_intensity, length, seed)

@@ -22,10 +22,13 @@ from scantalk.audio.io import SAMPLE_RATE
 from scantalk.articulation import ArticulationTrack
 from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_model
 from scantalk.errors import CacheError, DeviceError, MeshError, ScanTalkError
+from scantalk.emotions import emotion_shares, intensity_value
+from scantalk.expression import expression_track, speech_owned_lips
 from scantalk.geometry import Mesh, load_mesh
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
 from scantalk.frames import FrameStore, FrameWriter
 from scantalk.model import ScanTalk
+from scantalk.metrics import nearest_vertex
 from scantalk.model.articulated import ArticulatedTalker
 from scantalk.plugins import plugin_expressions, resolve
 
@@ -128,7 +131,12 @@ class Animator:
 
     @property
     def emotions(self) -> list[str]:
-        """Emotion labels the model knows (empty without the emotion head)."""
+        """Emotion labels `emotion=` takes (empty without an emotion head or expression provider)."""
+        if self.articulated:
+            if self.model.config.emotion_labels:
+                return list(self.model.config.emotion_labels)
+            providers = plugin_expressions() if self.model.config.decoder == "landmarks" else {}
+            return list(resolve(next(iter(providers.values()))).labels) if providers else []
         emotion = getattr(self.model, "emotion", None)
         return list(emotion.labels) if emotion is not None else []
 
@@ -188,7 +196,7 @@ class Animator:
                                          **animation.meta["timings"]}
             return animation
 
-        emotion_index, intensity_value = self._emotion(emotion, intensity)
+        emotion_index, strength = self._emotion(emotion, intensity)
         timings = {"load_s": time.perf_counter() - clock}
         mesh, template, alignment, ops = self._face(face, faces, align, up, forward, timings)
         clock = time.perf_counter()
@@ -197,7 +205,7 @@ class Animator:
             template_t = torch.as_tensor(template, dtype=torch.float32, device=self.device)
             identity = self.model.encode_identity(template_t, ops)
             features = self._windowed(self.model.audio_encoder, samples, num_frames, fps)
-            motion = self.model.motion_from_features(features, emotion_index, intensity_value)
+            motion = self.model.motion_from_features(features, emotion_index, strength)
             step = self._chunk(len(template))
             chunks = (self.model.decode(identity, motion[start:start + step], ops).float().cpu().numpy()
                       for start in range(0, num_frames, step))
@@ -205,7 +213,7 @@ class Animator:
         timings["inference_s"] = time.perf_counter() - clock
         meta = {"checkpoint": self.checkpoint, "audio_file": audio_name, "face_file": mesh.source,
                 "alignment": alignment.as_dict(), "emotion": emotion,
-                "intensity": float(intensity_value) if emotion is not None else None, "timings": timings}
+                "intensity": float(strength) if emotion is not None else None, "timings": timings}
         return Animation(frames, mesh.file_verts.astype(np.float32), mesh.file_faces, float(fps), samples,
                          SAMPLE_RATE, meta)
 
@@ -292,9 +300,13 @@ class Animator:
             values = torch.as_tensor(track.values, dtype=torch.float32, device=self.device)
             expression = expression_basis = None
             if provider is not None:
-                expression = torch.as_tensor(expression_track(provider, emotion, intensity, len(values), track.fps),
-                                             dtype=torch.float32, device=self.device)
-                expression_basis = torch.as_tensor(provider.basis(head), dtype=torch.float32, device=self.device)
+                weights = expression_track(self._expression_weights(provider, values), emotion, intensity,
+                                           len(values), track.fps)
+                expression = torch.as_tensor(weights, dtype=torch.float32, device=self.device)
+                # Speech owns the lip gap; the expression shapes everything else (see speech_owned_lips).
+                lips = [nearest_vertex(template, point) for point in (head.landmarks.upper_lip, head.landmarks.lower_lip)]
+                owned = speech_owned_lips(provider.basis(head), basis[:, 0].cpu().numpy(), template, *lips)
+                expression_basis = torch.as_tensor(owned, dtype=torch.float32, device=self.device)
             step = self._chunk(len(template))
 
             def motion(start: int) -> np.ndarray:
@@ -311,6 +323,26 @@ class Animator:
                 "intensity": intensity, "timings": timings}
         return Animation(frames, mesh.file_verts.astype(np.float32), mesh.file_faces, float(track.fps), samples,
                          SAMPLE_RATE, meta, articulation=track)
+
+    def _expression_weights(self, provider: Any, articulation: torch.Tensor) -> Callable[[Any, float], np.ndarray]:
+        """(emotion or mix, intensity) → activations: the model's emotion head reading the
+        articulation track when it has one, else the provider's own table."""
+        head = getattr(self.model, "expression_head", None)
+        if head is None:
+            return provider.weights
+        units, labels = tuple(self.model.config.expression_units), tuple(self.model.config.emotion_labels)
+        if tuple(provider.units) != units:
+            raise ScanTalkError(f"this model's emotion head drives the units {list(units)}, but the installed "
+                                f"expression provider has {list(provider.units)}; install the `emotion` package "
+                                "version the model was trained with")
+
+        def weights_of(emotion: Any, level: float) -> np.ndarray:
+            shares = torch.as_tensor(emotion_shares(emotion, labels), dtype=torch.float32, device=self.device)
+            count = len(articulation)
+            strength = torch.full((count,), intensity_value(level), dtype=torch.float32, device=self.device)
+            return head(shares.expand(count, -1), strength, articulation).cpu().numpy()
+
+        return weights_of
 
     def _expressions(self, emotion: Any, intensity: float | None) -> Any:
         """The expression provider for `emotion=` on an articulated model, or None without emotion."""
@@ -454,31 +486,6 @@ class Animator:
             # The last window is moved back to full length rather than left as a short stub.
             start = min(start + step, num_frames - window)
         return total / weight
-
-
-def expression_track(provider: Any, emotion: Any, intensity: float | None, num_frames: int, fps: float) -> np.ndarray:
-    """Action-unit activations (T, U) over the animation for `emotion=` (see `Animator.animate_track`)."""
-    if isinstance(emotion, (str, dict)):
-        level = 1.0 if intensity is None else intensity
-        return np.repeat(np.asarray(provider.weights(emotion, level), dtype=np.float64)[None], num_frames, axis=0)
-    try:
-        keys = sorted((float(time_s), label, float(level)) for time_s, label, level in emotion)
-    except (TypeError, ValueError):
-        raise ScanTalkError(f"emotion={emotion!r}: give a label, a mix {{label: share}}, or keyframes "
-                            "[(time_s, label or mix, intensity), ...]") from None
-    if not keys:
-        raise ScanTalkError("emotion keyframes are empty; give at least one (time_s, label, intensity)")
-    if intensity is not None:
-        raise ScanTalkError("with emotion keyframes, each keyframe carries its own intensity; drop intensity=")
-    times = np.array([key[0] for key in keys])
-    weights = np.stack([np.asarray(provider.weights(label, level), dtype=np.float64) for _, label, level in keys])
-    t = np.arange(num_frames) / fps
-    after = np.clip(np.searchsorted(times, t, side="right"), 1, len(keys)) - 1
-    before = np.minimum(after + 1, len(keys) - 1)
-    span = np.maximum(times[before] - times[after], 1e-9)
-    u = np.clip((t - times[after]) / span, 0.0, 1.0)
-    ease = u * u * (3.0 - 2.0 * u)  # smoothstep: no jump in speed at a keyframe
-    return weights[after] * (1.0 - ease)[:, None] + weights[before] * ease[:, None]
 
 
 def _matching_channels(track: ArticulationTrack, channels: tuple[str, ...]) -> ArticulationTrack:

@@ -6,6 +6,10 @@ They live in the core so that `scantalk` never needs the optional `emotion` pack
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
+
 from scantalk.errors import ScanTalkError
 
 EMOTIONS: tuple[str, ...] = (
@@ -37,3 +41,21 @@ def intensity_value(intensity: float | str) -> float:
     if not 0.0 <= value <= 1.0:
         raise ScanTalkError(f"intensity {value} is outside [0, 1]; use 0 (none) to 1 (strongest), or low/mid/high")
     return value
+
+
+def emotion_shares(emotion: str | Mapping[str, float], labels: tuple[str, ...] | list[str] = EMOTIONS) -> np.ndarray:
+    """(E,) each label's share of an emotion: 1 for a label; for a mix {label: share ≥ 0}, the
+    shares divided by the largest (so {"happy": 0.6, "pleased": 0.3} is happy 1, pleased 0.5)."""
+    mix = {emotion: 1.0} if isinstance(emotion, str) else emotion
+    if not isinstance(mix, Mapping) or not mix:
+        raise ScanTalkError(f"emotion must be a label ({', '.join(labels)}) or a non-empty mix {{label: share}}, "
+                            f"got {emotion!r}")
+    shares = np.zeros(len(labels))
+    for name, share in mix.items():
+        value = float(share)
+        if not np.isfinite(value) or value < 0:
+            raise ScanTalkError(f"the share of {name!r} in the emotion mix must be a finite number ≥ 0, got {share}")
+        shares[emotion_index(name, labels)] += value
+    if shares.max() <= 0:
+        raise ScanTalkError(f"the emotion mix {dict(mix)!r} has no positive share; give at least one label a share > 0")
+    return shares / shares.max()

@@ -30,6 +30,7 @@ from scantalk.data.heads.rig import rig_basis
 from scantalk.alignment import nose_tip
 from scantalk.errors import ScanTalkError
 from scantalk.geometry.operators import SurfaceOperators, compute_operators
+from scantalk.model.expression_head import ExpressionHead
 from scantalk.nn import DiffusionNet
 
 RIG_INPUTS: tuple[str, ...] = ARTICULATION_CHANNELS + ("jaw_open_sq",)
@@ -82,6 +83,9 @@ class ArticulatedConfig:
         landmark_crop: the landmark decoder reads only the face around the nose tip
             (`landmark_region`), in training and at inference, so a scan's neck, shoulders,
             hair or missing back of the head do not change what it sees.
+        emotion_labels, expression_units: with both set, the model has an emotion head
+            (`ExpressionHead`) from these labels to the activations of these units of the
+            expression provider (the `emotion` package's FACS action units, by name).
     """
 
     k_eig: int = 128
@@ -101,12 +105,18 @@ class ArticulatedConfig:
     combine_weights: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5, 0.5)
     decoder: str = "landmarks"
     landmark_crop: bool = True
+    emotion_labels: tuple[str, ...] = ()
+    expression_units: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
             raise ScanTalkError(f"decoder {self.decoder!r} is not one of {DECODERS}")
         if self.frontend not in FRONTENDS:
             raise ScanTalkError(f"frontend {self.frontend!r} is not one of {FRONTENDS}")
+        if bool(self.emotion_labels) != bool(self.expression_units):
+            raise ScanTalkError("an emotion head needs both emotion_labels and expression_units (or neither)")
+        if self.emotion_labels and self.decoder != "landmarks":
+            raise ScanTalkError("an emotion head needs the landmark decoder, which places the expression units")
         if len(self.combine_weights) != len(self.channels):
             raise ScanTalkError(f"combine_weights has {len(self.combine_weights)} values for "
                                 f"{len(self.channels)} channels")
@@ -116,6 +126,8 @@ class ArticulatedConfig:
         data["channels"] = list(self.channels)
         data["reference_center"] = list(self.reference_center)
         data["combine_weights"] = list(self.combine_weights)
+        data["emotion_labels"] = list(self.emotion_labels)
+        data["expression_units"] = list(self.expression_units)
         return data
 
     @classmethod
@@ -126,8 +138,9 @@ class ArticulatedConfig:
             raise ScanTalkError(f"{source}: unknown model settings {unknown}; it was written by another version "
                                 f"of scantalk (known settings: {sorted(known)})")
         values = dict(data)
-        if "channels" in values:
-            values["channels"] = tuple(values["channels"])
+        for key in ("channels", "emotion_labels", "expression_units"):
+            if key in values:
+                values[key] = tuple(str(v) for v in values[key])
         for key in ("reference_center", "combine_weights"):
             if key in values:
                 values[key] = tuple(float(v) for v in values[key])
@@ -288,6 +301,10 @@ class ArticulatedTalker(nn.Module):
             self.decoder = LandmarkDecoder(self.config)
         else:
             self.decoder = ArticulationDecoder(self.config)
+        self.expression_head = None
+        if self.config.emotion_labels:
+            self.expression_head = ExpressionHead(len(self.config.emotion_labels), len(self.config.expression_units),
+                                                  len(self.config.channels))
 
     @property
     def k_eig(self) -> int:

@@ -1,0 +1,192 @@
+"""The emotion head of the shipped default, EmoVOCA's way: blender → emotional dataset → head.
+
+    python experiments/recipes/emotional_default.py --work runs/emotional [--blender CKPT]
+        [--blender-minutes 60] [--base scantalk/assets/default.ckpt] [--export scantalk/assets/default.ckpt]
+
+1. talking: anatomical heads (`procedural_head`, coarse meshings) say festival sentences through
+   the rig (phone timings → `articulation_from_phones` → `rig_basis`), written in the processed
+   FaceFormer layout (wav/, vertices_npy/, templates/), as VOCASET is shared;
+2. expressions: the 11 FACS emotions on the same heads, each person with their own unit
+   strengths, in the Florence 4D layout EmoVOCA reads (<identity>/neutral.ply, <Label>.ply);
+3. blender: the EmoBlender on rig speech × FACS expressions (`scantalk fit --config
+   experiments/configs/emoblender_heads.yaml`), unless `--blender` names a trained one;
+4. build: `scantalk emovoca build` with that blender: every talking sequence × `--per-sequence`
+   (label, intensity) pairs;
+5. head: the emotion head (`emotion.head_training`) on the built dataset, read by the base
+   model itself (its landmarks, its front end's articulation);
+6. export: the base model with the head, written to `--export` with this recipe's facts.
+
+Each stage skips itself when its output is there, so an interrupted run goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_talking(root: Path, seeds: list[int], per_head: int, resolution: float) -> None:
+    """The talking set (processed layout) of anatomical heads speaking festival sentences via the rig."""
+    import soundfile
+    from tqdm import tqdm
+
+    from scantalk.articulation import articulation_from_phones
+    from scantalk.atomic import atomic_save_npy, atomic_write_text
+    from scantalk.audio import audio_frame_count
+    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.data.heads.rig import rig_basis, rig_inputs
+    from scantalk.data.speech import TRAIN_VOICES, synthesize_many
+    from scantalk.data.speech.text import sentences
+    from scantalk.atomic import atomic_path
+    from scantalk.data.synth import write_ply
+
+    if (root / "splits.json").is_file():
+        return
+    texts = sentences(len(seeds) * per_head, seed=7)
+    subjects = []
+    for position, seed in enumerate(tqdm(seeds, desc=f"talking heads → {root}", unit="head")):
+        head = procedural_head(seed, resolution=resolution)
+        subject = f"emo{seed:04d}"
+        subjects.append(subject)
+        write_ply(root / "templates" / f"{subject}.ply", head.verts, head.faces)
+        basis = rig_basis(head)
+        voice = TRAIN_VOICES[position % len(TRAIN_VOICES)]
+        spoken = synthesize_many(texts[position * per_head:(position + 1) * per_head], voice)
+        for number, utterance in enumerate(spoken):
+            count = audio_frame_count(len(utterance.samples), utterance.sample_rate, 30.0)
+            track = articulation_from_phones(utterance.phones, 30.0, num_frames=count)
+            frames = head.verts[None] + np.einsum("tb,vbc->tvc", rig_inputs(track.values), basis)
+            stem = f"{subject}_sentence{number:02d}"
+            atomic_save_npy(root / "vertices_npy" / f"{stem}.npy", frames.astype(np.float32))
+            with atomic_path(root / "wav" / f"{stem}.wav") as tmp:
+                soundfile.write(tmp, utterance.samples, utterance.sample_rate, subtype="PCM_16", format="WAV")
+    atomic_write_text(root / "splits.json", json.dumps({"train": subjects, "val": [], "test": []}, indent=1))
+
+
+def write_expressions(root: Path, talking: Path) -> None:
+    """FACS emotions on every talking template, one identity folder per subject (Florence layout)."""
+    from emotion.action_units import action_unit_basis
+    from emotion.emotions import emotion_expression
+    from scantalk.atomic import atomic_write_text
+    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.data.synth import write_ply
+    from scantalk.emotions import EMOTIONS
+
+    if (root / "done.json").is_file():
+        return
+    subjects = json.loads((talking / "splits.json").read_text())["train"]
+    resolution = json.loads((talking / "recipe.json").read_text())["resolution"]
+    for subject in subjects:
+        seed = int(subject[3:])
+        head = procedural_head(seed, resolution=resolution)
+        rng = np.random.default_rng([seed, 11])
+        basis = action_unit_basis(head, variation=rng)
+        write_ply(root / subject / "neutral.ply", head.verts, head.faces)
+        for label in EMOTIONS:
+            write_ply(root / subject / f"{label.capitalize()}.ply",
+                      head.verts + emotion_expression(head, label, 1.0, basis=basis, rng=rng), head.faces)
+    atomic_write_text(root / "done.json", json.dumps({"subjects": subjects}))
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default="runs/emotional", help="working folder (data, runs)")
+    parser.add_argument("--heads", type=int, default=10, help="talking heads (seeds 41, 42, ...)")
+    parser.add_argument("--per-head", type=int, default=2, help="sentences per head")
+    parser.add_argument("--resolution", type=float, default=0.007, help="head meshing spacing, metres")
+    parser.add_argument("--blender", default=None, help="a trained EmoBlender checkpoint (skips its training)")
+    parser.add_argument("--blender-minutes", type=float, default=60.0)
+    parser.add_argument("--per-sequence", type=int, default=8, help="(label, intensity) pairs per talking sequence")
+    parser.add_argument("--head-steps", type=int, default=600)
+    parser.add_argument("--stages", default="talking,expressions,blender,build,head,export")
+    parser.add_argument("--base", default=str(REPO / "scantalk" / "assets" / "default.ckpt"),
+                        help="the articulated model that gets the head")
+    parser.add_argument("--export", default=str(REPO / "scantalk" / "assets" / "default.ckpt"))
+    args = parser.parse_args(argv)
+    stages = set(args.stages.split(","))
+    work = Path(args.work).resolve()
+    seconds: dict[str, float] = {}
+    talking, expressions, emotional = work / "talking", work / "expressions", work / "emovoca"
+
+    clock = time.perf_counter()
+    if "talking" in stages:
+        write_talking(talking, list(range(41, 41 + args.heads)), args.per_head, args.resolution)
+        (talking / "recipe.json").write_text(json.dumps({"resolution": args.resolution}))
+    seconds["talking"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    if "expressions" in stages:
+        write_expressions(expressions, talking)
+    seconds["expressions"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    blender = Path(args.blender).resolve() if args.blender else None
+    if blender is None and "blender" in stages:
+        run_dir = work / "runs" / "blender"
+        found = sorted(run_dir.rglob("last.ckpt"))
+        if not found:
+            subprocess.run([sys.executable, "-m", "scantalk.cli", "fit", "--config",
+                            str(REPO / "experiments" / "configs" / "emoblender_heads.yaml"),
+                            f"--trainer.default_root_dir={run_dir}", "--trainer.max_epochs=100000",
+                            f"--trainer.max_time={{'minutes': {args.blender_minutes}}}"], check=True)
+            found = sorted(run_dir.rglob("last.ckpt"))
+        blender = found[-1]
+    seconds["blender"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    if "build" in stages and not (emotional / "emovoca.json").is_file():
+        from emotion.synthesis import build_emovoca
+
+        build_emovoca(talking, expressions, emotional, checkpoint=blender, per_sequence=args.per_sequence)
+    seconds["build"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    head_file = work / "head.pt"
+    if "head" in stages and not head_file.is_file():
+        from emotion.head_training import head_examples, train_expression_head
+        from scantalk import Animator
+
+        animator = Animator.from_checkpoint(args.base, cache_dir=False, device="cpu")
+        examples = head_examples(emotional, animator)
+        head, stats = train_expression_head(examples, len(animator.model.config.channels), steps=args.head_steps)
+        torch.save({"state_dict": head.state_dict(), "stats": stats, "examples": len(examples)}, head_file)
+        print(json.dumps(stats, indent=1))
+    seconds["head"] = time.perf_counter() - clock
+
+    if "export" not in stages:
+        return work
+    from emotion.action_units import ACTION_UNITS
+    from scantalk.checkpoint import load_model, save_model
+    from scantalk.emotions import EMOTIONS
+    from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
+
+    base, stored = load_model(args.base)
+    trained = torch.load(head_file, map_location="cpu", weights_only=True)
+    settings = base.config.to_dict()
+    settings.update(emotion_labels=list(EMOTIONS), expression_units=list(ACTION_UNITS))
+    model = ArticulatedTalker(ArticulatedConfig.from_dict(settings))
+    state = {key: value for key, value in base.state_dict().items()}
+    state.update({f"expression_head.{key}": value for key, value in trained["state_dict"].items()})
+    model.load_state_dict(state)
+    recipe = dict(stored.get("recipe", {}))
+    recipe["emotion_head"] = {
+        "recipe": str(Path(__file__).resolve().relative_to(REPO)), "arguments": vars(args),
+        "blender": None if blender is None else str(blender), "examples": int(trained["examples"]),
+        "fit": trained["stats"], "stage_seconds": {name: round(value, 1) for name, value in seconds.items()},
+    }
+    save_model(args.export, model, recipe=recipe)
+    print(f"model with the emotion head written to {Path(args.export).resolve()}")
+    return Path(args.export)
+
+
+if __name__ == "__main__":
+    main()

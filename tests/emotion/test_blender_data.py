@@ -1,0 +1,56 @@
+"""The EmoBlender's data on the anatomical heads: rig speech and FACS expressions on one surface
+per batch, with mixtures whose lips are left to speech."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from emotion.blender_data import CONSONANTS, HeadsBlenderDataModule, random_articulation
+from emotion.blending import EmoBlender
+from scantalk.articulation.channels import NUM_CHANNELS
+from scantalk.data.heads.procedural import procedural_head
+from scantalk.metrics import nearest_vertex
+
+
+def test_random_speech_moves_every_channel_within_its_range():
+    values = random_articulation(np.random.default_rng(0), seconds=6.0)
+    assert values.shape[1] == NUM_CHANNELS and len(values) >= 6 * 30
+    assert values.min() >= 0.0 and values.max() <= 1.5
+    assert (values.max(axis=0) > 0.2).all()  # jaw, closure, rounding, spreading and f/v all happen
+    assert "P" in CONSONANTS and "AA" not in CONSONANTS
+
+
+def test_a_batch_is_one_surface_and_its_mixture_keeps_the_lips_together(tmp_path):
+    data = HeadsBlenderDataModule(train_seeds=[3], val_seeds=[4], resolutions=[0.009], k_eig=16,
+                                  cache_dir=str(tmp_path), frames_per_batch=3, batches_per_epoch=2)
+    batch = next(iter(data.train_dataloader()))
+    count = batch["template"].shape[0]
+    for key in ("talking", "expression", "mixture_expression"):
+        assert batch[key].shape == (3, count, 3)
+    assert batch["ops"].mass.shape[0] == count and batch["scales"].shape == (3,)
+    head = procedural_head(3, resolution=0.009)
+    assert np.allclose(batch["template"].numpy(), head.verts, atol=1e-6)
+    upper, lower = (nearest_vertex(head.verts, point) for point in (head.landmarks.upper_lip, head.landmarks.lower_lip))
+    gap = lambda motion: (motion[:, upper] - motion[:, lower]).norm(dim=-1)  # noqa: E731
+    assert gap(batch["mixture_expression"]).max() < 1e-6 < gap(batch["expression"]).max()
+    assert gap(batch["talking"]).max() > 1e-3  # the speech opens the mouth by millimetres
+    again = data._loader("train", 2, data.seed).dataset[0]
+    assert torch.equal(again["expression"], data._loader("train", 2, data.seed).dataset[0]["expression"])
+
+
+def test_the_mixture_term_scores_the_given_mixture():
+    torch.manual_seed(0)
+    blender = EmoBlender(latent=4, width=8, n_blocks=1, k_eig=16, gradient_features=False, frequencies=1)
+    head = procedural_head(5, resolution=0.01)
+    from scantalk.geometry import compute_operators
+
+    ops = compute_operators(head.verts, head.faces, 16)
+    template = torch.as_tensor(head.verts, dtype=torch.float32)
+    talking, expression = torch.randn(2, len(template), 3) * 1e-3, torch.randn(2, len(template), 3) * 1e-3
+    scales = torch.tensor([0.5, 1.0])
+    same = blender.losses(template, talking, expression, ops, scales=scales)
+    given = blender.losses(template, talking, expression, ops, scales=scales, mixture_expression=expression)
+    other = blender.losses(template, talking, expression, ops, scales=scales, mixture_expression=-expression)
+    assert torch.allclose(same["mixture"], given["mixture"])
+    assert not torch.allclose(same["mixture"], other["mixture"])

@@ -1,0 +1,67 @@
+"""How an expression joins speech on an articulated model: speech owns the lip gap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from scantalk import Animator
+from scantalk.data.heads.procedural import procedural_head
+from scantalk.data.heads.rig import rig_basis
+from scantalk.errors import ScanTalkError
+from scantalk.expression import speech_owned_lips
+from scantalk.metrics import nearest_vertex
+
+
+@pytest.fixture(scope="module")
+def head():
+    return procedural_head(4, resolution=0.008)
+
+
+def _lips(head) -> list[int]:
+    return [nearest_vertex(head.verts, point) for point in (head.landmarks.upper_lip, head.landmarks.lower_lip)]
+
+
+def test_an_owned_expression_keeps_the_lips_together_and_leaves_the_brows(head):
+    rng = np.random.default_rng(0)
+    jaw = rig_basis(head)[:, 0]
+    upper, lower = _lips(head)
+    basis = rng.normal(size=(head.num_vertices, 4, 3)) * 1e-3
+    basis[:, 0] = 0.7 * jaw  # a pure jaw drop
+    owned = speech_owned_lips(basis, jaw, head.verts, upper, lower)
+    relative = owned[upper] - owned[lower]
+    assert np.abs(relative).max() < 1e-12  # the lips move together under every unit
+    assert np.abs(owned[:, 0]).max() < 1e-12  # a jaw drop is removed whole
+    still = np.linalg.norm(jaw, axis=-1) == 0  # the jaw moves nothing here: the brows, the nose
+    assert still.sum() > head.num_vertices // 4
+    assert np.array_equal(owned[still], basis[still])
+    assert np.allclose(speech_owned_lips(0.3 * basis, jaw, head.verts, upper, lower), 0.3 * owned)  # linear
+
+
+def test_a_face_whose_jaw_does_not_part_the_lips_is_refused(head):
+    upper, lower = _lips(head)
+    with pytest.raises(ScanTalkError, match="jaw does not move the lower lip away"):
+        speech_owned_lips(np.zeros((head.num_vertices, 2, 3)), np.zeros((head.num_vertices, 3)), head.verts, upper, lower)
+
+
+def test_with_an_emotion_the_lip_gap_is_the_speech_alone(head):
+    animator = Animator.from_checkpoint(device="cpu", cache_dir=False)
+    if not animator.articulated:
+        pytest.skip("the shipped model is not articulated")
+    speech = (0.1 * np.random.default_rng(1).normal(size=16000) * np.sin(np.linspace(0, 9, 16000)) ** 2).astype(np.float32)
+    face = (head.verts, head.faces)
+    plain = np.asarray(animator.animate(face, speech, sample_rate=16000).frames)
+    afraid = np.asarray(animator.animate(face, speech, sample_rate=16000, emotion="afraid").frames)
+    # The lip vertices of the landmarks the model itself finds on this face.
+    mesh, template, _, ops = animator._face(face, None, "auto", None, None, {})
+    found = animator.model.face_head(torch.as_tensor(template, dtype=torch.float32), ops, operators=animator._operators)
+    # Cleaned-mesh vertices → a file vertex that carries each (the frames are in file order).
+    upper, lower = (int(np.argmax(mesh.file_to_clean == nearest_vertex(template, point)))
+                    for point in (found.landmarks.upper_lip, found.landmarks.lower_lip))
+
+    def gap(frames: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(frames[:, upper] - frames[:, lower], axis=-1)
+
+    assert np.abs(gap(afraid) - gap(plain)).max() < 1e-6  # metres; fear's jaw drop does not open the vowels
+    assert np.linalg.norm(afraid - plain, axis=-1).max() > 1e-3  # yet the face shows the fear
