@@ -1,6 +1,6 @@
 """`scantalk emovoca build|expressions` (a `scantalk.plugins` command of the emotion package): EmoVOCA-style emotional data from talking heads and expressions.
 
-    scantalk emovoca expressions -o EXPR_DIR            procedural expressions, Florence-like layout
+    scantalk emovoca expressions -o EXPR_DIR [--facs]   procedural expressions, Florence-like layout
     scantalk emovoca build --talking DIR --expressions EXPR_DIR -o OUT [--checkpoint blender.ckpt | --additive]
 """
 
@@ -34,14 +34,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     expressions.add_argument("-o", "--out", required=True)
     expressions.add_argument("--seeds", type=int, nargs="+", default=[500, 501], help="identity seeds")
     expressions.add_argument("--meshing", default="uv_coarse")
+    expressions.add_argument("--facs", action="store_true",
+                             help="FACS action units on the anatomical heads (seeds as --seeds) instead of the "
+                                  "synthetic heads' expressions")
+    expressions.add_argument("--resolution", type=float, default=0.007, help="--facs heads' meshing spacing, metres")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen action; returns the exit status."""
     if args.action == "expressions":
-        from emotion.florence import write_procedural_expressions
+        from emotion.florence import write_facs_expressions, write_procedural_expressions
 
-        out = write_procedural_expressions(args.out, args.seeds, args.meshing)
+        if args.facs:
+            out = write_facs_expressions(args.out, args.seeds, args.resolution)
+        else:
+            out = write_procedural_expressions(args.out, args.seeds, args.meshing)
         print(f"procedural expressions written to {out.resolve()}")
         return 0
     from emotion.synthesis import build_emovoca

@@ -165,6 +165,46 @@ def write_procedural_expressions(
     return out
 
 
+def write_facs_expressions(
+    out_dir: str | Path,
+    seeds: Sequence[int],
+    resolution: float = 0.007,
+    names: Sequence[str] | None = None,
+    labels: Sequence[str] = EMOTIONS,
+) -> Path:
+    """FACS expressions (`emotion.action_units`) on anatomical heads, in the Florence-like layout.
+
+    For each seed: `<out>/<name>/neutral.ply` and `<Label>.ply` at full intensity, on
+    `procedural_head(seed, resolution)`, each person with their own unit strengths and per-emotion
+    jitter (seeded by the head's seed), so the set is the same on every machine.
+
+    Args:
+        out_dir: the folder to write.
+        seeds: identity seeds of `scantalk.data.heads.procedural.procedural_head`.
+        resolution: its meshing spacing in metres.
+        names: identity folder names (default "facs<seed>"); name them after the subjects of a
+            talking set built on the same heads, and `scantalk emovoca build` pairs them directly.
+        labels: the emotions to write.
+    """
+    from emotion.action_units import action_unit_basis
+    from emotion.emotions import emotion_expression
+    from scantalk.data.heads.procedural import procedural_head
+
+    out = Path(out_dir).expanduser()
+    names = list(names) if names is not None else [f"facs{int(seed)}" for seed in seeds]
+    if len(names) != len(seeds):
+        raise DatasetError(f"write_facs_expressions got {len(seeds)} seeds but {len(names)} names")
+    for seed, name in zip(seeds, names):
+        head = procedural_head(int(seed), resolution=resolution)
+        rng = np.random.default_rng([int(seed), 11])
+        basis = action_unit_basis(head, variation=rng)
+        write_ply(out / name / "neutral.ply", head.verts, head.faces)
+        for label in labels:
+            moved = head.verts + emotion_expression(head, label, 1.0, basis=basis, rng=rng)
+            write_ply(out / name / f"{label.capitalize()}.ply", moved, head.faces)
+    return out
+
+
 def is_procedural(root: str | Path) -> bool:
     """Whether `root` was written by `write_procedural_expressions` (its manifest is present)."""
     return (Path(root).expanduser() / PROCEDURAL_MANIFEST).is_file()

@@ -5,7 +5,7 @@ For every emotional sequence the head must explain what the emotion added to the
 sequence it was built from. The model finds the landmarks of each talking template itself (its
 landmark decoder), the FACS units are placed on them with their lip gap left to speech (as the
 Animator places them), and each frame's added motion is read as unit activations by least
-squares. The head learns, per emotion, those activations at full intensity and how they change
+squares, with activations ≥ 0. The head learns, per emotion, those activations at full intensity and how they change
 with the articulation (which the model's own front end reads from the sequence's audio), scored
 in displacement (the activations' error weighted by the units' Gram matrix), so a unit that moves
 a centimetre weighs more than one that moves a millimetre.
@@ -95,13 +95,13 @@ def head_examples(emotional_root: str | Path, animator: Any, limit: int | None =
             lips = [nearest_vertex(template, point) for point in (found.landmarks.upper_lip, found.landmarks.lower_lip)]
             owned = speech_owned_lips(provider.basis(found), jaw, template, *lips)
             to_model = np.linalg.inv(np.asarray(alignment.rotation) / alignment.scale)
-            faces[ref.subject] = (owned.reshape(-1, owned.shape[1]), _clean_order(mesh), to_model,
+            faces[ref.subject] = (owned.transpose(0, 2, 1).reshape(-1, owned.shape[1]), _clean_order(mesh), to_model,
                                   np.einsum("vuc,vwc->uw", owned, owned))
         if key not in tracks:
             tracks[key] = animator.articulate(ref.load_audio(), fps=ref.fps, sample_rate=SAMPLE_RATE).values
         units, order, to_model, gram = faces[ref.subject]
         added = (np.load(root / "sequences" / f"{stem}.npy") - ref.load_frames())[:, order] @ to_model
-        targets = np.linalg.lstsq(units, added.reshape(len(added), -1).T, rcond=None)[0].T
+        targets = unit_activations(units, gram, added.reshape(len(added), -1))
         articulation = tracks[key]
         count = min(len(articulation), len(targets))
         examples.append(HeadExample(int(np.load(root / "label" / f"{stem}.npy")),
@@ -109,6 +109,19 @@ def head_examples(emotional_root: str | Path, animator: Any, limit: int | None =
                                     articulation[:count].astype(np.float32), targets[:count].astype(np.float32),
                                     gram.astype(np.float32)))
     return examples
+
+
+def unit_activations(units: np.ndarray, gram: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    """Non-negative activations (T, U) that best explain each frame's motion (T, V·3) by the
+    units (V·3, U) with Gram matrix (U, U): min ‖units · w − motion‖², w ≥ 0 (action units do not
+    run backwards, and without the bound overlapping units trade large opposite activations)."""
+    from scipy.optimize import nnls
+
+    # ‖A w − b‖² = ‖Lᵀ w − L⁻¹ Aᵀ b‖² + const with G = Aᵀ A = L Lᵀ: a U × U problem per frame.
+    scale = float(np.trace(gram)) / len(gram)
+    factor = np.linalg.cholesky(gram / scale + 1e-9 * np.eye(len(gram)))
+    right = np.linalg.solve(factor, (motion @ units).T / scale).T  # (T, U)
+    return np.stack([nnls(factor.T, row)[0] for row in right])
 
 
 def head_loss(head: ExpressionHead, example: HeadExample) -> torch.Tensor:

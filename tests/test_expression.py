@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from scantalk import Animator
+from scantalk.data.heads.base import PARTS, eyeball_parts
 from scantalk.data.heads.procedural import procedural_head
 from scantalk.data.heads.rig import rig_basis
 from scantalk.errors import ScanTalkError
@@ -65,3 +66,11 @@ def test_with_an_emotion_the_lip_gap_is_the_speech_alone(head):
 
     assert np.abs(gap(afraid) - gap(plain)).max() < 1e-6  # metres; fear's jaw drop does not open the vowels
     assert np.linalg.norm(afraid - plain, axis=-1).max() > 1e-3  # yet the face shows the fear
+    # The head's eyeballs are meshes of their own: the model finds them, and lids do not bend them.
+    eyeballs = head.parts == PARTS["eyeball"]
+    assert eyeballs.any() and np.abs(afraid[:, eyeballs] - plain[:, eyeballs]).max() < 1e-9
+
+
+def test_separate_eyeball_meshes_are_found(head):
+    assert np.array_equal(eyeball_parts(head.verts, head.faces, head.landmarks), head.parts)
+    assert eyeball_parts(head.verts, None, head.landmarks) is None  # a point cloud has no pieces

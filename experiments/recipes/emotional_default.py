@@ -74,26 +74,14 @@ def write_talking(root: Path, seeds: list[int], per_head: int, resolution: float
 
 def write_expressions(root: Path, talking: Path) -> None:
     """FACS emotions on every talking template, one identity folder per subject (Florence layout)."""
-    from emotion.action_units import action_unit_basis
-    from emotion.emotions import emotion_expression
+    from emotion.florence import write_facs_expressions
     from scantalk.atomic import atomic_write_text
-    from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.synth import write_ply
-    from scantalk.emotions import EMOTIONS
 
     if (root / "done.json").is_file():
         return
     subjects = json.loads((talking / "splits.json").read_text())["train"]
     resolution = json.loads((talking / "recipe.json").read_text())["resolution"]
-    for subject in subjects:
-        seed = int(subject[3:])
-        head = procedural_head(seed, resolution=resolution)
-        rng = np.random.default_rng([seed, 11])
-        basis = action_unit_basis(head, variation=rng)
-        write_ply(root / subject / "neutral.ply", head.verts, head.faces)
-        for label in EMOTIONS:
-            write_ply(root / subject / f"{label.capitalize()}.ply",
-                      head.verts + emotion_expression(head, label, 1.0, basis=basis, rng=rng), head.faces)
+    write_facs_expressions(root, [int(subject[3:]) for subject in subjects], resolution, names=subjects)
     atomic_write_text(root / "done.json", json.dumps({"subjects": subjects}))
 
 

@@ -25,7 +25,7 @@ from torch import nn
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.audio.encoders import normalize_clips, resample_frames
 from scantalk.audio.mel import LogMel
-from scantalk.data.heads.base import FaceLandmarks, Head
+from scantalk.data.heads.base import FaceLandmarks, Head, eyeball_parts
 from scantalk.data.heads.rig import rig_basis
 from scantalk.alignment import nose_tip
 from scantalk.errors import ScanTalkError
@@ -322,7 +322,8 @@ class ArticulatedTalker(nn.Module):
 
     def face_head(self, template: torch.Tensor, ops: SurfaceOperators,
                   operators: Callable[[np.ndarray, np.ndarray | None], SurfaceOperators] | None = None) -> Head:
-        """The face as a `Head` with the landmarks the landmark decoder finds ("landmarks" models).
+        """The face as a `Head` with the landmarks the landmark decoder finds ("landmarks" models),
+        and its separate eyeball meshes marked (`eyeball_parts`) so expressions keep them rigid.
 
         `operators(verts, faces)` makes the operators of the face region the decoder reads
         (default `compute_operators`; the Animator passes its cached version).
@@ -336,7 +337,8 @@ class ArticulatedTalker(nn.Module):
                 make = operators or (lambda v, f: compute_operators(v, f, self.config.k_eig))
                 region_ops = make(region_verts, region_faces).to(template.device)
                 region = torch.as_tensor(region_verts, dtype=template.dtype, device=template.device)
-        return Head(verts, faces, self.landmarks(region, region_ops), "input")
+        landmarks = self.landmarks(region, region_ops)
+        return Head(verts, faces, landmarks, "input", parts=eyeball_parts(verts, faces, landmarks))
 
     def basis(self, template: torch.Tensor, ops: SurfaceOperators,
               operators: Callable[[np.ndarray, np.ndarray | None], SurfaceOperators] | None = None,

@@ -90,3 +90,31 @@ class Head:
 
 PARTS: dict[str, int] = {"skin": 0, "eyeball": 1, "teeth": 2}
 """Part labels in `Head.parts`."""
+
+
+def eyeball_parts(verts: np.ndarray, faces: np.ndarray | None, landmarks: FaceLandmarks,
+                  radius: float = 0.02) -> np.ndarray | None:
+    """Part labels (V,) int8 marking separate eyeball meshes, or None when a face has none.
+
+    An eyeball is a connected piece of the mesh other than the largest (the skin) that holds
+    under a quarter of its vertices and lies within `radius` (metres) of an eye landmark (the eyeball centres): scans and
+    registered templates often carry the eyes as their own closed surfaces, which a lid or brow
+    must not bend. Point clouds (no faces) have no pieces, so nothing is marked.
+    """
+    if faces is None or len(faces) == 0:
+        return None
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    count = len(verts)
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count))
+    _, piece = connected_components(graph, directed=False)
+    sizes = np.bincount(piece)
+    parts = np.zeros(count, dtype=np.int8)
+    for label in np.flatnonzero((sizes < 0.25 * count) & (np.arange(len(sizes)) != np.argmax(sizes))):
+        members = piece == label
+        centre = verts[members].mean(axis=0)
+        if min(np.linalg.norm(centre - landmarks.eye_left), np.linalg.norm(centre - landmarks.eye_right)) < radius:
+            parts[members] = PARTS["eyeball"]
+    return parts if parts.any() else None
