@@ -1,9 +1,10 @@
-"""One head, one sentence, one picture per emotion: what `emotion=` does with the shipped model.
+"""One head, one sentence, a row per emotion: what `emotion=` does with the shipped model.
 
     python experiments/render_emotions.py [--out experiments/results/emotions.png]
 
-The james scan (never seen in training) speaking the vendored LibriVox clip, rendered at the same
-frame with no emotion and with each of EmoVOCA's labels at full intensity.
+The james scan (never seen in training) speaking the first seconds of the vendored LibriVox clip:
+one row with no emotion and one per EmoVOCA label at full intensity, each row the same frames of
+the sentence, so the lips can be compared down a column and the expression along a row.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "experiments" / "results" / "emotions.png"))
-    parser.add_argument("--frame", type=int, default=10, help="the frame shown (30 fps)")
+    parser.add_argument("--frames", type=int, nargs="+", default=[8, 20, 32, 44, 56],
+                        help="the frames shown in every row (30 fps)")
     args = parser.parse_args(argv)
 
     import matplotlib
@@ -39,17 +41,22 @@ def main(argv: list[str] | None = None) -> Path:
     audio, rate = sf.read(REPO / "scantalk" / "assets" / "speech" / "librivox_sense_and_sensibility_0870.wav",
                           dtype="float32")
     audio = audio[: rate * 2]
-    render = FrameRenderer(Camera.framing(head.verts, resolution=320), head.faces, head.verts)
+    render = FrameRenderer(Camera.framing(head.verts, resolution=240), head.faces, head.verts)
     labels = [None, *EMOTIONS]
-    figure, axes = plt.subplots(2, 6, figsize=(15, 6.4))
-    for ax, label in zip(axes.ravel(), labels):
-        animation = animator.animate((head.verts, head.faces), audio, sample_rate=rate, emotion=label)
-        ax.imshow(render(np.asarray(animation.frames)[args.frame])[20:300, 40:280])
-        ax.set_title(label or "no emotion")
-        ax.axis("off")
+    figure, axes = plt.subplots(len(labels), len(args.frames), figsize=(1.5 * len(args.frames), 1.95 * len(labels)))
+    for row, label in zip(axes, labels):
+        frames = np.asarray(animator.animate((head.verts, head.faces), audio, sample_rate=rate, emotion=label).frames)
+        for column, (ax, frame) in enumerate(zip(row, args.frames)):
+            ax.imshow(render(frames[frame])[60:215, 62:178])  # eyes to chin
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column == 0:
+                ax.set_ylabel(label or "no emotion", fontsize=11)
+            if label is None:
+                ax.set_title(f"{frame / 30:.2f} s", fontsize=10)
     figure.tight_layout()
     with atomic_path(args.out) as tmp:
-        figure.savefig(tmp, dpi=60, format="png")
+        figure.savefig(tmp, dpi=70, format="png")
     print(f"wrote {Path(args.out).resolve()}")
     return Path(args.out)
 
