@@ -1,6 +1,6 @@
 """Does a trained EmoBlender keep both the expression and the lip motion? Heads it never saw, real speech.
 
-    python experiments/evaluate_blender.py BLENDER.ckpt [--clips 2] [--quick]
+    python experiments/evaluate_blender.py BLENDER.ckpt [--clips 1] [--quick]
 
 For each unseen head (two anatomical heads at a coarse meshing, and the james scan), the shipped
 default animates a held-out real clip (the talking frames); each of the 11 FACS emotions is
@@ -36,7 +36,7 @@ LEVELS = (1.0 / 3.0, 2.0 / 3.0, 1.0)
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="EmoBlender checkpoint (scantalk fit --config experiments/configs/emoblender_heads.yaml)")
-    parser.add_argument("--clips", type=int, default=2, help="real clips (LibriVox first)")
+    parser.add_argument("--clips", type=int, default=1, help="real clips (LibriVox first)")
     parser.add_argument("--quick", action="store_true", help="one head, one clip")
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)

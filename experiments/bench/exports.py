@@ -98,13 +98,13 @@ def measure_arkit(folder: Path) -> dict:
             "bound_met": True}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 100000])
     parser.add_argument("--usda-up-to", type=int, default=20000,
                         help="write .usda (text) only up to this many vertices (it is ~5x the .usdc)")
     parser.add_argument("--out", default=None, help="JSON path (default experiments/bench/results/exports.json)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)

@@ -9,9 +9,10 @@
 2. expressions: the 11 FACS emotions on the same heads, each person with their own unit
    strengths, in the Florence 4D layout EmoVOCA reads (<identity>/neutral.ply, <Label>.ply);
 3. blender: the EmoBlender on rig speech × FACS expressions (`scantalk fit --config
-   experiments/configs/emoblender_heads.yaml`), unless `--blender` names a trained one;
-4. build: `scantalk emovoca build` with that blender: every talking sequence × `--per-sequence`
-   (label, intensity) pairs;
+   experiments/configs/emoblender_heads.yaml`), unless `--blender` names a trained one or
+   `--additive` builds without one;
+4. build: `scantalk emovoca build` with that blender (or EmoVOCA's additive baseline): every
+   talking sequence × `--per-sequence` (label, intensity) pairs;
 5. head: the emotion head (`emotion.head_training`) on the built dataset, read by the base
    model itself (its landmarks, its front end's articulation);
 6. export: the base model with the head, written to `--export` with this recipe's facts.
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--per-head", type=int, default=2, help="sentences per head")
     parser.add_argument("--resolution", type=float, default=0.007, help="head meshing spacing, metres")
     parser.add_argument("--blender", default=None, help="a trained EmoBlender checkpoint (skips its training)")
+    parser.add_argument("--additive", action="store_true",
+                        help="build with EmoVOCA's additive baseline (talking + μe·expression) instead of a blender")
     parser.add_argument("--blender-minutes", type=float, default=60.0)
     parser.add_argument("--per-sequence", type=int, default=8, help="(label, intensity) pairs per talking sequence")
     parser.add_argument("--head-steps", type=int, default=600)
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> Path:
 
     clock = time.perf_counter()
     blender = Path(args.blender).resolve() if args.blender else None
-    if blender is None and "blender" in stages:
+    if blender is None and "blender" in stages and not args.additive:
         run_dir = work / "runs" / "blender"
         found = sorted(run_dir.rglob("last.ckpt"))
         if not found:
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> Path:
     if "build" in stages and not (emotional / "emovoca.json").is_file():
         from emotion.synthesis import build_emovoca
 
-        build_emovoca(talking, expressions, emotional, checkpoint=blender, per_sequence=args.per_sequence)
+        build_emovoca(talking, expressions, emotional, checkpoint=None if args.additive else blender,
+                      per_sequence=args.per_sequence)
     seconds["build"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -168,7 +172,8 @@ def main(argv: list[str] | None = None) -> Path:
     recipe = dict(stored.get("recipe", {}))
     recipe["emotion_head"] = {
         "recipe": str(Path(__file__).resolve().relative_to(REPO)), "arguments": vars(args),
-        "blender": None if blender is None else str(blender), "examples": int(trained["examples"]),
+        "build": "additive" if args.additive else "blender",
+        "blender": None if blender is None or args.additive else str(blender), "examples": int(trained["examples"]),
         "fit": trained["stats"], "stage_seconds": {name: round(value, 1) for name, value in seconds.items()},
     }
     save_model(args.export, model, recipe=recipe)
