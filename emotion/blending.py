@@ -38,6 +38,7 @@ from torch import nn
 from scantalk.emotions import intensity_value
 from scantalk.errors import ScanTalkError
 from scantalk.geometry.operators import SurfaceOperators
+from scantalk.model.articulated import outward_normals
 from scantalk.nn import DiffusionNet
 
 OBJECTIVES = ("split", "emovoca")
@@ -78,6 +79,9 @@ class EmoBlender(nn.Module):
         gradient_features: DiffusionNet's gradient features (off: diffusion + MLP only, several
             times cheaper; enough for the smooth displacement fields of faces on small budgets).
         frequencies: Fourier octaves of the decoder's template coordinates (`positional_encoding`).
+        use_normals: also give all three networks the template's unit normals. Upper and lower
+            lip lie millimetres apart, so coordinates alone cannot tell them apart; their facing
+            surfaces point down and up, and the decoder can then open the mouth at the slit.
         position_unit: metres per unit of the template coordinates the networks see (0.1:
             decimetres), as `ScanTalkConfig.position_unit`.
         displacement_unit: metres per unit of the displacements the networks read and predict
@@ -96,6 +100,7 @@ class EmoBlender(nn.Module):
         frequencies: int = 4,
         position_unit: float = 0.1,
         displacement_unit: float = 0.001,
+        use_normals: bool = False,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
@@ -107,7 +112,7 @@ class EmoBlender(nn.Module):
                                            encoder_xyz=encoder_xyz, objective=objective,
                                            gradient_features=gradient_features, frequencies=frequencies,
                                            position_unit=float(position_unit),
-                                           displacement_unit=float(displacement_unit))
+                                           displacement_unit=float(displacement_unit), use_normals=bool(use_normals))
         self.position_unit = float(position_unit)
         self.displacement_unit = float(displacement_unit)
         self.frequencies = frequencies
@@ -115,19 +120,23 @@ class EmoBlender(nn.Module):
         self.k_eig = k_eig
         self.encoder_xyz = encoder_xyz
         self.objective = objective
-        encoder_channels = 6 if encoder_xyz else 3
+        self.use_normals = bool(use_normals)
+        extra = 3 if use_normals else 0
+        encoder_channels = (6 if encoder_xyz else 3) + extra
         # Mass-weighted mean pooling: a latent does not depend on how densely the face is meshed.
         shape = dict(width=width, n_blocks=n_blocks, with_gradient_features=gradient_features)
         self.talk_encoder = DiffusionNet(encoder_channels, latent, outputs="global_mean", **shape)
         self.expression_encoder = DiffusionNet(encoder_channels, latent, outputs="global_mean", **shape)
         # Start from "no displacement", as ScanTalk's decoder does.
-        self.decoder = DiffusionNet(3 + 6 * frequencies + 2 * latent, 3, zero_init_last=True, **shape)
+        self.decoder = DiffusionNet(3 + 6 * frequencies + extra + 2 * latent, 3, zero_init_last=True, **shape)
 
     def _encode(self, encoder: nn.Module, displacement: torch.Tensor, template: torch.Tensor,
                 ops: SurfaceOperators) -> torch.Tensor:
         features = displacement / self.displacement_unit
         if self.encoder_xyz:
             features = torch.cat([features, (template / self.position_unit).expand_as(features)], dim=-1)
+        if self.use_normals:
+            features = torch.cat([features, outward_normals(template, ops).expand_as(displacement)], dim=-1)
         return encoder(features, ops)  # (B, L)
 
     def encode_talking(self, displacement: torch.Tensor, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
@@ -174,6 +183,8 @@ class EmoBlender(nn.Module):
         """
         # The decoder's input is [position_v ‖ z_talk ‖ z_expr]: a per-vertex part and a per-frame part.
         position = positional_encoding(template, self.frequencies, self.position_unit)
+        if self.use_normals:  # the lips' facing surfaces point up and down: what parts them
+            position = torch.cat([position, outward_normals(template, ops)], dim=-1)
         latents = torch.cat([z_talk, z_expr], dim=-1)
         return self.decoder.forward_factored(position, latents, ops) * self.displacement_unit
 

@@ -42,20 +42,49 @@ class EmoBlenderModule(L.LightningModule):
 
     Args:
         latent, width, n_blocks, k_eig, encoder_xyz, objective, gradient_features, frequencies,
-            position_unit, displacement_unit: the blender's (see `emotion.blending.EmoBlender`).
+            position_unit, displacement_unit, use_normals: the blender's (see `emotion.blending.EmoBlender`).
         lr: Adam learning rate.
+        init_checkpoint: start from this blender checkpoint's weights (one without normals is
+            widened to take them, starting as the network it was).
     """
 
     def __init__(self, latent: int = 256, width: int = 64, n_blocks: int = 4, k_eig: int = 128,
                  encoder_xyz: bool = True, objective: str = "split", gradient_features: bool = True,
                  frequencies: int = 4, position_unit: float = 0.1, displacement_unit: float = 0.001,
-                 lr: float = 1e-3) -> None:
+                 use_normals: bool = False, lr: float = 1e-3, init_checkpoint: str | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.blender = EmoBlender(latent=latent, width=width, n_blocks=n_blocks, k_eig=k_eig, encoder_xyz=encoder_xyz,
                                   objective=objective, gradient_features=gradient_features, frequencies=frequencies,
-                                  position_unit=position_unit, displacement_unit=displacement_unit)
+                                  position_unit=position_unit, displacement_unit=displacement_unit,
+                                  use_normals=use_normals)
         self.lr = lr
+        if init_checkpoint:
+            self._warm_start(init_checkpoint)
+
+    def _warm_start(self, path: str) -> None:
+        """Start from another blender's weights; a blender without normals is widened to take
+        them, with zero weights on the new inputs, so it starts as the network it was."""
+        checkpoint = load_checkpoint_dict(path, kind=CHECKPOINT_KIND, config_key="emoblender_config",
+                                          what="blender checkpoint")
+        old = checkpoint["state_dict"]
+        state = self.state_dict()
+        position = 3 + 6 * self.blender.frequencies  # the decoder's inputs: position ‖ normals ‖ latents
+        for key, value in state.items():
+            source = old.get(key)
+            if source is None:
+                raise CheckpointError(f"{path} has no weights {key}; warm-start from a blender of the same shape")
+            if source.shape == value.shape:
+                state[key] = source
+            elif key.endswith("input_linear.weight") and source.shape[1] + 3 == value.shape[1]:
+                widened = torch.zeros_like(value)
+                split = position if key.startswith("blender.decoder.") else source.shape[1]
+                widened[:, :split] = source[:, :split]
+                widened[:, split + 3:] = source[:, split:]
+                state[key] = widened
+            else:
+                raise CheckpointError(f"{path}: weights {key} of shape {tuple(source.shape)} do not fit {tuple(value.shape)}")
+        self.load_state_dict(state)
 
     def setup(self, stage: str) -> None:
         """Refuse data whose operators have another k_eig than the blender (a config mistake)."""

@@ -54,3 +54,32 @@ def test_the_mixture_term_scores_the_given_mixture():
     other = blender.losses(template, talking, expression, ops, scales=scales, mixture_expression=-expression)
     assert torch.allclose(same["mixture"], given["mixture"])
     assert not torch.allclose(same["mixture"], other["mixture"])
+
+
+def test_a_blender_without_normals_warm_starts_one_with_them(tmp_path):
+    import lightning as L
+
+    from emotion.training import EmoBlenderModule
+
+    shape = dict(latent=4, width=8, n_blocks=1, k_eig=16, gradient_features=False, frequencies=1)
+    torch.manual_seed(0)
+    plain = EmoBlenderModule(**shape)
+    with torch.no_grad():
+        for parameter in plain.parameters():
+            parameter.normal_(std=0.2)
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.strategy.connect(plain)
+    trainer.save_checkpoint(tmp_path / "plain.ckpt")
+    widened = EmoBlenderModule(**shape, use_normals=True, init_checkpoint=str(tmp_path / "plain.ckpt"))
+    head = procedural_head(5, resolution=0.01)
+    from scantalk.geometry import compute_operators
+
+    ops = compute_operators(head.verts, head.faces, 16)
+    template = torch.as_tensor(head.verts, dtype=torch.float32)
+    motion = torch.randn(2, len(template), 3) * 1e-3
+    with torch.no_grad():
+        before, after = (
+            module.blender.decode(template, module.blender.encode_talking(motion, template, ops),
+                                  module.blender.encode_expression(motion, template, ops), ops)
+            for module in (plain, widened))
+    assert torch.allclose(before, after, atol=1e-7) and before.abs().max() > 0
