@@ -31,7 +31,6 @@ from scantalk.data.heads.rig import rig_basis, rig_inputs
 from scantalk.emotions import EMOTIONS
 from scantalk.expression import speech_owned_lips
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
-from scantalk.metrics import nearest_vertex
 
 FPS = 30.0
 CONSONANTS = tuple(sorted(set(PHONE_TARGETS) - set(VOWELS) - {SILENCE}))
@@ -68,12 +67,11 @@ def blender_subject(seed: int, k_eig: int, cache: OperatorCache, resolution: flo
     head = procedural_head(seed, resolution=resolution)
     rig = rig_basis(head)
     units = action_unit_basis(head, variation=rng)
-    lips = [nearest_vertex(head.verts, point) for point in (head.landmarks.upper_lip, head.landmarks.lower_lip)]
     template = head.verts.astype(np.float32)
     return {
         "name": head.name, "template": template, "ops": cache.get_or_compute(template, head.faces, k_eig),
         "rig": rig.astype(np.float32), "units": units.astype(np.float32),
-        "owned": speech_owned_lips(units, rig[:, 0], head.verts, *lips).astype(np.float32),
+        "owned": speech_owned_lips(units, rig[:, 0], head).astype(np.float32),
         "poses": np.concatenate([rig_inputs(random_articulation(rng)) for _ in range(tracks)]).astype(np.float32),
     }
 

@@ -46,7 +46,8 @@ import numpy as np
 
 from emotion.action_units import ACTION_UNITS, NUM_ACTION_UNITS, ActionUnitError, expression_displacement
 from scantalk.data.heads.base import Head
-from scantalk.emotions import EMOTIONS, emotion_index, intensity_value
+from scantalk.emotions import EMOTIONS, emotion_index, emotion_shares, intensity_value
+from scantalk.errors import ScanTalkError
 
 __all__ = ["EMOTIONS", "EMOTION_UNITS", "emotion_combination", "expression_displacement", "expression_weights",
            "emotion_expression"]
@@ -89,24 +90,6 @@ def emotion_combination(emotion: str) -> np.ndarray:
     return combination
 
 
-def _mix(emotion: str | Mapping[str, float]) -> dict[str, float]:
-    if isinstance(emotion, str):
-        return {EMOTIONS[emotion_index(emotion)]: 1.0}
-    if not isinstance(emotion, Mapping) or not emotion:
-        raise ActionUnitError(f"emotion must be a label ({', '.join(EMOTIONS)}) or a non-empty mix "
-                              f"{{label: share}}, got {emotion!r}.")
-    mix: dict[str, float] = {}
-    for name, share in emotion.items():
-        label = EMOTIONS[emotion_index(name)]
-        share = float(share)
-        if not np.isfinite(share) or share < 0:
-            raise ActionUnitError(f"the share of {name!r} in the emotion mix must be a finite number ≥ 0, got {share}.")
-        mix[label] = mix.get(label, 0.0) + share
-    if sum(mix.values()) <= 0:
-        raise ActionUnitError(f"the emotion mix {dict(emotion)!r} has no positive share; give at least one label a share > 0.")
-    return mix
-
-
 def expression_weights(emotion: str | Mapping[str, float], intensity: float | str = 1.0,
                        rng: np.random.Generator | None = None, jitter: float = JITTER) -> np.ndarray:
     """Action-unit activations (U,) of an emotion (or a mix) at a continuous intensity.
@@ -128,18 +111,20 @@ def expression_weights(emotion: str | Mapping[str, float], intensity: float | st
         ActionUnitError: an empty mix, a negative share, a jitter outside [0, 1).
     """
     level = intensity_value(intensity)
-    mix = _mix(emotion)
+    try:
+        shares = emotion_shares(emotion)
+    except ScanTalkError as error:
+        raise ActionUnitError(str(error)) from None
     if not (np.isfinite(jitter) and 0.0 <= jitter < 1.0):
         raise ActionUnitError(f"expression jitter must be in [0, 1), got {jitter}; use e.g. 0.25.")
-    strongest = max(mix.values())
     per_emotion = []
-    for label in EMOTIONS:  # a fixed order, so a generator draws the same numbers for the same mix
-        if label not in mix:
+    for label, share in zip(EMOTIONS, shares):  # a fixed order: a generator draws the same numbers for the same mix
+        if share == 0:
             continue
         combination = emotion_combination(label)
         if rng is not None:
             combination = combination * np.exp(rng.uniform(-np.log1p(jitter), np.log1p(jitter), NUM_ACTION_UNITS))
-        per_emotion.append((mix[label] / strongest) * combination)
+        per_emotion.append(share * combination)
     # A blend shows the units of all its emotions (FACS blends); a unit two emotions share is
     # combined as a Euclidean norm, so it grows by at most √n instead of adding up.
     return level * np.sqrt(np.sum(np.square(per_emotion), axis=0))

@@ -29,7 +29,6 @@ from scantalk.data import load_dataset
 from scantalk.emotions import EMOTIONS, INTENSITY_LEVELS
 from scantalk.errors import DatasetError
 from scantalk.expression import speech_owned_lips
-from scantalk.metrics import nearest_vertex
 from scantalk.model.expression_head import ExpressionHead
 
 LEVEL_OF_NUMBER = {1: "low", 2: "mid", 3: "high"}
@@ -92,8 +91,7 @@ def head_examples(emotional_root: str | Path, animator: Any, limit: int | None =
             found = animator.model.face_head(torch.as_tensor(template, dtype=torch.float32), ops,
                                              operators=animator._operators)
             jaw = animator.model.basis(torch.as_tensor(template, dtype=torch.float32), ops, head=found)[:, 0].numpy()
-            lips = [nearest_vertex(template, point) for point in (found.landmarks.upper_lip, found.landmarks.lower_lip)]
-            owned = speech_owned_lips(provider.basis(found), jaw, template, *lips)
+            owned = speech_owned_lips(provider.basis(found), jaw, found)
             to_model = np.linalg.inv(np.asarray(alignment.rotation) / alignment.scale)
             faces[ref.subject] = (owned.transpose(0, 2, 1).reshape(-1, owned.shape[1]), _clean_order(mesh), to_model,
                                   np.einsum("vuc,vwc->uw", owned, owned))

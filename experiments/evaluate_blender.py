@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
         lips = [metrics.nearest_vertex(head.verts, point) for point in (lm.upper_lip, lm.lower_lip)]
         upper = region_masks(head)["upper_face"]
         units = action_unit_basis(head)
-        owned = speech_owned_lips(units, rig_basis(head)[:, 0], head.verts, *lips)
+        owned = speech_owned_lips(units, rig_basis(head)[:, 0], head)
         for clip in clips:
             talking = np.asarray(animator.animate((head.verts, head.faces), clip.samples, sample_rate=16000).frames)
 

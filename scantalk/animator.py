@@ -28,7 +28,6 @@ from scantalk.geometry import Mesh, load_mesh
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
 from scantalk.frames import FrameStore, FrameWriter
 from scantalk.model import ScanTalk
-from scantalk.metrics import nearest_vertex
 from scantalk.model.articulated import ArticulatedTalker
 from scantalk.plugins import plugin_expressions, resolve
 
@@ -304,8 +303,7 @@ class Animator:
                                            len(values), track.fps)
                 expression = torch.as_tensor(weights, dtype=torch.float32, device=self.device)
                 # Speech owns the lip gap; the expression shapes everything else (see speech_owned_lips).
-                lips = [nearest_vertex(template, point) for point in (head.landmarks.upper_lip, head.landmarks.lower_lip)]
-                owned = speech_owned_lips(provider.basis(head), basis[:, 0].cpu().numpy(), template, *lips)
+                owned = speech_owned_lips(provider.basis(head), basis[:, 0].cpu().numpy(), head)
                 expression_basis = torch.as_tensor(owned, dtype=torch.float32, device=self.device)
             step = self._chunk(len(template))
 

@@ -59,8 +59,8 @@ def expression_track(weights_of: Callable[[Any, float], np.ndarray], emotion: An
     return weights[after, frames] * (1.0 - ease)[:, None] + weights[before, frames] * ease[:, None]
 
 
-def speech_owned_lips(expression_basis: np.ndarray, jaw_basis: np.ndarray, verts: np.ndarray, upper_vertex: int,
-                      lower_vertex: int, lip_radius: float = 0.015) -> np.ndarray:
+def speech_owned_lips(expression_basis: np.ndarray, jaw_basis: np.ndarray, head: Any,
+                      lip_radius: float = 0.015) -> np.ndarray:
     """The expression basis with the lips' relative motion removed, per unit: speech owns the gap.
 
     Two steps per unit, whose lip midpoints move by e_upper and e_lower:
@@ -81,16 +81,20 @@ def speech_owned_lips(expression_basis: np.ndarray, jaw_basis: np.ndarray, verts
     Args:
         expression_basis: (V, U, 3) motion per unit activation.
         jaw_basis: (V, 3) motion per unit of the rig's jaw opening (the `jaw_open` column).
-        verts: (V, 3) the face at rest.
-        upper_vertex, lower_vertex: the vertices nearest the upper / lower lip midpoints.
-        lip_radius: how far the lower lip's correction reaches, in the units of `verts`
+        head: the face at rest (a `Head`: `verts` (V, 3) and its landmarks); the lip midpoints
+            are its vertices nearest the upper_lip / lower_lip landmarks.
+        lip_radius: how far the lower lip's correction reaches, in the units of `head.verts`
             (default 15 mm for faces in metres).
 
     Returns:
         (V, U, 3), the same dtype; `expression_basis` itself is not changed.
     """
+    from scantalk.metrics import nearest_vertex
+
     basis = np.asarray(expression_basis)
     jaw = np.asarray(jaw_basis, dtype=np.float64)
+    upper_vertex, lower_vertex = (nearest_vertex(head.verts, point)
+                                  for point in (head.landmarks.upper_lip, head.landmarks.lower_lip))
     parting = jaw[lower_vertex] - jaw[upper_vertex]
     size = np.linalg.norm(jaw, axis=-1)
     span = size[lower_vertex] - size[upper_vertex]
@@ -100,8 +104,9 @@ def speech_owned_lips(expression_basis: np.ndarray, jaw_basis: np.ndarray, verts
     units = basis.astype(np.float64)
     opening = ((units[lower_vertex] - units[upper_vertex]) @ parting) / float(parting @ parting)  # (U,) jaw units
     units = units - np.maximum(opening, 0.0)[None, :, None] * jaw[:, None, :]
-    points = np.asarray(verts, dtype=np.float64)
+    points = np.asarray(head.verts, dtype=np.float64)
     distance = np.linalg.norm(points - points[lower_vertex], axis=-1)
     share = np.clip((size - size[upper_vertex]) / span, 0.0, 1.0) * np.exp(-np.square(distance / lip_radius))
     relative = units[upper_vertex] - units[lower_vertex]  # (U, 3); the share is 0 and 1 at the two lips
     return (units + share[:, None, None] * relative[None]).astype(basis.dtype)
+

@@ -30,20 +30,19 @@ def test_an_owned_expression_keeps_the_lips_together_and_leaves_the_brows(head):
     upper, lower = _lips(head)
     basis = rng.normal(size=(head.num_vertices, 4, 3)) * 1e-3
     basis[:, 0] = 0.7 * jaw  # a pure jaw drop
-    owned = speech_owned_lips(basis, jaw, head.verts, upper, lower)
+    owned = speech_owned_lips(basis, jaw, head)
     relative = owned[upper] - owned[lower]
     assert np.abs(relative).max() < 1e-12  # the lips move together under every unit
     assert np.abs(owned[:, 0]).max() < 1e-12  # a jaw drop is removed whole
     still = np.linalg.norm(jaw, axis=-1) == 0  # the jaw moves nothing here: the brows, the nose
     assert still.sum() > head.num_vertices // 4
     assert np.array_equal(owned[still], basis[still])
-    assert np.allclose(speech_owned_lips(0.3 * basis, jaw, head.verts, upper, lower), 0.3 * owned)  # linear
+    assert np.allclose(speech_owned_lips(0.3 * basis, jaw, head), 0.3 * owned)  # linear
 
 
 def test_a_face_whose_jaw_does_not_part_the_lips_is_refused(head):
-    upper, lower = _lips(head)
     with pytest.raises(ScanTalkError, match="jaw does not move the lower lip away"):
-        speech_owned_lips(np.zeros((head.num_vertices, 2, 3)), np.zeros((head.num_vertices, 3)), head.verts, upper, lower)
+        speech_owned_lips(np.zeros((head.num_vertices, 2, 3)), np.zeros((head.num_vertices, 3)), head)
 
 
 def test_with_an_emotion_the_lip_gap_is_the_speech_alone(head):
