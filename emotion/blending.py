@@ -3,6 +3,7 @@
     talking displacement (B, V, 3) ──talk encoder DiffusionNet──► mass-weighted mean ─► z_talk (B, L)
     expression displacement (B, V, 3) ──expression encoder──────► mass-weighted mean ─► z_expr (B, L)
     decoder DiffusionNet([template xyz ‖ μt·z_talk ‖ μe·z_expr] per vertex) ──► displacement (B, V, 3)
+    (with talking_skip: + μt · the talking displacement, so the decoder draws only what changes)
 
 Training objective (the blending choice, see `EmoBlender.losses`). EmoVOCA trains each branch to
 reconstruct its own input from equal latents, decode(z, z), and blends with μt = 2 and μe ∈ {1,
@@ -13,6 +14,11 @@ never trained, so μe = 0 does not give the talking motion back. Our default obj
     decode(z_t, 0)      ≈ talking displacement              (μe = 0 returns the talking motion)
     decode(0, z_e)      ≈ expression displacement           (the expression alone)
     decode(z_t, s·z_e)  ≈ talking + s · expression,  s ~ U[0.2, 1] (calibrated intensity)
+
+With `talking_skip` the decoder is also handed the talking displacement and adds to it, so the
+first and third terms ask it only for what the expression changes (nothing, and s · expression):
+the blend keeps the lip motion of the talking frames instead of redrawing it from a 64- or
+256-number latent, which smooths the millimetre lip gap of a vowel or a p/b/m away.
 
 The mixture target is additive: the procedural data composes that way, and for real data
 (VOCASET × Florence 4D) no mixture is ever captured, so additivity is the same assumption
@@ -86,6 +92,12 @@ class EmoBlender(nn.Module):
             decimetres), as `ScanTalkConfig.position_unit`.
         displacement_unit: metres per unit of the displacements the networks read and predict
             (0.001: millimetres), as `ScanTalkConfig.displacement_unit`.
+        talking_skip: the decoder adds to the (μt-scaled) talking displacement it is given
+            instead of drawing all of it from z_talk. Redrawn from a latent, centimetres of jaw
+            and lip motion come back smoothed, and the lip gap that a vowel or a p/b/m makes is
+            what suffers; with the skip the blend carries the talking motion whole, and the
+            decoder draws only what the expression adds (z_talk still tells it what the mouth
+            is doing).
     """
 
     def __init__(
@@ -101,6 +113,7 @@ class EmoBlender(nn.Module):
         position_unit: float = 0.1,
         displacement_unit: float = 0.001,
         use_normals: bool = False,
+        talking_skip: bool = False,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
@@ -112,7 +125,8 @@ class EmoBlender(nn.Module):
                                            encoder_xyz=encoder_xyz, objective=objective,
                                            gradient_features=gradient_features, frequencies=frequencies,
                                            position_unit=float(position_unit),
-                                           displacement_unit=float(displacement_unit), use_normals=bool(use_normals))
+                                           displacement_unit=float(displacement_unit), use_normals=bool(use_normals),
+                                           talking_skip=bool(talking_skip))
         self.position_unit = float(position_unit)
         self.displacement_unit = float(displacement_unit)
         self.frequencies = frequencies
@@ -121,6 +135,7 @@ class EmoBlender(nn.Module):
         self.encoder_xyz = encoder_xyz
         self.objective = objective
         self.use_normals = bool(use_normals)
+        self.talking_skip = bool(talking_skip)
         extra = 3 if use_normals else 0
         encoder_channels = (6 if encoder_xyz else 3) + extra
         # Mass-weighted mean pooling: a latent does not depend on how densely the face is meshed.
@@ -169,7 +184,7 @@ class EmoBlender(nn.Module):
         return self._encode(self.expression_encoder, displacement, template, ops)
 
     def decode(self, template: torch.Tensor, z_talk: torch.Tensor, z_expr: torch.Tensor,
-               ops: SurfaceOperators) -> torch.Tensor:
+               ops: SurfaceOperators, talking: torch.Tensor | None = None) -> torch.Tensor:
         """Decode displacements on a face from talking and expression latents.
 
         Args:
@@ -177,6 +192,8 @@ class EmoBlender(nn.Module):
             z_talk: (B, L) talking latents (scaled by μt when blending).
             z_expr: (B, L) expression latents (scaled by μe when blending).
             ops: the template's operators.
+            talking: (B, V, 3) the talking displacement z_talk came from (scaled by μt as it is),
+                metres; what a `talking_skip` blender adds to (None: no talking, zeros).
 
         Returns:
             (B, V, 3) displacements in metres.
@@ -186,7 +203,10 @@ class EmoBlender(nn.Module):
         if self.use_normals:  # the lips' facing surfaces point up and down: what parts them
             position = torch.cat([position, outward_normals(template, ops)], dim=-1)
         latents = torch.cat([z_talk, z_expr], dim=-1)
-        return self.decoder.forward_factored(position, latents, ops) * self.displacement_unit
+        decoded = self.decoder.forward_factored(position, latents, ops) * self.displacement_unit
+        if self.talking_skip and talking is not None:
+            decoded = decoded + talking
+        return decoded
 
     def losses(self, template: torch.Tensor, talking: torch.Tensor, expression: torch.Tensor,
                ops: SurfaceOperators, scales: torch.Tensor | None = None,
@@ -212,7 +232,8 @@ class EmoBlender(nn.Module):
         z_expr = self.encode_expression(expression, template, ops)
         batch = talking.shape[0]
         if self.objective == "emovoca":
-            decoded = self.decode(template, torch.cat([z_talk, z_expr]), torch.cat([z_talk, z_expr]), ops)
+            decoded = self.decode(template, torch.cat([z_talk, z_expr]), torch.cat([z_talk, z_expr]), ops,
+                                  talking=torch.cat([talking, torch.zeros_like(talking)]))
             targets = torch.cat([talking, expression])
             errors = relative_squared_error(decoded, targets)
             parts = {"talking": errors[:batch].mean(), "expression": errors[batch:].mean(),
@@ -223,6 +244,7 @@ class EmoBlender(nn.Module):
             zeros = torch.zeros_like(z_talk)
             decoded = self.decode(
                 template, torch.cat([z_talk, zeros, z_talk]), torch.cat([zeros, z_expr, scales[:, None] * z_expr]), ops,
+                talking=torch.cat([talking, torch.zeros_like(talking), talking]),
             )
             added = scales[:, None, None] * (expression if mixture_expression is None else mixture_expression)
             errors = relative_squared_error(decoded[:2 * batch], torch.cat([talking, expression]))
@@ -325,7 +347,7 @@ def blend(
         for start in range(0, talking_frames.shape[0], chunk):
             talking = talking_frames[start:start + chunk] - template[None]
             z_talk = blender.encode_talking(talking, template, ops)
-            decoded = blender.decode(template, mu_t * z_talk, (mu_e * z_expr).expand_as(z_talk), ops)
+            decoded = blender.decode(template, mu_t * z_talk, (mu_e * z_expr).expand_as(z_talk), ops, talking=mu_t * talking)
             frames.append(template[None] + decoded)
     return torch.cat(frames, dim=0)
 

@@ -3,9 +3,13 @@ an EmoVOCA-style emotional dataset (`scantalk emovoca build`).
 
 For every emotional sequence the head must explain what the emotion added to the talking
 sequence it was built from. The model finds the landmarks of each talking template itself (its
-landmark decoder), the FACS units are placed on them with their lip gap left to speech (as the
-Animator places them), and each frame's added motion is read as unit activations by least
-squares, with activations ≥ 0. The head learns, per emotion, those activations at full intensity and how they change
+landmark decoder), the FACS units are placed on them, and each frame's added motion is read as
+unit activations by least squares, with activations ≥ 0. The units are read as the dataset was
+made: a blender's build keeps the lip gap to speech (its training targets do), so its motion is
+read on the units with their lip gap left to speech (`speech_owned_lips`, as the Animator places
+them); the additive baseline adds the whole expression, lip gap included, so its motion is read on
+the plain units. Read on the other basis, the lip gap one cannot show is explained by other units
+(an upper-lip raiser turns into a nose wrinkler). The head learns, per emotion, those activations at full intensity and how they change
 with the articulation (which the model's own front end reads from the sequence's audio), scored
 in displacement (the activations' error weighted by the units' Gram matrix), so a unit that moves
 a centimetre weighs more than one that moves a millimetre.
@@ -37,7 +41,8 @@ LEVEL_OF_NUMBER = {1: "low", 2: "mid", 3: "high"}
 @dataclass
 class HeadExample:
     """One emotional sequence, ready for the head: label index, intensity, the articulation
-    (T, A), least-squares unit activations (T, U) and the units' Gram matrix (U, U), metres²."""
+    (T, A), least-squares unit activations (T, U) and the Gram matrix (U, U), metres², of the
+    units as the Animator shows them (lip gap left to speech), which weighs the head's errors."""
 
     label: int
     intensity: float
@@ -54,7 +59,8 @@ def _clean_order(mesh: Any) -> np.ndarray:
     return first
 
 
-def head_examples(emotional_root: str | Path, animator: Any, limit: int | None = None, verbose: bool = True) -> list[HeadExample]:
+def head_examples(emotional_root: str | Path, animator: Any, limit: int | None = None, verbose: bool = True,
+                  lips: str | None = None) -> list[HeadExample]:
     """Read an emotional dataset into `HeadExample`s with `animator`'s model (an articulated one).
 
     Args:
@@ -62,6 +68,9 @@ def head_examples(emotional_root: str | Path, animator: Any, limit: int | None =
             talking set the sequences were built from).
         animator: a `scantalk.Animator` of an articulated model with the landmark decoder.
         limit: read at most this many emotional sequences (all when None).
+        lips: "speech" (the units with their lip gap left to speech) or "expression" (the plain
+            units); default from the build's mode: "speech" for a blender's, "expression" for
+            the additive baseline's.
 
     Raises:
         DatasetError: not an emotional dataset, or its talking set is gone.
@@ -71,6 +80,10 @@ def head_examples(emotional_root: str | Path, animator: Any, limit: int | None =
     if not manifest_path.is_file():
         raise DatasetError(f"{root}: no {MANIFEST}; build the emotional dataset first with `scantalk emovoca build`")
     manifest = json.loads(manifest_path.read_text())
+    if lips is None:
+        lips = "expression" if manifest.get("mode") == "additive" else "speech"
+    if lips not in ("speech", "expression"):
+        raise ValueError(f'lips must be "speech" or "expression", got {lips!r}')
     talking_root = Path(manifest["talking"])
     if not talking_root.is_dir():
         raise DatasetError(f"{root}: its talking set {talking_root} (named in {MANIFEST}) is not there; the emotion "
@@ -91,15 +104,17 @@ def head_examples(emotional_root: str | Path, animator: Any, limit: int | None =
             found = animator.model.face_head(torch.as_tensor(template, dtype=torch.float32), ops,
                                              operators=animator._operators)
             jaw = animator.model.basis(torch.as_tensor(template, dtype=torch.float32), ops, head=found)[:, 0].numpy()
-            owned = speech_owned_lips(provider.basis(found), jaw, found)
+            units = provider.basis(found)
+            owned = speech_owned_lips(units, jaw, found)
+            read = owned if lips == "speech" else units
             to_model = np.linalg.inv(np.asarray(alignment.rotation) / alignment.scale)
-            faces[ref.subject] = (owned.transpose(0, 2, 1).reshape(-1, owned.shape[1]), _clean_order(mesh), to_model,
-                                  np.einsum("vuc,vwc->uw", owned, owned))
+            faces[ref.subject] = (read.transpose(0, 2, 1).reshape(-1, read.shape[1]), _clean_order(mesh), to_model,
+                                  np.einsum("vuc,vwc->uw", read, read), np.einsum("vuc,vwc->uw", owned, owned))
         if key not in tracks:
             tracks[key] = animator.articulate(ref.load_audio(), fps=ref.fps, sample_rate=SAMPLE_RATE).values
-        units, order, to_model, gram = faces[ref.subject]
+        units, order, to_model, read_gram, gram = faces[ref.subject]
         added = (np.load(root / "sequences" / f"{stem}.npy") - ref.load_frames())[:, order] @ to_model
-        targets = unit_activations(units, gram, added.reshape(len(added), -1))
+        targets = unit_activations(units, read_gram, added.reshape(len(added), -1))
         articulation = tracks[key]
         count = min(len(articulation), len(targets))
         examples.append(HeadExample(int(np.load(root / "label" / f"{stem}.npy")),

@@ -15,7 +15,8 @@ Output layout (EmoVOCA's generator writes the first four folders the same way):
 <Label> is the capitalised label ("Afraid"), <n> the EmoVOCA intensity number 1/2/3.
 
 Two ways to combine talking motion and an expression displacement e (V, 3):
-- blender (a checkpoint from `emotion.training`): frames = template + decode(μt·z_talk, μe·z_expr);
+- blender (a checkpoint from `emotion.training`): frames = template + decode(μt·z_talk, μe·z_expr)
+  (+ μt · the talking displacement for a `talking_skip` blender);
 - additive baseline: frames = talking frames + μe · e, with μe = 1/3, 2/3, 1 for low/mid/high.
 
 The expression must live on the talking subject's topology. How it gets there (recorded in

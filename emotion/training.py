@@ -42,22 +42,26 @@ class EmoBlenderModule(L.LightningModule):
 
     Args:
         latent, width, n_blocks, k_eig, encoder_xyz, objective, gradient_features, frequencies,
-            position_unit, displacement_unit, use_normals: the blender's (see `emotion.blending.EmoBlender`).
+            position_unit, displacement_unit, use_normals, talking_skip: the blender's (see
+            `emotion.blending.EmoBlender`).
         lr: Adam learning rate.
-        init_checkpoint: start from this blender checkpoint's weights (one without normals is
-            widened to take them, starting as the network it was).
+        init_checkpoint: start from this blender checkpoint's weights. One without normals is
+            widened to take them, starting as the network it was; one without the talking skip
+            starts with its decoder deaf to z_talk, so that it draws its expression alone on the
+            talking motion the skip now carries (the talking term starts at zero error).
     """
 
     def __init__(self, latent: int = 256, width: int = 64, n_blocks: int = 4, k_eig: int = 128,
                  encoder_xyz: bool = True, objective: str = "split", gradient_features: bool = True,
                  frequencies: int = 4, position_unit: float = 0.1, displacement_unit: float = 0.001,
-                 use_normals: bool = False, lr: float = 1e-3, init_checkpoint: str | None = None) -> None:
+                 use_normals: bool = False, talking_skip: bool = False, lr: float = 1e-3,
+                 init_checkpoint: str | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.blender = EmoBlender(latent=latent, width=width, n_blocks=n_blocks, k_eig=k_eig, encoder_xyz=encoder_xyz,
                                   objective=objective, gradient_features=gradient_features, frequencies=frequencies,
                                   position_unit=position_unit, displacement_unit=displacement_unit,
-                                  use_normals=use_normals)
+                                  use_normals=use_normals, talking_skip=talking_skip)
         self.lr = lr
         if init_checkpoint:
             self._warm_start(init_checkpoint)
@@ -84,6 +88,12 @@ class EmoBlenderModule(L.LightningModule):
                 state[key] = widened
             else:
                 raise CheckpointError(f"{path}: weights {key} of shape {tuple(source.shape)} do not fit {tuple(value.shape)}")
+        if self.blender.talking_skip and not checkpoint["emoblender_config"].get("talking_skip", False):
+            # The decoder's inputs end with z_talk ‖ z_expr: zero z_talk's, so decode(z_t, z_e) = decode(0, z_e).
+            weight = state["blender.decoder.input_linear.weight"].clone()
+            latent = self.blender.latent
+            weight[:, -2 * latent:-latent] = 0.0
+            state["blender.decoder.input_linear.weight"] = weight
         self.load_state_dict(state)
 
     def setup(self, stage: str) -> None:

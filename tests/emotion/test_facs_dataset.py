@@ -64,3 +64,27 @@ def test_facs_expressions_build_an_emotional_set_the_head_reads(tmp_path, capsys
     by_level = {(e.label, round(e.intensity, 3)): e.targets for e in examples}
     for label in {e.label for e in examples}:  # the built intensities are 1/3, 2/3 and 1 of one expression
         assert np.allclose(by_level[(label, 1.0)], 3 * by_level[(label, 0.333)], rtol=1e-3, atol=1e-6)
+
+
+def test_the_head_reads_an_additive_build_on_the_units_it_was_made_with(tmp_path):
+    """The additive baseline adds the whole expression, lip gap included: read on units whose lip
+    gap is left to speech, an upper-lip raiser cannot show and other units stand in for it."""
+    from emotion.action_units import ACTION_UNITS
+
+    assert scantalk_main(["emovoca", "expressions", "--facs", "--seeds", str(SEED), "--resolution", str(RESOLUTION),
+                          "-o", str(tmp_path / "expressions")]) == 0
+    _talking_set(tmp_path / "talking")
+    emotional = build_emovoca(tmp_path / "talking", tmp_path / "expressions", tmp_path / "emovoca",
+                              labels=["disgust", "angry"], levels=["high"], verbose=False)
+    animator = Animator.from_checkpoint(device="cpu", cache_dir=False)
+    errors = {}
+    for lips in (None, "speech"):  # None: from the build's mode, here "expression"
+        for example in head_examples(emotional, animator, verbose=False, lips=lips):
+            row = expression_weights(EMOTIONS[example.label], 1.0)
+            found = example.targets.mean(axis=0)
+            errors[lips, EMOTIONS[example.label]] = np.linalg.norm(found - row) / np.linalg.norm(row)
+            if EMOTIONS[example.label] == "disgust":
+                errors[lips, "AU10"] = found[ACTION_UNITS.index("AU10_upper_lip_raiser")]
+    for label in ("disgust", "angry"):
+        assert errors[None, label] < errors["speech", label], errors
+    assert errors[None, "AU10"] > 0.25 > errors["speech", "AU10"], errors  # disgust's 0.9 (± its jitter)
