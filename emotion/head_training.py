@@ -51,14 +51,6 @@ class HeadExample:
     gram: np.ndarray
 
 
-def _clean_order(mesh: Any) -> np.ndarray:
-    """For each cleaned vertex, one file vertex that carries it."""
-    first = np.full(mesh.num_vertices, -1, dtype=np.int64)
-    for file_index in range(len(mesh.file_to_clean) - 1, -1, -1):
-        first[mesh.file_to_clean[file_index]] = file_index
-    return first
-
-
 def head_examples(emotional_root: str | Path, animator: Any, limit: int | None = None, verbose: bool = True,
                   lips: str | None = None) -> list[HeadExample]:
     """Read an emotional dataset into `HeadExample`s with `animator`'s model (an articulated one).
@@ -91,7 +83,7 @@ def head_examples(emotional_root: str | Path, animator: Any, limit: int | None =
     refs = {ref.key: ref for ref in load_dataset(talking_root)}
     provider = FacsExpressions()
     stems = sorted(path.stem for path in (root / "sequences").glob("*.npy"))[:limit]
-    faces: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    faces: dict[str, tuple[Any, np.ndarray, np.ndarray, np.ndarray]] = {}
     tracks: dict[str, np.ndarray] = {}
     examples = []
     for stem in tqdm(stems, desc=f"emotion head data ← {root}", unit="seq", disable=not verbose):
@@ -100,20 +92,16 @@ def head_examples(emotional_root: str | Path, animator: Any, limit: int | None =
             raise DatasetError(f"{root}: sequence {stem} comes from talking sequence {key}, which {talking_root} lacks")
         ref = refs[key]
         if ref.subject not in faces:
-            mesh, template, alignment, ops = animator._face((ref.template, ref.faces), None, "auto", None, None, {})
-            found = animator.model.face_head(torch.as_tensor(template, dtype=torch.float32), ops,
-                                             operators=animator._operators)
-            jaw = animator.model.basis(torch.as_tensor(template, dtype=torch.float32), ops, head=found)[:, 0].numpy()
-            units = provider.basis(found)
-            owned = speech_owned_lips(units, jaw, found)
+            fit = animator.fit_face((ref.template, ref.faces))
+            units = provider.basis(fit.head)
+            owned = speech_owned_lips(units, fit.basis[:, 0], fit.head)
             read = owned if lips == "speech" else units
-            to_model = np.linalg.inv(np.asarray(alignment.rotation) / alignment.scale)
-            faces[ref.subject] = (read.transpose(0, 2, 1).reshape(-1, read.shape[1]), _clean_order(mesh), to_model,
+            faces[ref.subject] = (fit, read.transpose(0, 2, 1).reshape(-1, read.shape[1]),
                                   np.einsum("vuc,vwc->uw", read, read), np.einsum("vuc,vwc->uw", owned, owned))
         if key not in tracks:
             tracks[key] = animator.articulate(ref.load_audio(), fps=ref.fps, sample_rate=SAMPLE_RATE).values
-        units, order, to_model, read_gram, gram = faces[ref.subject]
-        added = (np.load(root / "sequences" / f"{stem}.npy") - ref.load_frames())[:, order] @ to_model
+        fit, units, read_gram, gram = faces[ref.subject]
+        added = fit.motion_to_model(np.load(root / "sequences" / f"{stem}.npy") - ref.load_frames())
         targets = unit_activations(units, read_gram, added.reshape(len(added), -1))
         articulation = tracks[key]
         count = min(len(articulation), len(targets))

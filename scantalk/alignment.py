@@ -45,6 +45,10 @@ class Alignment:
         rotation = np.asarray(self.rotation)
         return ((points - np.asarray(self.offset)) / self.scale) @ rotation
 
+    def motion_to_model(self, displacements: np.ndarray) -> np.ndarray:
+        """Displacements (..., 3) in the file's frame and units → the model frame (no offset)."""
+        return self.scale * displacements @ np.asarray(self.rotation).T
+
     def as_dict(self) -> dict:
         return asdict(self)
 

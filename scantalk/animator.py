@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
-from scantalk.alignment import aligned_template
+from scantalk.alignment import Alignment, aligned_template
 from scantalk.animation import Animation, check_fps
 from scantalk.audio import audio_frame_count, load_audio, prepare_audio
 from scantalk.audio.io import SAMPLE_RATE
@@ -24,6 +25,7 @@ from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_model
 from scantalk.errors import CacheError, DeviceError, MeshError, ScanTalkError
 from scantalk.emotions import emotion_shares, intensity_value
 from scantalk.expression import expression_track, speech_owned_lips
+from scantalk.data.heads.base import Head
 from scantalk.geometry import Mesh, load_mesh
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
 from scantalk.frames import FrameStore, FrameWriter
@@ -67,6 +69,29 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     elif resolved.type not in ("cpu", "cuda", "mps"):
         raise DeviceError(f"device {device!r} is not supported; use 'cpu' or 'cuda'")
     return resolved
+
+
+@dataclass
+class FaceFit:
+    """A face as an articulated model sees it (`Animator.fit_face`), in the model frame.
+
+    mesh: the face as loaded and cleaned · template (V, 3) metres: its cleaned vertices aligned
+    into the model frame · alignment: file frame → model frame · head: the face with the
+    landmarks the model found on it (None for a model that finds none) · basis (V, B, 3)
+    metres: the motion per rig input (`rig_inputs` of an articulation track; column 0 opens the
+    jaw), so a track's motion is `ArticulatedTalker.displacement(basis, values)`.
+    """
+
+    mesh: Mesh
+    template: np.ndarray
+    alignment: Alignment
+    head: Head | None
+    basis: np.ndarray
+
+    def motion_to_model(self, file_motion: np.ndarray) -> np.ndarray:
+        """Displacements (..., V_file, 3) of the face file (its vertex order, frame and units) →
+        (..., V, 3) on `template`, in the model frame."""
+        return self.alignment.motion_to_model(self.mesh.from_file_order(np.asarray(file_motion)))
 
 
 class Animator:
@@ -292,10 +317,7 @@ class Animator:
         mesh, template, alignment, ops = self._face(face, faces, align, up, forward, timings)
         clock = time.perf_counter()
         with torch.inference_mode():
-            template_t = torch.as_tensor(template, dtype=torch.float32, device=self.device)
-            head = None if self.model.config.decoder == "basis" else self.model.face_head(
-                template_t, ops, operators=self._operators)
-            basis = self.model.basis(template_t, ops, operators=self._operators, head=head)
+            head, basis = self._rig(template, ops)
             values = torch.as_tensor(track.values, dtype=torch.float32, device=self.device)
             expression = expression_basis = None
             if provider is not None:
@@ -321,6 +343,35 @@ class Animator:
                 "intensity": intensity, "timings": timings}
         return Animation(frames, mesh.file_verts.astype(np.float32), mesh.file_faces, float(track.fps), samples,
                          SAMPLE_RATE, meta, articulation=track)
+
+    def fit_face(
+        self,
+        face: str | Path | Mesh | np.ndarray | tuple[np.ndarray, np.ndarray | None],
+        faces: np.ndarray | None = None,
+        align: str = "auto",
+        up: str | None = None,
+        forward: str | None = None,
+    ) -> FaceFit:
+        """How the articulated model sees a face: aligned, its landmarks found, its motion basis.
+
+        The first steps of `animate_track`, for looking at what the model found on a scan or
+        for reading motion on it (the emotion head's training does).
+
+        Args:
+            face, faces, align, up, forward: as in `animate`.
+        """
+        self._need_articulated("fit_face")
+        mesh, template, alignment, ops = self._face(face, faces, align, up, forward, {})
+        with torch.inference_mode():
+            head, basis = self._rig(template, ops)
+        return FaceFit(mesh, template, alignment, head, basis.cpu().numpy())
+
+    def _rig(self, template: np.ndarray, ops: Any) -> tuple[Head | None, torch.Tensor]:
+        """The landmarks found on an aligned face (None for the "basis" decoder) and its motion basis (V, B, 3)."""
+        template_t = torch.as_tensor(template, dtype=torch.float32, device=self.device)
+        head = None if self.model.config.decoder == "basis" else self.model.face_head(
+            template_t, ops, operators=self._operators)
+        return head, self.model.basis(template_t, ops, operators=self._operators, head=head)
 
     def _expression_weights(self, provider: Any, articulation: torch.Tensor) -> Callable[[Any, float], np.ndarray]:
         """(emotion or mix, intensity) → activations: the model's emotion head reading the

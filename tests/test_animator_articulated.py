@@ -177,3 +177,19 @@ def test_track_methods_need_an_articulated_model(face, speech):
         end_to_end.articulate(speech, sample_rate=16000)
     with pytest.raises(ScanTalkError, match="animate_track needs"):
         end_to_end.animate_track(face, _track())
+
+
+def test_fit_face_reads_an_animation_back_in_the_model_frame(animator, face):
+    """A face file in millimetres and shuffled order: its animation, mapped back by the fit,
+    is the track's motion on the fit's basis."""
+    verts, faces = face
+    order = np.random.default_rng(3).permutation(len(verts))
+    shuffled = (1000.0 * verts[order], np.argsort(order)[faces])
+    track = _track()
+    animation = animator.animate_track(shuffled, track)
+    fit = animator.fit_face(shuffled)
+    assert fit.head is None and fit.alignment.units == "millimetres"  # the tiny model's decoder finds no landmarks
+    expected = ArticulatedTalker.displacement(torch.as_tensor(fit.basis), torch.as_tensor(track.values)).numpy()
+    read = fit.motion_to_model(animation.displacements)
+    assert read.shape == expected.shape == (len(track.values), len(fit.template), 3)
+    assert np.abs(read - expected).max() < 1e-4 * np.abs(expected).max()

@@ -62,6 +62,20 @@ class Mesh:
         index = torch.as_tensor(self.file_to_clean, device=values.device)
         return values.index_select(values.ndim - 2, index)
 
+    def from_file_order(self, values: np.ndarray) -> np.ndarray:
+        """Per-vertex values (..., V_file, C) in file order → (..., V, C) on the cleaned mesh.
+
+        The inverse of `to_file_order` for values that agree on the file vertices cleaning
+        merged (each cleaned vertex takes its first file vertex's value).
+        """
+        if values.ndim < 2 or values.shape[-2] != len(self.file_to_clean):
+            raise ValueError(
+                f"expected per-vertex values of shape (..., {len(self.file_to_clean)}, C) in the file order of "
+                f"{self.source or 'this mesh'}, got {tuple(values.shape)}"
+            )
+        first = np.unique(self.file_to_clean, return_index=True)[1]  # every cleaned vertex has file vertices
+        return np.take(values, first, axis=-2)
+
     @classmethod
     def from_arrays(cls, verts: np.ndarray, faces: np.ndarray | None = None, name: str = "<array>") -> "Mesh":
         """Validate and clean in-memory arrays exactly as `load_mesh` cleans a file.

@@ -236,3 +236,12 @@ def test_obj_with_latin1_comments_is_read(tmp_path):
     path.write_bytes(text.replace("—", "-").encode("latin-1"))
     mesh = load_mesh(path)
     assert mesh.file_verts.shape == (3, 3) and np.array_equal(mesh.file_faces, [[0, 1, 2]])
+
+
+def test_from_file_order_undoes_to_file_order(make_icosphere):
+    verts, faces = make_icosphere(1)
+    mesh = Mesh.from_arrays(np.concatenate([verts, verts[:3]]), faces)  # three file vertices merged
+    values = np.random.default_rng(0).normal(size=(2, len(mesh.verts), 3))
+    np.testing.assert_array_equal(mesh.from_file_order(mesh.to_file_order(values)), values)
+    with pytest.raises(ValueError, match=str(len(verts) + 3)):
+        mesh.from_file_order(values)
