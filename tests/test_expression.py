@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from scantalk import Animator
 from scantalk.data.heads.base import PARTS, eyeball_parts
@@ -54,11 +53,10 @@ def test_with_an_emotion_the_lip_gap_is_the_speech_alone(head):
     plain = np.asarray(animator.animate(face, speech, sample_rate=16000).frames)
     afraid = np.asarray(animator.animate(face, speech, sample_rate=16000, emotion="afraid").frames)
     # The lip vertices of the landmarks the model itself finds on this face.
-    mesh, template, _, ops = animator._face(face, None, "auto", None, None, {})
-    found = animator.model.face_head(torch.as_tensor(template, dtype=torch.float32), ops, operators=animator._operators)
+    fit = animator.fit_face(face)
     # Cleaned-mesh vertices → a file vertex that carries each (the frames are in file order).
-    upper, lower = (int(np.argmax(mesh.file_to_clean == nearest_vertex(template, point)))
-                    for point in (found.landmarks.upper_lip, found.landmarks.lower_lip))
+    upper, lower = (int(np.argmax(fit.mesh.file_to_clean == nearest_vertex(fit.template, point)))
+                    for point in (fit.head.landmarks.upper_lip, fit.head.landmarks.lower_lip))
 
     def gap(frames: np.ndarray) -> np.ndarray:
         return np.linalg.norm(frames[:, upper] - frames[:, lower], axis=-1)
