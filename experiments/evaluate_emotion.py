@@ -1,6 +1,11 @@
 """Emotion control of an emotional ScanTalk, measured on held-out identities with an unseen meshing.
 
     python experiments/evaluate_emotion.py CHECKPOINT --dataset PROCEDURAL_DIR [--split test_unseen_meshing]
+    python experiments/evaluate_emotion.py [--checkpoint CKPT] [--clips 2] [--quick]
+
+Without --dataset the model is an articulated one (the shipped default unless --checkpoint names
+another) and `evaluate_default_emotions.py` measures it, with its options: real speech on the
+james scan and unseen anatomical heads; recognition, intensity, lip sync and mixes.
 
 For every test sequence and each of the 11 labels at intensities 1/3, 2/3 and 1:
 - emotion recognition: the predicted sequence's upper-face motion (mean over time, minus the same
@@ -92,6 +97,17 @@ def evaluate(checkpoint: str, dataset: str, split: str = "test_unseen_meshing", 
 
 
 def main(argv: list[str] | None = None) -> dict:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not any(arg == "--dataset" or arg.startswith("--dataset=") for arg in argv):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("evaluate_default_emotions",
+                                                      Path(__file__).with_name("evaluate_default_emotions.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.main(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("--dataset", required=True)
