@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--additive", action="store_true",
                         help="build with EmoVOCA's additive baseline (talking + μe·expression) instead of a blender")
     parser.add_argument("--blender-minutes", type=float, default=60.0)
-    parser.add_argument("--per-sequence", type=int, default=8, help="(label, intensity) pairs per talking sequence")
+    parser.add_argument("--per-sequence", type=int, default=4, help="(label, intensity) pairs per talking sequence")
     parser.add_argument("--head-steps", type=int, default=600)
     parser.add_argument("--stages", default="talking,expressions,blender,build,head,export")
     parser.add_argument("--base", default=str(REPO / "scantalk" / "assets" / "default.ckpt"),
