@@ -82,21 +82,21 @@ def speech_owned_lips(expression_basis: np.ndarray, jaw_basis: np.ndarray, head:
         expression_basis: (V, U, 3) motion per unit activation.
         jaw_basis: (V, 3) motion per unit of the rig's jaw opening (the `jaw_open` column).
         head: the face at rest (a `Head`: `verts` (V, 3) and its landmarks); the lip midpoints
-            are its vertices nearest the upper_lip / lower_lip landmarks.
+            are the edges of the mouth slit next to its upper_lip / lower_lip landmarks
+            (`lip_edges`).
         lip_radius: how far the lower lip's correction reaches, in the units of `head.verts`
-            (default 15 mm for faces in metres).
+            (default 15 mm for faces in metres); the lip edges are looked for within 0.4 of it.
 
     Returns:
         (V, U, 3), the same dtype; `expression_basis` itself is not changed.
     """
-    from scantalk.metrics import nearest_vertex
 
     basis = np.asarray(expression_basis)
     jaw = np.asarray(jaw_basis, dtype=np.float64)
-    upper_vertex, lower_vertex = (nearest_vertex(head.verts, point)
-                                  for point in (head.landmarks.upper_lip, head.landmarks.lower_lip))
-    parting = jaw[lower_vertex] - jaw[upper_vertex]
     size = np.linalg.norm(jaw, axis=-1)
+    upper_vertex, lower_vertex = lip_edges(head.verts, size, head.landmarks.upper_lip, head.landmarks.lower_lip,
+                                           reach=0.4 * lip_radius)
+    parting = jaw[lower_vertex] - jaw[upper_vertex]
     span = size[lower_vertex] - size[upper_vertex]
     if np.linalg.norm(parting) < 1e-9 or span < 1e-9:
         raise ScanTalkError("the rig's jaw does not move the lower lip away from the upper one on this face, so the "
@@ -110,3 +110,36 @@ def speech_owned_lips(expression_basis: np.ndarray, jaw_basis: np.ndarray, head:
     relative = units[upper_vertex] - units[lower_vertex]  # (U, 3); the share is 0 and 1 at the two lips
     return (units + share[:, None, None] * relative[None]).astype(basis.dtype)
 
+
+
+def lip_edges(points: np.ndarray, jaw_size: np.ndarray, upper_lip: np.ndarray, lower_lip: np.ndarray,
+              reach: float) -> tuple[int, int]:
+    """The vertices either side of the mouth slit next to two lip landmarks: (upper, lower).
+
+    A landmark found by a model can sit millimetres off the slit, on the skin above the upper
+    lip, and the gap speech owns is the one at the slit. The jaw tells the lips apart: the
+    lower lip moves with it (|J| above half the lower landmark's), the upper one does not. The
+    upper edge is the still vertex within `reach` of the upper landmark nearest the lower
+    landmark; the lower edge is the moving vertex within `reach` of the lower landmark nearest
+    that upper edge. Where a side has no such vertex, its landmark's nearest vertex is kept.
+
+    Args:
+        points: (V, 3) the face at rest.
+        jaw_size: (V,) |J|, the length of each vertex's motion per unit of jaw opening.
+        upper_lip, lower_lip: (3,) the landmarks.
+        reach: how far from its landmark an edge may be, in the units of `points`.
+    """
+    from scantalk.metrics import nearest_vertex
+
+    upper, lower = nearest_vertex(points, upper_lip), nearest_vertex(points, lower_lip)
+    moving = jaw_size > 0.5 * jaw_size[lower]
+
+    def closest(candidates: np.ndarray, target: np.ndarray, fallback: int) -> int:
+        if not candidates.any():
+            return fallback
+        index = np.flatnonzero(candidates)
+        return int(index[np.argmin(np.linalg.norm(points[index] - target, axis=-1))])
+
+    upper = closest(~moving & (np.linalg.norm(points - upper_lip, axis=-1) < reach), lower_lip, upper)
+    lower = closest(moving & (np.linalg.norm(points - lower_lip, axis=-1) < reach), points[upper], lower)
+    return upper, lower

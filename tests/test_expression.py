@@ -10,7 +10,7 @@ from scantalk.data.heads.base import PARTS, eyeball_parts
 from scantalk.data.heads.procedural import procedural_head
 from scantalk.data.heads.rig import rig_basis
 from scantalk.errors import ScanTalkError
-from scantalk.expression import speech_owned_lips
+from scantalk.expression import lip_edges, speech_owned_lips
 from scantalk.metrics import nearest_vertex
 
 
@@ -19,8 +19,20 @@ def head():
     return procedural_head(4, resolution=0.008)
 
 
-def _lips(head) -> list[int]:
-    return [nearest_vertex(head.verts, point) for point in (head.landmarks.upper_lip, head.landmarks.lower_lip)]
+def _lips(head) -> tuple[int, int]:
+    """The mouth slit's edges next to the head's lip landmarks, as `speech_owned_lips` finds them."""
+    jaw_size = np.linalg.norm(rig_basis(head)[:, 0], axis=-1)
+    return lip_edges(head.verts, jaw_size, head.landmarks.upper_lip, head.landmarks.lower_lip, reach=0.006)
+
+
+def test_lip_edges_find_the_slit_from_a_landmark_placed_too_high(head):
+    """A model's upper-lip landmark 3 mm up on the skin: the edge found is still at the slit."""
+    jaw_size = np.linalg.norm(rig_basis(head)[:, 0], axis=-1)
+    upper, lower = _lips(head)
+    assert jaw_size[upper] < 0.5 * jaw_size[lower]  # the upper lip stays, the lower moves with the jaw
+    raised = head.landmarks.upper_lip + np.array([0.0, 0.003, 0.0])
+    assert nearest_vertex(head.verts, raised) != upper
+    assert lip_edges(head.verts, jaw_size, raised, head.landmarks.lower_lip, reach=0.006) == (upper, lower)
 
 
 def test_an_owned_expression_keeps_the_lips_together_and_leaves_the_brows(head):
@@ -53,10 +65,12 @@ def test_with_an_emotion_the_lip_gap_is_the_speech_alone(head):
     plain = np.asarray(animator.animate(face, speech, sample_rate=16000).frames)
     afraid = np.asarray(animator.animate(face, speech, sample_rate=16000, emotion="afraid").frames)
     # The lip vertices of the landmarks the model itself finds on this face.
+    # The mouth slit next to the lip landmarks the model itself finds on this face.
     fit = animator.fit_face(face)
+    edges = lip_edges(fit.template, np.linalg.norm(fit.basis[:, 0], axis=-1), fit.head.landmarks.upper_lip,
+                      fit.head.landmarks.lower_lip, reach=0.006)
     # Cleaned-mesh vertices → a file vertex that carries each (the frames are in file order).
-    upper, lower = (int(np.argmax(fit.mesh.file_to_clean == nearest_vertex(fit.template, point)))
-                    for point in (fit.head.landmarks.upper_lip, fit.head.landmarks.lower_lip))
+    upper, lower = (int(np.argmax(fit.mesh.file_to_clean == vertex)) for vertex in edges)
 
     def gap(frames: np.ndarray) -> np.ndarray:
         return np.linalg.norm(frames[:, upper] - frames[:, lower], axis=-1)
