@@ -90,7 +90,6 @@ def speech_owned_lips(expression_basis: np.ndarray, jaw_basis: np.ndarray, head:
     Returns:
         (V, U, 3), the same dtype; `expression_basis` itself is not changed.
     """
-
     basis = np.asarray(expression_basis)
     jaw = np.asarray(jaw_basis, dtype=np.float64)
     size = np.linalg.norm(jaw, axis=-1)
@@ -109,7 +108,6 @@ def speech_owned_lips(expression_basis: np.ndarray, jaw_basis: np.ndarray, head:
     share = np.clip((size - size[upper_vertex]) / span, 0.0, 1.0) * np.exp(-np.square(distance / lip_radius))
     relative = units[upper_vertex] - units[lower_vertex]  # (U, 3); the share is 0 and 1 at the two lips
     return (units + share[:, None, None] * relative[None]).astype(basis.dtype)
-
 
 
 def lip_edges(points: np.ndarray, jaw_size: np.ndarray, upper_lip: np.ndarray, lower_lip: np.ndarray,
