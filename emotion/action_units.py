@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scantalk.data.heads.base import PARTS, Head
-from scantalk.data.heads.rig import FaceFrame, _regions, face_frame, rest_lip_gap, rig_basis
+from scantalk.data.heads.rig import FaceFrame, _regions, face_frame, head_slit, rest_lip_gap, rig_basis
 from scantalk.errors import ScanTalkError
 
 
@@ -184,7 +184,7 @@ def _lower_face_units(head: Head, frame: FaceFrame, f: _Face) -> tuple[dict[str,
     lm = frame.local(head.landmarks.as_array())
     # The rig's mouth regions: `below` is sharp across the slit only, so lip units separate the
     # lips exactly where the speech motion does.
-    r = _regions(head, frame, head.verts)
+    r = _regions(head, frame, head.verts, head_slit(head))
     hw = r.half_width
     lip_front = 0.5 * (lm[2, 2] + lm[3, 2])
     mouth_y = 0.5 * (lm[2, 1] + lm[3, 1])
@@ -199,7 +199,7 @@ def _lower_face_units(head: Head, frame: FaceFrame, f: _Face) -> tuple[dict[str,
     chin_boss = r.below * _gauss(f.ax / (0.018 * s)) * _gauss((f.y - lm[4, 1] - 0.006 * s) / (0.012 * s)) \
         * _sigmoid((f.z - (lm[4, 2] - 0.030 * s)) / (0.006 * s))
     stretch = r.perioral * np.clip(f.x / hw, -1.0, 1.0)  # already signed: lateral by position
-    press = 1000.0 * (0.5 * rest_lip_gap(head) + 0.0006 * s)  # mm each lip travels to meet and press
+    press = 1000.0 * (0.5 * rest_lip_gap(head) + 0.0008 * s)  # mm each lip travels to meet and press
 
     def lateral(weight: np.ndarray, mm: float) -> np.ndarray:
         return 0.001 * mm * weight[:, None] * np.array([1.0, 0.0, 0.0])

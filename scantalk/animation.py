@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ ANIMATION_KIND = "scantalk.animation"
 # Everything `scantalk animate` may write; a folder with anything else is not replaced.
 OUTPUT_ENTRIES = frozenset({"animation.npy", "meta.json", "neutral.npy", "faces.npy", "audio.wav",
                             "animation.mp4", "animation.pc2", "meshes", "articulation.csv", "articulation.json",
-                            "animation.glb", "animation.usdc", "animation.usda", "arkit.csv", "arkit.json"})
+                            "animation.glb", "animation.usdc", "animation.usda", "arkit.csv", "arkit.json",
+                            "landmarks.json", "landmarks.png"})
 # Frame files up to this size are read into memory by `Animation.load`; larger ones are read
 # a frame or a chunk at a time (`FrameStore`).
 LOAD_IN_MEMORY_BYTES = 512 << 20
@@ -73,6 +75,9 @@ def _read_meta(path: Path) -> dict[str, Any]:
     fps = meta.get("fps")
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < float("inf"):
         raise AnimationError(f"{path} has no positive 'fps' (got {fps!r}); add e.g. \"fps\": 30 to it")
+    if not MIN_FPS <= fps <= MAX_FPS:
+        raise AnimationError(f"{path} gives fps {fps!r}, outside {MIN_FPS:g}-{MAX_FPS:g}; set \"fps\" to the "
+                             "animation's real frame rate, e.g. 30")
     meta["fps"] = float(fps)
     return meta
 
@@ -149,6 +154,10 @@ class Animation:
             with FrameWriter(target, self.num_frames, int(self.frames.shape[1])) as writer:
                 for chunk in frame_chunks(self.frames):
                     writer.write(chunk)
+        if self.meta.get("landmarks"):
+            # The points the rig was placed from, in the file's coordinates: edit and pass back
+            # with `landmarks=` / `--landmarks` to correct a misplaced one.
+            atomic_write_text(directory / "landmarks.json", json.dumps(self.meta["landmarks"], indent=2))
         if self.articulation is not None:
             self.articulation.save_csv(directory / "articulation.csv")
             self.articulation.save_json(directory / "articulation.json")
@@ -203,14 +212,34 @@ class Animation:
                    {k: v for k, v in meta.items() if k not in known}, articulation)
 
     def to_video(self, path: str | Path, resolution: int = 512, compare: str | np.ndarray | None = None,
-                 progress: bool = True) -> Path:
+                 progress: bool = True, mouth_closeup: bool = False) -> Path:
         """Render an H.264 .mp4 with the speech as AAC audio.
 
-        compare: None (the animation alone), "neutral" (neutral | animated side by side) or frames
-        (T, V, 3) shown on the left (e.g. ground truth | prediction).
-        """
-        from scantalk.render import render_animation
+        Args:
+            path: the .mp4 to write.
+            resolution: pixels per side of each square panel.
+            compare: None (the animation alone), "neutral" (neutral | animated side by side) or
+                frames (T, V, 3) shown on the left (e.g. ground truth | prediction).
+            progress: show a progress bar.
+            mouth_closeup: add a panel on the right framed on the mouth, found from
+                `meta["landmarks"]` (what `landmarks.json` holds, file coordinates) when
+                present, else from the motion.
 
+        Returns:
+            `path`. The camera faces the face along `meta["alignment"]["rotation"]` when the
+            animation has one (a face stored z-up is still seen from the front).
+        """
+        from scantalk.render import mouth_from_landmarks, render_animation
+
+        closeup: Any = bool(mouth_closeup)
+        if mouth_closeup and self.meta.get("landmarks") is not None:
+            try:
+                closeup = mouth_from_landmarks(self.meta["landmarks"])
+            except ScanTalkError as error:
+                warnings.warn(f"meta['landmarks'] is unusable ({error}); framing the mouth by its motion instead.",
+                              stacklevel=2)
+        alignment = self.meta.get("alignment")
+        rotation = alignment.get("rotation") if isinstance(alignment, dict) else None
         left = None
         if isinstance(compare, str):
             if compare != "neutral":
@@ -219,7 +248,8 @@ class Animation:
         elif compare is not None:
             left = np.asarray(compare, dtype=np.float32)
         render_animation(self.frames, self.faces, path, fps=self.fps, audio=self.audio,
-                         sample_rate=self.sample_rate, resolution=resolution, compare=left, progress=progress)
+                         sample_rate=self.sample_rate, resolution=resolution, compare=left, progress=progress,
+                         closeup=closeup, rotation=rotation)
         return Path(path)
 
     def export_meshes(self, out_dir: str | Path, fmt: str = "ply") -> list[Path]:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from dataclasses import dataclass
@@ -21,11 +22,16 @@ from scantalk.animation import Animation, check_fps
 from scantalk.audio import audio_frame_count, load_audio, prepare_audio
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.articulation import ArticulationTrack
+from scantalk.atomic import atomic_write_text
 from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_model
-from scantalk.errors import CacheError, DeviceError, MeshError, ScanTalkError
+from scantalk.errors import CacheError, DeviceError, FaceNotFoundError, MeshError, ScanTalkError
 from scantalk.emotions import emotion_shares, intensity_value
 from scantalk.expression import expression_track, speech_owned_lips
 from scantalk.data.heads.base import Head
+from scantalk.data.heads.base import eyeball_parts
+from scantalk.data.heads.rig import head_slit, sealed
+from scantalk.data.heads.slit import mouth_on_slit
+from scantalk.landmarks import implausible, landmarks_record, merged, read_landmarks
 from scantalk.geometry import Mesh, load_mesh
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
 from scantalk.frames import FrameStore, FrameWriter
@@ -87,6 +93,29 @@ class FaceFit:
     alignment: Alignment
     head: Head | None
     basis: np.ndarray
+
+    def landmarks_in_file(self) -> np.ndarray:
+        """(10, 3) the landmarks the rig was placed from, in the face file's coordinates."""
+        if self.head is None:
+            raise ScanTalkError("this model places no landmarks on a face (it predicts its motion basis directly)")
+        return self.alignment.to_file(self.head.landmarks.as_array())
+
+    def save_landmarks(self, directory: str | Path, given: dict | None = None) -> tuple[Path, Path]:
+        """Write `landmarks.json` (the points in the file's coordinates, the mouth slit, the
+        alignment; edit it and pass it back with `landmarks=`) and `landmarks.png` (the face with
+        its landmarks, the jaw's vertices in red and the still upper lip in blue) into `directory`."""
+        from scantalk.render.landmarks import landmarks_picture
+
+        directory = Path(directory)
+        if self.head is None:
+            raise ScanTalkError("this model places no landmarks on a face (it predicts its motion basis directly)")
+        record = face_landmarks_record(self.head, self.alignment, given)
+        json_path = directory / "landmarks.json"
+        atomic_write_text(json_path, json.dumps(record, indent=2))
+        jaw = self.mesh.to_file_order(np.linalg.norm(self.basis[:, 0], axis=-1)[:, None])[:, 0]
+        picture = landmarks_picture(self.mesh.file_verts, self.mesh.file_faces, self.landmarks_in_file(), jaw,
+                                    directory / "landmarks.png", rotation=np.asarray(self.alignment.rotation))
+        return json_path, picture
 
     def motion_to_model(self, file_motion: np.ndarray) -> np.ndarray:
         """Displacements (..., V_file, 3) of the face file (its vertex order, frame and units) →
@@ -184,6 +213,7 @@ class Animator:
         emotion: str | None = None,
         intensity: float | None = None,
         out: str | Path | None = None,
+        landmarks: Any = None,
     ) -> Animation:
         """Animate `face` with `audio` → `Animation` in the face file's vertex order and units.
 
@@ -199,6 +229,9 @@ class Animator:
             out: an `.npy` path: frames are streamed there chunk by chunk and
                 `Animation.frames` is a `FrameStore` reading that file (bounded memory for any
                 length); None keeps them in memory.
+            landmarks: points to place the rig from instead of the ones the model finds (a
+                `landmarks.json` path, as an animation saves it, or {name: [x, y, z]} in the
+                face file's coordinates; names left out are still found). Articulated models.
 
         Returns:
             The `Animation`; with an articulated model, `animation.articulation` holds the
@@ -214,12 +247,15 @@ class Animator:
             articulation_s = time.perf_counter() - clock
             animation = self.animate_track(face, track, audio=samples, sample_rate=SAMPLE_RATE, faces=faces,
                                            align=align, up=up, forward=forward, out=out, emotion=emotion,
-                                           intensity=intensity)
+                                           intensity=intensity, landmarks=landmarks)
             animation.meta["audio_file"] = audio_name
             animation.meta["timings"] = {"load_s": load_s, "articulation_s": articulation_s,
                                          **animation.meta["timings"]}
             return animation
 
+        if landmarks is not None:
+            raise ScanTalkError(f"landmarks= places the rig of an articulated model; {self.checkpoint} is an "
+                                "end-to-end ScanTalk model, which finds no landmarks")
         emotion_index, strength = self._emotion(emotion, intensity)
         timings = {"load_s": time.perf_counter() - clock}
         mesh, template, alignment, ops = self._face(face, faces, align, up, forward, timings)
@@ -285,6 +321,7 @@ class Animator:
         fps: float | None = None,
         emotion: Any = None,
         intensity: float | None = None,
+        landmarks: Any = None,
     ) -> Animation:
         """Decode an articulation track (e.g. one you edited) onto any face → `Animation`.
 
@@ -299,9 +336,11 @@ class Animator:
                 label ("happy"), a mix ({"happy": 0.6, "pleased": 0.3}) at `intensity` in [0, 1]
                 (default 1), or keyframes [(time_s, label or mix, intensity), ...] eased smoothly
                 from one to the next (held before the first and after the last).
+            landmarks: override the landmarks the rig is placed from (see `animate`).
 
         Returns:
-            The `Animation` at the track's fps, with `animation.articulation` = the track.
+            The `Animation` at the track's fps, with `animation.articulation` = the track;
+            `meta["landmarks"]` holds the points used (file coordinates) and the mouth slit found.
         """
         self._need_articulated("animate_track")
         if not isinstance(track, ArticulationTrack):
@@ -313,11 +352,12 @@ class Animator:
         if audio is not None:
             samples, _ = self._audio(audio, sample_rate)
         provider = self._expressions(emotion, intensity)
+        given = None if landmarks is None else read_landmarks(landmarks)
         timings: dict[str, float] = {}
         mesh, template, alignment, ops = self._face(face, faces, align, up, forward, timings)
         clock = time.perf_counter()
         with torch.inference_mode():
-            head, basis = self._rig(template, ops)
+            head, basis = self._rig(template, ops, alignment, given)
             values = torch.as_tensor(track.values, dtype=torch.float32, device=self.device)
             expression = expression_basis = None
             if provider is not None:
@@ -330,7 +370,7 @@ class Animator:
             step = self._chunk(len(template))
 
             def motion(start: int) -> np.ndarray:
-                chunk = self.model.displacement(basis, values[start:start + step])
+                chunk = self.model.displacement(basis, sealed(values[start:start + step]))
                 if expression is not None:
                     chunk = chunk + torch.einsum("tu,vuc->tvc", expression[start:start + step], expression_basis)
                 return chunk.cpu().numpy()
@@ -341,6 +381,8 @@ class Animator:
         meta = {"checkpoint": self.checkpoint, "audio_file": str(audio) if isinstance(audio, (str, Path)) else None,
                 "face_file": mesh.source, "alignment": alignment.as_dict(), "emotion": emotion,
                 "intensity": intensity, "timings": timings}
+        if head is not None:
+            meta["landmarks"] = face_landmarks_record(head, alignment, given)
         return Animation(frames, mesh.file_verts.astype(np.float32), mesh.file_faces, float(track.fps), samples,
                          SAMPLE_RATE, meta, articulation=track)
 
@@ -351,6 +393,7 @@ class Animator:
         align: str = "auto",
         up: str | None = None,
         forward: str | None = None,
+        landmarks: Any = None,
     ) -> FaceFit:
         """How the articulated model sees a face: aligned, its landmarks found, its motion basis.
 
@@ -358,19 +401,43 @@ class Animator:
         for reading motion on it (the emotion head's training does).
 
         Args:
-            face, faces, align, up, forward: as in `animate`.
+            face, faces, align, up, forward, landmarks: as in `animate`.
         """
         self._need_articulated("fit_face")
+        given = None if landmarks is None else read_landmarks(landmarks)
         mesh, template, alignment, ops = self._face(face, faces, align, up, forward, {})
         with torch.inference_mode():
-            head, basis = self._rig(template, ops)
+            head, basis = self._rig(template, ops, alignment, given)
         return FaceFit(mesh, template, alignment, head, basis.cpu().numpy())
 
-    def _rig(self, template: np.ndarray, ops: Any) -> tuple[Head | None, torch.Tensor]:
-        """The landmarks found on an aligned face (None for the "basis" decoder) and its motion basis (V, B, 3)."""
+    def _rig(self, template: np.ndarray, ops: Any, alignment: Alignment | None = None,
+             given: dict[str, np.ndarray] | None = None) -> tuple[Head | None, torch.Tensor]:
+        """The face with its landmarks (found, with the `given` points in file coordinates put in
+        their place; None for the "basis" decoder) and its motion basis (V, B, 3)."""
         template_t = torch.as_tensor(template, dtype=torch.float32, device=self.device)
-        head = None if self.model.config.decoder == "basis" else self.model.face_head(
-            template_t, ops, operators=self._operators)
+        if self.model.config.decoder == "basis":
+            if given:
+                raise ScanTalkError(f"landmarks= needs a model that places its rig from landmarks; {self.checkpoint} "
+                                    "predicts its motion basis directly")
+            return None, self.model.basis(template_t, ops, operators=self._operators)
+        head = self.model.face_head(template_t, ops, operators=self._operators)
+        # Coarse to fine: the network's mouth, moved onto the slit the surface shows if it missed it.
+        head, _ = mouth_on_slit(head)
+        if given:
+            points = {name: alignment.to_model(point) for name, point in given.items()}
+            placed = merged(head.landmarks, points)
+            head = Head(head.verts, head.faces, placed, head.name, parts=eyeball_parts(head.verts, head.faces, placed))
+        problems = implausible(head.landmarks, head.verts)
+        if problems:
+            which = "the landmarks given" if given else "the face found"
+            raise FaceNotFoundError(f"{which} on this mesh do not look like a face: {'; '.join(problems)}. Check the "
+                                    "orientation (pass up=/forward=, --up/--forward) or give the landmarks yourself "
+                                    "(landmarks=, --landmarks: see `scantalk landmarks FACE -o DIR`)")
+        slit = head_slit(head)
+        if slit.kind == "fused":
+            warnings.warn("the face's lips are one surface (fused, as in many scans): the mouth will stretch rather "
+                          "than open; cut a slit along the lip line first (scantalk.data.heads.slit.cut_slit)",
+                          RuntimeWarning, stacklevel=3)
         return head, self.model.basis(template_t, ops, operators=self._operators, head=head)
 
     def _expression_weights(self, provider: Any, articulation: torch.Tensor) -> Callable[[Any, float], np.ndarray]:
@@ -556,3 +623,12 @@ def _open_cache(cache_dir: str | Path | None) -> OperatorCache | None:
         # Caching only saves time: animating must still work without it.
         warnings.warn(f"{error} Continuing without the operator cache.", RuntimeWarning, stacklevel=3)
         return None
+
+
+def face_landmarks_record(head: Head, alignment: Alignment, given: dict | None = None) -> dict:
+    """`landmarks.json`'s content for a face the rig was placed on: its points in the file's
+    coordinates, which of them the user gave, the mouth slit and the alignment."""
+    record = landmarks_record(alignment.to_file(head.landmarks.as_array()), head_slit(head).describe(),
+                              alignment.as_dict())
+    record["given"] = sorted(given or {})
+    return record

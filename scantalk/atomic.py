@@ -19,6 +19,11 @@ import numpy as np
 
 from scantalk.errors import OutputError, OutputExistsError
 
+try:
+    import fcntl
+except ImportError:  # Windows: the final rename still refuses to replace another run's output
+    fcntl = None
+
 
 @contextlib.contextmanager
 def atomic_path(dest: str | Path) -> Iterator[Path]:
@@ -73,6 +78,7 @@ def atomic_save_npy(dest: str | Path, array: np.ndarray) -> None:
 
 STAGING_TAG = "scantalk-staging"
 OLD_TAG = "scantalk-old"
+LOCK_TAG = "scantalk-lock"
 # A leftover whose process cannot be checked (another host, or pid reuse) is stale after this.
 STALE_AFTER_S = 24 * 3600.0
 _LEFTOVER = re.compile(rf"^\.(?P<name>.+)\.(?P<tag>{STAGING_TAG}|{OLD_TAG})-(?P<host>[0-9a-f]{{8}})-(?P<pid>\d+)-")
@@ -116,6 +122,7 @@ def clean_stale_leftovers(out: str | Path, log: Callable[[str], None] | None = N
     out = Path(out)
     log = log or (lambda line: print(line, file=sys.stderr))
     handled: list[Path] = []
+    _remove_unheld_lock(out)
     try:
         entries = sorted(out.parent.iterdir())
     except OSError:
@@ -194,39 +201,114 @@ def check_output_dir(out: str | Path, overwrite: bool, is_previous_output: Calla
     return out
 
 
+def _lock_path(out: Path) -> Path:
+    return out.parent / f".{out.name}.{LOCK_TAG}"
+
+
+def _remove_unheld_lock(out: Path) -> None:
+    """Remove the lock file of a run that was killed (no process holds its lock any more)."""
+    lock_path = _lock_path(out)
+    if fcntl is None or lock_path.is_symlink() or not lock_path.is_file():
+        return
+    try:
+        handle = os.open(lock_path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock_path.unlink()  # a run that opened it meanwhile sees the file gone and takes a new one
+    except OSError:
+        pass  # held: a live run is writing `out`
+    finally:
+        os.close(handle)
+
+
+@contextlib.contextmanager
+def _output_lock(out: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on writing `out` (a hidden lock file beside it) for the whole run.
+
+    A second run writing the same output is refused at once instead of silently replacing the
+    first one's result. The lock is an `flock`, so a killed run releases it; the file is removed
+    when the run ends.
+    """
+    if fcntl is None:
+        yield
+        return
+    lock_path = _lock_path(out)
+    while True:
+        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            raise OutputExistsError(f"{what} {out} is being written by another scantalk run right now; "
+                                    "wait for it to finish or choose another output") from None
+        # The previous holder may have removed the file between our open and our lock: then we
+        # hold a lock on a file nobody else can see, so take the lock again on the current one.
+        try:
+            current = os.stat(lock_path, follow_symlinks=False).st_ino == os.fstat(handle).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(handle)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
+        os.close(handle)
+
+
 @contextlib.contextmanager
 def staged_output_dir(out: str | Path, overwrite: bool, is_previous_output: Callable[[Path], bool],
                       inputs: Iterable[str | Path] = (), what: str = "output folder") -> Iterator[Path]:
     """Yield an empty hidden staging folder beside `out`; on success it replaces `out` atomically.
 
-    The checks of `check_output_dir` run first, stale leftovers of interrupted runs are cleaned
+    The checks of `check_output_dir` run first, an exclusive lock on `out` is taken (a second run
+    writing the same output is refused at once), stale leftovers of interrupted runs are cleaned
     (with a message), and the staging folder is created at once, so an unwritable place fails
     before any expensive work. On any exception the staging folder is removed and `out` is
     untouched. On success the swap is one atomic exchange where the OS offers it (Linux), else
     two renames; a kill between them leaves the old output in a hidden folder that the next run
-    restores.
+    restores. Without `overwrite`, an output that appeared meanwhile is never replaced.
     """
     out = check_output_dir(out, overwrite, is_previous_output, inputs, what)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        clean_stale_leftovers(out)
-        staging = Path(tempfile.mkdtemp(prefix=_hidden_name(out, STAGING_TAG), dir=out.parent))
-    except OSError as error:
-        raise OutputError(f"{what} {out}: cannot write in {out.parent} ({error.strerror or error}); "
-                          "choose a writable place") from error
-    try:
-        yield staging
-        _swap_in(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with contextlib.ExitStack() as stack:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(_output_lock(out, what))
+            clean_stale_leftovers(out)
+            staging = Path(tempfile.mkdtemp(prefix=_hidden_name(out, STAGING_TAG), dir=out.parent))
+            # mkdtemp makes a private folder; the output gets what a plain mkdir would give it.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(staging, 0o777 & ~umask)
+        except OSError as error:
+            raise OutputError(f"{what} {out}: cannot write in {out.parent} ({error.strerror or error}); "
+                              "choose a writable place") from error
+        try:
+            yield staging
+            _swap_in(staging, out, overwrite, is_previous_output, what)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
 
-def _swap_in(staging: Path, out: Path) -> None:
+def _swap_in(staging: Path, out: Path, overwrite: bool, is_previous_output: Callable[[Path], bool],
+             what: str) -> None:
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        # rename(2) replaces an empty folder in one step.
-        os.replace(staging, out)
+        # rename(2) replaces only an empty folder: one that filled up meanwhile makes it fail.
+        try:
+            os.replace(staging, out)
+        except OSError as error:
+            raise OutputExistsError(f"{what} {out} was created by something else while this run worked; "
+                                    "it was left as it is: choose another output") from error
         return
+    # Checked again: the output may have been created or changed while this run worked.
+    if not overwrite or not is_previous_output(out):
+        raise OutputExistsError(f"{what} {out} was filled by something else while this run worked; "
+                                "it was left as it is: choose another output")
     if _exchange(staging, out):
         shutil.rmtree(staging, ignore_errors=True)  # now holds the old output
         return

@@ -27,7 +27,10 @@ CONFIG_KEY = "scantalk_model_config"
 ARTICULATED_KIND = "scantalk-articulated"
 ARTICULATED_CONFIG_KEY = "articulated_model_config"
 DEFAULT_CHECKPOINT = Path(__file__).parent / "assets" / "default.ckpt"
-_READ_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError)
+# torch.load reports a file that is no checkpoint at all (audio, text) with whatever its parser
+# tripped over, IndexError and AttributeError included.
+_READ_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError,
+                IndexError, AttributeError, TypeError, UnicodeDecodeError)
 
 
 def _reason(error: BaseException) -> str:
@@ -58,6 +61,9 @@ def load_checkpoint_dict(path: str | Path, kind: str | tuple[str, ...] = CHECKPO
     """
     kinds = (kind,) if isinstance(kind, str) else tuple(kind)
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise CheckpointError(f"{what} {path} is a folder, not a checkpoint file: pass the .ckpt file inside it "
+                              "(e.g. one written by `scantalk fit` under its checkpoints/ folder)")
     if not path.is_file():
         raise CheckpointError(f"{what} {path} does not exist: pass the path of a .ckpt written by "
                               "`scantalk fit`" + (", or omit it to use the shipped default model" if CHECKPOINT_KIND in kinds else ""))
@@ -122,8 +128,21 @@ def load_model(path: str | Path | None = None) -> tuple[ScanTalk | ArticulatedTa
         model.load_state_dict(state)
     except RuntimeError as error:
         raise CheckpointError(f"checkpoint {path} does not match its own model configuration: {error}") from None
+    check_finite_weights(model.state_dict(), path)
     model.eval()
     return model, checkpoint
+
+
+def check_finite_weights(state: dict[str, Any], path: str | Path, what: str = "checkpoint") -> None:
+    """CheckpointError naming `path` if any floating-point tensor of `state` holds NaN or inf.
+
+    Such a model would animate every face into NaN; it comes from a diverged training run or a
+    corrupted file, never from a usable model.
+    """
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise CheckpointError(f"{what} {path} has weights that are not finite (NaN or inf, first in {key!r}); "
+                                  "it comes from a diverged training run or is corrupted — use another checkpoint")
 
 
 def model_from_checkpoint(path: str | Path | None = None) -> tuple[ScanTalk, dict[str, Any]]:

@@ -24,8 +24,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "animate": ("scantalk.commands.animate", "animate a face (mesh, scan or point cloud) from speech"),
     "render": ("scantalk.commands.render", "render a saved animation to video"),
     "demo": ("scantalk.commands.demo", "animate a sample face with the shipped default model"),
+    "landmarks": ("scantalk.commands.landmarks", "show and write where the rig is placed on a face"),
 }
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+# Options whose value may be a negative axis ("-y"), which argparse would read as an option.
+AXIS_OPTIONS = ("--up", "--forward")
+AXIS_NAMES = {f"{sign}{axis}" for sign in ("-", "+", "") for axis in "xyzXYZ"}
+
+
+def attach_axis_values(argv: list[str]) -> list[str]:
+    """`--forward -y` → `--forward=-y`, so argparse takes the axis as the option's value."""
+    attached: list[str] = []
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        if token in AXIS_OPTIONS and position + 1 < len(argv) and argv[position + 1] in AXIS_NAMES:
+            attached.append(f"{token}={argv[position + 1]}")
+            position += 2
+            continue
+        attached.append(token)
+        position += 1
+    return attached
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(commands[name][0])
     command_parser = argparse.ArgumentParser(prog=f"scantalk {name}", description=commands[name][1])
     module.register(command_parser)
-    args = command_parser.parse_args(argv[1:])
+    arguments = attach_axis_values(argv[1:])
+    # Intermixed: a positional may follow options (`animate FACE --track T -o OUT AUDIO`);
+    # argparse offers it only for parsers without sub-commands.
+    has_subcommands = command_parser._subparsers is not None
+    args = (command_parser.parse_args(arguments) if has_subcommands
+            else command_parser.parse_intermixed_args(arguments))
     try:
         return int(module.run(args) or 0)
     except ScanTalkError as error:

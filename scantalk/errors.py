@@ -46,3 +46,7 @@ class OutputError(ScanTalkError):
 
 class OutputExistsError(OutputError):
     """An output that already exists and would be overwritten without `overwrite=True`."""
+
+
+class FaceNotFoundError(ScanTalkError):
+    """The face could not be found on a mesh (its landmarks would animate the wrong place)."""

@@ -45,6 +45,10 @@ def expression_track(weights_of: Callable[[Any, float], np.ndarray], emotion: An
                             "[(time_s, label or mix, intensity), ...]") from None
     if not keys:
         raise ScanTalkError("emotion keyframes are empty; give at least one (time_s, label, intensity)")
+    bad = [key for key in keys if not (np.isfinite(key[0]) and np.isfinite(key[2]))]
+    if bad:
+        raise ScanTalkError(f"emotion keyframe {bad[0][:1] + bad[0][2:]} has a time or intensity that is not a "
+                            "finite number; give times in seconds and intensities in [0, 1]")
     if intensity is not None:
         raise ScanTalkError("with emotion keyframes, each keyframe carries its own intensity; drop intensity=")
     times = np.array([key[0] for key in keys])

@@ -12,12 +12,13 @@ memory map, so the process's resident memory stays at one chunk however long the
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from scantalk.errors import AnimationError
+from scantalk.errors import AnimationError, OutputExistsError
 
 FRAME_DTYPE = np.dtype("<f4")
 
@@ -26,23 +27,36 @@ class FrameWriter:
     """Write (T, V, 3) float32 frames to an `.npy` file in order, chunk by chunk, atomically.
 
     Use as a context manager: the file appears at `path` only when every frame was written; an
-    error or an interruption leaves no file (the partial one is a hidden sibling that is removed).
+    error or an interruption leaves no file (the partial one is a hidden sibling, created with an
+    unpredictable name, that is removed). Frames that are not finite (NaN, inf) are refused: a
+    broken model or input must never leave a file that looks like an animation.
 
     Args:
         path: the destination `.npy`.
         num_frames, num_vertices: the final shape (T, V, 3).
+        overwrite: replace an existing file at `path`; without it an existing file is refused.
     """
 
-    def __init__(self, path: str | Path, num_frames: int, num_vertices: int) -> None:
+    def __init__(self, path: str | Path, num_frames: int, num_vertices: int, overwrite: bool = False) -> None:
         self.path = Path(path)
         self.shape = (int(num_frames), int(num_vertices), 3)
+        self.overwrite = overwrite
         self.written = 0
-        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        self._tmp: Path | None = None
         self._handle = None
+        self._check_destination()
+
+    def _check_destination(self) -> None:
+        if self.path.is_symlink() or (self.path.exists() and not self.overwrite):
+            raise OutputExistsError(f"frames file {self.path} already exists; pass overwrite=True to replace it, "
+                                    "or choose a new .npy path")
 
     def __enter__(self) -> "FrameWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self._tmp, "wb")
+        # mkstemp: an exclusive create under a random name, so a planted file or symlink is never followed.
+        handle, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+        self._tmp = Path(tmp)
+        self._handle = os.fdopen(handle, "wb")
         np.lib.format.write_array_header_1_0(
             self._handle, {"descr": FRAME_DTYPE.str, "fortran_order": False, "shape": self.shape})
         return self
@@ -54,6 +68,10 @@ class FrameWriter:
             raise ValueError(f"frames chunk of shape {chunk.shape} does not fit frames of shape {self.shape}")
         if self.written + len(chunk) > self.shape[0]:
             raise ValueError(f"{self.written + len(chunk)} frames written into a file of {self.shape[0]}")
+        if not np.isfinite(chunk).all():
+            bad = self.written + int(np.flatnonzero(~np.isfinite(chunk).reshape(len(chunk), -1).all(axis=1))[0])
+            raise AnimationError(f"frame {bad} of {self.path.name} is not finite (NaN or inf): the model or its "
+                                 "inputs are broken (e.g. a corrupted checkpoint); nothing was written")
         self._handle.write(chunk.tobytes())
         self.written += len(chunk)
 
@@ -62,9 +80,26 @@ class FrameWriter:
         if kind is None and self.written != self.shape[0]:
             self._tmp.unlink(missing_ok=True)
             raise ValueError(f"only {self.written} of {self.shape[0]} frames were written to {self.path}")
-        if kind is None:
-            os.replace(self._tmp, self.path)
-        else:
+        if kind is not None:
+            self._tmp.unlink(missing_ok=True)
+            return
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)
+        try:
+            if self.overwrite:
+                os.replace(self._tmp, self.path)
+            else:
+                self._check_destination()
+                # link(2) never replaces: a file that appeared meanwhile is kept, ours is refused.
+                try:
+                    os.link(self._tmp, self.path)
+                except FileExistsError:
+                    self._check_destination()
+                    raise
+                except OSError:  # a file system without hard links
+                    os.rename(self._tmp, self.path)
+        finally:
             self._tmp.unlink(missing_ok=True)
 
     def store(self) -> "FrameStore":

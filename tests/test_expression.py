@@ -85,3 +85,14 @@ def test_with_an_emotion_the_lip_gap_is_the_speech_alone(head):
 def test_separate_eyeball_meshes_are_found(head):
     assert np.array_equal(eyeball_parts(head.verts, head.faces, head.landmarks), head.parts)
     assert eyeball_parts(head.verts, None, head.landmarks) is None  # a point cloud has no pieces
+
+
+def test_keyframes_at_times_or_intensities_that_are_not_finite_are_refused():
+    from scantalk.expression import expression_track
+
+    def weights_of(label, level):
+        return np.full(3, level)
+
+    for keys in ([(float("nan"), "sad", 0.5)], [(0.0, "sad", float("inf"))]):
+        with pytest.raises(ScanTalkError, match="not a finite number"):
+            expression_track(weights_of, keys, None, 10, 30.0)

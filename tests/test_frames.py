@@ -56,7 +56,7 @@ def test_a_crash_mid_write_leaves_no_file_and_keeps_an_older_one(tmp_path):
     _write(tmp_path / "old.npy", frames)
     before = (tmp_path / "old.npy").read_bytes()
     with pytest.raises(KeyboardInterrupt):
-        with FrameWriter(tmp_path / "old.npy", len(frames), frames.shape[1]) as writer:
+        with FrameWriter(tmp_path / "old.npy", len(frames), frames.shape[1], overwrite=True) as writer:
             writer.write(frames[:5] + 1.0)
             raise KeyboardInterrupt
     assert (tmp_path / "old.npy").read_bytes() == before
@@ -180,3 +180,44 @@ def test_reading_a_long_animation_in_chunks_keeps_resident_memory_bounded(tmp_pa
     assert firsts == [float(start) for start in range(0, num_frames, frames_per_chunk)]
     # Mapping or loading the file would add its whole ~150 MB; chunked reads add about two chunks.
     assert grown_bytes < 3 * chunk_bytes
+
+
+def test_an_existing_frames_file_is_kept_without_overwrite(tmp_path):
+    from scantalk.errors import OutputExistsError
+
+    frames = _frames()
+    (tmp_path / "mine.npy").write_bytes(b"a user's file")
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
+        _write(tmp_path / "mine.npy", frames)
+    assert (tmp_path / "mine.npy").read_bytes() == b"a user's file"
+    with FrameWriter(tmp_path / "mine.npy", len(frames), frames.shape[1], overwrite=True) as writer:
+        writer.write(frames)
+    assert np.array_equal(np.load(tmp_path / "mine.npy"), frames)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.npy"]
+
+
+def test_the_partial_file_never_follows_a_planted_symlink(tmp_path):
+    import os
+
+    frames = _frames()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    # Every name the old writer could have used: `.<name>.<pid>.partial`.
+    (tmp_path / f".frames.npy.{os.getpid()}.partial").symlink_to(victim)
+    store = _write(tmp_path / "frames.npy", frames)
+    assert victim.read_text() == "precious"
+    assert np.array_equal(np.asarray(store), frames)
+    assert not (tmp_path / "frames.npy").is_symlink()
+
+
+def test_frames_that_are_not_finite_are_never_written(tmp_path):
+    from scantalk.errors import AnimationError
+
+    frames = _frames()
+    frames[7, 3, 1] = np.nan
+    with pytest.raises(AnimationError, match="frame 7 .* not finite"):
+        _write(tmp_path / "frames.npy", frames)
+    frames[7, 3, 1] = np.inf
+    with pytest.raises(AnimationError, match="not finite"):
+        _write(tmp_path / "frames.npy", frames)
+    assert list(tmp_path.iterdir()) == []

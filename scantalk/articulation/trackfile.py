@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from scantalk.articulation.channels import CHANNEL_UNITS
+from scantalk.animation import MAX_FPS, MIN_FPS
 from scantalk.articulation.errors import ArticulationError
 from scantalk.atomic import atomic_write_text
 
@@ -39,6 +40,14 @@ def write_csv(path: str | Path, values: np.ndarray, fps: float, channels: tuple[
         lines.append(",".join([_number(index / fps)] + [_number(v) for v in row]))
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+def _check_file_fps(path: Path, fps: float) -> float:
+    """The fps a track file gives, if it is one `--fps` would accept (MIN_FPS to MAX_FPS)."""
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise ArticulationError(f"{path} gives fps={fps:g}, outside {MIN_FPS:g}-{MAX_FPS:g} frames per second; "
+                                "fix its fps (the '# fps=' comment or \"fps\" entry) or resample the track")
+    return fps
 
 
 def _read_text(path: Path, kind: str) -> str:
@@ -94,13 +103,16 @@ def read_csv(path: str | Path) -> tuple[np.ndarray, float, tuple[str, ...]]:
         raise ArticulationError(f"{path} has no 'time_s,<channel>,...' header or no rows; this is not an articulation CSV")
     table = np.array(rows, dtype=np.float64)
     times = table[:, 0]
+    if not np.all(np.isfinite(times)):
+        row = int(np.flatnonzero(~np.isfinite(times))[0])
+        raise ArticulationError(f"{path}: time_s on row {row + 1} is {times[row]}; every row needs a finite time "
+                                "in seconds (fill or delete the row)")
     if fps is None:
         if len(times) < 2:
             raise ArticulationError(f"{path} has one row and no '# fps=...' comment; the frame rate is unknown")
         fps = 1.0 / float(np.median(np.diff(times)))
         fps = round(fps) if abs(fps - round(fps)) < 1e-3 else fps
-    if not (math.isfinite(fps) and fps > 0):
-        raise ArticulationError(f"{path} gives fps={fps}; the frame rate must be positive")
+    _check_file_fps(path, fps)
     expected = np.arange(len(times)) / fps
     if np.any(np.abs(times - expected) > 0.25 / fps):
         worst = int(np.argmax(np.abs(times - expected)))
@@ -149,6 +161,7 @@ def read_json(path: str | Path) -> tuple[np.ndarray, float, tuple[str, ...]]:
     except (KeyError, TypeError, ValueError):
         raise ArticulationError(f"{path} lacks fps or a channel's name/values; re-save it with "
                                 "ArticulationTrack.save_json") from None
+    _check_file_fps(path, fps)
     lengths = {len(column) for column in columns}
     if len(lengths) != 1 or any(column.ndim != 1 for column in columns):
         raise ArticulationError(f"{path}: the channels hold different numbers of frames {sorted(lengths)}; "

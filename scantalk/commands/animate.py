@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="an emotion label (happy) or a mix (happy:0.6,pleased:0.3); or keyframes over time, "
                              "TIME_S=EMOTION@INTENSITY;... e.g. '0=sad@0.5;3=happy:0.6,pleased:0.3@1'")
     parser.add_argument("--intensity", type=float, default=None, help="emotion strength in [0, 1]")
+    parser.add_argument("--landmarks", default=None,
+                        help="a landmarks.json (as an animation saves it) to place the rig from instead of the points found")
     parser.add_argument("--track", default=None,
                         help="decode this articulation track (.csv/.json, e.g. an edited articulation.csv) "
                              "onto the face instead of the speech; AUDIO, if given, is kept as the soundtrack")
@@ -64,9 +67,13 @@ def parse_emotion(text: str | None) -> Any:
         when, _, rest = part.partition("=")
         what, _, level = rest.rpartition("@")
         try:
-            keys.append((float(when), _emotion_or_mix(what), float(level)))
+            time_s, intensity = float(when), float(level)
         except ValueError:
             raise ScanTalkError(f"--emotion keyframe {part!r}: write TIME_S=EMOTION@INTENSITY, e.g. 0=sad@0.5") from None
+        if not (math.isfinite(time_s) and math.isfinite(intensity)):
+            raise ScanTalkError(f"--emotion keyframe {part!r}: the time must be a finite number of seconds and "
+                                "the intensity a finite number in [0, 1], e.g. 0=sad@0.5")
+        keys.append((time_s, _emotion_or_mix(what), intensity))
     return keys
 
 
@@ -84,7 +91,12 @@ def run(args: argparse.Namespace) -> int:
     emotion = parse_emotion(args.emotion)
     check_resolution(args.resolution)
     device = resolve_device(args.device)
-    inputs = [path for path in (args.face, args.audio, args.track, args.checkpoint) if path]
+    inputs = [path for path in (args.face, args.audio, args.track, args.checkpoint, args.landmarks) if path]
+    landmarks = None
+    if args.landmarks is not None:
+        from scantalk.landmarks import read_landmarks
+
+        landmarks = read_landmarks(args.landmarks)
     # The output is built in a hidden sibling folder (created now, so an unwritable place fails
     # at once) and swapped in at the end: an interrupted run leaves the old output as it was.
     with staged_output_dir(args.out, args.overwrite, is_animation_dir, inputs, what="-o") as staging:
@@ -100,13 +112,21 @@ def run(args: argparse.Namespace) -> int:
             animation = animator.animate_track(args.face, args.track, audio=args.audio, align=args.align,
                                                up=args.up, forward=args.forward, out=frames_file,
                                                fps=fps if args.fps_given else None, emotion=emotion,
-                                               intensity=args.intensity)
+                                               intensity=args.intensity, landmarks=landmarks)
         else:
             animation = animator.animate(args.face, args.audio, fps=fps, align=args.align, up=args.up,
                                          forward=args.forward, emotion=emotion, intensity=args.intensity,
-                                         out=frames_file)
+                                         out=frames_file, landmarks=landmarks)
         clock = time.perf_counter()
         animation.write_files(staging)
+        if len(animation.audio) == 0:  # a track without AUDIO: no soundtrack rather than an empty one
+            (staging / "audio.wav").unlink(missing_ok=True)
+        if animator.articulated:
+            # What the rig was placed from, to see and correct (landmarks.json is written with the files).
+            fit = animator.fit_face(args.face, align=args.align, up=args.up, forward=args.forward,
+                                    landmarks=landmarks)
+            if fit.head is not None:
+                fit.save_landmarks(staging, landmarks)
         if not args.no_video:
             animation.to_video(staging / "animation.mp4", resolution=args.resolution, compare=args.compare)
         video_s = time.perf_counter() - clock

@@ -2,7 +2,8 @@
 
 The face is the `james` scan (menpo3d, BSD-3), which the default model never saw in training;
 the speech is a LibriVox recording (public domain, from CMU PocketSphinx's test data). Both are
-vendored in `scantalk/assets/`, so the demo needs no network and no extra package.
+vendored in `scantalk/assets/`, so the demo needs no network and no extra package. The video shows
+neutral | animated | a close-up of the mouth, large enough to see the lips part.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo", help="output folder (default ./demo)")
     parser.add_argument("--face", default=None, help="a face of your own instead of the james scan")
     parser.add_argument("--audio", default=None, help="speech of your own instead of the LibriVox clip")
-    parser.add_argument("--resolution", type=int, default=512)
+    parser.add_argument("--resolution", type=int, default=512, help="pixels per side of each video panel")
     parser.add_argument("--no-video", action="store_true", help="skip the video")
+    parser.add_argument("--no-closeup", action="store_true",
+                        help="leave out the mouth close-up (video: neutral | animated only)")
 
 
 def is_demo_dir(path: Path) -> bool:
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     video = None
     if not args.no_video:
         video = animation.to_video(out / "animation" / "animation.mp4", resolution=args.resolution,
-                                   compare="neutral")
+                                   compare="neutral", mouth_closeup=not args.no_closeup)
     stages["write"] = time.perf_counter() - clock
 
     print(f"\nface:   {face_note}")
@@ -90,5 +93,6 @@ def run(args: argparse.Namespace) -> int:
     if animation.articulation is not None:
         print(f"articulation track (editable curves): {(out / 'animation' / 'articulation.csv').resolve()}")
     if video is not None:
-        print(f"video (neutral | animated): {video.resolve()}")
+        layout = "neutral | animated" + ("" if args.no_closeup else " | mouth close-up")
+        print(f"video ({layout}): {video.resolve()}")
     return 0

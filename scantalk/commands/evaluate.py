@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from scantalk.animation import check_fps
 from scantalk.atomic import atomic_write_text
 from scantalk.data.load import load_dataset
 from scantalk.data.sequence import SequenceRef
-from scantalk.errors import DatasetError
+from scantalk.errors import DatasetError, ScanTalkError
 from scantalk.metrics import EvaluationReport, evaluate_sequences
 
 METRICS_FILE = "metrics.json"
@@ -133,6 +134,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.fps is not None:
+        check_fps(args.fps)
+    if args.frame_step is not None and args.frame_step < 1:
+        raise ScanTalkError(f"--frame-step {args.frame_step}: keep every n-th frame with n ≥ 1")
     refs = load_dataset(
         args.dataset, layout=args.layout, split=None if args.split == "all" else args.split, dataset=args.kind,
         fps=args.fps, frame_step=args.frame_step, lip_mask=args.lip_mask, upper_mask=args.upper_mask,

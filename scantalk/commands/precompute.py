@@ -62,8 +62,13 @@ class TemplateFrame:
     landmark_region: bool = False
 
 
-def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame = TemplateFrame()) -> PrecomputeResult:
-    """Load, clean, align and cache the operators of one file; user errors are returned, not raised."""
+def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame = TemplateFrame(),
+                   k_eig_given: bool = False) -> PrecomputeResult:
+    """Load, clean, align and cache the operators of one file; user errors are returned, not raised.
+
+    k_eig_given: `k_eig` was asked for (--k-eig), so a file with too few vertices for it is an
+    error rather than silently getting fewer eigenpairs.
+    """
     import warnings
 
     from scantalk.alignment import aligned_template
@@ -72,6 +77,10 @@ def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame
 
     try:
         mesh = load_mesh(source)
+        if k_eig_given and k_eig >= mesh.num_vertices:
+            raise ScanTalkError(f"--k-eig {k_eig} asks for more eigenpairs than {source} has vertices "
+                                f"({mesh.num_vertices}); pass a --k-eig below {mesh.num_vertices}, or omit it "
+                                "to use the model's")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # `animate` repeats the plausibility warning where it matters
             template, _ = aligned_template(mesh.verts, frame.align, frame.up, frame.forward,
@@ -95,11 +104,13 @@ def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame
 
 
 def precompute(sources: list[str], cache_dir: str | Path, k_eig: int = 128, workers: int | None = None,
-               progress: bool = True, frame: TemplateFrame = TemplateFrame()) -> list[PrecomputeResult]:  # fmt: skip
+               progress: bool = True, frame: TemplateFrame = TemplateFrame(),
+               k_eig_given: bool = False) -> list[PrecomputeResult]:  # fmt: skip
     """Cache operators for every file in `sources`; results in input order (errors included).
 
     frame: how each face is aligned first (default: the file's own coordinates); pass the
     frame of `animate` (see `animate_frame`) to fill what animating the files will look up.
+    workers: worker processes (≥ 1; default min(2, #files)). k_eig_given: see `precompute_one`.
     """
     from tqdm import tqdm
 
@@ -110,20 +121,23 @@ def precompute(sources: list[str], cache_dir: str | Path, k_eig: int = 128, work
     cache_dir = str(cache.directory)
     if k_eig < 1:
         raise ScanTalkError(f"--k-eig must be a positive number of eigenpairs, got {k_eig}.")
+    if workers is not None and workers < 1:
+        raise ScanTalkError(f"--workers {workers}: give at least 1 worker process (or omit it for min(2, #files))")
     workers = min(2, len(sources)) if workers is None else max(1, min(workers, len(sources)))
     results: dict[str, PrecomputeResult] = {}
     bar = tqdm(total=len(sources), desc="operators", unit="mesh", disable=not progress, file=sys.stderr)
     if workers == 1:
         for source in sources:
             try:
-                results[source] = precompute_one(source, cache_dir, k_eig, frame)
+                results[source] = precompute_one(source, cache_dir, k_eig, frame, k_eig_given)
             except Exception as error:  # as in the pool below: one file's crash must not lose the others
                 results[source] = PrecomputeResult(source, error=f"{source}: unexpected {type(error).__name__}: {error}")
             bar.update()
     else:
         # spawn, not fork: a forked copy of a process that already started torch/OpenMP threads can hang.
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures: dict[Future, str] = {pool.submit(precompute_one, s, cache_dir, k_eig, frame): s for s in sources}
+            futures: dict[Future, str] = {pool.submit(precompute_one, s, cache_dir, k_eig, frame, k_eig_given): s
+                                          for s in sources}
             for future in as_completed(futures):
                 source = futures[future]
                 try:
@@ -167,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
     sources = list(dict.fromkeys(args.meshes))  # a file named twice is computed once
     frame, model_k_eig = animate_frame(args.checkpoint, args.align, args.up, args.forward)
     k_eig = model_k_eig if args.k_eig is None else args.k_eig
-    results = precompute(sources, cache_dir, k_eig=k_eig, workers=args.workers, frame=frame)
+    results = precompute(sources, cache_dir, k_eig=k_eig, workers=args.workers, frame=frame,
+                         k_eig_given=args.k_eig is not None)
     failed = [result for result in results if result.error]
     for result in results:
         if result.error:

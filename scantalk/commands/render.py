@@ -14,7 +14,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", default=None, help="video path, .mp4 (default ANIMATION_DIR/animation.mp4)")
     parser.add_argument("--compare", default=None,
                         help="'neutral' (neutral | animated) or a ground-truth .npy (T, V, 3) shown on the left")
-    parser.add_argument("--resolution", type=int, default=512)
+    parser.add_argument("--resolution", type=int, default=512, help="pixels per side of each panel")
+    parser.add_argument("--closeup", action="store_true",
+                        help="add a panel framed on the mouth (found from meta.json's landmarks, else the motion)")
 
 
 def load_compare(path: str | Path, num_vertices: int) -> np.ndarray:
@@ -59,6 +61,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: --compare has {len(compare)} frames and the animation {animation.num_frames}; "
                   f"rendering the first {frames}", file=sys.stderr)
             animation.frames, compare = animation.frames[:frames], compare[:frames]
-    animation.to_video(out, resolution=args.resolution, compare=compare)
+    animation.to_video(out, resolution=args.resolution, compare=compare, mouth_closeup=args.closeup)
     print(f"video written to {out.resolve()}")
     return 0

@@ -36,6 +36,18 @@ def check_resolution(resolution: int) -> int:
     return int(resolution)
 
 
+def check_rotation(rotation: np.ndarray | None) -> np.ndarray:
+    """`rotation` as a float64 (3, 3) proper rotation (identity for None), else ScanTalkError."""
+    if rotation is None:
+        return np.eye(3)
+    matrix = np.asarray(rotation, dtype=np.float64)
+    if (matrix.shape != (3, 3) or not np.all(np.isfinite(matrix))
+            or not np.allclose(matrix @ matrix.T, np.eye(3), atol=1e-4) or np.linalg.det(matrix) < 0):
+        raise ScanTalkError(f"a view rotation must be a (3, 3) rotation matrix (orthonormal rows: right, up, "
+                            f"forward; no mirroring), got {np.asarray(rotation).tolist()}.")
+    return matrix
+
+
 @dataclass(frozen=True)
 class Camera:
     """A perspective pinhole camera.
@@ -61,29 +73,64 @@ class Camera:
         resolution: int = 512,
         fov_degrees: float = 20.0,
         margin: float = 0.12,
+        rotation: np.ndarray | None = None,
     ) -> "Camera":
-        """A camera on the +z side of the face, looking along −z with y up, framing `verts`.
+        """A camera in front of the face, framing all of `verts`.
 
-        verts (V, 3) metres: the first (neutral) frame; its bounding box, enlarged by `margin`
-        (a fraction of its half size) on every side, fits the square `resolution`² image.
-        fov_degrees: the vertical field of view; small angles flatten perspective like a
-        portrait lens. Use the same camera for the whole sequence, so motion is not reframed.
+        Args:
+            verts: (V, 3) the first (neutral) frame, in any length unit; its bounding box in the
+                view's axes, enlarged by `margin` (a fraction of its half size) on every side,
+                fits the square `resolution`² image.
+            resolution: pixels per side.
+            fov_degrees: the vertical field of view; small angles flatten perspective like a
+                portrait lens.
+            margin: the empty border, as a fraction of the box's half size.
+            rotation: (3, 3) rows: the face's right, up and forward directions in the frames'
+                coordinates (an `Alignment.rotation`); None: x right, y up, the face looks
+                towards +z.
+
+        Returns:
+            The camera; use the same one for the whole sequence, so motion is not reframed.
         """
         verts = check_points(verts, "The frame to frame with the camera")
-        resolution = check_resolution(resolution)
-        if not 1.0 <= fov_degrees <= 120.0:
-            raise ScanTalkError(f"fov_degrees must lie in [1, 120], got {fov_degrees}.")
-        low, high = verts.min(axis=0), verts.max(axis=0)
+        rotation = check_rotation(rotation)
+        local = verts @ rotation.T
+        low, high = local.min(axis=0), local.max(axis=0)
         centre = (low + high) / 2.0
         half = (high - low) / 2.0
         # A single point or a flat line still needs a finite, non-zero view.
         half_size = max(half[0], half[1], 1e-3 * max(float(np.abs(centre).max()), 1.0)) * (1.0 + margin)
-        tan_half = math.tan(math.radians(fov_degrees) / 2.0)
         # Frame the bounding box's front plane: the nearest plane projects largest.
-        eye = np.array([centre[0], centre[1], high[2] + half_size / tan_half])
+        front = np.array([centre[0], centre[1], high[2]]) @ rotation
+        return cls.looking_at(front, half_size, rotation, resolution, fov_degrees)
+
+    @classmethod
+    def looking_at(cls, target: np.ndarray, half_size: float, rotation: np.ndarray | None = None,
+                   resolution: int = 512, fov_degrees: float = 20.0) -> "Camera":
+        """A camera straight in front of `target`, whose square image spans ±`half_size` there.
+
+        Args:
+            target: (3,) the point at the image centre, in the frames' coordinates.
+            half_size: half the side of the square seen in the plane through `target` facing
+                the camera, in the frames' length unit (> 0).
+            rotation: (3, 3) the face's right, up and forward directions as rows (see `framing`).
+            resolution: pixels per side.
+            fov_degrees: the vertical field of view, 1-120°.
+
+        Returns:
+            The camera, `half_size / tan(fov / 2)` in front of `target` along the forward axis.
+        """
+        resolution = check_resolution(resolution)
+        if not 1.0 <= fov_degrees <= 120.0:
+            raise ScanTalkError(f"fov_degrees must lie in [1, 120], got {fov_degrees}.")
+        if not (np.isfinite(half_size) and half_size > 0):
+            raise ScanTalkError(f"half_size must be a positive length, got {half_size}.")
+        rotation = check_rotation(rotation)
+        tan_half = math.tan(math.radians(fov_degrees) / 2.0)
+        eye = np.asarray(target, dtype=np.float64) + rotation[2] * (half_size / tan_half)
         focal = (resolution / 2.0) / tan_half
         near = max(1e-6, 1e-3 * half_size)
-        return cls(eye=eye, rotation=np.eye(3), focal=float(focal), width=int(resolution),
+        return cls(eye=eye, rotation=rotation, focal=float(focal), width=int(resolution),
                    height=int(resolution), near=near)
 
     def to_camera(self, points: np.ndarray) -> np.ndarray:
@@ -124,11 +171,14 @@ class Style:
     """Look of a rendering. Colours are linear RGB in [0, 1].
 
     light: direction *towards* the light in camera coordinates (x right, y up, z towards the
-    viewer); upper-left-front by default, so a face reads with soft modelling.
+    viewer); upper-left-front by default, so a face reads with soft modelling ·
+    cavity_color: the inside of the surface and holes enclosed by the face (the mouth between
+    parted lips; see cavity.py), a dark red that reads as a mouth, not as a gap.
     """
 
     base_color: tuple[float, float, float] = (0.78, 0.71, 0.66)
     background: tuple[float, float, float] = (0.94, 0.94, 0.95)
+    cavity_color: tuple[float, float, float] = (0.24, 0.06, 0.06)
     ambient: float = 0.22
     diffuse: float = 0.78
     specular: float = 0.12
@@ -144,13 +194,32 @@ def shade(normals: np.ndarray, to_eye: np.ndarray, camera: Camera, style: Style)
     Normals facing away from the viewer are flipped, so scans with inconsistent winding and
     point clouds shade correctly from both sides.
     """
-    normals = np.where((_dot(normals, to_eye) < 0.0)[:, None], -normals, normals)
     light = np.asarray(style.light) @ camera.rotation
     light = (light / np.sqrt(light @ light)).astype(normals.dtype)
-    lambert = np.clip(normals @ light, 0.0, None)[:, None]
-    highlight = np.clip(_dot(normals, unit(to_eye + light)), 0.0, None)[:, None] ** style.shininess
+    facing = _dot(normals, to_eye)
+    # Per-pixel scalars only (no (N, 3) temporaries): flipping n flips both dot products.
+    normal_light = np.where(facing < 0.0, -1.0, 1.0).astype(normals.dtype) * (normals @ light)
+    lambert = np.clip(normal_light, 0.0, None)
+    # Half vector h = (e + l) / |e + l| for unit e and l: n·h = (n·e + n·l) / sqrt(2 + 2 e·l).
+    half_length = np.sqrt(np.maximum(2.0 + 2.0 * (to_eye @ light), 1e-12))
+    highlight = _power(np.clip((np.abs(facing) + normal_light) / half_length, 0.0, 1.0), style.shininess)
     base = np.asarray(style.base_color, dtype=normals.dtype)
-    return np.clip(base * (style.ambient + style.diffuse * lambert) + style.specular * highlight, 0.0, 1.0)
+    colours = base * (style.ambient + style.diffuse * lambert)[:, None] + (style.specular * highlight)[:, None]
+    return np.clip(colours, 0.0, 1.0)
+
+
+def _power(values: np.ndarray, exponent: float) -> np.ndarray:
+    """`values ** exponent`; a whole exponent by repeated squaring, several times faster than pow."""
+    if not (float(exponent).is_integer() and 0 <= exponent <= 1024):
+        return values**exponent
+    remaining, result, square = int(exponent), np.ones_like(values), values
+    while remaining:
+        if remaining & 1:
+            result = result * square
+        remaining >>= 1
+        if remaining:
+            square = square * square
+    return result
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:

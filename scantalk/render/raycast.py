@@ -11,9 +11,8 @@ Both give the same image (tests/render). On the shared 2-core machine, a 10k-ver
 took about 40 ms of CPU per frame with raster (culling on) and 60 ms with raycast, so raster is
 the default. Shading (camera.py) is common to both.
 
-Point clouds are drawn as camera-facing discs ("splats") through the same z-buffer, shaded
-by per-point umbrella normals over a neighbour ring found once on the first frame (the points
-of an animation correspond across frames).
+Point clouds are drawn as camera-facing discs ("splats", splats.py) through the same z-buffer
+(zbuffer.py). The mouth interior of a mesh, seen between parted lips, is painted dark (cavity.py).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
-import torch
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
@@ -33,51 +31,12 @@ from scantalk.errors import MeshError, ScanTalkError
 from scantalk.frames import FrameStore
 from scantalk.geometry.normals import vertex_normals
 from scantalk.render.camera import Camera, Style, check_points, shade, unit
+from scantalk.render.cavity import inner_side, is_outward_oriented, outside_sign, paint_cavity
+from scantalk.render.splats import neighbour_rings, ring_normals, splat
+from scantalk.render.zbuffer import empty_zbuffer, fill_spans, offsets, winners
 
-_EMPTY = torch.iinfo(torch.int64).max
-# Bound on (triangle or splat, pixel) candidates held at once: ~100 MB of temporaries.
-_MAX_CANDIDATES = 4_000_000
 BACKENDS = ("raster", "raycast")
 _Item, _Result = TypeVar("_Item"), TypeVar("_Result")
-
-
-def _zbuffer(n_pixels: int, zbuffer: np.ndarray | None) -> np.ndarray:
-    """An empty z-buffer (H·W,) int64: `zbuffer` reset in place when given (saves the page
-    faults of a fresh 2 MB allocation every frame), else a new one."""
-    if zbuffer is None or zbuffer.shape != (n_pixels,):
-        return np.full(n_pixels, _EMPTY, dtype=np.int64)
-    zbuffer.fill(_EMPTY)
-    return zbuffer
-
-
-def _fill_spans(zbuffer: np.ndarray, width: int, row: np.ndarray, first_x: np.ndarray, counts: np.ndarray,
-                owner: np.ndarray, inverse_depth: np.ndarray, inverse_depth_step: np.ndarray) -> None:
-    """Z-buffer horizontal runs of pixels, keeping per pixel the candidate with the smallest depth.
-
-    Run i covers `counts[i]` pixels of pixel row `row[i]` from column `first_x[i]` rightwards,
-    belongs to triangle or point `owner[i]`, and has 1/depth (1/metres) `inverse_depth[i]` at
-    its first pixel, changing by `inverse_depth_step[i]` per pixel (1/depth is affine in screen
-    space). Positive float32 bit patterns sort like the floats, so the key
-    (depth bits << 32 | owner) orders by depth and breaks ties by id, deterministically, and
-    one `scatter_reduce(amin)` resolves visibility.
-    """
-    target = torch.from_numpy(zbuffer)
-    row_pixel = row * width + first_x
-    inverse_depth, inverse_depth_step = inverse_depth.astype(np.float32), inverse_depth_step.astype(np.float32)
-    for part in _chunks(counts):
-        count = counts[part]
-        step = _offsets(count)
-        depth = 1.0 / (np.repeat(inverse_depth[part], count)
-                       + np.repeat(inverse_depth_step[part], count) * step.astype(np.float32))
-        key = (depth.view(np.int32).astype(np.int64) << 32) | np.repeat(owner[part], count)
-        target.scatter_reduce_(0, torch.from_numpy(np.repeat(row_pixel[part], count) + step), torch.from_numpy(key),
-                               reduce="amin", include_self=True)
-
-
-def _winners(zbuffer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Z-buffer → (flat pixel indices (N,), owner id (N,)) of the pixels something covers."""
-    flat = np.flatnonzero(zbuffer != _EMPTY)
-    return flat, zbuffer[flat] & 0xFFFFFFFF
 
 
 def _edge_coefficients(tri_pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,24 +54,6 @@ def _edge_coefficients(tri_pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         coeffs[:, row, 1] = (q[:, 0] - p[:, 0]) * inv
         coeffs[:, row, 2] = (p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1]) * inv
     return coeffs, area
-
-
-def _chunks(counts: np.ndarray) -> Iterator[slice]:
-    """Split items with `counts` candidates each into runs of ≤ ~_MAX_CANDIDATES candidates."""
-    ends = np.cumsum(counts)
-    start = 0
-    while start < len(counts):
-        base = ends[start - 1] if start else 0
-        stop = max(int(np.searchsorted(ends, base + _MAX_CANDIDATES, side="right")), start + 1)
-        yield slice(start, stop)
-        start = stop
-
-
-def _offsets(counts: np.ndarray) -> np.ndarray:
-    """For runs of `counts[i]` entries, each entry's offset 0, 1, … within its run (sum(counts),).
-    Per-run values expand alongside with `np.repeat(values, counts)`: a sequential copy,
-    several times faster than gathering through a run-index array."""
-    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def rasterise(verts: np.ndarray, faces: np.ndarray, camera: Camera, cull_backfaces: bool = False,
@@ -155,7 +96,7 @@ def rasterise(verts: np.ndarray, faces: np.ndarray, camera: Camera, cull_backfac
     ], axis=1)
     heights = high[ids, 1] - low[ids, 1] + 1
     rows = np.repeat(table, heights, axis=0)
-    row = np.repeat(low[ids, 1], heights) + _offsets(heights)
+    row = np.repeat(low[ids, 1], heights) + offsets(heights)
     y = row + 0.5
     tolerance = 1e-7  # a centre exactly on a shared edge is drawn by both triangles, never by none
     lower = [rows[:, k] * y + rows[:, 3 + k] for k in range(3)]
@@ -165,9 +106,9 @@ def rasterise(verts: np.ndarray, faces: np.ndarray, camera: Camera, cull_backfac
     counts = np.clip(last_x - first_x + 1, 0, None).astype(np.int64)
     first_x = np.where(counts > 0, first_x, 0).astype(np.int64)
     row_inverse_depth = rows[:, 14] * (first_x + 0.5) + rows[:, 15] * y + rows[:, 16]
-    zbuffer = _zbuffer(width * height, zbuffer)
-    _fill_spans(zbuffer, width, row, first_x, counts, np.repeat(ids, heights), row_inverse_depth, rows[:, 14])
-    flat, triangle = _winners(zbuffer)
+    zbuffer = empty_zbuffer(width * height, zbuffer)
+    fill_spans(zbuffer, width, row, first_x, counts, np.repeat(ids, heights), row_inverse_depth, rows[:, 14])
+    flat, triangle = winners(zbuffer)
     # Screen weights relative to the first corner, w = (1 − w1 − w2, w1, w2), stay exact in float32
     # (small offsets, no large constant terms); then perspective-correct them with 1/z.
     corner = np.concatenate([tri_pixels[:, 0], coeffs[:, 1:, :2].reshape(-1, 4), 1.0 / tri_depth], axis=1)
@@ -197,55 +138,6 @@ def raycast(verts: np.ndarray, faces: np.ndarray, rays: np.ndarray) -> tuple[np.
     return flat, triangle, np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=1)
 
 
-def splat(points: np.ndarray, radius: float | np.ndarray, camera: Camera,
-          zbuffer: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest point per pixel, each point drawn as a camera-facing disc of `radius` metres.
-
-    points (V, 3) metres, radius: one for all or (V,) → the covered pixels as flat indices (N,)
-    and the visible point of each (N,). A disc covers at least the pixel its centre falls in,
-    however far away it is. zbuffer: optional (H·W,) int64 scratch array reused between frames.
-    """
-    width, height = camera.width, camera.height
-    pixels, depth = camera.project(points)
-    visible = np.flatnonzero(depth > camera.near)
-    radius = np.broadcast_to(np.asarray(radius, dtype=np.float64), depth.shape)[visible]
-    # ≥ 0.75 px: the centre of the pixel holding the point is at most 0.71 px away.
-    pixel_radius = np.clip(camera.focal * radius / depth[visible], 0.75, 16.0)
-    centre = pixels[visible]
-    top = np.clip(np.ceil(centre[:, 1] - pixel_radius - 0.5), 0, None).astype(np.int64)
-    bottom = np.minimum(np.floor(centre[:, 1] + pixel_radius - 0.5), height - 1).astype(np.int64)
-    heights = np.clip(bottom - top + 1, 0, None)
-    run = np.repeat(np.arange(len(visible)), heights)
-    row = top[run] + _offsets(heights)
-    gap = row + 0.5 - centre[run, 1]
-    half = np.sqrt(np.clip(pixel_radius[run] ** 2 - gap**2, 0.0, None))
-    first_x = np.clip(np.ceil(centre[run, 0] - half - 0.5), 0, None).astype(np.int64)
-    last_x = np.minimum(np.floor(centre[run, 0] + half - 0.5), width - 1).astype(np.int64)
-    counts = np.clip(last_x - first_x + 1, 0, None)
-    zbuffer = _zbuffer(width * height, zbuffer)
-    _fill_spans(zbuffer, width, row, first_x, counts, visible[run], 1.0 / depth[visible][run],
-                np.zeros(len(run)))
-    return _winners(zbuffer)
-
-
-def is_outward_oriented(verts: np.ndarray, faces: np.ndarray) -> bool:
-    """Whether back faces may be culled: consistent winding, and normals pointing outwards.
-
-    verts (V, 3), faces (F, 3). Consistent: no directed edge is used twice (then each shared
-    edge runs opposite ways in its two triangles). Outwards: the signed volume enclosed relative
-    to the centroid is clearly positive (≥ 1 % of the bounding box). Flat, open or
-    non-manifold meshes answer False and are drawn from both sides.
-    """
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    keys = edges[:, 0] * len(verts) + edges[:, 1]
-    if len(np.unique(keys)) != len(keys):
-        return False
-    corners = verts[faces] - verts.mean(axis=0)
-    volume = np.einsum("fi,fi->", corners[:, 0], np.cross(corners[:, 1], corners[:, 2])) / 6.0
-    box = np.prod(np.maximum(verts.max(axis=0) - verts.min(axis=0), 1e-12))
-    return bool(volume > 0.01 * box)
-
-
 class FrameRenderer:
     """Renders frames of one animation (fixed faces, fixed camera) to uint8 images.
 
@@ -255,12 +147,15 @@ class FrameRenderer:
     cull_backfaces: None decides from the reference mesh (`is_outward_oriented`) ·
     point_radius: splat radius in metres; by default, per point, 0.8 × the distance to its 4th
     nearest neighbour (hole-free on a regular grid, and adapts to uneven sampling), at most 3×
-    the median of those, so stray points do not become blobs.
+    the median of those, so stray points do not become blobs · cavity: paint the mouth interior
+    of a mesh dark (`Style.cavity_color`): triangles seen from the inner side of the surface and
+    empty pixels enclosed by the face (a ray through parted lips that hits nothing).
     """
 
     def __init__(self, camera: Camera, faces: np.ndarray | None, reference: np.ndarray,
                  style: Style | None = None, backend: str = "raster", smooth: bool = True,
-                 cull_backfaces: bool | None = None, point_radius: float | None = None) -> None:
+                 cull_backfaces: bool | None = None, point_radius: float | None = None,
+                 cavity: bool = True) -> None:
         if backend not in BACKENDS:
             raise ScanTalkError(f"backend must be one of {BACKENDS}, got {backend!r}.")
         reference = check_points(reference, "The first frame")
@@ -272,7 +167,7 @@ class FrameRenderer:
         self._canvas = np.tile(self._background, (camera.height * camera.width, 1))
         self._scratch = threading.local()  # one z-buffer per thread: frames may render in parallel
         if self.faces is None:
-            self._ring = _neighbour_rings(reference, camera)
+            self._ring = neighbour_rings(reference, camera)
             if point_radius is not None:
                 self.point_radius: float | np.ndarray = float(point_radius)
             elif self.n_verts > 1:
@@ -284,6 +179,10 @@ class FrameRenderer:
         else:
             self.cull_backfaces = (is_outward_oriented(reference, self.faces) if cull_backfaces is None
                                    else cull_backfaces)
+            self.cavity = cavity
+            # Culled frames draw no inner side; otherwise the reference tells inner from outer once.
+            self._outside = (outside_sign(reference, self.faces, camera.rotation[2])
+                             if cavity and not self.cull_backfaces else 0)
             origins = np.broadcast_to(camera.eye, self._to_eye.shape)
             self._rays = np.ascontiguousarray(np.concatenate([origins, -self._to_eye], axis=1), dtype=np.float32)
 
@@ -297,7 +196,7 @@ class FrameRenderer:
                             "(or the frames file) for diverged values.")
         if self.faces is None:
             flat, point = splat(verts, self.point_radius, self.camera, self._zbuffer())
-            normals = _ring_normals(verts, self._ring, self.camera)[point].astype(np.float32)
+            normals = ring_normals(verts, self._ring, self.camera)[point].astype(np.float32)
         else:
             if self.backend == "raster":
                 flat, triangle, bary = rasterise(verts, self.faces, self.camera, self.cull_backfaces, self._zbuffer())
@@ -305,14 +204,17 @@ class FrameRenderer:
                 flat, triangle, bary = raycast(verts, self.faces, self._rays)
             corners, bary = self.faces[triangle], bary.astype(np.float32)
             if self.smooth:
-                per_vertex = vertex_normals(verts, self.faces).astype(np.float32)
-                normals = sum(bary[:, k, None] * per_vertex[corners[:, k]] for k in range(3))
+                normals = _interpolate(vertex_normals(verts, self.faces).astype(np.float32), corners, bary)
             else:
                 tri = verts[corners]
                 normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]).astype(np.float32)
             normals = unit(normals)
         image = self._canvas.copy()
-        image[flat] = (shade(normals, self._to_eye[flat], self.camera, self.style) * 255.0 + 0.5).astype(np.uint8)
+        to_eye = self._to_eye[flat]
+        image[flat] = (shade(normals, to_eye, self.camera, self.style) * 255.0 + 0.5).astype(np.uint8)
+        if self.faces is not None and self.cavity:
+            inner = inner_side(verts, self.faces, triangle, to_eye, self._outside)
+            paint_cavity(image, flat, inner, normals, to_eye, self.camera, self.style)
         return image.reshape(self.camera.height, self.camera.width, 3)
 
     def _zbuffer(self) -> np.ndarray:
@@ -320,6 +222,17 @@ class FrameRenderer:
         if not hasattr(self._scratch, "zbuffer"):
             self._scratch.zbuffer = np.empty(self.camera.height * self.camera.width, dtype=np.int64)
         return self._scratch.zbuffer
+
+
+def _interpolate(values: np.ndarray, corners: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per-vertex values (V, C) at covered pixels: corners (N, 3) vertex ids, weights (N, 3) → (N, C).
+    Column by column, gathering scalars: a few times faster than gathering (N, C) rows."""
+    out = np.empty((len(corners), values.shape[1]), dtype=values.dtype)
+    for column in range(values.shape[1]):
+        value = values[:, column]
+        out[:, column] = (weights[:, 0] * value[corners[:, 0]] + weights[:, 1] * value[corners[:, 1]]
+                          + weights[:, 2] * value[corners[:, 2]])
+    return out
 
 
 def ordered_map(function: Callable[[_Item], _Result], items: Iterable[_Item], workers: int = 2) -> Iterator[_Result]:
@@ -337,32 +250,6 @@ def ordered_map(function: Callable[[_Item], _Result], items: Iterable[_Item], wo
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-
-
-def _neighbour_rings(reference: np.ndarray, camera: Camera, k: int = 8) -> np.ndarray | None:
-    """For each point of the first frame, its k nearest neighbours in angular order around the
-    local PCA normal: (V, k) indices, or None for clouds too small to have a surface."""
-    if len(reference) < 4:
-        return None
-    k = min(k, len(reference) - 1)
-    neighbours = cKDTree(reference).query(reference, k=k + 1)[1][:, 1:]
-    offsets = reference[neighbours] - reference[:, None]
-    normal = np.linalg.eigh(np.einsum("vki,vkj->vij", offsets, offsets))[1][:, :, 0]
-    helper = np.where(np.abs(normal[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
-    tangent = unit(np.cross(normal, helper))
-    bitangent = np.cross(normal, tangent)
-    angle = np.arctan2(np.einsum("vki,vi->vk", offsets, bitangent), np.einsum("vki,vi->vk", offsets, tangent))
-    return np.take_along_axis(neighbours, np.argsort(angle, axis=1), axis=1)
-
-
-def _ring_normals(points: np.ndarray, ring: np.ndarray | None, camera: Camera) -> np.ndarray:
-    """Unit normals (V, 3) of a point cloud frame: the umbrella normal, the sum of the cross
-    products of consecutive neighbour offsets (the normal a fan of triangles would have).
-    Far cheaper per frame than an eigen-decomposition, and exact for a deformed plane."""
-    if ring is None:
-        return np.tile(camera.rotation[2], (len(points), 1))  # towards the viewer
-    offsets = points[ring] - points[:, None]
-    return unit(np.cross(offsets, np.roll(offsets, -1, axis=1)).sum(axis=1))
 
 
 def _check_faces(faces: np.ndarray, n_verts: int) -> np.ndarray:

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import av
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from scantalk.frames import FrameStore
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
 from scantalk.errors import AudioError, MeshError, OutputError, ScanTalkError
-from scantalk.render.camera import Camera, Style
+from scantalk.render.camera import MIN_RESOLUTION, Camera, Style
+from scantalk.render.closeup import MouthRegion, mouth_camera, mouth_from_motion
 from scantalk.render.raycast import FrameRenderer, ordered_map
 
 # Preferred first; the others only if a PyAV build lacks libx264.
@@ -152,38 +154,75 @@ def _mux_audio(container: av.container.OutputContainer, stream: av.audio.stream.
     return stop
 
 
-def side_by_side(left: np.ndarray, right: np.ndarray, separator: int = 2) -> np.ndarray:
-    """Two images (..., H, W, 3) uint8 of one shape → (..., H, 2W, 3), left | right.
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    """A square (h, h, 3) uint8 image → (size, size, 3), bilinear; unchanged when h == size."""
+    if image.shape[0] == size:
+        return image
+    pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    resized = torch.nn.functional.interpolate(pixels, size=(size, size), mode="bilinear", align_corners=False)
+    return resized[0].permute(1, 2, 0).round_().clamp_(0, 255).to(torch.uint8).numpy()
 
-    A thin grey line `separator` pixels wide is painted over the inner edges (half on each
-    image), so the width stays exactly twice the input and even sizes stay even for H.264.
-    Use it for 'neutral | animated' or 'ground truth | prediction'.
+
+def side_by_side(*images: np.ndarray, separator: int = 2) -> np.ndarray:
+    """Images (..., H, W, 3) uint8 of one shape → (..., H, n·W, 3), left to right.
+
+    A thin grey line `separator` pixels wide is painted over each inner edge (half on each
+    image), so the width stays exactly n times the input's and even sizes stay even for H.264.
+    Use it for 'neutral | animated', 'ground truth | prediction' or 'neutral | animated | mouth'.
     """
-    left, right = np.asarray(left), np.asarray(right)
-    if left.shape != right.shape or left.ndim < 3 or left.shape[-1] != 3:
-        raise ScanTalkError(f"side_by_side needs two (..., H, W, 3) images of one shape, got {left.shape} "
-                            f"and {right.shape}.")
-    joined = np.concatenate([left, right], axis=-2)
-    width = left.shape[-2]
+    images = tuple(np.asarray(image) for image in images)
+    first = images[0] if images else np.zeros(0)
+    if len(images) < 2 or first.ndim < 3 or first.shape[-1] != 3 or any(i.shape != first.shape for i in images):
+        raise ScanTalkError("side_by_side needs two or more (..., H, W, 3) images of one shape, got "
+                            f"{[image.shape for image in images]}.")
+    joined = np.concatenate(images, axis=-2)
+    width = first.shape[-2]
     half = min(separator // 2, width)
-    joined[..., width - half : width + separator - half, :] = _SEPARATOR_GREY
+    for edge in range(width, width * len(images), width):
+        joined[..., edge - half : edge + separator - half, :] = _SEPARATOR_GREY
     return joined
 
 
 def render_animation(frames: np.ndarray, faces: np.ndarray | None, path: str | Path, fps: float,
                      audio: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE, resolution: int = 512,
                      compare: np.ndarray | None = None, style: Style | None = None, backend: str = "raster",
-                     progress: bool = True, workers: int = 2) -> Path:
+                     progress: bool = True, workers: int = 2, closeup: bool | MouthRegion = False,
+                     rotation: np.ndarray | None = None, closeup_scale: float = 0.5) -> Path:
     """Render an animation to an .mp4 with its speech, streaming frame by frame.
 
-    frames (T, V, 3) metres · faces (F, 3) or None (point cloud) · fps of the animation ·
-    audio (N,) mono at `sample_rate` Hz or None · compare: (T, V, 3) frames (e.g. ground truth)
-    or one (V, 3) face (e.g. the neutral template) on the same faces, drawn on the left with the
-    animation on the right; the video is then 2·resolution wide. One fixed camera frames the
-    first frame (of both, when comparing). workers: frames rendered at once on threads while
-    the encoder runs. Returns `path`.
+    Args:
+        frames: (T, V, 3) the animation, in any length unit (an array or a `FrameStore`).
+        faces: (F, 3) the mesh's triangles, or None for a point cloud.
+        path: the .mp4 to write (atomically: it appears only when complete).
+        fps: frames per second of the animation.
+        audio: (N,) mono speech at `sample_rate` Hz, or None for a silent video.
+        sample_rate: audio samples per second (Hz).
+        resolution: pixels per side of each square panel.
+        compare: (T, V, 3) frames (e.g. ground truth) or one (V, 3) face (e.g. the neutral
+            template) on the same faces, drawn on the left of the animation.
+        style: the look (colours, light).
+        backend: "raster" or "raycast" (see `FrameRenderer`).
+        progress: show a progress bar.
+        workers: frames rendered at once on threads while the encoder runs.
+        closeup: add a panel on the right framed on the mouth: True finds it from the motion
+            (`mouth_from_motion`), or give a `MouthRegion` (e.g. from the face's landmarks).
+        rotation: (3, 3) the face's right, up and forward directions in the frames' coordinates
+            as rows (an `Alignment.rotation`); None: y up, the face looks towards +z.
+        closeup_scale: the close-up is rendered at this fraction of `resolution` and scaled up
+            (bilinear), in (0, 1]. Every close-up pixel is face, so at full size it costs several
+            whole-face panels; at 0.5 it costs a quarter of that and a scan's mouth looks the same
+            (its triangles still span several pixels).
+
+    Returns:
+        `path`. The video is (1 + [compare] + [closeup])·resolution wide and resolution high;
+        one fixed camera per panel frames the first frame (of both, when comparing).
     """
     path = check_video_path(path)
+    if not isinstance(closeup, (bool, MouthRegion)):
+        raise ScanTalkError(f"closeup must be True, False or a MouthRegion, got {closeup!r}.")
+    if not 0.0 < closeup_scale <= 1.0:
+        raise ScanTalkError(f"closeup_scale must lie in (0, 1], the fraction of the resolution the close-up is "
+                            f"rendered at; got {closeup_scale}.")
     # Each frame is converted when rendered (no (T, V, 3) float64 copy); frames on disk
     # (`FrameStore`) are read one at a time, so memory stays bounded for any length.
     frames = frames if isinstance(frames, FrameStore) else np.asarray(frames)
@@ -201,15 +240,21 @@ def render_animation(frames: np.ndarray, faces: np.ndarray | None, path: str | P
             raise MeshError(f"compare must be (V, 3) or (T, V, 3) like frames {frames.shape}, got {compare.shape}; "
                             "trim both sequences to one length first.")
         first = np.concatenate([compare[0], frames[0]])
-    camera = Camera.framing(first, resolution)
+    camera = Camera.framing(first, resolution, rotation=rotation)
     renderer = FrameRenderer(camera, faces, frames[0], style=style, backend=backend)
     still = renderer(compare[0]) if static else None
+    mouth = None
+    if closeup is not False:
+        region = mouth_from_motion(frames, faces, rotation) if closeup is True else closeup
+        size = max(MIN_RESOLUTION, min(resolution, round(resolution * closeup_scale)))
+        mouth = FrameRenderer(mouth_camera(region, rotation, size), faces, frames[0], style=style, backend=backend)
 
     def image(index: int) -> np.ndarray:
         animated = renderer(frames[index])
-        if compare is None:
-            return animated
-        return side_by_side(still if static else renderer(compare[index]), animated)
+        panels = [animated] if compare is None else [still if static else renderer(compare[index]), animated]
+        if mouth is not None:
+            panels.append(_resize(mouth(frames[index]), resolution))
+        return panels[0] if len(panels) == 1 else side_by_side(*panels)
 
     images = ordered_map(image, range(len(frames)), workers)
     bar = tqdm(images, total=len(frames), desc=f"render {Path(path).name}", unit="frame", disable=not progress)

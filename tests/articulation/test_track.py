@@ -134,3 +134,25 @@ def test_plot_draws_every_channel():
     assert np.allclose(ax.get_lines()[0].get_ydata(), track["jaw_open"])
     assert [t.get_text() for t in ax.texts] == ["m", "aa"]
     matplotlib.pyplot.close(ax.figure)
+
+
+@pytest.mark.parametrize("fps", ["0.001", "0", "1e9", "-30"])
+def test_a_files_own_fps_must_be_one_fps_accepts(tmp_path, fps):
+    csv_path = _track().save_csv(tmp_path / "track.csv")
+    lines = csv_path.read_text().splitlines()
+    csv_path.write_text("\n".join([lines[0].replace("fps=30", f"fps={fps}"), *lines[1:]]) + "\n")
+    with pytest.raises(ArticulationError, match=r"outside 1-240 frames per second"):
+        ArticulationTrack.load_csv(csv_path)
+    json_path = _track().save_json(tmp_path / "track.json")
+    document = json.loads(json_path.read_text())
+    document["fps"] = float(fps)
+    json_path.write_text(json.dumps(document))
+    with pytest.raises(ArticulationError, match=r"outside 1-240 frames per second"):
+        ArticulationTrack.load_json(json_path)
+
+
+def test_a_time_that_is_not_a_number_is_refused(tmp_path):
+    path = tmp_path / "track.csv"
+    path.write_text("# fps=30\ntime_s,jaw_open\n0,0.1\nnan,0.2\n0.0666667,0.3\n")
+    with pytest.raises(ArticulationError, match="row 2 is nan"):
+        ArticulationTrack.load_csv(path)

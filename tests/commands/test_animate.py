@@ -228,3 +228,80 @@ def test_render_bad_folders_and_options_are_one_line_errors(inputs, tmp_path, ca
     assert main(["render", str(out)]) == 1
     _one_line_error(capsys, "animation.npy", "truncated")
     assert not (out / "animation.mp4").exists()
+
+
+def test_a_second_run_writing_the_same_output_is_refused_at_once(inputs, tmp_path, capsys, no_inference):
+    from scantalk.animation import is_animation_dir
+    from scantalk.atomic import staged_output_dir
+
+    face, audio, _ = inputs
+    out = tmp_path / "out"
+    with staged_output_dir(out, False, is_animation_dir, what="-o") as first_run:  # the first run, still working
+        (first_run / "animation.npy").write_bytes(b"first")
+        for extra in ([], ["--overwrite"]):
+            assert main(["animate", str(face), str(audio), "-o", str(out), *extra]) == 1
+            _one_line_error(capsys, str(out), "another scantalk run")
+    assert (out / "animation.npy").read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # the lock file is gone
+
+
+def test_an_output_that_appears_while_a_run_works_is_never_replaced(tmp_path):
+    from scantalk.animation import is_animation_dir
+    from scantalk.atomic import staged_output_dir
+    from scantalk.errors import OutputExistsError
+
+    out = tmp_path / "out"
+    with pytest.raises(OutputExistsError, match="while this run worked"):
+        with staged_output_dir(out, False, is_animation_dir, what="-o") as staging:
+            (staging / "animation.npy").write_bytes(b"mine")
+            out.mkdir()
+            (out / "theirs.txt").write_text("someone else's")
+    assert [p.name for p in out.iterdir()] == ["theirs.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_negative_axis_is_taken_as_the_value_of_up_and_forward(inputs, tmp_path, monkeypatch):
+    from scantalk.commands import animate
+
+    seen = {}
+    monkeypatch.setattr(animate, "run", lambda args: seen.update(vars(args)) or 0)
+    face, audio, _ = inputs
+    assert main(["animate", str(face), "--up", "z", "--forward", "-y", "-o", str(tmp_path / "out"), str(audio)]) == 0
+    assert (seen["up"], seen["forward"], seen["audio"]) == ("z", "-y", str(audio))
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "out"), "--up", "-z", "--forward=+x"]) == 0
+    assert (seen["up"], seen["forward"]) == ("-z", "+x")
+
+
+@pytest.mark.parametrize("emotion", ["nan=sad@0.5", "inf=happy@1", "0=sad@nan", "-inf=sad@1"])
+def test_emotion_keyframes_at_times_that_are_not_finite_are_refused(inputs, tmp_path, capsys, no_inference, emotion):
+    face, audio, _ = inputs
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "out"), f"--emotion={emotion}"]) == 1
+    _one_line_error(capsys, "--emotion keyframe", "finite")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_checkpoint_with_nan_weights_writes_nothing(inputs, tmp_path, capsys):
+    import torch
+
+    from scantalk.checkpoint import save_model
+    from scantalk.model import ScanTalk
+
+    model = ScanTalk(width=8, n_blocks=1, k_eig=16)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    save_model(tmp_path / "nan.ckpt", model)
+    face, audio, _ = inputs
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "out"), "--checkpoint",
+                 str(tmp_path / "nan.ckpt"), "--no-video"]) == 1
+    _one_line_error(capsys, "nan.ckpt", "not finite")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_or_an_audio_file_as_checkpoint_is_a_one_line_error(inputs, tmp_path, capsys):
+    face, audio, _ = inputs
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "out"), "--checkpoint", str(tmp_path)]) == 1
+    _one_line_error(capsys, "is a folder")
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "out"), "--checkpoint", str(audio)]) == 1
+    err = _one_line_error(capsys, "speech.wav")
+    assert "weights_only" not in err
+    assert not (tmp_path / "out").exists()

@@ -132,3 +132,18 @@ def test_the_installed_command_decodes_a_track(inputs, tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
     assert result.returncode == 0, result.stderr
     assert np.load(tmp_path / "out" / "animation.npy").shape == (6, 468, 3)
+
+
+def test_audio_may_follow_the_options_and_a_track_alone_writes_no_soundtrack(inputs, tmp_path):
+    ArticulationTrack(np.full((6, 5), 0.5), 30.0).save_csv(tmp_path / "track.csv")
+    common = ["--checkpoint", str(inputs / "tiny.ckpt"), "--device", "cpu", "--resolution", "64"]
+    # As the README writes it: AUDIO last, after -o.
+    assert main(["animate", str(inputs / "face.obj"), "--track", str(tmp_path / "track.csv"), "-o",
+                 str(tmp_path / "with_audio"), str(inputs / "speech.wav"), "--no-video", *common]) == 0
+    audio, rate = sf.read(tmp_path / "with_audio" / "audio.wav")
+    assert rate == 16000 and len(audio) == 16000
+    # No AUDIO: no empty audio.wav.
+    assert main(["animate", str(inputs / "face.obj"), "--track", str(tmp_path / "track.csv"), "-o",
+                 str(tmp_path / "silent"), "--no-video", *common]) == 0
+    assert not (tmp_path / "silent" / "audio.wav").exists()
+    assert json.loads((tmp_path / "silent" / "meta.json").read_text())["num_frames"] == 6

@@ -67,3 +67,15 @@ def test_prediction_of_another_length_is_reported(dataset, tmp_path, capsys, ext
     metrics = json.loads((tmp_path / "pred" / "metrics.json").read_text())
     assert metrics["length_mismatches"] == {
         "subj_seq": {"prediction_frames": NUM_FRAMES + extra, "ground_truth_frames": NUM_FRAMES}}
+
+
+@pytest.mark.parametrize("option, needle", [(["--fps", "0"], "fps"), (["--fps", "nan"], "fps"),
+                                            (["--frame-step", "0"], "--frame-step")])
+def test_a_frame_rate_or_step_that_is_not_usable_is_refused(dataset, tmp_path, capsys, option, needle):
+    root, frames = dataset
+    (tmp_path / "pred").mkdir()
+    np.save(tmp_path / "pred" / "subj_seq.npy", frames)
+    assert main(["evaluate", str(tmp_path / "pred"), "--dataset", str(root), "--split", "all", *option]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and needle in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "pred" / "metrics.json").exists()

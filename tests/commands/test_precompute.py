@@ -126,3 +126,15 @@ def test_tiny_point_cloud_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "tiny.xyz" in err and "points" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_zero_workers_or_more_eigenpairs_than_vertices_are_refused(tmp_path, capsys):
+    face = _write_obj(tmp_path / "face.obj", *_sphere(1))  # 80 vertices
+    common = ["--cache-dir", str(tmp_path / "cache"), "--align", "none"]
+    assert main(["precompute", str(face), *common, "--workers", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--workers 0" in err and len(err.strip().splitlines()) == 1
+    assert main(["precompute", str(face), *common, "--k-eig", "5000", "--workers", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert "--k-eig 5000" in err and "80" in err and "0 of 1 files ready" in out
+    assert not list((tmp_path / "cache").glob("*.npz"))

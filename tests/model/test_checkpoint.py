@@ -61,3 +61,25 @@ def test_another_kind_of_checkpoint_names_its_kind(tmp_path):
     with pytest.raises(CheckpointError, match="'emoblender'"):
         model_from_checkpoint(path)
     assert DEFAULT_CHECKPOINT.is_file()
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_naming_it(tmp_path):
+    path = _slim(tmp_path)
+    checkpoint = torch.load(path, weights_only=True)
+    first = next(key for key, value in checkpoint["state_dict"].items() if value.is_floating_point())
+    checkpoint["state_dict"][first][...] = float("nan")
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match=r"model.ckpt has weights that are not finite"):
+        load_model(path)
+
+
+def test_a_folder_or_an_audio_file_as_checkpoint_is_a_clear_error(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    with pytest.raises(CheckpointError, match="is a folder"):
+        load_model(tmp_path)
+    sf.write(tmp_path / "speech.wav", np.zeros(1600, np.float32), 16000)
+    with pytest.raises(CheckpointError) as caught:
+        load_model(tmp_path / "speech.wav")
+    assert "speech.wav cannot be read" in str(caught.value) and "weights_only" not in str(caught.value)

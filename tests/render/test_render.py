@@ -10,7 +10,8 @@ import pytest
 
 from scantalk.errors import MeshError, ScanTalkError
 from scantalk.render import Camera, FrameRenderer, render_animation, render_frames, side_by_side, write_video
-from scantalk.render.raycast import is_outward_oriented, ordered_map, rasterise, raycast
+from scantalk.render.cavity import is_outward_oriented
+from scantalk.render.raycast import ordered_map, rasterise, raycast
 
 RES = 128
 

@@ -319,13 +319,15 @@ def _snapped(landmarks: FaceLandmarks, verts: np.ndarray, faces: np.ndarray) -> 
     return FaceLandmarks.from_array(points)
 
 
-def procedural_head(seed: int, resolution: float = 0.003) -> Head:
+def procedural_head(seed: int, resolution: float = 0.003, shape: HeadShape | None = None) -> Head:
     """An anatomical adult head (skin + two eyeballs) of identity `seed`, as a `Head`.
 
     Args:
         seed: identity; the same seed always gives the same head.
         resolution: marching-cubes spacing in metres (the mouth region gets half of it along y);
             0.003 gives roughly 15-25k vertices.
+        shape: proportions to build instead of `sample_shape(seed)` (stylised heads: a huge chin,
+            a wide mouth, a caricature); the head is still named after `seed`.
 
     Returns:
         A `Head` with verts (V, 3) float64 metres, outward triangles (F, 3) int64, landmarks on the
@@ -335,7 +337,7 @@ def procedural_head(seed: int, resolution: float = 0.003) -> Head:
     if not 0.0005 <= resolution <= 0.01:
         raise ScanTalkError(f"procedural_head resolution {resolution} m is outside 0.0005..0.01; "
                             "use about 0.003 (3 mm) for training heads")
-    shape = sample_shape(seed)
+    shape = shape or sample_shape(seed)
     skin_v, skin_f = _marching_cubes(shape, resolution)
     eye_v, eye_f = _eyeballs(_layout(shape))
     verts = np.concatenate([skin_v, eye_v]).astype(np.float64)

@@ -30,9 +30,10 @@ from importlib import resources
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse.csgraph import connected_components
 
 from scantalk.data.heads.base import FaceLandmarks, Head
+from scantalk.data.heads.slit import split_along, surface_path
 from scantalk.errors import DatasetError
 from scantalk.geometry.cleaning import clean_arrays
 
@@ -125,57 +126,6 @@ def _drop_debris(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.n
     remap = np.full(n, -1, dtype=np.int64)
     remap[used] = np.arange(used.size)
     return verts[used], remap[faces]
-
-
-def _cut_slit(verts: np.ndarray, faces: np.ndarray, path: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Split a closed mouth along a vertex path (corner → corner): each interior path vertex gets a
-    copy for the lower lip's faces, and the two lips are opened by up to `SLIT_GAP` in y.
-
-    Returns (verts (V + K, 3), faces (F, 3), upper path (K + 2,), lower path (K + 2,)) indices.
-    """
-    faces = faces.copy()
-    copies = np.arange(verts.shape[0], verts.shape[0] + len(path) - 2)
-    verts = np.concatenate([verts, verts[path[1:-1]]])
-    for i in range(1, len(path) - 1):
-        vertex, cut = path[i], {path[i - 1], path[i + 1]}
-        fan = np.flatnonzero((faces == vertex).any(axis=1))
-        # Faces around the vertex sharing a non-path edge are on one side; the two path edges
-        # split the fan into exactly an upper and a lower side.
-        side = list(range(len(fan)))
-        for a in range(len(fan)):
-            for b in range(a + 1, len(fan)):
-                shared = (set(faces[fan[a]]) & set(faces[fan[b]])) - {vertex}
-                if shared and not shared & cut:
-                    old, new = side[b], side[a]
-                    side = [new if s == old else s for s in side]
-        side = np.asarray(side)
-        labels = np.unique(side)
-        heights = [verts[faces[fan[side == label]]][..., 1].mean() for label in labels]
-        lower = fan[side == labels[int(np.argmin(heights))]]
-        faces[lower] = np.where(faces[lower] == vertex, copies[i - 1], faces[lower])
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(verts[path], axis=0), axis=1))])
-    taper = np.sin(np.pi * arc / arc[-1])[1:-1]
-    verts[path[1:-1], 1] += 0.5 * SLIT_GAP * taper
-    verts[copies, 1] -= 0.5 * SLIT_GAP * taper
-    return verts, faces, path.copy(), np.concatenate([[path[0]], copies, [path[-1]]])
-
-
-def _surface_path(verts: np.ndarray, faces: np.ndarray, waypoints: np.ndarray) -> np.ndarray:
-    """Shortest edge path on the mesh through the vertices nearest to `waypoints` (W, 3) → (K,) indices."""
-    edges = np.unique(np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1), axis=0)
-    length = np.linalg.norm(verts[edges[:, 0]] - verts[edges[:, 1]], axis=1)
-    n = verts.shape[0]
-    graph = coo_matrix((length, (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
-    stops = [int(np.argmin(np.linalg.norm(verts - point, axis=1))) for point in waypoints]
-    path = [stops[0]]
-    for start, goal in zip(stops[:-1], stops[1:]):
-        _, predecessors = dijkstra(graph, directed=False, indices=start, return_predecessors=True)
-        leg = [goal]
-        while leg[-1] != start:
-            leg.append(int(predecessors[leg[-1]]))
-        path.extend(leg[::-1][1:])
-    return np.asarray(path, dtype=np.int64)
 
 
 def _landmarks(verts: np.ndarray, named: dict[str, np.ndarray], eyes: tuple[np.ndarray, np.ndarray]) -> FaceLandmarks:
@@ -360,8 +310,8 @@ def real_face(name: str) -> Head:
     cleaned = clean_arrays(verts, faces, f"vendored real face {name}")
     verts, faces = _drop_debris(cleaned.verts, cleaned.faces)
     if name == "james":
-        path = _surface_path(verts, faces, named["inner_lip"])
-        verts, faces, upper, lower = _cut_slit(verts, faces, path)
+        path = surface_path(verts, faces, named["inner_lip"])
+        verts, faces, upper, lower = split_along(verts, faces, path, np.array([0.0, 1.0, 0.0]), SLIT_GAP)
     else:
         # Clean keeps MediaPipe's vertex order (no duplicates, nothing dropped), so its indices hold.
         ring = set(_MP_INNER_LIP[0]) | set(_MP_INNER_LIP[1])

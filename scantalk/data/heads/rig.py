@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS, NUM_CHANNELS
 from scantalk.data.heads.base import PARTS, Head
+from scantalk.data.heads.slit import MouthSlit, mouth_slit
 from scantalk.errors import ScanTalkError
 
 
@@ -30,14 +31,42 @@ class RigError(ScanTalkError):
 RIG_INPUTS: tuple[str, ...] = ARTICULATION_CHANNELS + ("jaw_open_sq",)
 """Inputs of `rig_basis`: displacement = Σ_c input_c · basis[:, c], with jaw_open_sq = jaw_open²."""
 
-CHIN_DROP = 0.014
-"""Metres the chin moves at jaw_open = 1 (first order in the angle)."""
+CHIN_DROP = 0.02
+"""Metres the chin moves at jaw_open = 1 (first order in the angle): a wide-open jaw in speech
+(lips about 12-15 mm apart on /a/, where jaw_open is 0.7-0.85)."""
 
-LIP_PRESS = 0.0015
-"""Metres the lips overlap (press) at lip_close = 1 beyond just touching."""
+LOWER_LIP_FOLLOWS = 0.9
+"""Share of the jaw's travel the lower lip's edge follows (soft tissue lags a little)."""
 
-CLOSE_OVER_JAW = 0.2
-"""lip_close = 1 also closes the lip gap that this much jaw_open makes."""
+UPPER_LIP_LIFT = 0.003
+"""Metres the upper lip's edge rises at the midline at jaw_open = 1: the upper lip lifts off the
+lower on open vowels, so the lips part at the front, not only the jaw."""
+
+LIP_PRESS = 0.0003
+"""Metres each lip's edge travels past the other's rest line at lip_close = 1: the lips meet and
+press (the rest of the press shows as a slight forward bulge), without passing through."""
+
+SEALED_JAW = 0.08
+"""jaw_open while the lips are sealed: lip_close (and labiodental contact) closes the gap the jaw
+leaves at this opening, and `sealed` raises or lowers the jaw towards it as the lips close (lips
+cannot meet over a dropped jaw, so a closure carries the jaw with it)."""
+
+
+def sealed(articulation):
+    """Articulation (..., 5) (numpy or torch) as the rig is fed it at inference: the lips' two
+    contacts (lip_close, labiodental) share one closure (scaled down together where they add up
+    past 1, so the lower lip never rises past the upper one), and jaw_open moves towards
+    `SEALED_JAW` by that contact, so closed lips meet exactly whatever jaw opening the track
+    asked for (lips cannot meet over a dropped jaw: a closure carries the jaw with it)."""
+    out = articulation * 1.0
+    close, labio = articulation[..., 1], articulation[..., 4]
+    contact = close + labio
+    share = 2.0 / (1.0 + contact + abs(1.0 - contact))  # 1 / max(1, contact) for numpy and torch alike
+    out[..., 1], out[..., 4] = close * share, labio * share
+    contact = contact * share
+    jaw = articulation[..., 0]
+    out[..., 0] = jaw + contact * (SEALED_JAW - jaw)
+    return out
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -91,25 +120,52 @@ class _Regions:
     half_width: float
 
 
-def _slit_height(head: Head, frame: FaceFrame, x: np.ndarray) -> np.ndarray:
-    """Local y of the mouth line at local x: a parabola through the lip midpoint and the corners."""
+def head_slit(head: Head) -> MouthSlit:
+    """The `MouthSlit` of `head`, computed once and kept on the head (its geometry and landmarks
+    are read once; a head with other vertices or landmarks gets its own)."""
+    key = (id(head.verts), id(head.faces), head.landmarks.as_array().tobytes())
+    cached = head.__dict__.get("_mouth_slit")
+    if cached is None or cached[0] != key:
+        cached = (key, mouth_slit(head))
+        head.__dict__["_mouth_slit"] = cached
+    return cached[1]
+
+
+def _slit_height(head: Head, frame: FaceFrame, x: np.ndarray, slit: MouthSlit | None = None) -> np.ndarray:
+    """Local y of the mouth line at local x: along the slit the surface shows (`MouthSlit.line`),
+    held at its end heights beyond the corners; without one, a parabola through the lip midpoint
+    and the corners."""
+    if slit is not None:
+        line = frame.local(slit.line)
+        order = np.argsort(line[:, 0])
+        return np.interp(x, line[order, 0], line[order, 1])
     lm = frame.local(head.landmarks.as_array())
     corners_y, corner_x = 0.5 * (lm[0, 1] + lm[1, 1]), 0.5 * (lm[0, 0] - lm[1, 0])
     mid_y = 0.5 * (lm[2, 1] + lm[3, 1])
     return mid_y + (corners_y - mid_y) * np.minimum((x / corner_x) ** 2, 1.0)
 
 
-def _regions(head: Head, frame: FaceFrame, points: np.ndarray) -> _Regions:
+def _regions(head: Head, frame: FaceFrame, points: np.ndarray, slit: MouthSlit | None = None) -> _Regions:
+    """Region weights of `points` (N, 3); pass the head's `slit` when `points` are its vertices, so
+    each lip's vertices stay on their lip's side whatever their height."""
     s = frame.scale
     q = frame.local(points)
     x, y, z = q.T
     lm = frame.local(head.landmarks.as_array())
     hw = 0.5 * (lm[0, 0] - lm[1, 0])
     lip_front = 0.5 * (lm[2, 2] + lm[3, 2])
-    dy = y - _slit_height(head, frame, x)
+    dy = y - _slit_height(head, frame, x, slit)
     ax = np.abs(x) / hw
     # Sharp across the slit between the corners; laterally the cheeks stretch over a widening band.
     width = 0.0005 + 0.012 * s * np.clip(ax - 0.9, 0.0, 1.2)
+    if slit is not None and len(slit.side) == len(q):
+        # The surface decides where it can: a vertex of the lower lip that rises above the slit's
+        # line (lips curl, overlap, or the line is off) still goes with the jaw.
+        # Towards the corners the surface's word fades into the smooth height, so the lips'
+        # opening tapers to the corners instead of stepping there.
+        taper = np.clip((0.95 - ax) / 0.3, 0.0, 1.0)
+        forced = slit.side * np.maximum(np.abs(dy), 4.0 * width)
+        dy = np.where(slit.side != 0, taper * forced + (1.0 - taper) * dy, dy)
     below = _sigmoid(-dy / width)
     front_lips = _sigmoid((z - (lip_front - 0.015 * s)) / (0.003 * s))
     lips = np.exp(-(ax / 1.15) ** 6 - (dy / (0.013 * s)) ** 4) * front_lips
@@ -120,26 +176,17 @@ def _regions(head: Head, frame: FaceFrame, points: np.ndarray) -> _Regions:
     behind_hinge = _sigmoid((z - (hinge_z + 0.008 * s)) / (0.008 * s))
     under_chin = (_sigmoid((z - (chin[2] - 0.04 * s)) / (0.008 * s))
                   * _sigmoid((y - (chin[1] - 0.03 * s)) / (0.008 * s)))
-    # The lower lip is soft tissue: it follows about four fifths of the jaw's travel.
-    jaw = below * behind_hinge * under_chin * (1.0 - 0.18 * lips * below)
+    jaw = below * behind_hinge * under_chin * (1.0 - (1.0 - LOWER_LIP_FOLLOWS) * lips * below)
     return _Regions(below, lips, perioral, profile, jaw, q, float(hw))
 
 
 def rest_lip_gap(head: Head) -> float:
     """The lips' rest gap at the midline in metres: `meta["rest_lip_gap"]` when the head's maker
-    knows it, else measured from the vertices nearest the mouth line (0 for touching lips)."""
+    knows it, else measured on the surface across its mouth slit (`mouth_slit`; 0 for lips that
+    touch or are fused)."""
     if "rest_lip_gap" in head.meta:
         return float(head.meta["rest_lip_gap"])
-    frame = face_frame(head)
-    q = frame.local(head.verts)
-    lm = frame.local(head.landmarks.as_array())
-    hw = 0.5 * (lm[0, 0] - lm[1, 0])
-    dy = q[:, 1] - _slit_height(head, frame, q[:, 0])
-    near = (np.abs(q[:, 0]) < 0.2 * hw) & (np.abs(dy) < 0.008 * frame.scale) & (q[:, 2] > 0.5 * (lm[2, 2] + lm[3, 2]) - 0.006)
-    above, below = dy[near & (dy > 0)], dy[near & (dy <= 0)]
-    if above.size == 0 or below.size == 0:
-        return 0.0
-    return float(np.clip(above.min() - below.max(), 0.0, 0.01))
+    return head_slit(head).rest_gap
 
 
 def rig_basis(head: Head) -> np.ndarray:
@@ -153,13 +200,16 @@ def rig_basis(head: Head) -> np.ndarray:
         basis (V, 6, 3) float64 in the world frame of the head.
     """
     frame = face_frame(head)
-    r = _regions(head, frame, head.verts)
+    slit = head_slit(head)
+    r = _regions(head, frame, head.verts, slit)
     lm = head.landmarks
     V = head.num_vertices
     ex, ey, ez = frame.axes
     basis = np.zeros((V, len(RIG_INPUTS), 3))
+    upper, lower = r.lips * (1.0 - r.below), r.lips * r.below
 
-    # jaw_open: rotation about the hinge axis, first and second order in the angle.
+    # jaw_open: rotation about the hinge axis, first and second order in the angle; the upper lip
+    # lifts a little at the same time.
     k = lm.jaw_hinge_left - lm.jaw_hinge_right
     k = k / np.linalg.norm(k)
     arm = head.verts - lm.jaw_hinge
@@ -167,19 +217,35 @@ def rig_basis(head: Head) -> np.ndarray:
     if np.cross(k, lm.chin - lm.jaw_hinge) @ ey > 0:
         k = -k  # the chin must go down whichever way round the hinges were placed
     basis[:, 0] = r.jaw[:, None] * theta * np.cross(k, arm)
+    basis[:, 0] += (UPPER_LIP_LIFT * frame.scale * upper * r.profile)[:, None] * ey
     basis[:, 5] = r.jaw[:, None] * 0.5 * theta**2 * np.cross(k, np.cross(k, arm))
 
     # lip_close: the lips meet at the mouth line (rest gap + the gap of a little jaw opening) and
-    # press. The jaw's share is evaluated at the landmark itself, so every meshing agrees.
-    at_lip = _regions(head, frame, lm.lower_lip[None]).jaw[0]
-    lip_arm = lm.lower_lip - lm.jaw_hinge
-    jaw_drop = at_lip * (CLOSE_OVER_JAW * theta * np.cross(k, lip_arm)
-                         + 0.5 * (CLOSE_OVER_JAW * theta) ** 2 * np.cross(k, np.cross(k, lip_arm)))
-    jaw_gap = -float(jaw_drop @ ey)
+    # press. The gap is read at the midline point of the lower lip's edge of the slit (or at the
+    # landmark), so every meshing of one face agrees.
+    at = np.mean(slit.line[np.argsort(np.abs(frame.local(slit.line)[:, 0]))[:2]], axis=0)
+    share = float(np.clip(_regions(head, frame, lm.lower_lip[None]).jaw[0], 0.0, 1.0))
+    if len(slit.lower_edge):
+        share = float(np.median(r.jaw[slit.lower_edge]))
+    lip_arm = at - lm.jaw_hinge
+    angle = SEALED_JAW * theta
+    jaw_drop = share * (angle * np.cross(k, lip_arm) + 0.5 * angle**2 * np.cross(k, np.cross(k, lip_arm)))
+    jaw_gap = -float(jaw_drop @ ey) + SEALED_JAW * UPPER_LIP_LIFT * frame.scale
     closing = rest_lip_gap(head) + max(jaw_gap, 0.0) + LIP_PRESS
-    upper, lower = r.lips * (1.0 - r.below), r.lips * r.below
     travel = closing * r.profile
-    basis[:, 1] = ((-0.4 * upper + 0.6 * lower) * travel)[:, None] * ey + (0.0008 * r.lips * r.profile)[:, None] * ez
+    if len(slit.gap_profile) >= 2 and "rest_lip_gap" not in head.meta:
+        # The rest gap where each vertex is across the mouth (a mouth open at rest is open to
+        # its corners, not only at the middle), plus the jaw's share and the press.
+        x_gap = slit.gap_profile
+        rest_here = np.interp(r.local[:, 0], x_gap[:, 0], x_gap[:, 1], left=0.0, right=0.0)
+        travel = rest_here + (max(jaw_gap, 0.0) + LIP_PRESS) * r.profile
+    # Pressed lips flatten against each other: the edges curled in behind the lips' front roll
+    # forward, so no groove is left to see into where they meet.
+    lip_front = float(np.max(frame.local(np.stack([lm.upper_lip, lm.lower_lip]))[:, 2]))
+    curled = np.clip(lip_front - r.local[:, 2], 0.0, 0.006 * frame.scale) * np.exp(-(r.local[:, 1] - _slit_height(
+        head, frame, r.local[:, 0], slit)) ** 2 / (0.004 * frame.scale) ** 2)
+    basis[:, 1] = (((-0.4 * upper + 0.6 * lower) * travel)[:, None] * ey
+                   + ((0.0008 + 0.5 * curled) * r.lips * r.profile)[:, None] * ez)
 
     # lip_round: protrude ~6 mm and draw the corners in by a sixth of the mouth width each.
     x = r.local[:, 0]
@@ -192,11 +258,57 @@ def rig_basis(head: Head) -> np.ndarray:
 
     # labiodental: the lower lip rises past the mouth line and draws back under the upper teeth.
     lift = lower * r.profile
-    basis[:, 4] = ((rest_lip_gap(head) + 0.003 * frame.scale) * lift)[:, None] * ey - (0.005 * frame.scale * lift)[:, None] * ez
+    basis[:, 4] = ((rest_lip_gap(head) + max(jaw_gap, 0.0) + LIP_PRESS) * lift)[:, None] * ey - (0.005 * frame.scale * lift)[:, None] * ez
 
     if head.parts is not None:
         basis[np.asarray(head.parts) == PARTS["eyeball"]] = 0.0
+    # Teeth, tongue and gums stored as their own pieces move rigidly: the lower ones with the
+    # jaw's whole rotation, the upper ones not at all.
+    for piece, lower_jaw in mouth_pieces(head, frame, slit):
+        basis[piece] = 0.0
+        if lower_jaw:
+            basis[piece, 0] = theta * np.cross(k, arm[piece])
+            basis[piece, 5] = 0.5 * theta**2 * np.cross(k, np.cross(k, arm[piece]))
+    # The smooth weights never reach 0 exactly; motion under a nanometre is no motion (so what
+    # the rig leaves still is exactly still, and no denormal numbers reach later products).
+    basis[np.abs(basis) < 1e-9] = 0.0
     return basis
+
+
+def mouth_pieces(head: Head, frame: FaceFrame, slit: MouthSlit) -> list[tuple[np.ndarray, bool]]:
+    """Separate pieces of the mesh inside the mouth (teeth, tongue, gums) → [(vertex indices,
+    True when it goes with the jaw)]: a piece other than the largest (the skin), not an eyeball,
+    that lies behind the lips within the mouth's width; it goes with the jaw when its centre is
+    below the slit's line."""
+    if head.faces is None or len(head.faces) == 0:
+        return []
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    faces = np.asarray(head.faces)
+    count = head.num_vertices
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count))
+    pieces, label = connected_components(graph, directed=False)
+    if pieces < 2:
+        return []
+    sizes = np.bincount(label, minlength=pieces)
+    skin = int(np.argmax(sizes))
+    eyeball = np.zeros(count, dtype=bool) if head.parts is None else np.asarray(head.parts) == PARTS["eyeball"]
+    marks = frame.local(head.landmarks.as_array())
+    half_width = 0.5 * (marks[0, 0] - marks[1, 0])
+    lip_front = 0.5 * (marks[2, 2] + marks[3, 2])
+    out = []
+    for piece in range(pieces):
+        members = np.flatnonzero(label == piece)
+        if piece == skin or sizes[piece] > 0.25 * count or eyeball[members].any():
+            continue
+        centre = frame.local(head.verts[members].mean(axis=0)[None])[0]
+        inside = (abs(centre[0]) < 1.2 * half_width and lip_front - 0.07 * frame.scale < centre[2] < lip_front
+                  and abs(centre[1]) < 0.03 * frame.scale)
+        if inside:
+            out.append((members, bool(centre[1] < _slit_height(head, frame, centre[:1], slit)[0])))
+    return out
 
 
 def _articulation(articulation: np.ndarray) -> np.ndarray:

@@ -38,7 +38,11 @@ GENERATOR_VERSION = "1"
 """Bumped whenever the same parameters would produce different files."""
 
 FPS = 30.0
-LAYOUT_ENTRIES = ("wav", "vertices_npy", "templates", "masks", "splits.json", "dataset.json", "meta.json")
+# Written before the first file: a folder of ours that an interrupted run left without meta.json
+# (regenerated), told apart from somebody's own dataset in the same layout (never touched).
+STARTED_MARKER = ".scantalk-synth"
+LAYOUT_ENTRIES = ("wav", "vertices_npy", "templates", "masks", "splits.json", "dataset.json", "meta.json",
+                  STARTED_MARKER)
 
 
 def child_seed(seed: int, *keys: int) -> int:
@@ -121,6 +125,12 @@ def _prepare_folder(out: Path, params: dict[str, Any], overwrite: bool) -> None:
         return
     has_meta = (out / "meta.json").is_file()
     foreign = [p.name for p in out.iterdir() if p.name not in LAYOUT_ENTRIES and not p.name.startswith(".")]
+    layout = [p.name for p in out.iterdir() if p.name in LAYOUT_ENTRIES and p.name not in ("meta.json", STARTED_MARKER)]
+    if layout and not has_meta and not (out / STARTED_MARKER).is_file():
+        # wav/, vertices_npy/, templates/ without our meta.json: somebody's own dataset in the same
+        # layout. Nothing the user did not create with this tool is ever deleted, overwrite or not.
+        raise OutputExistsError(f"{out} holds a dataset this tool did not write ({', '.join(sorted(layout))}); "
+                                "choose another folder for the procedural dataset")
     if not overwrite:
         if has_meta:
             try:
@@ -182,6 +192,8 @@ def generate_dataset(
     if not overwrite and _is_complete(out, params):
         return out
     _prepare_folder(out, params, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / STARTED_MARKER).write_text("written by scantalk's procedural dataset generator\n")
 
     started = time.perf_counter()
     subjects = plan_subjects(params)

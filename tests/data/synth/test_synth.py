@@ -48,7 +48,7 @@ def _template(root: Path, subject: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_layout_and_every_file_readable(tiny: Path) -> None:
-    assert sorted(p.name for p in tiny.iterdir()) == sorted(
+    assert sorted(p.name for p in tiny.iterdir() if not p.name.startswith(".")) == sorted(
         ["wav", "vertices_npy", "templates", "masks", "splits.json", "dataset.json", "meta.json"])
     meta = json.loads((tiny / "meta.json").read_text())
     subjects = meta["subjects"]
@@ -249,3 +249,13 @@ def test_bad_requests_say_what_to_do() -> None:
         build_head(sample_identity(0), "hexagonal")
     with pytest.raises(AudioError, match="at least 1 s"):
         synth_utterance(seed=0, seconds=0.5)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_users_dataset_in_the_same_layout_is_never_deleted(tmp_path: Path, overwrite: bool) -> None:
+    for folder in ("wav", "vertices_npy", "templates"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "mine.txt").write_text("the user's")
+    with pytest.raises(OutputExistsError, match="did not write"):
+        generate_dataset(tmp_path, overwrite=overwrite, **TINY)
+    assert all((tmp_path / folder / "mine.txt").read_text() == "the user's" for folder in ("wav", "vertices_npy", "templates"))

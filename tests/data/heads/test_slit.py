@@ -1,0 +1,128 @@
+"""The mouth slit read from the surface: which vertices go with which lip, fused lips reported and
+cut, and the rig parting the lips where the surface parts them, whatever the landmarks say."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from scantalk.aperture import MouthProbe, visible_aperture
+from scantalk.data.heads.base import FaceLandmarks, Head
+from scantalk.data.heads.real import real_face
+from scantalk.data.heads.rig import SEALED_JAW, face_frame, head_slit, mouth_pieces, rig_basis, rig_displacement, sealed
+from scantalk.data.heads.slit import cut_slit, mouth_slit
+
+
+@pytest.fixture(scope="module")
+def james() -> Head:
+    return real_face("james")
+
+
+@pytest.fixture(scope="module")
+def fused(james) -> Head:
+    """james as a scanner gives it: the two lips one surface (its cut slit sewn back up)."""
+    upper, lower = james.meta["mouth_slit"]
+    sew = np.arange(james.num_vertices)
+    sew[lower] = upper
+    used = np.unique(sew[james.faces])
+    index = np.full(james.num_vertices, -1)
+    index[used] = np.arange(len(used))
+    return Head(james.verts[used], index[sew[james.faces]], james.landmarks, "james-fused")
+
+
+def _pose(**channels: float) -> np.ndarray:
+    names = ("jaw_open", "lip_close", "lip_round", "lip_spread", "labiodental")
+    return np.array([[channels.get(name, 0.0) for name in names]])
+
+
+@pytest.mark.parametrize("name", ["james", "mediapipe"])
+def test_an_open_slit_puts_each_lip_on_its_own_side(name):
+    head = real_face(name)
+    slit = mouth_slit(head)
+    assert slit.kind == "open"
+    upper, lower = head.meta["mouth_slit"]  # the faces' own inner-lip rows, corners shared
+    assert (slit.side[upper[2:-2]] == 1).all() and (slit.side[lower[2:-2]] == -1).all()
+    assert 0.0 <= slit.rest_gap < 0.006
+
+
+def test_fused_lips_are_reported_and_cut_along_the_lip_line(fused):
+    assert mouth_slit(fused).kind == "fused"
+    verts, faces, source = cut_slit(fused.verts, fused.faces, fused.landmarks)
+    assert len(verts) > fused.num_vertices and len(faces) == len(fused.faces)
+    assert np.array_equal(verts, fused.verts[source])  # nothing moved: new vertices copy old ones
+    cut = Head(verts, faces, fused.landmarks, "cut")
+    assert mouth_slit(cut).kind == "open"
+    # Once cut, the jaw parts the lips for a viewer; sewn up, it only stretches the skin.
+    probe = MouthProbe.of(cut)
+    opened = visible_aperture(verts + rig_displacement(cut, _pose(jaw_open=0.5))[0], faces, probe)[0]
+    stretched = visible_aperture(fused.verts + rig_displacement(fused, _pose(jaw_open=0.5))[0], fused.faces,
+                                 MouthProbe.of(fused))[0]
+    assert opened > 0.005 and stretched < 0.0005
+
+
+def test_cutting_lips_that_are_already_apart_changes_nothing(james):
+    verts, faces, source = cut_slit(james.verts, james.faces, james.landmarks)
+    assert np.array_equal(verts, james.verts) and np.array_equal(faces, james.faces)
+    assert np.array_equal(source, np.arange(james.num_vertices))
+
+
+def test_the_lips_part_at_the_slit_even_with_landmarks_two_millimetres_low(james):
+    """Cause (1) of the sealed mouth: a cut at the landmarks' height left the lower lip's top with
+    the upper lip. The surface's slit decides instead."""
+    low = james.landmarks.as_array()
+    low[:4, 1] -= 0.002
+    shifted = dataclasses.replace(james, landmarks=FaceLandmarks.from_array(low))
+    probe = MouthProbe.of(james)
+    for head in (james, shifted):
+        frames = james.verts + rig_displacement(head, _pose(jaw_open=0.5))[0]
+        rest = visible_aperture(james.verts, james.faces, probe)[0]
+        assert visible_aperture(frames, james.faces, probe)[0] - rest > 0.006
+    upper, lower = james.meta["mouth_slit"]
+    jaw = np.linalg.norm(rig_basis(shifted)[:, 0], axis=1)
+    assert np.median(jaw[lower[3:-3]]) > 5 * np.median(jaw[upper[3:-3]])
+
+
+def test_sealed_lips_meet_whatever_the_jaw_and_contacts_share_one_closure():
+    pose = sealed(np.array([[0.7, 1.0, 0.0, 0.0, 0.0], [0.0, 0.6, 0.0, 0.0, 0.6], [0.5, 0.0, 0.3, 0.2, 0.0]]))
+    assert pose[0, 0] == pytest.approx(SEALED_JAW)
+    assert pose[1, 1] + pose[1, 4] == pytest.approx(1.0)  # two contacts never lift the lower lip twice
+    assert np.array_equal(pose[2], [0.5, 0.0, 0.3, 0.2, 0.0])  # no contact: the track as it is
+
+
+def test_a_mouth_open_at_rest_closes_for_p_b_m(james):
+    """A capture template with an open neutral: lip_close shuts the gap it has at rest."""
+    opened = james.verts.copy()
+    slit = head_slit(james)
+    below = slit.side < 0
+    near = np.linalg.norm(james.verts - james.landmarks.mouth_centre, axis=1) < 0.03
+    opened[below & near, 1] -= 0.007 * np.exp(-np.linalg.norm(james.verts[below & near] - james.landmarks.lower_lip,
+                                                               axis=1) / 0.02)
+    head = Head(opened, james.faces, james.landmarks, "open")
+    probe = MouthProbe.of(head)
+    rest = visible_aperture(opened, james.faces, probe)[0]
+    closed = visible_aperture(opened + rig_displacement(head, sealed(_pose(lip_close=1.0)))[0], james.faces, probe)[0]
+    assert rest > 0.004 and closed < 0.001
+
+
+def test_teeth_and_tongue_move_rigidly_lower_with_the_jaw_upper_still(james):
+    frame = face_frame(james)
+    centre = james.landmarks.mouth_centre
+    box = np.array([[x, y, z] for x in (-0.012, 0.012) for y in (0.0, 0.003) for z in (-0.004, 0.0)])
+    hull = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                     [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
+    upper_teeth = centre + box @ frame.axes + frame.axes[1] * 0.002 - frame.axes[2] * 0.008
+    lower_teeth = centre + box @ frame.axes - frame.axes[1] * 0.005 - frame.axes[2] * 0.008
+    count = james.num_vertices
+    head = Head(np.concatenate([james.verts, upper_teeth, lower_teeth]),
+                np.concatenate([james.faces, hull + count, hull + count + 8]), james.landmarks, "teeth",
+                parts=np.zeros(count + 16, dtype=np.int8))
+    pieces = mouth_pieces(head, face_frame(head), head_slit(head))
+    assert sorted((len(piece), lower) for piece, lower in pieces) == [(8, False), (8, True)]
+    basis = rig_basis(head)
+    assert np.abs(basis[count:count + 8]).max() == 0.0
+    moved = head.verts[count + 8:] + rig_displacement(head, _pose(jaw_open=0.5))[0, count + 8:]
+    before = np.linalg.norm(head.verts[count + 8:, None] - head.verts[None, count + 8:], axis=-1)
+    after = np.linalg.norm(moved[:, None] - moved[None], axis=-1)
+    assert np.abs(after - before).max() < 2e-4 and np.linalg.norm(moved - head.verts[count + 8:], axis=1).min() > 0.005

@@ -1,0 +1,121 @@
+"""The landmarks a face is animated from: saved with every animation in the file's coordinates,
+shown in a picture, and overridden by the user (`landmarks=`, `--landmarks`, `scantalk landmarks`)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from scantalk import Animator
+from scantalk.articulation import ArticulationTrack
+from scantalk.articulation.channels import ARTICULATION_CHANNELS
+from scantalk.cli import main as scantalk_main
+from scantalk.data.heads.real import real_face
+from scantalk.data.heads.rig import rig_basis
+from scantalk.errors import FaceNotFoundError
+from scantalk.geometry import Mesh, save_mesh
+from scantalk.landmarks import LANDMARK_NAMES, LandmarksError, read_landmarks
+
+
+@pytest.fixture(scope="module")
+def animator():
+    return Animator.from_checkpoint(device="cpu", cache_dir=False)
+
+
+@pytest.fixture(scope="module")
+def mask():
+    """MediaPipe's face mask stored in millimetres, facing +z: the truth's landmarks known."""
+    head = real_face("mediapipe")
+    return head, 1000.0 * head.verts
+
+
+def _track() -> ArticulationTrack:
+    values = np.zeros((6, len(ARTICULATION_CHANNELS)))
+    values[2:4, 0] = 0.6
+    return ArticulationTrack(values, 30.0, ARTICULATION_CHANNELS)
+
+
+def test_given_landmarks_place_the_rig_and_come_back_in_file_coordinates(animator, mask):
+    head, millimetres = mask
+    truth = {name: 1000.0 * point for name, point in zip(LANDMARK_NAMES, head.landmarks.as_array())}
+    fit = animator.fit_face((millimetres, head.faces), landmarks=truth)
+    assert np.allclose(fit.landmarks_in_file(), 1000.0 * head.landmarks.as_array(), atol=1e-6)
+    # The rig is then exactly the one placed from the true landmarks, in the model's frame.
+    placed = fit.head.__class__(fit.template, head.faces, fit.head.landmarks, "placed")
+    assert np.allclose(fit.basis, rig_basis(placed), atol=1e-7)
+
+
+def test_points_left_out_are_still_found(animator, mask):
+    head, millimetres = mask
+    found = animator.fit_face((millimetres, head.faces)).landmarks_in_file()
+    chin = found[LANDMARK_NAMES.index("chin")] + np.array([0.0, -3.0, 0.0])
+    fit = animator.fit_face((millimetres, head.faces), landmarks={"chin": chin.tolist()})
+    moved = fit.landmarks_in_file()
+    assert np.allclose(moved[LANDMARK_NAMES.index("chin")], chin, atol=1e-6)
+    others = [i for i, name in enumerate(LANDMARK_NAMES) if name != "chin"]
+    assert np.allclose(moved[others], found[others], atol=1e-6)
+
+
+def test_every_animation_saves_its_landmarks_and_they_read_back(animator, mask, tmp_path):
+    head, millimetres = mask
+    animation = animator.animate_track((millimetres, head.faces), _track())
+    record = animation.meta["landmarks"]
+    assert set(record["points"]) == set(LANDMARK_NAMES) and record["mouth_slit"]["kind"] == "open"
+    animation.save(tmp_path / "out")
+    saved = json.loads((tmp_path / "out" / "landmarks.json").read_text())
+    again = animator.animate_track((millimetres, head.faces), _track(), landmarks=tmp_path / "out" / "landmarks.json")
+    assert saved["points"] == record["points"]
+    assert np.abs(np.asarray(again.frames) - np.asarray(animation.frames)).max() < 1e-4  # millimetres
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"mouth_middle": [0, 0, 0]}, "unknown landmark names"),
+    ({"chin": [0.0, float("nan"), 0.0]}, "3 finite numbers"),
+    ({"chin": [1, 2]}, "3 finite numbers"),
+    ([1, 2, 3], "must be a mapping"),
+])
+def test_bad_landmarks_are_clear_errors(given, message):
+    with pytest.raises(LandmarksError, match=message):
+        read_landmarks(given)
+
+
+def test_an_unreadable_landmarks_file_names_itself(tmp_path):
+    broken = tmp_path / "landmarks.json"
+    broken.write_text("{not json")
+    with pytest.raises(LandmarksError, match="landmarks.json: cannot read"):
+        read_landmarks(broken)
+
+
+@pytest.mark.slow
+def test_the_landmarks_command_writes_the_points_and_a_picture(mask, tmp_path, capsys):
+    head, millimetres = mask
+    face = tmp_path / "mask.obj"
+    save_mesh(face, millimetres, Mesh.from_arrays(millimetres, head.faces))
+    assert scantalk_main(["landmarks", str(face), "-o", str(tmp_path / "marks")]) == 0
+    assert sorted(p.name for p in (tmp_path / "marks").iterdir()) == ["landmarks.json", "landmarks.png"]
+    points = read_landmarks(tmp_path / "marks" / "landmarks.json")
+    assert set(points) == set(LANDMARK_NAMES)
+    assert "mouth slit: open" in capsys.readouterr().out
+    # A folder holding the user's own files is never replaced.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    assert scantalk_main(["landmarks", str(face), "-o", str(tmp_path / "mine"), "--overwrite"]) == 1
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
+
+
+def test_landmarks_that_do_not_make_a_face_are_refused_with_what_to_do(animator, mask):
+    head, millimetres = mask
+    points = 1000.0 * head.landmarks.as_array()
+    swapped = {"upper_lip": points[3].tolist(), "lower_lip": points[2].tolist()}
+    with pytest.raises(FaceNotFoundError, match="upper lip is not above the lower lip.*--landmarks"):
+        animator.fit_face((millimetres, head.faces), landmarks=swapped)
+
+
+def test_a_sphere_is_not_taken_for_a_face(animator):
+    import open3d as o3d
+
+    sphere = o3d.geometry.TriangleMesh.create_sphere(radius=0.1, resolution=30)
+    with pytest.raises(FaceNotFoundError, match="do not look like a face"):
+        animator.animate_track((np.asarray(sphere.vertices), np.asarray(sphere.triangles)), _track())
