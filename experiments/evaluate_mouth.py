@@ -174,10 +174,32 @@ def pass_through(frames: np.ndarray, slit) -> float:
     return float((frames[:, lower, 1] - frames[:, slit.upper_edge, 1]).max())
 
 
-def evaluate_head(animator, test: TestHead, tracks: list, probe_of) -> tuple[dict, tuple]:
+def previous_rig(revision: str):
+    """The rig module as it was at `revision` (git), to measure the same heads and tracks with it."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(["git", "show", f"{revision}:scantalk/data/heads/rig.py"], capture_output=True, text=True,
+                            check=True, cwd=Path(__file__).resolve().parent).stdout
+    path = Path(tempfile.mkdtemp()) / "previous_rig.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("previous_rig", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["previous_rig"] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+def _file_frames(fit, displacement: np.ndarray) -> np.ndarray:
+    """Model-frame displacements (T, V, 3) on a fit → frames in the file's order and units."""
+    rotation = np.asarray(fit.alignment.rotation) / fit.alignment.scale
+    return fit.mesh.to_file_order(displacement @ rotation) + fit.mesh.file_verts[None]
+
+
+def evaluate_head(animator, test: TestHead, tracks: list, probe_of, previous=None) -> tuple[dict, tuple]:
     from scantalk.aperture import visible_aperture
     from scantalk.data.heads.rig import head_slit, lip_vertices
-
 
     head = test.head
     file_verts = test.file_verts()
@@ -191,7 +213,7 @@ def evaluate_head(animator, test: TestHead, tracks: list, probe_of) -> tuple[dic
               for name in LANDMARKS_SCORED}
     probe = probe_of(head)
     rest = float(visible_aperture(head.verts, head.faces, probe)[0])
-    clips, worst_cross, outer = [], -np.inf, []
+    clips, old_clips, worst_cross, outer = [], [], -np.inf, []
     upper_v, lower_v = lip_vertices(head)
     up = probe.axes[1]
     kept = None
@@ -206,6 +228,10 @@ def evaluate_head(animator, test: TestHead, tracks: list, probe_of) -> tuple[dic
                                     for f in np.argsort(aperture)[-5:]])))
         if kept is None:
             kept = (frames, aperture, utterance.phones)
+        if previous is not None:
+            old = test.to_truth(_file_frames(fit, previous.rig_displacement(fit.head, track.values)))
+            old_clips.append(speech_figures(visible_aperture(old, head.faces, probe), rest, utterance.phones,
+                                            track["lip_close"]))
     pooled = {key: sum((clip[key] for clip in clips), []) for key in clips[0]}
     meet = [b <= MEET for b in pooled["bilabials"]]
     meet_closed = [b <= MEET for b in pooled["closed_bilabials"]]
@@ -223,6 +249,13 @@ def evaluate_head(animator, test: TestHead, tracks: list, probe_of) -> tuple[dic
         "orientation_error_degrees": angle, "orientation_found": angle < 10.0,
         "alignment": fit.alignment.as_dict(), "landmark_error_mm": errors,
     }
+    if old_clips:
+        old = {key: sum((clip[key] for clip in old_clips), []) for key in old_clips[0]}
+        record["previous_rig"] = {
+            "vowel_gain_mm": 1000 * float(np.mean(old["vowels"])) if old["vowels"] else None,
+            "bilabials_meet": float(np.mean([b <= MEET for b in old["bilabials"]])) if old["bilabials"] else None,
+            "pause_deviation_mm": 1000 * float(np.mean(old["pauses"])) if old["pauses"] else None,
+        }
     return record, kept
 
 
@@ -232,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=None, help="model to evaluate (default: the shipped one)")
     parser.add_argument("--out", type=Path, default=RESULTS / "mouth_eval.json")
     parser.add_argument("--picture", type=Path, default=RESULTS / "mouth_worst.png")
+    parser.add_argument("--previous", default="3fd9f86",
+                        help="also measure the rig of this git revision on the same landmarks and tracks ('' for none)")
     args = parser.parse_args(argv)
 
     from scantalk import Animator
@@ -247,10 +282,11 @@ def main(argv: list[str] | None = None) -> int:
               for name in (CLIPS[:1] if args.quick else CLIPS)]
     tracks = [(u, animator.articulate(u.samples, fps=FPS, sample_rate=u.sample_rate)) for u in chosen]
     heads = build_heads(args.quick)
+    previous = previous_rig(args.previous) if args.previous else None
     records, kept = [], {}
     for test in heads:
         try:
-            record, frames = evaluate_head(animator, test, tracks, MouthProbe.of)
+            record, frames = evaluate_head(animator, test, tracks, MouthProbe.of, previous)
         except ScanTalkError as error:  # the face not found: a failure of this head, said as the user sees it
             record, frames = failed_record(test, error), None
             records.append(record)
@@ -303,6 +339,8 @@ def summarise(records: list[dict]) -> dict:
         "orientation_found": int(sum(r["orientation_found"] for r in records)),
         "landmark_error_median_mm": float(np.median(errors)), "landmark_error_max_mm": float(np.max(errors)),
         "outer_midpoint_opening_mean_mm": float(np.mean([r["outer_midpoint_opening_mm"] for r in records])),
+        "previous_rig": {key: [r["previous_rig"][key] for r in records if "previous_rig" in r]
+                         for key in ("vowel_gain_mm", "bilabials_meet", "pause_deviation_mm")},
         "faces_not_found": [r["head"] + " (" + r["kind"] + ")" for r in records if "error" in r],
     }
 
@@ -325,6 +363,12 @@ def print_table(records: list[dict], summary: dict) -> None:
         ("(old figure) outer lip midpoints apart at the widest frames", "—",
          f"{summary['outer_midpoint_opening_mean_mm']:.1f} mm"),
     ]
+    before = summary["previous_rig"]
+    if before["vowel_gain_mm"]:
+        gains = [g or 0.0 for g in before["vowel_gain_mm"]]
+        meets = [m for m in before["bilabials_meet"] if m is not None]
+        rows.append(("previous rig, same landmarks: vowel gain min / mean, p/b/m meet min", "—",
+                     f"{min(gains):.1f} / {np.mean(gains):.1f} mm, {100 * min(meets):.0f} %"))
     for row in rows:
         print("| " + " | ".join(row) + " |")
     if summary["faces_not_found"]:

@@ -247,7 +247,7 @@ class Animation:
             left = np.broadcast_to(self.neutral, self.frames.shape)
         elif compare is not None:
             left = np.asarray(compare, dtype=np.float32)
-        render_animation(self.frames, self.faces, path, fps=self.fps, audio=self.audio,
+        render_animation(self.frames, self.faces, path, fps=self.fps, audio=self.audio if len(self.audio) else None,
                          sample_rate=self.sample_rate, resolution=resolution, compare=left, progress=progress,
                          closeup=closeup, rotation=rotation)
         return Path(path)

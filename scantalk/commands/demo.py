@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_resolution(args.resolution)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is an existing file; give a folder for the demo (nothing was changed)")
     if out.exists() and any(out.iterdir()) and not is_demo_dir(out):
         raise OutputError(f"{out} exists and is not a folder written by `scantalk demo`; "
                           "choose another --out (nothing was changed)")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scantalk.errors import OutputExistsError
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("animation_dir", help="a folder written by `scantalk animate`")
@@ -15,6 +17,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", default=None,
                         help="'neutral' (neutral | animated) or a ground-truth .npy (T, V, 3) shown on the left")
     parser.add_argument("--resolution", type=int, default=512, help="pixels per side of each panel")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing video given with -o")
     parser.add_argument("--closeup", action="store_true",
                         help="add a panel framed on the mouth (found from meta.json's landmarks, else the motion)")
 
@@ -52,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     check_resolution(args.resolution)
     out = check_video_path(Path(args.out) if args.out else Path(args.animation_dir) / "animation.mp4")
+    if args.out and out.exists() and not args.overwrite:
+        # The folder's own animation.mp4 is ours to redo; a file the user named may be theirs.
+        raise OutputExistsError(f"-o {out} exists; pass --overwrite to replace it, or choose another path")
     animation = Animation.load(args.animation_dir)
     compare = args.compare
     if compare not in (None, "neutral"):

@@ -147,3 +147,19 @@ def test_audio_may_follow_the_options_and_a_track_alone_writes_no_soundtrack(inp
                  str(tmp_path / "silent"), "--no-video", *common]) == 0
     assert not (tmp_path / "silent" / "audio.wav").exists()
     assert json.loads((tmp_path / "silent" / "meta.json").read_text())["num_frames"] == 6
+
+
+def test_a_track_without_audio_makes_a_silent_video_and_renders_again(inputs, tmp_path):
+    ArticulationTrack(np.full((6, 5), 0.5), 30.0).save_csv(tmp_path / "track.csv")
+    common = ["--checkpoint", str(inputs / "tiny.ckpt"), "--device", "cpu", "--resolution", "64"]
+    assert main(["animate", str(inputs / "face.obj"), "--track", str(tmp_path / "track.csv"), "-o",
+                 str(tmp_path / "silent"), *common]) == 0
+    assert (tmp_path / "silent" / "animation.mp4").stat().st_size > 0
+    assert main(["render", str(tmp_path / "silent"), "--resolution", "64"]) == 0
+    # A video the user names is theirs: kept unless --overwrite.
+    mine = tmp_path / "mine.mp4"
+    mine.write_bytes(b"my own video")
+    assert main(["render", str(tmp_path / "silent"), "-o", str(mine), "--resolution", "64"]) == 1
+    assert mine.read_bytes() == b"my own video"
+    assert main(["render", str(tmp_path / "silent"), "-o", str(mine), "--resolution", "64", "--overwrite"]) == 0
+    assert mine.read_bytes() != b"my own video"

@@ -358,9 +358,10 @@ def cut_slit(verts: np.ndarray, faces: np.ndarray, landmarks) -> tuple[np.ndarra
 
     Returns:
         (verts (V', 3), faces (F, 3), source (V',)): the cut face, whose lips are separate
-        surfaces joined at the corners (touching, nothing moved), and for each of its vertices the
-        index of the input vertex it copies (V' = V + the cut's interior vertices). Lips that are
-        already apart come back unchanged.
+        surfaces joined at the corners, and for each of its vertices the index of the input
+        vertex it copies (V' = V + the cut's interior vertices). The two sides of the cut are
+        moved `CUT_GAP` apart at the middle (tapering to the corners), so loading the mesh again
+        does not merge them back into one vertex. Lips that are already apart come back unchanged.
     """
     from scantalk.data.heads.rig import face_frame
 
@@ -375,10 +376,12 @@ def cut_slit(verts: np.ndarray, faces: np.ndarray, landmarks) -> tuple[np.ndarra
     path = surface_path(verts, faces, waypoints)
     _, first = np.unique(path, return_index=True)
     path = path[np.sort(first)]  # a path that crosses itself keeps its first visit of each vertex
-    cut_verts, cut_faces, _, _ = split_along(verts, faces, path, frame.axes[1])
+    cut_verts, cut_faces, _, _ = split_along(verts, faces, path, frame.axes[1], CUT_GAP * frame.scale)
     return cut_verts, cut_faces, np.concatenate([np.arange(len(verts)), path[1:-1]])
 
 
+# Metres (at standard size) the two sides of a cut are opened at the middle of the mouth.
+CUT_GAP = 0.0002
 # Heights (metres at standard size, along the face's up axis) tried when the mouth's landmarks
 # land on no slit: a found mouth can sit a lip's height or two off on faces unlike the finder's.
 SEARCH_SHIFTS = (-0.004, 0.004, -0.008, 0.008, -0.012, 0.012, -0.016, 0.016)
