@@ -351,6 +351,13 @@ class Animator:
         samples = np.zeros(0, np.float32)
         if audio is not None:
             samples, _ = self._audio(audio, sample_rate)
+            seconds = len(samples) / SAMPLE_RATE
+            # A track made from this speech lasts as long as it (within a frame or two).
+            if abs(seconds - track.num_frames / track.fps) > max(0.1, 2.0 / track.fps):
+                name = audio if isinstance(audio, (str, Path)) else "the audio"
+                raise ScanTalkError(f"the track lasts {track.num_frames / track.fps:.2f} s but {name} lasts "
+                                    f"{seconds:.2f} s; give the speech the track was made from (or trim one to "
+                                    "the other)")
         provider = self._expressions(emotion, intensity)
         given = None if landmarks is None else read_landmarks(landmarks)
         timings: dict[str, float] = {}

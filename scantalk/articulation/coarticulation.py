@@ -42,7 +42,8 @@ class ArticulationStyle:
         carry_over: seconds; how long a phone's shape lingers after it.
         effort: speaking effort; > 1 hyper-articulates (larger jaw, rounding and spreading, less
             coarticulation), < 1 is casual. Contacts (closure, labiodental) are reached either way.
-        rest_jaw: jaw opening at rest (lips apart by a hair), 0..1.
+        rest_jaw: jaw opening at rest, 0..1 (0: in pauses the face is its own neutral, as the
+            user gave it; the training styles vary it to model speakers who rest slightly open).
         pause_time: seconds into a pause at which its pull to rest equals a phone's full dominance.
         pause_power: how the pull grows with the distance d from the pause's edge, (d / pause_time) ** power:
             > 1 lets a short gap between words barely dip while a long pause reaches rest.
@@ -53,7 +54,7 @@ class ArticulationStyle:
     anticipation: float = 0.06
     carry_over: float = 0.045
     effort: float = 1.0
-    rest_jaw: float = 0.02
+    rest_jaw: float = 0.0
     pause_time: float = 0.05
     pause_power: float = 2.0
     lead: float = 0.0

@@ -71,15 +71,15 @@ def test_animate_writes_the_track_and_track_decodes_it_back(inputs, tmp_path):
 
 
 def test_an_edited_track_moves_the_face_as_edited(inputs, tmp_path):
-    rest = ArticulationTrack(np.zeros((15, 5)), 25.0)
+    rest = ArticulationTrack(np.zeros((25, 5)), 25.0)  # as long as the 1 s of speech
     rest.save_csv(tmp_path / "rest.csv")
-    opened = rest.with_channel("jaw_open", np.linspace(0.0, 1.0, 15))
+    opened = rest.with_channel("jaw_open", np.linspace(0.0, 1.0, 25))
     opened.save_csv(tmp_path / "opened.csv")
     for name in ("rest", "opened"):
         assert main(_animate(inputs, tmp_path / name, "--track", str(tmp_path / f"{name}.csv"))) == 0
     still = np.load(tmp_path / "rest" / "animation.npy") - np.load(tmp_path / "rest" / "neutral.npy")
     moving = np.load(tmp_path / "opened" / "animation.npy") - np.load(tmp_path / "opened" / "neutral.npy")
-    assert still.shape == moving.shape == (15, 468, 3)
+    assert still.shape == moving.shape == (25, 468, 3)
     assert json.loads((tmp_path / "opened" / "meta.json").read_text())["fps"] == 25.0  # the track's rate
     assert np.abs(still).max() == 0.0 and np.abs(moving[0]).max() == 0.0 and np.abs(moving[-1]).max() > 1e-4
     # AUDIO given with --track is kept as the soundtrack.
@@ -135,7 +135,7 @@ def test_the_installed_command_decodes_a_track(inputs, tmp_path):
 
 
 def test_audio_may_follow_the_options_and_a_track_alone_writes_no_soundtrack(inputs, tmp_path):
-    ArticulationTrack(np.full((6, 5), 0.5), 30.0).save_csv(tmp_path / "track.csv")
+    ArticulationTrack(np.full((30, 5), 0.5), 30.0).save_csv(tmp_path / "track.csv")
     common = ["--checkpoint", str(inputs / "tiny.ckpt"), "--device", "cpu", "--resolution", "64"]
     # As the README writes it: AUDIO last, after -o.
     assert main(["animate", str(inputs / "face.obj"), "--track", str(tmp_path / "track.csv"), "-o",
@@ -146,7 +146,7 @@ def test_audio_may_follow_the_options_and_a_track_alone_writes_no_soundtrack(inp
     assert main(["animate", str(inputs / "face.obj"), "--track", str(tmp_path / "track.csv"), "-o",
                  str(tmp_path / "silent"), "--no-video", *common]) == 0
     assert not (tmp_path / "silent" / "audio.wav").exists()
-    assert json.loads((tmp_path / "silent" / "meta.json").read_text())["num_frames"] == 6
+    assert json.loads((tmp_path / "silent" / "meta.json").read_text())["num_frames"] == 30
 
 
 def test_a_track_without_audio_makes_a_silent_video_and_renders_again(inputs, tmp_path):
@@ -163,3 +163,10 @@ def test_a_track_without_audio_makes_a_silent_video_and_renders_again(inputs, tm
     assert mine.read_bytes() == b"my own video"
     assert main(["render", str(tmp_path / "silent"), "-o", str(mine), "--resolution", "64", "--overwrite"]) == 0
     assert mine.read_bytes() != b"my own video"
+
+
+def test_a_track_and_speech_of_different_lengths_are_refused(inputs, tmp_path, capsys):
+    ArticulationTrack(np.full((90, 5), 0.5), 30.0).save_csv(tmp_path / "long.csv")  # 3 s for 1 s of speech
+    assert main(_animate(inputs, tmp_path / "out", "--track", str(tmp_path / "long.csv"))) == 1
+    error = capsys.readouterr().err
+    assert "3.00 s" in error and "1.00 s" in error and not (tmp_path / "out").exists()

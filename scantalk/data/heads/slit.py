@@ -217,7 +217,13 @@ def _profile(local: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndar
     for edge in (upper, lower):
         order = np.argsort(local[edge, 0])
         heights.append(np.interp(xs, local[edge[order], 0], local[edge[order], 1]))
-    return np.stack([xs, np.clip(heights[0] - heights[1], 0.0, 0.03)], axis=1)
+    gaps = np.clip(heights[0] - heights[1], 0.0, 0.03)
+    # An edge vertex picked off the lip line (a fold, the mouth's inside) is a spike: a median of
+    # three removes it, and no column is wider than the middle of the mouth, where lips part most.
+    gaps = np.median(np.stack([np.roll(gaps, 1), gaps, np.roll(gaps, -1)]), axis=0)
+    gaps[[0, -1]] = np.minimum(gaps[[0, -1]], gaps[[1, -2]])
+    middle = np.median(gaps[np.abs(xs) <= np.quantile(np.abs(xs), 0.3)])
+    return np.stack([xs, np.minimum(gaps, 1.15 * middle)], axis=1)
 
 
 def _chain_line(verts: np.ndarray, local: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
