@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scantalk.geometry.gltf_reader import read_gltf
+
 
 def triangulate(polygons: list[list[int]]) -> np.ndarray | None:
     """Fan-triangulate polygons (each ≥ 3 indices) → (F, 3) int64; None when there are none."""
@@ -316,7 +318,7 @@ def _open3d():
 
 
 def read_with_open3d_mesh(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """STL, glTF, GLB via open3d (no post-processing, so vertices are not merged or reordered)."""
+    """STL via open3d (no post-processing, so vertices are not merged or reordered)."""
     mesh = _open3d().io.read_triangle_mesh(str(path), enable_post_processing=False)
     verts = np.asarray(mesh.vertices, dtype=np.float64)
     faces = np.asarray(mesh.triangles, dtype=np.int64)
@@ -357,7 +359,7 @@ Writer = Callable[[Path, np.ndarray, np.ndarray | None], None]
 
 READERS: dict[str, Reader] = {
     ".obj": read_obj, ".off": read_off, ".ply": read_ply, ".xyz": read_xyz, ".stl": read_with_open3d_mesh,
-    ".gltf": read_with_open3d_mesh, ".glb": read_with_open3d_mesh, ".pcd": read_with_open3d_points,
+    ".gltf": read_gltf, ".glb": read_gltf, ".pcd": read_with_open3d_points,
 }  # fmt: skip
 WRITERS: dict[str, Writer] = {
     ".obj": write_obj, ".off": write_off, ".ply": write_ply, ".xyz": write_xyz, ".stl": write_stl, ".pcd": write_pcd,
