@@ -140,6 +140,17 @@ class EvaluationReport:
         }
 
 
+def _same_units(pred: np.ndarray, gt: np.ndarray, name: str) -> None:
+    """ScanTalkError when a prediction's face is 10× (or more) larger or smaller than its ground
+    truth: millimetres scored against metres gives errors that mean nothing."""
+    from scantalk.errors import ScanTalkError
+
+    size = [float(np.linalg.norm(x[0].max(axis=0) - x[0].min(axis=0))) for x in (pred, gt)]
+    if min(size) > 0 and not 0.1 < size[0] / size[1] < 10.0:
+        raise ScanTalkError(f"sequence {name}: the predicted face is {size[0] / size[1]:.3g}× the size of the "
+                            "ground truth (millimetres against metres?); bring the predictions to the dataset's units")
+
+
 def evaluate_sequences(
     preds: Sequence[ArrayLike],
     gts: Sequence[ArrayLike],
@@ -163,6 +174,7 @@ def evaluate_sequences(
     deviations: list[float] = []
     for i in range(count):
         pred, gt = _aligned(preds[i], gts[i])
+        _same_units(pred, gt, names[i])
         per_frame_error = np.linalg.norm(pred - gt, axis=2).mean(axis=1)
         vertex_errors.append(per_frame_error)
         lve = fdd = None

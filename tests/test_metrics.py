@@ -282,3 +282,13 @@ def test_relative_error_and_max_deviation_ratio() -> None:
     off[2, 1, 0] += 0.05 * peak
     assert max_deviation_ratio(off, frames, neutral) == pytest.approx(0.05)
     assert max_deviation_ratio(off, frames, neutral, quantile=0.9) == 0.0   # one stray vertex in 20
+
+
+def test_predictions_in_other_units_than_the_ground_truth_are_refused():
+    from scantalk.errors import ScanTalkError
+    from scantalk.metrics import evaluate_sequences
+
+    gt = np.random.default_rng(0).normal(size=(4, 30, 3)) * 0.05
+    with pytest.raises(ScanTalkError, match="millimetres against metres"):
+        evaluate_sequences([gt * 1000.0], [gt], [gt[0]], [None], [None], names=["s1"])
+    assert evaluate_sequences([gt], [gt], [gt[0]], [None], [None]).mve == 0.0
