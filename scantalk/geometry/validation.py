@@ -42,6 +42,11 @@ def validate_arrays(verts: np.ndarray, faces: np.ndarray | None, name: str) -> t
             "repair or re-export the mesh."
         )
     if faces is None:
+        # A surface needs two directions: points on one line (or one point) describe none.
+        spread = np.linalg.svd(verts - verts.mean(axis=0), compute_uv=False) if len(verts) > 2 else np.zeros(3)
+        if spread[1] <= 1e-9 * max(float(spread[0]), 1e-300):
+            raise MeshError(f"{name}: the {len(verts)} points lie on one line (or at one point), so they describe no "
+                            "surface; check the file.")
         return verts, None
     faces = np.asarray(faces)
     if faces.ndim != 2 or faces.shape[1] != 3:

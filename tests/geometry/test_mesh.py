@@ -245,3 +245,10 @@ def test_from_file_order_undoes_to_file_order(make_icosphere):
     np.testing.assert_array_equal(mesh.from_file_order(mesh.to_file_order(values)), values)
     with pytest.raises(ValueError, match=str(len(verts) + 3)):
         mesh.from_file_order(values)
+
+
+def test_points_on_one_line_are_no_surface():
+    points = np.zeros((200, 3))
+    points[:, 0] = np.linspace(0.0, 0.2, 200)
+    with pytest.raises(MeshError, match="lie on one line"):
+        Mesh.from_arrays(points, None)
