@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     except ScanTalkError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Outputs are staged and swapped in at the end: an interrupted run changed nothing.
+        print(f"interrupted: scantalk {name} stopped; earlier outputs are as they were", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

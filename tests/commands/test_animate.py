@@ -305,3 +305,14 @@ def test_a_folder_or_an_audio_file_as_checkpoint_is_a_one_line_error(inputs, tmp
     err = _one_line_error(capsys, "speech.wav")
     assert "weights_only" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import scantalk.commands.landmarks as command
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "run", interrupted)
+    assert main(["landmarks", "face.obj", "-o", "out"]) == 130
+    assert capsys.readouterr().err.strip().startswith("interrupted: scantalk landmarks stopped")
