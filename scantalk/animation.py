@@ -15,7 +15,7 @@ import soundfile as sf
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_text, staged_output_dir
 from scantalk.errors import AnimationError, ScanTalkError
-from scantalk.frames import FrameStore, FrameWriter, frame_chunks
+from scantalk.frames import FrameStore, FrameWriter, frame_chunks, load_npy
 from scantalk.geometry import formats
 
 MESH_FORMATS = ("ply", "obj")
@@ -85,7 +85,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
 def _read_array(path: Path, what: str) -> np.ndarray:
     """An .npy file (no pickles), or AnimationError for a truncated or foreign file."""
     try:
-        return np.load(path, allow_pickle=False)
+        return load_npy(path)
     except (OSError, ValueError, EOFError) as error:
         raise AnimationError(f"{path} ({what}) is truncated or not a numpy array ({error}); "
                              "re-create the folder with `scantalk animate`") from error

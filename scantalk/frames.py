@@ -189,6 +189,23 @@ class FrameStore:
         return f"FrameStore({str(self.path)!r}, shape={self.shape})"
 
 
+def load_npy(path: str | Path) -> np.ndarray:
+    """An .npy file (no pickles) whose header is checked against the file first: a header that
+    promises more data than the file holds (truncated, or forged to claim terabytes) is a
+    ValueError, never an attempt to allocate it."""
+    path = Path(path)
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(handle)
+        offset = handle.tell()
+    promised = offset + int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+    if promised > path.stat().st_size:
+        raise ValueError(f"its header promises {promised} bytes but the file holds {path.stat().st_size}")
+    return np.load(path, allow_pickle=False)
+
+
 def _basic(indices: tuple) -> bool:
     """Whether `indices` are all basic numpy indices (integers, slices, ..., None): indexing with
     them commutes with taking frames first, unlike array indices."""

@@ -221,3 +221,16 @@ def test_frames_that_are_not_finite_are_never_written(tmp_path):
     with pytest.raises(AnimationError, match="not finite"):
         _write(tmp_path / "frames.npy", frames)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_npy_whose_header_promises_terabytes_is_refused_before_any_allocation(tmp_path):
+    from scantalk.frames import load_npy
+
+    path = tmp_path / "forged.npy"
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 3, 3), np.float32))
+    header["shape"] = (10**12, 3, 3)
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, header)
+        handle.write(np.zeros(18, np.float32).tobytes())
+    with pytest.raises(ValueError, match="promises"):
+        load_npy(path)

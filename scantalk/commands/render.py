@@ -28,12 +28,13 @@ def load_compare(path: str | Path, num_vertices: int) -> np.ndarray:
     Raises AnimationError naming the file when it is unreadable or its vertex count differs.
     """
     from scantalk.errors import AnimationError
+    from scantalk.frames import load_npy
 
     path = Path(path)
     if not path.is_file():
         raise AnimationError(f"--compare {path}: no such file; pass 'neutral' or a ground-truth .npy")
     try:
-        array = np.load(path, allow_pickle=False)
+        array = load_npy(path)
     except (OSError, ValueError, EOFError) as error:
         raise AnimationError(f"--compare {path} is truncated or not a numpy array ({error})") from error
     if array.ndim == 2 and array.shape == (num_vertices, 3):
