@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scantalk.data.heads.base import PARTS, Head
-from scantalk.data.heads.rig import FaceFrame, _regions, face_frame, head_slit, rest_lip_gap, rig_basis
+from scantalk.data.heads.rig import FaceFrame, _regions, face_frame, rest_lip_gap, rig_basis
 from scantalk.errors import ScanTalkError
 
 
@@ -184,7 +184,7 @@ def _lower_face_units(head: Head, frame: FaceFrame, f: _Face) -> tuple[dict[str,
     lm = frame.local(head.landmarks.as_array())
     # The rig's mouth regions: `below` is sharp across the slit only, so lip units separate the
     # lips exactly where the speech motion does.
-    r = _regions(head, frame, head.verts, head_slit(head))
+    r = _regions(head, frame, head.verts)
     hw = r.half_width
     lip_front = 0.5 * (lm[2, 2] + lm[3, 2])
     mouth_y = 0.5 * (lm[2, 1] + lm[3, 1])

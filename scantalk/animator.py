@@ -496,7 +496,7 @@ class Animator:
         clock = time.perf_counter()
         anchor = getattr(getattr(self.model, "config", None), "align_anchor", "bbox")
         template, alignment = aligned_template(mesh.verts, align, up, forward, self.reference_center,
-                                               name=mesh.source or "face", anchor=anchor)
+                                               name=mesh.source or "face", anchor=anchor, faces=mesh.faces)
         try:
             ops = self._operators(template, mesh.faces)
         except MeshError as error:

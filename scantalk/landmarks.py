@@ -106,7 +106,10 @@ def implausible(landmarks: FaceLandmarks, verts: np.ndarray) -> list[str]:
     if not lm.mouth_left[0] > midline > lm.mouth_right[0]:
         problems.append("the mouth corners are not either side of the face's midline")
     # A nose stands out of the face: the skin a few centimetres around its tip lies well behind it.
-    tip = verts[np.argmin(np.linalg.norm(verts - lm.nose_tip, axis=1))]  # on the surface, not in front of it
+    # The surface's most forward point within 1.5 cm of the nose tip placed (a finder may be a
+    # centimetre off): on the surface, not floating in front of it.
+    near = np.flatnonzero(np.linalg.norm(verts - lm.nose_tip, axis=1) < 0.015)
+    tip = verts[near[np.argmax(verts[near, 2])]] if near.size else lm.nose_tip
     lateral = np.linalg.norm(verts[:, :2] - tip[:2], axis=1)
     ring = (lateral > 0.025) & (lateral < 0.04) & (verts[:, 2] > tip[2] - 0.06)
     if ring.sum() >= 8 and tip[2] - np.median(verts[ring, 2]) < NOSE_PROTRUSION:

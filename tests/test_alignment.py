@@ -6,7 +6,8 @@ from scantalk.errors import ScanTalkError
 
 
 def _head(rng: np.random.Generator) -> np.ndarray:
-    # An ellipsoid about 0.16 x 0.22 x 0.2 m, centred away from the origin.
+    # An ellipsoid about 0.16 x 0.22 x 0.2 m, centred away from the origin. It has no face to find
+    # its orientation from, so the tests below name its axes (y up, facing +z).
     directions = rng.normal(size=(500, 3))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     return directions * np.array([0.08, 0.11, 0.10]) + np.array([0.3, -0.2, 1.0])
@@ -15,7 +16,7 @@ def _head(rng: np.random.Generator) -> np.ndarray:
 def test_millimetre_scan_is_scaled_to_metres_and_maps_back_exactly():
     head_m = _head(np.random.default_rng(0))
     head_mm = head_m * 1000.0
-    alignment = fit_alignment(head_mm, "auto")
+    alignment = fit_alignment(head_mm, "auto", up="y", forward="z")
     aligned = alignment.to_model(head_mm)
     assert alignment.units == "millimetres"
     assert np.allclose(aligned.max(0) - aligned.min(0), head_m.max(0) - head_m.min(0))
@@ -25,7 +26,7 @@ def test_millimetre_scan_is_scaled_to_metres_and_maps_back_exactly():
 
 def test_reference_center_is_where_the_face_lands():
     head = _head(np.random.default_rng(1))
-    alignment = fit_alignment(head, "auto", reference_center=np.array([0.0, 0.01, 0.02]))
+    alignment = fit_alignment(head, "auto", up="y", forward="z", reference_center=np.array([0.0, 0.01, 0.02]))
     aligned = alignment.to_model(head)
     assert np.allclose(0.5 * (aligned.max(0) + aligned.min(0)), [0.0, 0.01, 0.02])
 

@@ -85,7 +85,7 @@ def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame
             warnings.simplefilter("ignore")  # `animate` repeats the plausibility warning where it matters
             template, _ = aligned_template(mesh.verts, frame.align, frame.up, frame.forward,
                                            frame.reference_center, name=mesh.source or source,
-                                           anchor=frame.anchor)
+                                           anchor=frame.anchor, faces=mesh.faces)
         cache = OperatorCache(cache_dir)
         was_cached = cache.contains(template, mesh.faces, k_eig)
         cache.get_or_compute(template, mesh.faces, k_eig=k_eig)

@@ -106,7 +106,8 @@ class RigDataset(Dataset):
             from scantalk.model.articulated import landmark_region
 
             # Exactly what inference does: align="auto" moves the nose tip onto the reference.
-            template, alignment = aligned_template(head.verts, "auto", reference_center=self.anchor_reference,
+            # Training heads are already y-up and facing +z: no orientation to find (the same bytes).
+            template, alignment = aligned_template(head.verts, "auto", "y", "z", reference_center=self.anchor_reference,
                                                    anchor="nose")
             landmarks = alignment.to_model(head.landmarks.as_array())
             verts, faces, _ = landmark_region(template, head.faces)

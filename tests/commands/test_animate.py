@@ -59,8 +59,7 @@ def test_interrupted_animate_leaves_nothing_behind(inputs, tmp_path, monkeypatch
 
     monkeypatch.setattr(Animation, "to_video", interrupted)
     face, audio, _ = inputs
-    with pytest.raises(KeyboardInterrupt):
-        main(["animate", str(face), str(audio), "-o", str(tmp_path / "out")])
+    assert main(["animate", str(face), str(audio), "-o", str(tmp_path / "out")]) == 130
     assert list(tmp_path.iterdir()) == [tmp_path / "operators"]
 
 

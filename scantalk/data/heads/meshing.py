@@ -114,15 +114,9 @@ def cluster_vertices(head: Head, voxel_size: float = 0.004) -> Head:
 
 def sample_surface(head: Head, rng: np.random.Generator, count: int) -> np.ndarray:
     """Points (count, 3) metres uniformly distributed by area over the head's triangles."""
-    faces = _need_faces(head, "surface sampling")
-    tri = head.verts[faces]
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    which = rng.choice(len(faces), size=count, p=area / area.sum())
-    u, v = rng.random(count), rng.random(count)
-    flip = u + v > 1.0  # fold the unit square onto the triangle so samples stay uniform
-    u[flip], v[flip] = 1.0 - u[flip], 1.0 - v[flip]
-    t = tri[which]
-    return t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
+    from scantalk.geometry.sampling import sample_triangles
+
+    return sample_triangles(head.verts, _need_faces(head, "surface sampling"), count, rng)
 
 
 def point_cloud(head: Head, rng: np.random.Generator, count: int | None = None) -> Head:
