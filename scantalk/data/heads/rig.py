@@ -31,14 +31,14 @@ class RigError(ScanTalkError):
 RIG_INPUTS: tuple[str, ...] = ARTICULATION_CHANNELS + ("jaw_open_sq",)
 """Inputs of `rig_basis`: displacement = Σ_c input_c · basis[:, c], with jaw_open_sq = jaw_open²."""
 
-CHIN_DROP = 0.02
+CHIN_DROP = 0.022
 """Metres the chin moves at jaw_open = 1 (first order in the angle): a wide-open jaw in speech
 (lips about 12-15 mm apart on /a/, where jaw_open is 0.7-0.85)."""
 
 LOWER_LIP_FOLLOWS = 0.9
 """Share of the jaw's travel the lower lip's edge follows (soft tissue lags a little)."""
 
-UPPER_LIP_LIFT = 0.003
+UPPER_LIP_LIFT = 0.0035
 """Metres the upper lip's edge rises at the midline at jaw_open = 1: the upper lip lifts off the
 lower on open vowels, so the lips part at the front, not only the jaw."""
 
