@@ -97,7 +97,9 @@ class Animation:
     `FrameStore` on disk for animations too long for memory) · neutral (V, 3) the input face ·
     faces (F, 3) int64 or None (point cloud) · fps · audio (N,) float32 at sample_rate · meta:
     what produced it (checkpoint, audio file, alignment...) · articulation: the
-    `ArticulationTrack` (T, A) the frames were decoded from, for models that use one."""
+    `ArticulationTrack` (T, A) the frames were decoded from, for models that use one · fit: how
+    an articulated model saw the face (`scantalk.animator.FaceFit`: landmarks, motion basis; its
+    `save_landmarks` writes landmarks.json and landmarks.png), not saved with the files."""
 
     frames: np.ndarray
     neutral: np.ndarray
@@ -107,6 +109,7 @@ class Animation:
     sample_rate: int = SAMPLE_RATE
     meta: dict[str, Any] = field(default_factory=dict)
     articulation: Any = None
+    fit: Any = field(default=None, repr=False, compare=False)
 
     @property
     def num_frames(self) -> int:
@@ -154,9 +157,11 @@ class Animation:
             with FrameWriter(target, self.num_frames, int(self.frames.shape[1])) as writer:
                 for chunk in frame_chunks(self.frames):
                     writer.write(chunk)
-        if self.meta.get("landmarks"):
-            # The points the rig was placed from, in the file's coordinates: edit and pass back
-            # with `landmarks=` / `--landmarks` to correct a misplaced one.
+        if self.fit is not None and self.fit.head is not None:
+            # The points the rig was placed from, in the file's coordinates, and a picture of
+            # them: edit and pass back with `landmarks=` / `--landmarks` to correct one.
+            self.fit.save_landmarks(directory, (self.meta.get("landmarks") or {}).get("given"))
+        elif self.meta.get("landmarks"):
             atomic_write_text(directory / "landmarks.json", json.dumps(self.meta["landmarks"], indent=2))
         if self.articulation is not None:
             self.articulation.save_csv(directory / "articulation.csv")

@@ -391,7 +391,8 @@ class Animator:
         if head is not None:
             meta["landmarks"] = face_landmarks_record(head, alignment, given)
         return Animation(frames, mesh.file_verts.astype(np.float32), mesh.file_faces, float(track.fps), samples,
-                         SAMPLE_RATE, meta, articulation=track)
+                         SAMPLE_RATE, meta, articulation=track,
+                         fit=FaceFit(mesh, template, alignment, head, basis.cpu().numpy()))
 
     def fit_face(
         self,

@@ -121,12 +121,6 @@ def run(args: argparse.Namespace) -> int:
         animation.write_files(staging)
         if len(animation.audio) == 0:  # a track without AUDIO: no soundtrack rather than an empty one
             (staging / "audio.wav").unlink(missing_ok=True)
-        if animator.articulated:
-            # What the rig was placed from, to see and correct (landmarks.json is written with the files).
-            fit = animator.fit_face(args.face, align=args.align, up=args.up, forward=args.forward,
-                                    landmarks=landmarks)
-            if fit.head is not None:
-                fit.save_landmarks(staging, landmarks)
         if not args.no_video:
             animation.to_video(staging / "animation.mp4", resolution=args.resolution, compare=args.compare)
         video_s = time.perf_counter() - clock
