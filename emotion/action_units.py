@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scantalk.data.heads.base import PARTS, Head
-from scantalk.data.heads.rig import FaceFrame, _regions, face_frame, rest_lip_gap, rig_basis
+from scantalk.data.heads.rig import CHIN_DROP, FaceFrame, _regions, face_frame, rest_lip_gap, rig_basis
 from scantalk.errors import ScanTalkError
 
 
@@ -70,8 +70,11 @@ PEAK_MM: dict[str, tuple[float, float]] = {
 }
 """Range (mm) the largest vertex motion of each bilateral unit lies in at full activation, scale 1."""
 
-JAW_DROP_FRACTION = 0.35
-"""AU26 is the rig's jaw_open = 1 (14 mm at the chin) times this: a small, slack drop of ~5 mm."""
+JAW_DROP_CHIN = 0.0049
+"""Metres AU26 drops the chin: the rig's jaw opening scaled to a small, slack drop of ~5 mm."""
+
+JAW_DROP_FRACTION = JAW_DROP_CHIN / CHIN_DROP
+"""AU26 in units of the rig's jaw_open (whose 1 drops the chin `CHIN_DROP`)."""
 
 BROW_HEIGHT = 0.019
 """Metres (× face scale) the brow line sits above the eyeball centres."""
