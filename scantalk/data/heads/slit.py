@@ -150,12 +150,12 @@ def mouth_slit(head: Head, frame=None) -> MouthSlit:
         line = _chain_line(head.verts, local, upper_chain, lower_chain)
         mid_upper = upper_chain[np.abs(local[upper_chain, 0]) < 0.5 * half_width]
         mid_lower = lower_chain[np.abs(local[lower_chain, 0]) < 0.5 * half_width]
-        gap = _gap_by_side(local, side, midline & near_mouth, mid_upper, mid_lower)
+        gap = _gap_by_side(local, side, midline & near_mouth)
         return MouthSlit("open", side, mid_upper, mid_lower, line, gap, _profile(local, upper_chain, lower_chain))
     lips_band = near_mouth & (local[:, 2] > lip_front - 0.008 * scale)
     upper_edge, lower_edge = _edges(local, side, lips_band, half_width)
     line = _open_line(local, head.verts, side, lips_band, half_width)
-    gap = _gap_by_side(local, side, midline & lips_band, upper_edge, lower_edge)
+    gap = _gap_by_side(local, side, midline & lips_band)
     return MouthSlit("open", side, upper_edge, lower_edge, line if line is not None else fallback_line, gap,
                      _profile(local, upper_edge, lower_edge))
 
@@ -278,8 +278,7 @@ def _fused_line(verts: np.ndarray, local: np.ndarray, evidence: np.ndarray, near
     return np.asarray(points) if len(points) >= 3 else None
 
 
-def _gap_by_side(local: np.ndarray, side: np.ndarray, band: np.ndarray, upper_edge: np.ndarray,
-                 lower_edge: np.ndarray) -> float:
+def _gap_by_side(local: np.ndarray, side: np.ndarray, band: np.ndarray) -> float:
     """The lips' rest gap at the midline (metres): lowest upper-lip point minus highest lower-lip point."""
     up, down = np.flatnonzero(band & (side > 0)), np.flatnonzero(band & (side < 0))
     if up.size == 0 or down.size == 0:
