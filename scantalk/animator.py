@@ -430,7 +430,7 @@ class Animator:
             return None, self.model.basis(template_t, ops, operators=self._operators)
         head = self.model.face_head(template_t, ops, operators=self._operators)
         # Coarse to fine: the network's mouth, moved onto the slit the surface shows if it missed it.
-        head, _ = mouth_on_slit(head)
+        head, _ = mouth_on_slit(head, head_slit(head))
         if given:
             points = {name: alignment.to_model(point) for name, point in given.items()}
             placed = merged(head.landmarks, points)

@@ -18,6 +18,7 @@ from scipy.sparse.csgraph import connected_components
 
 from scantalk.errors import ScanTalkError
 from scantalk.frames import frame_chunks
+from scantalk.geometry.topology import boundary_edges
 from scantalk.render.camera import Camera, check_points, check_rotation
 
 # Fraction of the close-up's width the mouth spans: wide enough to judge the lips, with room
@@ -168,9 +169,7 @@ def _moving_hole(faces: np.ndarray, amplitude: np.ndarray, peak: float, across: 
     move most on average, among holes at most `widest` wide along `across` (V,) (the left-right
     coordinate), if it moves at least `_HOLE_FRACTION` of `peak`; else None. The open mouth of a
     scan or mask is such a hole; a mask's rim is too wide, the neck and the eyes move far less."""
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    boundary = unique[counts == 1]
+    boundary = boundary_edges(faces)
     if len(boundary) < 3:
         return None
     vertices, paired = np.unique(boundary, return_inverse=True)

@@ -12,6 +12,7 @@ import numpy as np
 
 from scantalk.atomic import atomic_path
 from scantalk.render.camera import Camera
+from scantalk.render.closeup import mouth_camera, mouth_from_landmarks
 from scantalk.render.raycast import render_frames
 
 # Colours (RGB) of the landmark dots and of the two sides of the mouth.
@@ -44,8 +45,8 @@ def landmarks_picture(verts: np.ndarray, faces: np.ndarray | None, points: np.nd
     """
     verts, points, jaw = np.asarray(verts, np.float64), np.asarray(points, np.float64), np.asarray(jaw, np.float64)
     axes = np.eye(3) if rotation is None else np.asarray(rotation, np.float64)
-    mouth = 0.25 * points[:4].sum(axis=0)
-    width = float(np.linalg.norm(points[0] - points[1]))
+    region = mouth_from_landmarks(points)
+    mouth, width = region.centre, region.width
     local = (verts - mouth) @ axes.T
     near = (np.abs(local[:, 0]) < 0.9 * width) & (np.abs(local[:, 1]) < 0.5 * width) & (local[:, 2] > -0.4 * width)
     moving = near & (jaw > 0.5 * jaw[near].max(initial=0.0))
@@ -54,7 +55,7 @@ def landmarks_picture(verts: np.ndarray, faces: np.ndarray | None, points: np.nd
     front = local[:, 2] > np.percentile(local[near, 2], 30) if near.any() else near
     halves = []
     for camera, dot in ((Camera.framing(verts, resolution, rotation=axes), 1),
-                        (Camera.looking_at(mouth, 0.8 * width, axes, resolution), 3)):
+                        (mouth_camera(region, axes, resolution), 3)):
         image = next(iter(render_frames(verts[None], faces, camera, progress=False, workers=1))).copy()
         _overlay(image, camera, verts[still & front], UPPER_COLOUR, dot - 1)
         _overlay(image, camera, verts[moving & front], JAW_COLOUR, dot - 1)

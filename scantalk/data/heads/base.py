@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
+from scantalk.geometry.topology import mesh_pieces
+
 
 @dataclass(frozen=True)
 class FaceLandmarks:
@@ -103,13 +105,8 @@ def eyeball_parts(verts: np.ndarray, faces: np.ndarray | None, landmarks: FaceLa
     """
     if faces is None or len(faces) == 0:
         return None
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     count = len(verts)
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count))
-    _, piece = connected_components(graph, directed=False)
+    _, piece = mesh_pieces(faces, count)
     sizes = np.bincount(piece)
     parts = np.zeros(count, dtype=np.int8)
     for label in np.flatnonzero((sizes < 0.25 * count) & (np.arange(len(sizes)) != np.argmax(sizes))):

@@ -22,6 +22,7 @@ from scantalk.articulation.channels import ARTICULATION_CHANNELS, NUM_CHANNELS
 from scantalk.data.heads.base import PARTS, Head
 from scantalk.data.heads.slit import MouthSlit, mouth_slit
 from scantalk.errors import ScanTalkError
+from scantalk.geometry.topology import mesh_pieces
 
 
 class RigError(ScanTalkError):
@@ -282,14 +283,8 @@ def mouth_pieces(head: Head, frame: FaceFrame, slit: MouthSlit) -> list[tuple[np
     below the slit's line."""
     if head.faces is None or len(head.faces) == 0:
         return []
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    faces = np.asarray(head.faces)
     count = head.num_vertices
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
-    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count))
-    pieces, label = connected_components(graph, directed=False)
+    pieces, label = mesh_pieces(head.faces, count)
     if pieces < 2:
         return []
     sizes = np.bincount(label, minlength=pieces)

@@ -25,6 +25,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from scantalk.data.heads.base import FaceLandmarks, Head
+from scantalk.geometry.topology import boundary_edges
 
 # How much further (metres, at a head of standard size) one walk must be than the straight
 # height difference before the surface, not the height, decides a vertex's lip.
@@ -164,9 +165,8 @@ def _boundary_chains(faces: np.ndarray, local: np.ndarray, near_mouth: np.ndarra
                      half_width: float) -> tuple[np.ndarray, np.ndarray] | None:
     """The rim of a hole at the mouth as two vertex chains, (upper, lower), each from the right
     corner to the left (the corners shared), or None when no such hole is there."""
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    rim = unique[(counts == 1) & near_mouth[unique].all(axis=1)]
+    rim = boundary_edges(faces)
+    rim = rim[near_mouth[rim].all(axis=1)]
     if len(rim) < 6:
         return None
     neighbours: dict[int, list[int]] = {}
@@ -392,13 +392,14 @@ CUT_GAP = 0.0002
 SEARCH_SHIFTS = (-0.004, 0.004, -0.008, 0.008, -0.012, 0.012, -0.016, 0.016)
 
 
-def mouth_on_slit(head: Head) -> tuple[Head, float]:
+def mouth_on_slit(head: Head, slit: MouthSlit | None = None) -> tuple[Head, float]:
     """`head` with its mouth landmarks moved onto the slit its surface shows, when they missed it.
 
     When the landmarks find the lips fused, the mouth landmarks (corners and lip midlines) are
     moved up and down by `SEARCH_SHIFTS` (nearest first) and the first placement at which the
     surface shows an open slit is kept: coarse to fine, the network's guess then the surface.
-    Faces whose lips really are one surface (a scan) stay as they were.
+    Faces whose lips really are one surface (a scan) stay as they were. `slit`: the head's
+    `mouth_slit`, when already known.
 
     Returns:
         (the head, possibly with moved landmarks; the shift applied in metres, 0 for none).
@@ -407,7 +408,7 @@ def mouth_on_slit(head: Head) -> tuple[Head, float]:
 
     from scantalk.data.heads.rig import face_frame
 
-    if head.faces is None or mouth_slit(head).kind != "fused":
+    if head.faces is None or (slit or mouth_slit(head)).kind != "fused":
         return head, 0.0
     frame = face_frame(head)
     points = head.landmarks.as_array()
