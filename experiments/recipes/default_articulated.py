@@ -57,6 +57,26 @@ def _train(module, data, run_dir: Path, minutes: float, every_steps: int, val_ev
     return run_dir / "checkpoints" / "last.ckpt"
 
 
+def _refresh_decoder(base: dict, decoder_ckpt: Path, args: argparse.Namespace, seconds: dict) -> Path:
+    """Write `base` (a model checkpoint) with the decoder of `decoder_ckpt` to `args.export`."""
+    from scantalk.atomic import atomic_path
+
+    decoder_state = torch.load(decoder_ckpt, map_location="cpu", weights_only=True)
+    trained = {k: v for k, v in decoder_state["state_dict"].items() if k.startswith("decoder.")}
+    missing = sorted(set(k for k in base["state_dict"] if k.startswith("decoder.")) ^ set(trained))
+    if missing:
+        raise SystemExit(f"the decoder in {decoder_ckpt} does not fit {args.base}: {missing[:5]} differ")
+    base["state_dict"].update(trained)
+    recipe = base.setdefault("recipe", {})
+    recipe.setdefault("history", []).append(
+        f"decoder refreshed by {Path(__file__).resolve().relative_to(REPO)} with {vars(args)}: "
+        f"{int(decoder_state.get('global_step', -1))} steps, {round(seconds.get('decoder', 0.0))} s")
+    with atomic_path(Path(args.export)) as tmp:
+        torch.save(base, tmp)
+    print(f"model with the refreshed decoder written to {Path(args.export).resolve()}")
+    return Path(args.export)
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="runs/articulated", help="working folder (data, runs)")
@@ -72,7 +92,13 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--frontend", default="phonetic", choices=["mel", "phonetic", "combined"],
                         help="how the shipped model turns speech into the track (see compare_frontends.py)")
     parser.add_argument("--export", default=str(REPO / "scantalk" / "assets" / "default.ckpt"))
-    parser.add_argument("--init-decoder", default=None, help="decoder checkpoint to start from")
+    parser.add_argument("--init-decoder", default=None,
+                        help="decoder to start from: a decoder run's checkpoint or a model checkpoint (its decoder)")
+    parser.add_argument("--stylised", type=float, default=0.5,
+                        help="share of procedural heads drawn as caricatures and stylised characters")
+    parser.add_argument("--base", default=None,
+                        help="model checkpoint to refresh: export keeps its articulator, emotion head and "
+                             "alignment reference and takes the newly trained decoder (retraining the decoder alone)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per training process (1 when stages run side by side on few cores)")
     args = parser.parse_args(argv)
@@ -102,7 +128,8 @@ def main(argv: list[str] | None = None) -> Path:
 
     clock = time.perf_counter()
     if "heads" in stages:
-        build_rig_heads(work / "heads", args.procedural_heads, args.real_heads, args.extra_meshings)
+        build_rig_heads(work / "heads", args.procedural_heads, args.real_heads, args.extra_meshings,
+                        stylised=args.stylised)
     seconds["heads"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -116,15 +143,19 @@ def main(argv: list[str] | None = None) -> Path:
                                   args.speech_minutes, every_steps=200, val_every=None)
     seconds["articulator"] = time.perf_counter() - clock
 
+    base = torch.load(args.base, map_location="cpu", weights_only=True) if args.base else None
+    # Where alignment puts a face's nose tip: the base model's (its other parts were trained so),
+    # else the training heads' mean.
+    reference = (tuple(base["articulated_model_config"]["reference_center"]) if base
+                 else mean_nose_tip(work / "heads") if "decoder" in stages or "export" in stages else None)
     clock = time.perf_counter()
     decoder_ckpt = None
     if "decoder" in stages:
-        data = RigDataModule(str(work / "heads"), num_workers=1, landmark_crop=True,
-                             anchor_reference=mean_nose_tip(work / "heads"))
+        data = RigDataModule(str(work / "heads"), num_workers=1, landmark_crop=True, anchor_reference=reference)
         module = LandmarkDecoderModule()
-        if args.init_decoder:  # warm start, e.g. from a run on whole heads
+        if args.init_decoder:  # warm start, e.g. from a run on whole heads or the shipped model
             state = torch.load(args.init_decoder, map_location="cpu", weights_only=True)["state_dict"]
-            module.load_state_dict(state)
+            module.decoder.load_state_dict({k[len("decoder."):]: v for k, v in state.items() if k.startswith("decoder.")})
         decoder_ckpt = _train(module, data, work / "runs" / "decoder", args.decoder_minutes, every_steps=200,
                               val_every=None)
     seconds["decoder"] = time.perf_counter() - clock
@@ -134,12 +165,13 @@ def main(argv: list[str] | None = None) -> Path:
     from scantalk.checkpoint import save_model
     from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
 
+    if base is not None:
+        return _refresh_decoder(base, decoder_ckpt or _last_checkpoint(work / "runs" / "decoder"), args, seconds)
     articulator_ckpt = articulator_ckpt or _last_checkpoint(work / "runs" / "articulator")
     decoder_ckpt = decoder_ckpt or _last_checkpoint(work / "runs" / "decoder")
     speech_state = torch.load(articulator_ckpt, map_location="cpu", weights_only=True)
     decoder_state = torch.load(decoder_ckpt, map_location="cpu", weights_only=True)
     # `align="auto"` moves a face's nose tip onto the training heads' mean nose tip, as training did.
-    reference = mean_nose_tip(work / "heads")
     speech_hp, decoder_hp = speech_state["hyper_parameters"], decoder_state["hyper_parameters"]
     config = ArticulatedConfig(
         k_eig=decoder_hp["k_eig"], width=decoder_hp["width"], n_blocks=decoder_hp["n_blocks"],

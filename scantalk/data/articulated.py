@@ -315,20 +315,22 @@ def mean_nose_tip(root: str | Path) -> tuple[float, float, float]:
 
 
 def build_rig_heads(root: str | Path, num_procedural: int = 60, num_real: int = 40, extra: int = 2,
-                    val_every: int = 10, seed: int = 0, k_eig: int = 128) -> Path:
+                    val_every: int = 10, seed: int = 0, k_eig: int = 128, stylised: float = 0.0) -> Path:
     """Training heads for the decoder, written to `root` (resumable: finished identities are kept).
 
     Procedural anatomical heads (`procedural_head`) and real faces deformed into new identities
     (`real_identities`; the held-out real face is never used), each in the meshings of
     `training_meshings`. Every `val_every`-th identity goes to validation. Operators are
-    precomputed into root/operators.
+    precomputed into root/operators. With `stylised` > 0, that share of the procedural identities
+    is drawn from `stylised_shape` (caricatures, extreme chins, mouths, lips, noses, mouths open
+    at rest) and the real identities' warps range from ×0.3 to ×2.5 (caricatures).
 
     Returns:
         root, holding heads/<name>.npz, splits.json and operators/.
     """
     from tqdm import tqdm
 
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.data.heads.procedural import procedural_head, stylised_shape
     from scantalk.data.heads.real import real_identities
 
     root = Path(root)
@@ -345,10 +347,11 @@ def build_rig_heads(root: str | Path, num_procedural: int = 60, num_real: int = 
             splits[split] += json.loads(marker.read_text())
             continue
         if kind == "procedural":
-            head = procedural_head(int(key))
+            styled = int((index + 1) * stylised + 1e-9) > int(index * stylised + 1e-9)  # that share, spread out
+            head = procedural_head(int(key), shape=stylised_shape(int(key)) if styled else None)
         else:
             if real_heads is None:
-                real_heads = real_identities(num_real, seed=seed)
+                real_heads = real_identities(num_real, seed=seed, strengths=(0.3, 2.5) if stylised > 0 else (1.0, 1.0))
             head = real_heads[int(key)]
         rng = np.random.default_rng([seed, _seed_of(identity)])
         names = []

@@ -93,6 +93,37 @@ def sample_shape(seed: int) -> HeadShape:
     )
 
 
+# Ranges (metres) of the single features `stylised_shape` pushes to an extreme: the shapes of
+# sculpted characters and caricatures, beyond the adult range of `sample_shape`.
+STYLISED_RANGES = {
+    "chin": (-0.008, 0.024),
+    "mouth_half_width": (0.016, 0.036),
+    "lip_thickness": (0.003, 0.012),
+    "nose_projection": (0.01, 0.036),
+    "nose_length": (0.036, 0.06),
+    "lip_gap": (0.004, 0.011),
+    "face_length": (0.82, 1.15),
+    "jaw_width": (0.036, 0.062),
+}
+
+
+def stylised_shape(seed: int) -> HeadShape:
+    """A `sample_shape` pushed towards what people bring beyond adult averages, the same for the
+    same `seed`: a caricature (every deviation from the mean face scaled by 0.3-2.5) and one or
+    two features drawn from `STYLISED_RANGES` (a huge or receding chin, a wide or tiny mouth,
+    thick lips, a big nose, a mouth open at rest, a long or short face).
+    """
+    rng = np.random.default_rng([0x57E1, int(seed)])
+    shape, mean = sample_shape(seed), HeadShape()
+    factor = float(rng.uniform(0.3, 2.5))
+    values = {key: getattr(mean, key) + factor * (value - getattr(mean, key)) for key, value in shape.to_dict().items()}
+    values["lip_gap"] = shape.lip_gap
+    values["masculinity"] = float(np.clip(values["masculinity"], 0.0, 1.0))
+    for key in rng.choice(sorted(STYLISED_RANGES), size=int(rng.integers(1, 3)), replace=False):
+        values[str(key)] = float(rng.uniform(*STYLISED_RANGES[str(key)]))
+    return HeadShape(**values)
+
+
 # --- SDF primitives: numpy in (N, 3), signed distance (N,) out, negative inside. -------------
 
 
@@ -223,18 +254,30 @@ def _bisect_front(s: HeadShape, x: float, y: float, z_front: float = 0.2, z_back
     return np.array([x, y, 0.5 * (lo + hi)])
 
 
+# Metres above / below the slit where the skin is probed for a mouth corner.
+CORNER_PROBE = 0.002
+# Metres above / below the slit's centre line where the lip midpoint landmarks are taken.
+LIP_MIDPOINT_HEIGHT = 0.0045
+
+
 def shape_landmarks(s: HeadShape) -> FaceLandmarks:
     """Landmarks of shape `s` on its skin (eye centres and hinges inside the head), metres."""
     L = _layout(s)
     hw = s.mouth_half_width
-    # Corners: where the slit ends, on the front surface at the slit's height.
-    corner_l = _bisect_front(s, hw - 0.0005, L.slit_y)
+    # Corners: where the slit ends, on the front surface at the slit's height. A ray along the
+    # slit itself would slip through its thin end into the mouth, so the skin is met just above
+    # and just below it and the corner put between the two.
+    above, below = (_bisect_front(s, hw - 0.0005, L.slit_y + dy) for dy in (CORNER_PROBE, -CORNER_PROBE))
+    corner_l = np.array([hw - 0.0005, L.slit_y, 0.5 * (above[2] + below[2])])
     corner_r = corner_l * np.array([-1.0, 1.0, 1.0])
+    # Lip midpoints on the vermilion's front, above and below the slit: a mouth open at rest
+    # (lip_gap over ~5 mm) puts them higher, or the search would fall through the gap.
+    lip = max(LIP_MIDPOINT_HEIGHT, 0.5 * s.lip_gap + 0.002)
     return FaceLandmarks(
         mouth_left=corner_l,
         mouth_right=corner_r,
-        upper_lip=_bisect_front(s, 0.0, L.slit_y + 0.0045),
-        lower_lip=_bisect_front(s, 0.0, L.slit_y - 0.0045),
+        upper_lip=_bisect_front(s, 0.0, L.slit_y + lip),
+        lower_lip=_bisect_front(s, 0.0, L.slit_y - lip),
         chin=_bisect_front(s, 0.0, L.chin[1]),
         nose_tip=_bisect_front(s, 0.0, L.nose_tip[1]),
         eye_left=L.eye.copy(),

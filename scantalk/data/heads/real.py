@@ -363,13 +363,16 @@ def deformed_identity(head: Head, seed: int, strength: float = 1.0) -> Head:
                 parts=None if head.parts is None else head.parts.copy(), meta=meta)
 
 
-def real_identities(count: int, seed: int = 0, held_out: str | None = HELD_OUT_FACE) -> list[Head]:
+def real_identities(count: int, seed: int = 0, held_out: str | None = HELD_OUT_FACE,
+                    strengths: tuple[float, float] = (1.0, 1.0)) -> list[Head]:
     """`count` deformed identities alternating over the real faces other than `held_out`.
 
     Args:
         count: number of heads (≥ 0).
         seed: seeds every identity (identity i gets its own seed derived from (seed, i)).
         held_out: the real face never used (default "james", evaluated undeformed), or None to use both.
+        strengths: range the warp strength of each identity is drawn from (see `deformed_identity`;
+            e.g. (0.3, 2.5) for caricatures as well as plausible people).
 
     Returns:
         Heads named "real/<face>/id<seed>", sources in turn.
@@ -385,5 +388,6 @@ def real_identities(count: int, seed: int = 0, held_out: str | None = HELD_OUT_F
     heads = []
     for i in range(count):
         identity_seed = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
-        heads.append(deformed_identity(sources[i % len(sources)], identity_seed))
+        strength = float(np.random.default_rng(identity_seed).uniform(*strengths))
+        heads.append(deformed_identity(sources[i % len(sources)], identity_seed, strength))
     return heads

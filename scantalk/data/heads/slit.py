@@ -35,6 +35,8 @@ WALK_LIMIT = 0.09
 # Lips are fused when a surface edge joins the two sides this close (metres) to the lip line,
 # in front, near the midline.
 FUSED_BAND = 0.003
+# A hole at the mouth is looked for within this many found half-widths of the midline.
+HOLE_SEARCH_WIDTH = 1.8
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,9 @@ class MouthSlit:
     line the slit on each side near the midline (empty when not "open") · line (K, 3): points
     along the slit from corner to corner, used for its height · rest_gap: the lips' distance at
     the midline at rest (0 when they touch) · gap_profile (K, 2): (x across the face, the lips'
-    rest gap there), both metres in the face frame, from corner to corner (empty: unknown).
+    rest gap there), both metres in the face frame, from corner to corner (empty: unknown) ·
+    corners (2, 3): the slit's two ends (right, left) where the surface shows them exactly (the
+    rim of a hole at the mouth), else None.
     """
 
     kind: str
@@ -59,6 +63,7 @@ class MouthSlit:
     line: np.ndarray
     rest_gap: float
     gap_profile: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    corners: np.ndarray | None = None
 
     def describe(self) -> dict:
         """A summary for `meta.json` and `landmarks.json`."""
@@ -142,7 +147,10 @@ def mouth_slit(head: Head, frame=None) -> MouthSlit:
         # height against the lip line splits the lips.
         return MouthSlit("fused", undecided, empty, empty, line if line is not None else fallback_line, 0.0)
 
-    chains = _boundary_chains(np.asarray(head.faces), local, near_mouth, half_width)
+    # A hole's rim is looked for wider than the found corners: on a mouth wider than the finder
+    # thought, the rim must still close into a loop.
+    rim_region = (np.abs(local[:, 0]) < HOLE_SEARCH_WIDTH * half_width) & (np.abs(height) < 0.012 * scale) & front
+    chains = _boundary_chains(np.asarray(head.faces), local, rim_region, half_width)
     if chains is not None:
         # A hole: its rim is the slit, each chain a lip's edge, meeting at the corners.
         upper_chain, lower_chain = chains
@@ -152,7 +160,9 @@ def mouth_slit(head: Head, frame=None) -> MouthSlit:
         mid_upper = upper_chain[np.abs(local[upper_chain, 0]) < 0.5 * half_width]
         mid_lower = lower_chain[np.abs(local[lower_chain, 0]) < 0.5 * half_width]
         gap = _gap_by_side(local, side, midline & near_mouth)
-        return MouthSlit("open", side, mid_upper, mid_lower, line, gap, _profile(local, upper_chain, lower_chain))
+        corners = head.verts[[upper_chain[0], upper_chain[-1]]]
+        return MouthSlit("open", side, mid_upper, mid_lower, line, gap, _profile(local, upper_chain, lower_chain),
+                         corners)
     lips_band = near_mouth & (local[:, 2] > lip_front - 0.008 * scale)
     upper_edge, lower_edge = _edges(local, side, lips_band, half_width)
     line = _open_line(local, head.verts, side, lips_band, half_width)
@@ -392,8 +402,32 @@ CUT_GAP = 0.0002
 SEARCH_SHIFTS = (-0.004, 0.004, -0.008, 0.008, -0.012, 0.012, -0.016, 0.016)
 
 
+# Metres (at standard size): a found mouth corner farther than this from the end of the hole its
+# lips line is moved there. Nearer ones stay: templates put the corner landmark on the outer lip
+# contour, a few millimetres outside the hole's end.
+CORNER_SNAP = 0.005
+
+
+def _corners_on_rim(head: Head, slit: MouthSlit) -> Head:
+    """`head` with each mouth corner that is far from an end of the hole its lips line moved there."""
+    from dataclasses import replace
+
+    from scantalk.data.heads.rig import face_frame
+
+    points = head.landmarks.as_array()
+    ends = slit.corners[::-1]  # (left, right), the landmarks' order
+    far = np.linalg.norm(points[:2] - ends, axis=1) >= CORNER_SNAP * face_frame(head).scale
+    if not far.any():
+        return head
+    points[:2][far] = ends[far]
+    return replace(head, landmarks=FaceLandmarks.from_array(points))
+
+
 def mouth_on_slit(head: Head, slit: MouthSlit | None = None) -> tuple[Head, float]:
     """`head` with its mouth landmarks moved onto the slit its surface shows, when they missed it.
+
+    Where the lips line a hole (FLAME, MediaPipe, most registered templates), the mouth corners
+    go to the hole's ends: the surface shows them exactly.
 
     When the landmarks find the lips fused, the mouth landmarks (corners and lip midlines) are
     moved up and down by `SEARCH_SHIFTS` (nearest first) and the first placement at which the
@@ -408,7 +442,10 @@ def mouth_on_slit(head: Head, slit: MouthSlit | None = None) -> tuple[Head, floa
 
     from scantalk.data.heads.rig import face_frame
 
-    if head.faces is None or (slit or mouth_slit(head)).kind != "fused":
+    slit = slit or (mouth_slit(head) if head.faces is not None else None)
+    if slit is not None and slit.corners is not None:
+        return _corners_on_rim(head, slit), 0.0
+    if head.faces is None or slit.kind != "fused":
         return head, 0.0
     frame = face_frame(head)
     points = head.landmarks.as_array()

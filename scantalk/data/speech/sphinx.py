@@ -1,8 +1,9 @@
 """Phone timing of real speech with pocketsphinx (offline, BSD): forced alignment and decoding.
 
 `align_phones` places a known transcript's phones in the audio (the reference for real
-recordings); `decode_phones` finds phones without a transcript, with pocketsphinx's phone
-language model: a phonetic front end for any English speech. Both use the US English acoustic
+recordings); `decode_phones` finds phones without a transcript (words heard with pocketsphinx's
+English language model, then aligned; or its phone loop): a phonetic front end for any English
+speech. Both use the US English acoustic
 model and CMU dictionary bundled with the pocketsphinx 5.1.1 wheel; pocketsphinx reports time in
 10 ms frames.
 """
@@ -37,7 +38,7 @@ def _model_dir() -> Path:
 
 
 def _decoder(kind: str):
-    """A fresh decoder of `kind` ("align" or "phones") for one utterance.
+    """A fresh decoder of `kind` ("align", "phones" or "words") for one utterance.
 
     Not reused: a decoder carries state from one utterance to the next (its cepstral mean and
     more; resetting the mean alone is not enough), so reusing one made the same audio decode
@@ -50,6 +51,9 @@ def _decoder(kind: str):
             hmm=str(model / "en-us"), allphone=str(model / "en-us-phone.lm.bin"), lm=None,
             samprate=SAMPLE_RATE, loglevel="FATAL", beam=1e-20, pbeam=1e-20, lw=2.0,
         )  # fmt: skip
+    if kind == "words":
+        return pocketsphinx.Decoder(hmm=str(model / "en-us"), lm=str(model / "en-us.lm.bin"),
+                                    dict=str(model / "cmudict-en-us.dict"), samprate=SAMPLE_RATE, loglevel="FATAL")
     return pocketsphinx.Decoder(hmm=str(model / "en-us"), dict=str(model / "cmudict-en-us.dict"), samprate=SAMPLE_RATE, loglevel="FATAL")
 
 
@@ -112,7 +116,6 @@ def align_phones(samples: np.ndarray, transcript: str, sample_rate: int = SAMPLE
         alignment = decoder.get_alignment()
     except RuntimeError:
         alignment = None
-        _decoder.cache_clear()  # a failed search can leave the decoder mid-utterance
     if alignment is None:
         raise SpeechToolError(f"pocketsphinx found no alignment of {words!r} in this audio (does the transcript match it?).")
     segments = []
@@ -123,24 +126,57 @@ def align_phones(samples: np.ndarray, transcript: str, sample_rate: int = SAMPLE
     return _tile(segments, len(samples) / sample_rate)
 
 
-def decode_phones(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[PhoneSegment]:
-    """Phones heard in any English speech, without a transcript (pocketsphinx's phone LM).
+#: How `decode_phones` hears phones: "words" recognises words with pocketsphinx's English language
+#: model and force-aligns them (phones from real words: p/b/m found on 91 % of the real test
+#: recordings' bilabials, 93 % of the closures it makes on one, at about 0.4 s of compute per
+#: second of audio); "phones" decodes a phone loop (74 % and 70 %, 0.05 s per second).
+DECODE_METHODS: tuple[str, ...] = ("words", "phones")
+
+
+def decode_phones(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, method: str = "words") -> list[PhoneSegment]:
+    """Phones heard in any English speech, without a transcript.
 
     Args:
         samples: (N,) float mono speech at 16 kHz.
         sample_rate: Hz (16000).
+        method: one of `DECODE_METHODS`; "words" falls back to "phones" when it hears no word or
+            cannot align what it heard.
 
     Returns:
         Phones tiling [0, N / 16000] s; fillers and noise as "SIL".
 
     Raises:
-        SpeechToolError: pocketsphinx is not installed.
+        SpeechToolError: pocketsphinx is not installed, or `method` is unknown.
     """
+    if method not in DECODE_METHODS:
+        raise SpeechToolError(f"unknown phone decoding method {method!r}; use one of {', '.join(DECODE_METHODS)}")
+    data = _pcm16(samples, sample_rate)
+    if method == "words":
+        words = _decode_words(data)
+        if words:
+            try:
+                return align_phones(samples, words, sample_rate)
+            except SpeechToolError:
+                pass  # what it heard does not align: the phone loop still hears something
     decoder = _decoder("phones")
     decoder.start_utt()
-    decoder.process_raw(_pcm16(samples, sample_rate), full_utt=True)
+    decoder.process_raw(data, full_utt=True)
     decoder.end_utt()
     segments = []
     for segment in decoder.seg():
         segments.append(PhoneSegment(to_arpabet(segment.word), segment.start_frame * FRAME_S, (segment.end_frame + 1) * FRAME_S))
     return _tile(segments, len(samples) / sample_rate)
+
+
+def _decode_words(data: bytes) -> str:
+    """The words pocketsphinx's English language model hears in 16-bit 16 kHz audio ("" for none),
+    fillers dropped and alternative pronunciations ("word(2)") named by their word."""
+    decoder = _decoder("words")
+    decoder.start_utt()
+    decoder.process_raw(data, full_utt=True)
+    decoder.end_utt()
+    hypothesis = decoder.hyp()
+    if hypothesis is None:
+        return ""
+    words = [word.split("(")[0] for word in hypothesis.hypstr.split()]
+    return " ".join(word for word in words if word and not word.startswith(("<", "[")))

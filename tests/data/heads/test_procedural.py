@@ -95,3 +95,37 @@ def test_seeds_give_different_people_and_the_same_seed_the_same_head():
 def test_bad_resolution_is_a_clear_error():
     with pytest.raises(ScanTalkError, match="resolution"):
         procedural_head(0, resolution=0.05)
+
+
+def test_mouth_landmarks_sit_on_the_front_of_the_lips_even_on_a_mouth_open_at_rest():
+    """Corners where the lips meet in front (not down the slit, inside the mouth); lip midpoints on
+    the lips, even when a 10 mm gap at rest would let a search fall through into the mouth."""
+    from dataclasses import replace
+
+    from scantalk.data.heads.procedural import sample_shape
+
+    for gap in (0.003, 0.010):
+        head = procedural_head(4, shape=replace(sample_shape(4), lip_gap=gap))
+        lm = head.landmarks
+        for corner in (lm.mouth_left, lm.mouth_right):
+            nearby = np.abs(head.verts[:, 0] - corner[0]) < 0.002
+            nearby &= np.abs(head.verts[:, 1] - corner[1]) < 0.006
+            assert corner[2] > head.verts[nearby, 2].max() - 0.006  # the skin's front at the corner
+        assert lm.upper_lip[1] - lm.lower_lip[1] > gap  # one on each lip, not both inside the gap
+        assert min(lm.upper_lip[2], lm.lower_lip[2]) > max(lm.mouth_left[2], lm.mouth_right[2])
+
+
+def test_stylised_shapes_go_beyond_the_adult_range_and_stay_heads():
+    from scantalk.data.heads.procedural import STYLISED_RANGES, sample_shape, stylised_shape
+    from scantalk.data.heads.slit import mouth_slit
+
+    shapes = [stylised_shape(seed) for seed in range(40)]
+    assert stylised_shape(7) == shapes[7]
+    adults = [sample_shape(seed) for seed in range(40)]
+    for key in ("chin", "mouth_half_width", "nose_projection"):
+        lo, hi = STYLISED_RANGES[key]
+        assert min(getattr(s, key) for s in shapes) < min(getattr(s, key) for s in adults)
+        assert max(getattr(s, key) for s in shapes) > max(getattr(s, key) for s in adults)
+        assert all(lo <= getattr(s, key) for s in shapes if getattr(s, key) < getattr(adults[0], key) - 1.0)
+    head = procedural_head(5, resolution=0.004, shape=shapes[5])
+    assert mouth_slit(head).kind == "open"

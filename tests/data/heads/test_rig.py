@@ -52,7 +52,7 @@ def test_jaw_open_drops_lips_and_chin_and_leaves_the_rest_still(head):
     neck_bottom = head.verts[:, 1] < head.verts[:, 1].min() + 0.02
     ears = np.abs(head.verts[:, 0]) > 0.07
     assert motion[masks["upper_face"]].max() < 0.5
-    assert motion[neck_bottom].max() < 0.15 and motion[ears].max() < 1.5
+    assert motion[neck_bottom].max() < 0.25 and motion[ears].max() < 1.5
     assert motion[head.parts == PARTS["eyeball"]].max() == 0.0
     # Skin stretches: between the still cheekbone and the moving jaw the motion varies smoothly.
     cheek = (np.abs(head.verts[:, 0]) > 0.045) & (head.verts[:, 2] > 0.02) & (head.verts[:, 2] < 0.06)

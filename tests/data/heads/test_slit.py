@@ -131,3 +131,23 @@ def test_teeth_and_tongue_move_rigidly_lower_with_the_jaw_upper_still(james):
     before = np.linalg.norm(head.verts[count + 8:, None] - head.verts[None, count + 8:], axis=-1)
     after = np.linalg.norm(moved[:, None] - moved[None], axis=-1)
     assert np.abs(after - before).max() < 2e-4 and np.linalg.norm(moved - head.verts[count + 8:], axis=1).min() > 0.005
+
+
+def test_mouth_corners_far_from_a_holes_ends_move_onto_them_near_ones_stay():
+    """A hole at the mouth shows where the lips meet: a corner found 12 mm inside it is moved to
+    its end; corners a template puts on the outer lip contour, millimetres outside it, stay."""
+    from scantalk.data.heads.slit import CORNER_SNAP, mouth_on_slit
+
+    face = real_face("mediapipe")
+    truth = face.landmarks.as_array()
+    kept, shift = mouth_on_slit(face)
+    assert shift == 0.0 and np.array_equal(kept.landmarks.as_array(), truth)
+    squeezed = truth.copy()
+    centre = 0.5 * (truth[0] + truth[1])
+    squeezed[:2] = centre + 0.5 * (truth[:2] - centre)
+    assert np.linalg.norm(squeezed[:2] - truth[:2], axis=1).min() > 2 * CORNER_SNAP
+    moved, _ = mouth_on_slit(dataclasses.replace(face, landmarks=FaceLandmarks.from_array(squeezed)))
+    slit = mouth_slit(face)
+    assert np.array_equal(moved.landmarks.as_array()[:2], slit.corners[::-1])
+    assert np.linalg.norm(moved.landmarks.as_array()[:2] - truth[:2], axis=1).max() < CORNER_SNAP
+    assert np.array_equal(moved.landmarks.as_array()[2:], squeezed[2:])

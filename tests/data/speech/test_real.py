@@ -77,3 +77,23 @@ def test_phone_decoding_is_the_same_whatever_was_decoded_before():
     assert decode_phones(speech[:48000]) == first  # right after itself
     decode_phones(speech)
     assert decode_phones(speech[:48000]) == first  # after another clip
+
+
+def test_words_heard_then_aligned_give_the_bilabials_of_a_real_sentence(real_set):
+    """The default decoding hears words with the language model and aligns them: the phones of real
+    words, so "he might even have been made the amiable himself" gets lip closures."""
+    _, utterances = real_set
+    utt = next(u for u in utterances if u.text.startswith("he might even have been made"))
+    decoded = decode_phones(utt.samples)
+    assert decoded[0].start == 0.0 and decoded[-1].end == pytest.approx(utt.duration, abs=1e-3)
+    heard = [p.phone for p in decoded]
+    assert {"M", "B"} <= set(heard)
+    loop = decode_phones(utt.samples, method="phones")
+    assert loop != decoded and loop[-1].end == pytest.approx(utt.duration, abs=1e-3)
+
+
+def test_an_unknown_decoding_method_is_a_clear_error():
+    from scantalk.data.speech import SpeechToolError
+
+    with pytest.raises(SpeechToolError, match="words, phones"):
+        decode_phones(np.zeros(16000, dtype=np.float32), method="syllables")
