@@ -39,7 +39,7 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FPS = 30.0
-CLIPS = ("0880.wav", "0890.wav", "0920.wav")
+CLIPS = ("0870.wav", "0880.wav", "0890.wav", "0920.wav", "0930.wav")
 OPEN_VOWELS = ("AA", "AE", "AO", "AW", "AY")
 CLOSE_VOWELS = ("IY", "IH", "UW", "UH")
 LANDMARKS_SCORED = ("mouth_left", "mouth_right", "upper_lip", "lower_lip", "chin", "nose_tip")

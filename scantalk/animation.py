@@ -99,7 +99,8 @@ class Animation:
     what produced it (checkpoint, audio file, alignment...) · articulation: the
     `ArticulationTrack` (T, A) the frames were decoded from, for models that use one · fit: how
     an articulated model saw the face (`scantalk.animator.FaceFit`: landmarks, motion basis; its
-    `save_landmarks` writes landmarks.json and landmarks.png), not saved with the files."""
+    `save_landmarks` writes landmarks.json and landmarks.png), not saved with the files · life:
+    the `LifeTrack` (T, C) of blinks, gaze, brows and head motion added, when there is one."""
 
     frames: np.ndarray
     neutral: np.ndarray
@@ -110,6 +111,7 @@ class Animation:
     meta: dict[str, Any] = field(default_factory=dict)
     articulation: Any = None
     fit: Any = field(default=None, repr=False, compare=False)
+    life: Any = None
 
     @property
     def num_frames(self) -> int:
@@ -126,7 +128,8 @@ class Animation:
                 "sample_rate": self.sample_rate, **self.meta}
 
     def save(self, out_dir: str | Path, overwrite: bool = False) -> Path:
-        """Write the folder `out_dir`: animation.npy, meta.json, neutral.npy, faces.npy (meshes), audio.wav.
+        """Write the folder `out_dir`: animation.npy, meta.json, neutral.npy, faces.npy (meshes), audio.wav
+        (and articulation.csv/.json, life.csv, landmarks.json/.png when the animation has them).
 
         The whole folder is built beside `out_dir` and swapped in at the end, so `out_dir` holds
         either the previous animation or the complete new one, never a mix (no stale faces.npy
@@ -166,6 +169,8 @@ class Animation:
         if self.articulation is not None:
             self.articulation.save_csv(directory / "articulation.csv")
             self.articulation.save_json(directory / "articulation.json")
+        if self.life is not None:
+            self.life.save_csv(directory / "life.csv")
         atomic_save_npy(directory / "neutral.npy", self.neutral.astype(np.float32))
         if self.faces is not None:
             atomic_save_npy(directory / "faces.npy", self.faces.astype(np.int64))
@@ -212,9 +217,14 @@ class Animation:
             from scantalk.articulation import ArticulationTrack
 
             articulation = ArticulationTrack.load_csv(directory / "articulation.csv")
+        life = None
+        if (directory / "life.csv").is_file():
+            from scantalk.life import LifeTrack
+
+            life = LifeTrack.load_csv(directory / "life.csv")
         known = {"fps", "num_frames", "num_vertices", "sample_rate", "kind"}
         return cls(frames, neutral, faces, meta["fps"], audio, int(rate),
-                   {k: v for k, v in meta.items() if k not in known}, articulation)
+                   {k: v for k, v in meta.items() if k not in known}, articulation, life=life)
 
     def to_video(self, path: str | Path, resolution: int = 512, compare: str | np.ndarray | None = None,
                  progress: bool = True, mouth_closeup: bool = False) -> Path:

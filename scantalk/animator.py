@@ -12,7 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from scantalk.data.heads.base import eyeball_parts
 from scantalk.data.heads.rig import head_slit, sealed
 from scantalk.data.heads.slit import mouth_on_slit
 from scantalk.landmarks import implausible, landmarks_record, merged, read_landmarks
+from scantalk.life.channels import LIFE_GROUPS
 from scantalk.geometry import Mesh, load_mesh
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
 from scantalk.frames import FrameStore, FrameWriter
@@ -214,6 +215,9 @@ class Animator:
         intensity: float | None = None,
         out: str | Path | None = None,
         landmarks: Any = None,
+        life: float = 0.0,
+        life_groups: Sequence[str] | None = None,
+        life_seed: int = 0,
     ) -> Animation:
         """Animate `face` with `audio` → `Animation` in the face file's vertex order and units.
 
@@ -232,10 +236,15 @@ class Animator:
             landmarks: points to place the rig from instead of the ones the model finds (a
                 `landmarks.json` path, as an animation saves it, or {name: [x, y, z]} in the
                 face file's coordinates; names left out are still found). Articulated models.
+            life: 0..1, how alive the rest of the face is (`scantalk.life`): blinks, gaze, brows
+                and head motion drawn from the speech (0 = only the mouth and jaw move, exactly
+                as without it). Articulated models.
+            life_groups: which of "blinks", "gaze", "brows", "head" to draw (default all).
+            life_seed: the random draw of the life motion (the same seed, the same motion).
 
         Returns:
             The `Animation`; with an articulated model, `animation.articulation` holds the
-            track (T, A) it was decoded from.
+            track (T, A) it was decoded from, and `animation.life` the `LifeTrack` when life > 0.
         """
         fps = check_fps(fps)
         clock = time.perf_counter()
@@ -244,18 +253,27 @@ class Animator:
             load_s = time.perf_counter() - clock
             clock = time.perf_counter()
             track = self.articulate(samples, fps=fps, sample_rate=SAMPLE_RATE)
+            life_track = None
+            if life:
+                from scantalk.life import life_from_speech
+
+                life_track = life_from_speech(samples, SAMPLE_RATE, fps, track.num_frames, life=life,
+                                              groups=life_groups, seed=life_seed)
             articulation_s = time.perf_counter() - clock
             animation = self.animate_track(face, track, audio=samples, sample_rate=SAMPLE_RATE, faces=faces,
                                            align=align, up=up, forward=forward, out=out, emotion=emotion,
-                                           intensity=intensity, landmarks=landmarks)
+                                           intensity=intensity, landmarks=landmarks, life=life_track)
+            if life_track is not None:
+                animation.meta["life"] = {"amount": float(life), "groups": list(life_groups or LIFE_GROUPS),
+                                          "seed": int(life_seed)}
             animation.meta["audio_file"] = audio_name
             animation.meta["timings"] = {"load_s": load_s, "articulation_s": articulation_s,
                                          **animation.meta["timings"]}
             return animation
 
-        if landmarks is not None:
-            raise ScanTalkError(f"landmarks= places the rig of an articulated model; {self.checkpoint} is an "
-                                "end-to-end ScanTalk model, which finds no landmarks")
+        if landmarks is not None or life:
+            raise ScanTalkError(f"landmarks= and life= need an articulated model, which places its rig from the "
+                                f"face's landmarks; {self.checkpoint} is an end-to-end ScanTalk model")
         emotion_index, strength = self._emotion(emotion, intensity)
         timings = {"load_s": time.perf_counter() - clock}
         mesh, template, alignment, ops = self._face(face, faces, align, up, forward, timings)
@@ -322,6 +340,7 @@ class Animator:
         emotion: Any = None,
         intensity: float | None = None,
         landmarks: Any = None,
+        life: Any = None,
     ) -> Animation:
         """Decode an articulation track (e.g. one you edited) onto any face → `Animation`.
 
@@ -337,6 +356,8 @@ class Animator:
                 (default 1), or keyframes [(time_s, label or mix, intensity), ...] eased smoothly
                 from one to the next (held before the first and after the last).
             landmarks: override the landmarks the rig is placed from (see `animate`).
+            life: a `LifeTrack` (or the path of one saved as .csv): blinks, gaze, brows and head
+                motion over the speech, resampled to the track's frames (see `scantalk.life`).
 
         Returns:
             The `Animation` at the track's fps, with `animation.articulation` = the track;
@@ -360,11 +381,24 @@ class Animator:
                                     "the other)")
         provider = self._expressions(emotion, intensity)
         given = None if landmarks is None else read_landmarks(landmarks)
+        if life is not None:
+            from scantalk.life import LifeTrack
+
+            life = life if isinstance(life, LifeTrack) else LifeTrack.load_csv(life)
+            life = life.resample(track.fps, track.num_frames)
         timings: dict[str, float] = {}
         mesh, template, alignment, ops = self._face(face, faces, align, up, forward, timings)
         clock = time.perf_counter()
         with torch.inference_mode():
             head, basis = self._rig(template, ops, alignment, given)
+            life_rig = None
+            if life is not None:
+                if head is None:
+                    raise ScanTalkError(f"life= needs a model that places its rig from the face's landmarks; "
+                                        f"{self.checkpoint} predicts its motion basis directly")
+                from scantalk.life import LifeRig
+
+                life_rig = LifeRig.of(head)
             values = torch.as_tensor(track.values, dtype=torch.float32, device=self.device)
             expression = expression_basis = None
             if provider is not None:
@@ -380,6 +414,8 @@ class Animator:
                 chunk = self.model.displacement(basis, sealed(values[start:start + step]))
                 if expression is not None:
                     chunk = chunk + torch.einsum("tu,vuc->tvc", expression[start:start + step], expression_basis)
+                if life_rig is not None:
+                    return life_rig.displace(template, chunk.cpu().numpy(), life.values[start:start + step])
                 return chunk.cpu().numpy()
 
             chunks = (motion(start) for start in range(0, len(values), step))
@@ -392,7 +428,7 @@ class Animator:
             meta["landmarks"] = face_landmarks_record(head, alignment, given)
         return Animation(frames, mesh.file_verts.astype(np.float32), mesh.file_faces, float(track.fps), samples,
                          SAMPLE_RATE, meta, articulation=track,
-                         fit=FaceFit(mesh, template, alignment, head, basis.cpu().numpy()))
+                         fit=FaceFit(mesh, template, alignment, head, basis.cpu().numpy()), life=life)
 
     def fit_face(
         self,

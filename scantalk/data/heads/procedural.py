@@ -61,6 +61,7 @@ EYEBALL_RADIUS = 0.0120
 
 _GRID_PER_EDGE = 1.25  # marching-cubes edges are shorter than the grid step: this makes `resolution` ≈ edge length
 _SOCKET_CLEARANCE = 0.0025  # skin keeps this far from the eyeball so the two never touch
+_LID_THICKNESS = 0.004  # the lids' shell over the eyeball
 
 
 def sample_shape(seed: int) -> HeadShape:
@@ -230,8 +231,12 @@ def skin_sdf(s: HeadShape, p: np.ndarray) -> np.ndarray:
     ear = _subtract(ear, _ellipsoid(pm, ear_c + np.array([0.009, -0.004, 0.002]), (0.006, 0.45 * s.ear_size,
                                                                                       0.3 * s.ear_size)), 0.003)
     d = _union(d, ear, 0.006)
+    # Lids: a shell over the front of each eyeball, clear of it, that the opening below cuts.
+    from_eye = np.linalg.norm(pm - L.eye, axis=1)
+    shell = np.abs(from_eye - (EYEBALL_RADIUS + _SOCKET_CLEARANCE + 0.5 * _LID_THICKNESS)) - 0.5 * _LID_THICKNESS
+    d = _union(d, np.maximum(shell, L.eye[2] - 0.002 - pm[:, 2]), 0.003)
     # Eye sockets: the skin keeps clear of the eyeball, leaving an almond-shaped opening.
-    socket = np.linalg.norm(pm - L.eye, axis=1) - (EYEBALL_RADIUS + _SOCKET_CLEARANCE)
+    socket = from_eye - (EYEBALL_RADIUS + _SOCKET_CLEARANCE)
     opening = _ellipsoid(pm, L.eye + np.array([0.0, 0.0, 0.012]), (0.014, 0.006, 0.01))
     d = _subtract(d, np.minimum(socket, _union(socket + 0.004, opening, 0.003)), 0.003)
     return d

@@ -1,0 +1,320 @@
+"""Life decoded onto any head: lids that close over the eyes, eyes that turn, brows, and the head.
+
+`LifeRig.of(head)` reads a neutral face (its landmarks, and its eyeballs when they are separate
+parts) and `LifeRig.displace` adds a `LifeTrack`'s frames to the speech motion:
+
+- **Lids**: around each eye, skin above the eye's opening turns about the eye centre's
+  left-right axis, down onto the lower lid. Turning about the centre keeps every lid vertex at
+  its distance from it, so a lid never enters the eyeball. The opening (the palpebral fissure)
+  is read per column from the surface: the widest band of angles, seen from the eye centre, with
+  no skin in front of the eye. A face with no opening (eyes in the skin mesh, a closed-eyed or
+  painted scan) gets an anatomical one, and its skin over the eye folds down the same way.
+- **Eyes**: eyeball parts turn rigidly about their fitted centres (yaw, then pitch). Faces
+  without eyeball parts keep their eyes still.
+- **Brows**: three smooth displacement fields above the eyes (inner and outer raise, lower).
+- **Head**: everything from the neck up turns about a pivot behind and below the jaw hinges
+  (the top of the spine) and moves by a few millimetres; the neck blends into what lies below,
+  so a bust's shoulders stay still.
+
+Lengths are scaled to the head (`FaceFrame.scale`, 1 for an average adult).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scantalk.data.heads.base import PARTS, Head
+from scantalk.life.channels import LIFE_CHANNELS
+
+EYE_RADIUS = 0.012
+"""Metres (adult, standard size): the eyeball radius assumed where no eyeball part is found."""
+DEFAULT_OPENING = (-20.0, 15.0)
+"""Degrees below / above the eye centre's horizon where the lids' margins sit when the surface
+shows no opening."""
+LID_REACH = 0.014
+"""Metres beyond the eyeball's radius the lid motion reaches (falling to 0 at the brow)."""
+BROW_RAISE, BROW_LOWER, BROW_PINCH = 0.004, 0.003, 0.0015
+"""Metres at value 1: brow raise, brow lower, brows drawn together."""
+BROW_SPREAD = 0.011
+"""Metres: the width (standard deviation) of a brow's displacement field."""
+CLOSED_MARGIN = 1.0
+"""Degrees above the lower lid's margin where the upper lid's margin stops."""
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+@dataclass(frozen=True)
+class EyeRig:
+    """One eye: centre (3,), radius (m), eyeball vertex indices, and the lid vertices with the
+    angle (radians) each turns down by, and how much farther out it moves, at a full blink."""
+
+    centre: np.ndarray
+    radius: float
+    eyeball: np.ndarray
+    lid: np.ndarray
+    lid_turn: np.ndarray
+    opening: tuple[float, float]  # degrees (lower margin, upper margin) at the centre column
+    lid_stretch: np.ndarray  # (n,) relative change of each lid vertex's distance from the centre at a full blink
+
+
+@dataclass(frozen=True)
+class LifeRig:
+    """Everything `displace` needs for one head (model frame, metres)."""
+
+    axes: np.ndarray  # (3, 3) rows: x towards the head's left, y up, z forward
+    scale: float
+    eyes: tuple[EyeRig, EyeRig]  # left, right
+    brows: np.ndarray  # (V, 3, 3) displacement per brow channel at value 1
+    head_weight: np.ndarray  # (V,) 1 = moves with the head, 0 = still (shoulders)
+    pivot: np.ndarray  # (3,)
+
+    @classmethod
+    def of(cls, head: Head) -> "LifeRig":
+        """The rig of `head` (neutral, with landmarks; a mesh or a point cloud)."""
+        from scantalk.data.heads.rig import face_frame
+
+        lm = head.landmarks
+        scale = face_frame(head).scale
+        x = lm.eye_left - lm.eye_right
+        x /= np.linalg.norm(x)
+        y = 0.5 * (lm.eye_left + lm.eye_right) - lm.mouth_centre
+        y -= (y @ x) * x
+        y /= np.linalg.norm(y)
+        axes = np.stack([x, y, np.cross(x, y)])
+        verts = np.asarray(head.verts, dtype=np.float64)
+        eyeball = np.zeros(len(verts), bool) if head.parts is None else head.parts == PARTS["eyeball"]
+        eyes = tuple(_eye(verts, eyeball, landmark, axes, scale) for landmark in (lm.eye_left, lm.eye_right))
+        brows = _brows(verts, eyeball, eyes, axes, scale)
+        hinge = 0.5 * (lm.jaw_hinge_left + lm.jaw_hinge_right)
+        pivot = hinge + axes.T @ np.array([0.0, -0.01, -0.015]) * scale
+        height = (verts - lm.chin) @ axes[1]
+        weight = _smoothstep((height + 0.06 * scale) / (0.05 * scale))
+        return cls(axes, scale, eyes, brows, weight, pivot)
+
+    def displace(self, verts: np.ndarray, motion: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Speech motion (t, V, 3) of the neutral `verts` (V, 3) with life `values` (t, C) added
+        (C = `LIFE_CHANNELS`, in their units); returns the new motion (t, V, 3)."""
+        values = np.asarray(values, dtype=np.float64)
+        column = {name: values[:, i] for i, name in enumerate(LIFE_CHANNELS)}
+        out = np.array(motion, dtype=np.float64)
+        brow = np.stack([column["brow_inner_up"], column["brow_outer_up"], column["brow_down"]], axis=1)
+        if np.any(brow):
+            out += np.einsum("tb,vbc->tvc", brow, self.brows)
+        for eye, blink in zip(self.eyes, (column["blink_left"], column["blink_right"])):
+            if len(eye.lid) and np.any(blink):
+                points = verts[eye.lid]
+                turned = points + self._turn(points, eye.centre, blink[:, None] * eye.lid_turn[None], 0)
+                turned = eye.centre + (turned - eye.centre) * (1.0 + blink[:, None, None] * eye.lid_stretch[None, :, None])
+                out[:, eye.lid] += turned - points
+            if len(eye.eyeball) and (np.any(column["eye_yaw"]) or np.any(column["eye_pitch"])):
+                out[:, eye.eyeball] = self._eye_turn(verts[eye.eyeball], eye.centre, column["eye_yaw"],
+                                                     column["eye_pitch"])
+        angles = np.radians(np.stack([column["head_pitch"], column["head_yaw"], column["head_roll"]], axis=1))
+        shift = 0.001 * self.scale * np.stack([column["head_x"], column["head_y"], column["head_z"]], axis=1)
+        if np.any(angles) or np.any(shift):
+            rotations = self._rotations(angles)  # (t, 3, 3) in the model frame
+            points = verts[None] + out
+            moved = np.einsum("tij,tvj->tvi", rotations, points - self.pivot) + self.pivot + (shift @ self.axes)[:, None]
+            out += self.head_weight[None, :, None] * (moved - points)
+        return out.astype(np.asarray(motion).dtype)
+
+    def _turn(self, points: np.ndarray, centre: np.ndarray, angle: np.ndarray, axis: int) -> np.ndarray:
+        """Displacements (t, n, 3) turning `points` (n, 3) about the face axis `axis` through
+        `centre` by `angle` (t, n) radians (right-handed: about x, the front turns down)."""
+        local = (points - centre) @ self.axes.T
+        a, b = [(1, 2), (2, 0), (0, 1)][axis]
+        cos, sin = np.cos(angle), np.sin(angle)
+        turned = np.broadcast_to(local, angle.shape + (3,)).copy()
+        turned[..., a] = cos * local[:, a] - sin * local[:, b]
+        turned[..., b] = sin * local[:, a] + cos * local[:, b]
+        return (turned - local) @ self.axes
+
+    def _eye_turn(self, points: np.ndarray, centre: np.ndarray, yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+        """Displacements (t, n, 3) of an eyeball turned up by `pitch`, then left by `yaw` (degrees)."""
+        up = self._turn(points, centre, -np.radians(pitch)[:, None] * np.ones(len(points)), 0)
+        local = (points[None] + up - centre) @ self.axes.T
+        angle = np.radians(yaw)[:, None]
+        cos, sin = np.cos(angle), np.sin(angle)
+        turned = local.copy()
+        turned[..., 2] = cos * local[..., 2] - sin * local[..., 0]
+        turned[..., 0] = sin * local[..., 2] + cos * local[..., 0]
+        return turned @ self.axes + centre - points[None]
+
+    def _rotations(self, angles: np.ndarray) -> np.ndarray:
+        """(t, 3, 3) model-frame rotations from (pitch, yaw, roll) radians about the face's axes:
+        pitch + turns the chin down, yaw + the face to its left, roll + its top to its right."""
+        def about(axis: int, angle: np.ndarray) -> np.ndarray:
+            a, b = [(1, 2), (2, 0), (0, 1)][axis]
+            matrix = np.zeros((len(angle), 3, 3))
+            matrix[:, axis, axis] = 1.0
+            matrix[:, a, a] = matrix[:, b, b] = np.cos(angle)
+            matrix[:, a, b], matrix[:, b, a] = -np.sin(angle), np.sin(angle)
+            return matrix
+
+        pitch, yaw, roll = angles.T
+        local = about(2, roll) @ about(1, yaw) @ about(0, pitch)
+        return np.einsum("ki,tkl,lj->tij", self.axes, local, self.axes)
+
+
+def _fit_sphere(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares sphere (centre, radius) through `points` (n ≥ 4, 3)."""
+    system = np.column_stack([2.0 * points, np.ones(len(points))])
+    solution = np.linalg.lstsq(system, (points**2).sum(axis=1), rcond=None)[0]
+    centre = solution[:3]
+    return centre, float(np.sqrt(max(solution[3] + centre @ centre, 1e-12)))
+
+
+def _eye(verts: np.ndarray, eyeball: np.ndarray, landmark: np.ndarray, axes: np.ndarray, scale: float) -> EyeRig:
+    """The rig of the eye nearest `landmark`."""
+    ball = np.flatnonzero(eyeball & (np.linalg.norm(verts - landmark, axis=1) < 0.025 * scale))
+    centre, radius = landmark.copy(), EYE_RADIUS * scale
+    if len(ball) >= 8:
+        centre, radius = _fit_sphere(verts[ball])
+    skin = ~eyeball
+    local = (verts - centre) @ axes.T
+    distance = np.linalg.norm(local, axis=1)
+    theta = np.degrees(np.arctan2(local[:, 1], local[:, 2]))
+    opening = _opening(local, theta, distance, skin, radius, scale)
+    width = 1.6 * radius
+    near = skin & (local[:, 2] > -0.3 * radius) & (np.abs(local[:, 0]) < width) & (distance < radius + LID_REACH * scale)
+    lid = np.flatnonzero(near)
+    across = np.abs(local[lid, 0])
+    low, high, deeper = opening(local[lid, 0]).T
+    close = low + CLOSED_MARGIN * (high > low + 2.0 * CLOSED_MARGIN)
+    t = theta[lid]
+    # Above the margin the lid follows, less and less, over an arc as wide as the way down.
+    span = np.maximum(40.0, 1.2 * (high - close))
+    shift = np.where(t <= high, t - close, (high - close) * _smoothstep((high + 10.0 + span - t) / span))
+    shift = np.where(t > close, np.maximum(shift, 0.0), 0.0)
+    weight = _smoothstep((width - across) / (0.6 * radius))
+    weight *= _smoothstep((radius + LID_REACH * scale - distance[lid]) / (0.6 * LID_REACH * scale))
+    turn = np.radians(shift) * weight
+    # The upper margin also meets the lower one in depth (it may lie nearer the eye centre):
+    # fully at the margin, fading out over the lid above it; never nearer the centre than the eyeball.
+    reach = np.where(t > close, _smoothstep((high + 5.0 + 0.5 * span - t) / (0.5 * span)), 0.0) * weight
+    stretch = deeper * reach
+    if len(ball):  # never nearer the centre than the eyeball's surface
+        stretch = np.maximum(stretch, radius + 0.0005 * scale - distance[lid])
+    stretch = stretch / distance[lid]
+    stretch = np.where(shift > 0, stretch, 0.0)
+    keep = turn > 1e-6
+    return EyeRig(centre, radius, ball, lid[keep], turn[keep], tuple(float(v) for v in opening(0.0)[0, :2]),
+                  stretch[keep])
+
+
+def _opening(local: np.ndarray, theta: np.ndarray, distance: np.ndarray, skin: np.ndarray, radius: float,
+             scale: float):
+    """opening(x) → (n, 3): at each position x (n,) across the eye (metres), the lower and the
+    upper lid's margin in degrees seen from the eye centre, and how much farther from the centre
+    the lower margin lies than the upper (metres), read from the surface around x."""
+    from scipy.spatial import cKDTree
+
+    front = np.flatnonzero(skin & (local[:, 2] > 0.0) & (distance < radius + 0.008 * scale)
+                           & (np.abs(local[:, 0]) < 1.4 * radius))
+    spacing = 0.0
+    if len(front) > 1:
+        spacing = float(np.median(cKDTree(local[front]).query(local[front], k=2)[0][:, 1]))
+    window = max(0.0012 * scale, spacing)
+    xs, angles, radii = local[front, 0], theta[front], distance[front]
+
+    def gap_at(x: float) -> tuple[float, float, float, float] | None:
+        """(lower angle, upper angle, lower radius, upper radius) of the opening at x, or None."""
+        chosen = (np.abs(xs - x) < window) & (np.abs(angles) < 70.0)
+        order = np.argsort(angles[chosen])
+        near, far = angles[chosen][order], radii[chosen][order]
+        if len(near) < 2:
+            return None
+        gaps = np.diff(near)
+        widest = int(np.argmax(gaps))
+        if gaps[widest] > 6.0 and near[widest] < 10.0 and near[widest + 1] > -10.0:
+            return float(near[widest]), float(near[widest + 1]), float(far[widest]), float(far[widest + 1])
+        return None
+
+    columns = np.linspace(-1.3 * radius, 1.3 * radius, 27)
+    gaps = [gap_at(float(x)) for x in columns]
+    middle = len(columns) // 2
+    if all(gaps[i] is None for i in range(middle - 1, middle + 2)):  # no opening at the eye's middle
+        taper = np.sqrt(np.clip(1.0 - (columns / (1.2 * radius)) ** 2, 0.0, 1.0))
+        table = np.stack([DEFAULT_OPENING[0] * taper, DEFAULT_OPENING[1] * taper, np.zeros_like(taper)], axis=1)
+    else:
+        table = _opening_table(gaps, middle)
+    return lambda x: np.stack([np.interp(np.atleast_1d(x), columns, table[:, k]) for k in range(3)], axis=1)
+
+
+def _opening_table(gaps: list, middle: int) -> np.ndarray:
+    """(n, 3) per column: lower margin, upper margin (degrees), lower-minus-upper radius (m),
+    from the openings found (None where none): the run of columns around the middle, short
+    misses filled in, closing smoothly to one angle at its ends (the eye's corners), smoothed."""
+    found = np.array([gap is not None for gap in gaps])
+    first = last = middle if found[middle] else next(i for i in (middle - 1, middle + 1) if found[i])
+    while first > 0 and (found[first - 1] or (first > 1 and found[first - 2])):
+        first -= 1
+    while last < len(gaps) - 1 and (found[last + 1] or (last < len(gaps) - 2 and found[last + 2])):
+        last += 1
+    index = np.arange(len(gaps))
+    inside = found & (index >= first) & (index <= last)
+    values = np.array([gap if gap is not None else (np.nan,) * 4 for gap in gaps], dtype=np.float64)
+    table = np.zeros((len(gaps), 3))
+    for k, column in enumerate((values[:, 0], values[:, 1], values[:, 2] - values[:, 3])):
+        table[:, k] = np.interp(index, index[inside], column[inside])
+    # Beyond the run the two margins meet, over two columns, at the angle between them.
+    meet = 0.5 * (table[:, 0] + table[:, 1])
+    fade = np.clip(np.maximum(first - index, index - last) / 2.0, 0.0, 1.0)
+    table[:, 0] += fade * (meet - table[:, 0])
+    table[:, 1] += fade * (meet - table[:, 1])
+    table[:, 2] *= 1.0 - fade
+    kernel = np.array([0.25, 0.5, 0.25])
+    padded = np.concatenate([table[:1], table, table[-1:]])
+    return np.stack([np.convolve(padded[:, k], kernel, mode="valid") for k in range(3)], axis=1)
+
+
+def _brows(verts: np.ndarray, eyeball: np.ndarray, eyes: tuple[EyeRig, EyeRig], axes: np.ndarray,
+           scale: float) -> np.ndarray:
+    """(V, 3, 3): per vertex, the displacement of brow_inner_up, brow_outer_up, brow_down at 1."""
+    basis = np.zeros((len(verts), 3, 3))
+    up, inward = axes[1], None
+    for eye in eyes:
+        local = (verts - eye.centre) @ axes.T
+        side = np.sign((eye.centre - 0.5 * (eyes[0].centre + eyes[1].centre)) @ axes[0]) or 1.0
+        inward = -side * axes[0]
+        above = _smoothstep((local[:, 1] - 0.5 * eye.radius) / (0.6 * eye.radius))
+        front = (local[:, 2] > -0.5 * eye.radius) & ~eyeball
+        spread = BROW_SPREAD * scale
+        for channel, (across, height) in enumerate(((-0.55, 1.5), (0.75, 1.35), (-0.45, 1.4))):
+            anchor = np.array([side * across * 1.6 * eye.radius, height * eye.radius])
+            gap = ((local[:, 0] - anchor[0]) ** 2 + (local[:, 1] - anchor[1]) ** 2) / (2.0 * spread**2)
+            weight = np.exp(-gap) * above * front
+            if channel < 2:
+                basis[:, channel] += weight[:, None] * (BROW_RAISE * scale) * up
+            else:
+                basis[:, channel] += weight[:, None] * scale * (-BROW_LOWER * up + BROW_PINCH * inward)
+    return basis
+
+
+def lid_margins(rig: LifeRig, verts: np.ndarray, skin: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Per eye (left, right): the (upper, lower) lid margin vertices at the middle of the eye —
+    the skin vertices in front of the eye centre nearest its opening from above and from below.
+    The distance between them is how open that eye is."""
+    skin = np.ones(len(verts), bool) if skin is None else skin
+    pairs = []
+    for eye in rig.eyes:
+        local = (verts - eye.centre) @ rig.axes.T
+        distance = np.linalg.norm(local, axis=1)
+        column = skin & (np.abs(local[:, 0]) < 0.25 * eye.radius) & (local[:, 2] > 0) & (distance < eye.radius + 0.008 * rig.scale)
+        column[eye.eyeball] = False
+        index = np.flatnonzero(column)
+        theta = np.degrees(np.arctan2(local[index, 1], local[index, 2]))
+        low, high = eye.opening
+        middle = 0.5 * (low + high)
+        above, below = index[theta > middle], index[theta <= middle]
+        if not len(above) or not len(below):
+            pairs.append((-1, -1))
+            continue
+        pairs.append((int(above[np.argmin(np.abs(theta[theta > middle] - high))]),
+                      int(below[np.argmin(np.abs(theta[theta <= middle] - low))])))
+    return pairs
