@@ -314,7 +314,7 @@ class Animation:
         from scantalk.export import export_arkit_csv, export_arkit_json
 
         export = export_arkit_json if str(path).lower().endswith(".json") else export_arkit_csv
-        return export(self.articulation, path, **options)
+        return export(self.articulation, path, **{"life": self.life, **options})
 
 
 def read_pc2(path: str | Path) -> np.ndarray:

@@ -40,7 +40,8 @@ from scantalk.model import ScanTalk
 from scantalk.model.articulated import ArticulatedTalker
 from scantalk.plugins import plugin_expressions, resolve
 
-
+# The landmarks the mouth slit may move; once the user gives them all, they stay where given.
+MOUTH_LANDMARKS = ("mouth_left", "mouth_right", "upper_lip", "lower_lip")
 
 # One chunk of frames holds about this many float32 values (16 M: 64 MB, with a few working
 # copies well under a gigabyte): 256 frames at 20k vertices, 26 frames at 200k.
@@ -465,12 +466,13 @@ class Animator:
                                     "predicts its motion basis directly")
             return None, self.model.basis(template_t, ops, operators=self._operators)
         head = self.model.face_head(template_t, ops, operators=self._operators)
-        # Coarse to fine: the network's mouth, moved onto the slit the surface shows if it missed it.
-        head, _ = mouth_on_slit(head, head_slit(head))
         if given:
             points = {name: alignment.to_model(point) for name, point in given.items()}
             placed = merged(head.landmarks, points)
             head = Head(head.verts, head.faces, placed, head.name, parts=eyeball_parts(head.verts, head.faces, placed))
+        if not given or not set(MOUTH_LANDMARKS) <= set(given):
+            # Coarse to fine: the network's mouth, moved onto the slit the surface shows if it missed it.
+            head, _ = mouth_on_slit(head, head_slit(head))
         problems = implausible(head.landmarks, head.verts)
         if problems:
             which = "the landmarks given" if given else "the face found"

@@ -31,6 +31,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--track", default=None,
                         help="decode this articulation track (.csv/.json, e.g. an edited articulation.csv) "
                              "onto the face instead of the speech; AUDIO, if given, is kept as the soundtrack")
+    parser.add_argument("--life", type=float, default=0.0,
+                        help="0..1: blinks, gaze, brows and head motion drawn from the speech (0 = only the "
+                             "mouth moves; see scantalk.life)")
+    parser.add_argument("--life-groups", default=None,
+                        help="which of blinks,gaze,brows,head --life draws (comma-separated; default all)")
+    parser.add_argument("--life-seed", type=int, default=0, help="the random draw of the life motion")
+    parser.add_argument("--life-track", default=None,
+                        help="a life.csv (as an animation saves it, edited or not) to decode with --track")
     parser.add_argument("--export", action="append", choices=["glb", "usd", "arkit"], default=[],
                         help="also write animation.glb (morph targets), animation.usdc, or arkit.csv/.json "
                              "(ARKit-named curves); repeat for several")
@@ -77,6 +85,19 @@ def parse_emotion(text: str | None) -> Any:
     return keys
 
 
+def parse_life_groups(text: str | None) -> list[str] | None:
+    """`--life-groups blinks,head` → ["blinks", "head"]; None for all."""
+    if text is None:
+        return None
+    from scantalk.life import LIFE_GROUPS
+
+    groups = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [group for group in groups if group not in LIFE_GROUPS]
+    if unknown or not groups:
+        raise ScanTalkError(f"--life-groups {text!r}: give some of {','.join(LIFE_GROUPS)}, comma-separated")
+    return groups
+
+
 def run(args: argparse.Namespace) -> int:
     from scantalk.animation import check_fps, is_animation_dir
     from scantalk.animator import Animator, resolve_device
@@ -89,9 +110,19 @@ def run(args: argparse.Namespace) -> int:
     if args.audio is None and args.track is None:
         raise ScanTalkError("give the speech to animate (AUDIO) or an articulation track (--track FILE)")
     emotion = parse_emotion(args.emotion)
+    life_groups = parse_life_groups(args.life_groups)
+    if not 0.0 <= args.life <= 1.0:
+        raise ScanTalkError(f"--life {args.life:g} must lie in 0..1 (0 = only the mouth moves, 1 = fully alive)")
+    if args.life_track is not None and args.track is None:
+        raise ScanTalkError("--life-track decodes a saved life track together with --track; to draw life from the "
+                            "speech, use --life")
+    if args.life and args.track is not None:
+        raise ScanTalkError("--life draws life motion from the speech, but --track decodes a saved track; pass the "
+                            "life.csv saved beside it with --life-track instead")
     check_resolution(args.resolution)
     device = resolve_device(args.device)
-    inputs = [path for path in (args.face, args.audio, args.track, args.checkpoint, args.landmarks) if path]
+    inputs = [path for path in (args.face, args.audio, args.track, args.checkpoint, args.landmarks, args.life_track)
+              if path]
     landmarks = None
     if args.landmarks is not None:
         from scantalk.landmarks import read_landmarks
@@ -112,11 +143,13 @@ def run(args: argparse.Namespace) -> int:
             animation = animator.animate_track(args.face, args.track, audio=args.audio, align=args.align,
                                                up=args.up, forward=args.forward, out=frames_file,
                                                fps=fps if args.fps_given else None, emotion=emotion,
-                                               intensity=args.intensity, landmarks=landmarks)
+                                               intensity=args.intensity, landmarks=landmarks,
+                                               life=args.life_track)
         else:
             animation = animator.animate(args.face, args.audio, fps=fps, align=args.align, up=args.up,
                                          forward=args.forward, emotion=emotion, intensity=args.intensity,
-                                         out=frames_file, landmarks=landmarks)
+                                         out=frames_file, landmarks=landmarks, life=args.life,
+                                         life_groups=life_groups, life_seed=args.life_seed)
         clock = time.perf_counter()
         animation.write_files(staging)
         if len(animation.audio) == 0:  # a track without AUDIO: no soundtrack rather than an empty one

@@ -3,7 +3,8 @@
 The face is the `james` scan (menpo3d, BSD-3), which the default model never saw in training;
 the speech is a LibriVox recording (public domain, from CMU PocketSphinx's test data). Both are
 vendored in `scantalk/assets/`, so the demo needs no network and no extra package. The video shows
-neutral | animated | a close-up of the mouth, large enough to see the lips part.
+neutral | animated | a close-up of the mouth, large enough to see the lips part; the face blinks,
+looks around, raises its brows and moves its head with the speech (`--life 0` for the mouth alone).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-video", action="store_true", help="skip the video")
     parser.add_argument("--no-closeup", action="store_true",
                         help="leave out the mouth close-up (video: neutral | animated only)")
+    parser.add_argument("--life", type=float, default=1.0,
+                        help="0..1: blinks, gaze, brows and head motion from the speech (default 1; 0 = mouth only)")
 
 
 def is_demo_dir(path: Path) -> bool:
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     clock = time.perf_counter()
     animator = Animator.from_checkpoint()
     stages["load model"] = time.perf_counter() - clock
-    animation = animator.animate(face_path, audio_path)
+    animation = animator.animate(face_path, audio_path, life=args.life if animator.articulated else 0.0)
     stages.update({k.removesuffix("_s"): v for k, v in animation.meta["timings"].items()})
 
     clock = time.perf_counter()

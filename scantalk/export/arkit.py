@@ -18,8 +18,20 @@ mouth; the names it drives and how (each a weighted sum of channels, clipped to 
 | mouthRollLower | 0.8 · labiodental | f, v: lower lip rolled in under the upper teeth |
 | mouthUpperUp_L/R | 0.25 · labiodental | the upper lip lifts off the teeth for f, v |
 
-Every other name (eyes, brows, cheeks, nose, tongue, jaw sideways) is 0, and so are the head and
-eye rotation columns. A channel missing from the track counts as 0.
+With a `LifeTrack` (`life=`), the eyes, brows and head move too:
+
+| ARKit name / Live Link column | from the life channels |
+| --- | --- |
+| eyeBlink_L / _R | blink_left / blink_right |
+| eyeLookOut_L, eyeLookIn_R | eye_yaw / 30° where the eyes look to the head's left |
+| eyeLookIn_L, eyeLookOut_R | −eye_yaw / 30° where they look to its right |
+| eyeLookUp_L/R, eyeLookDown_L/R | ±eye_pitch / 25° |
+| browInnerUp, browOuterUp_L/R, browDown_L/R | brow_inner_up, brow_outer_up, brow_down |
+| HeadYaw, HeadPitch, HeadRoll | head_yaw, head_pitch, head_roll in radians |
+| LeftEyeYaw/Pitch, RightEyeYaw/Pitch | eye_yaw, eye_pitch in radians |
+
+Every other name (cheeks, nose, tongue, jaw sideways) is 0, and without `life` so are the eyes,
+brows and the rotation columns. A channel missing from the track counts as 0.
 """
 
 from __future__ import annotations
@@ -52,7 +64,18 @@ ARKIT_BLENDSHAPES: tuple[str, ...] = (
 
 HEAD_EYE_COLUMNS: tuple[str, ...] = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch",
                                      "LeftEyeRoll", "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
-"""The rotation columns that follow the blend shapes in a Live Link Face CSV (written as 0)."""
+"""The rotation columns that follow the blend shapes in a Live Link Face CSV (radians; 0 without a life track)."""
+
+EYE_LOOK_DEGREES = (30.0, 25.0)
+"""Eye yaw and pitch (degrees) at which an eyeLook* weight reaches 1."""
+
+# name → ((life channel, gain), ...), like ARKIT_DRIVERS (eye looks are built in `_life_weights`).
+LIFE_DRIVERS: dict[str, tuple[tuple[str, float], ...]] = {
+    "eyeBlink_L": (("blink_left", 1.0),), "eyeBlink_R": (("blink_right", 1.0),),
+    "browInnerUp": (("brow_inner_up", 1.0),),
+    "browOuterUp_L": (("brow_outer_up", 1.0),), "browOuterUp_R": (("brow_outer_up", 1.0),),
+    "browDown_L": (("brow_down", 1.0),), "browDown_R": (("brow_down", 1.0),),
+}
 
 # name → ((channel, gain), ...): the weight is the clipped sum of gain · channel.
 ARKIT_DRIVERS: dict[str, tuple[tuple[str, float], ...]] = {
@@ -95,14 +118,16 @@ def _track_at(track: Any, fps: float | None) -> Any:
     return track.resample(fps)
 
 
-def arkit_weights(track: Any) -> np.ndarray:
+def arkit_weights(track: Any, life: Any = None) -> np.ndarray:
     """ARKit blend-shape weights (T, 52) float32 in 0..1, columns in `ARKIT_BLENDSHAPES` order.
 
     Args:
         track: a `scantalk.articulation.ArticulationTrack` (values (T, A) in 0..1).
+        life: a `scantalk.life.LifeTrack` for the eyes and brows (resampled to the track), or None.
 
     Returns:
-        (T, 52) weights; only `DRIVEN_NAMES` are non-zero (see the module docstring for the mapping).
+        (T, 52) weights; without `life` only `DRIVEN_NAMES` are non-zero (see the module
+        docstring for the mapping).
     """
     values = np.asarray(track.values, np.float64)
 
@@ -115,7 +140,31 @@ def arkit_weights(track: Any) -> np.ndarray:
             weights[:, column] += gain * channel(source)
     jaw = np.clip(channel("jaw_open"), 0.0, 1.0)
     weights[:, ARKIT_BLENDSHAPES.index("mouthClose")] = np.minimum(channel("lip_close"), jaw)
+    if life is not None:
+        weights += _life_weights(life, len(values), float(track.fps))[0]
     return np.clip(weights, 0.0, 1.0).astype(np.float32)
+
+
+def _life_weights(life: Any, num_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 52) ARKit weights the life track drives and (T, 9) Live Link rotation columns (radians)."""
+    if not hasattr(life, "resample") or not hasattr(life, "channels"):
+        raise ExportError(f"life= expects a scantalk.life.LifeTrack, got {type(life).__name__}")
+    life = life.resample(fps, num_frames)
+    weights = np.zeros((num_frames, len(ARKIT_BLENDSHAPES)))
+    for name, drivers in LIFE_DRIVERS.items():
+        for source, gain in drivers:
+            weights[:, ARKIT_BLENDSHAPES.index(name)] += gain * life[source]
+    yaw, pitch = life["eye_yaw"] / EYE_LOOK_DEGREES[0], life["eye_pitch"] / EYE_LOOK_DEGREES[1]
+    looks = {"eyeLookOut_L": yaw, "eyeLookIn_R": yaw, "eyeLookIn_L": -yaw, "eyeLookOut_R": -yaw,
+             "eyeLookUp_L": pitch, "eyeLookUp_R": pitch, "eyeLookDown_L": -pitch, "eyeLookDown_R": -pitch}
+    for name, value in looks.items():
+        weights[:, ARKIT_BLENDSHAPES.index(name)] = np.clip(value, 0.0, 1.0)
+    eyes = np.radians(np.stack([life["eye_yaw"], life["eye_pitch"]], axis=1))
+    rotations = np.zeros((num_frames, len(HEAD_EYE_COLUMNS)))
+    rotations[:, :3] = np.radians(np.stack([life["head_yaw"], life["head_pitch"], life["head_roll"]], axis=1))
+    rotations[:, [3, 4]] = eyes
+    rotations[:, [6, 7]] = eyes
+    return np.clip(weights, 0.0, 1.0), rotations
 
 
 def live_link_timecode(frame: int, fps: float) -> str:
@@ -136,7 +185,8 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
         raise OutputExistsError(f"{path} already exists; pass overwrite=True to replace it, or choose another path")
 
 
-def export_arkit_csv(track: Any, path: str | Path, fps: float | None = None, overwrite: bool = False) -> Path:
+def export_arkit_csv(track: Any, path: str | Path, fps: float | None = None, overwrite: bool = False,
+                     life: Any = None) -> Path:
     """Write the track's ARKit weights as a Live Link Face CSV (Timecode, BlendShapeCount, 52 names, 9 rotations).
 
     Args:
@@ -145,6 +195,8 @@ def export_arkit_csv(track: Any, path: str | Path, fps: float | None = None, ove
         fps: frame rate of the rows (the track is resampled); None keeps the track's fps.
             Live Link Face records at 60 fps.
         overwrite: replace an existing file.
+        life: a `scantalk.life.LifeTrack`: blinks, eye looks, brows and the head and eye
+            rotation columns (radians); None leaves them 0.
 
     Returns:
         `path` as a Path.
@@ -152,19 +204,22 @@ def export_arkit_csv(track: Any, path: str | Path, fps: float | None = None, ove
     path = Path(path)
     _refuse_existing(path, overwrite)
     track = _track_at(track, fps)
-    weights = arkit_weights(track)
+    weights = arkit_weights(track, life)
+    rotations = np.zeros((len(weights), len(HEAD_EYE_COLUMNS)))
+    if life is not None:
+        rotations = _life_weights(life, len(weights), float(track.fps))[1]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(LIVE_LINK_HEADER)
-    rotations = ["0.000000"] * len(HEAD_EYE_COLUMNS)
     for frame, row in enumerate(weights):
         writer.writerow([live_link_timecode(frame, track.fps), len(ARKIT_BLENDSHAPES) + len(HEAD_EYE_COLUMNS),
-                         *(f"{value:.6f}" for value in row), *rotations])
+                         *(f"{value:.6f}" for value in row), *(f"{value:.6f}" for value in rotations[frame])])
     atomic_write_text(path, buffer.getvalue())
     return path
 
 
-def export_arkit_json(track: Any, path: str | Path, fps: float | None = None, overwrite: bool = False) -> Path:
+def export_arkit_json(track: Any, path: str | Path, fps: float | None = None, overwrite: bool = False,
+                      life: Any = None) -> Path:
     """Write the track's ARKit weights as JSON: fps, the 52 names, which are driven, and (T, 52) weights.
 
     Args:
@@ -180,11 +235,18 @@ def export_arkit_json(track: Any, path: str | Path, fps: float | None = None, ov
     path = Path(path)
     _refuse_existing(path, overwrite)
     track = _track_at(track, fps)
-    weights = arkit_weights(track)
+    weights = arkit_weights(track, life)
     mapping = {name: {channel: gain for channel, gain in drivers} for name, drivers in ARKIT_DRIVERS.items()}
     mapping["mouthClose"] = {"min(lip_close, jaw_open)": 1.0}
     document = {"kind": "scantalk.arkit", "fps": float(track.fps), "num_frames": int(len(weights)),
-                "names": list(ARKIT_BLENDSHAPES), "driven": list(DRIVEN_NAMES), "mapping": mapping,
-                "weights": [[round(float(value), 6) for value in row] for row in weights]}
+                "names": list(ARKIT_BLENDSHAPES), "driven": list(DRIVEN_NAMES), "mapping": mapping}
+    if life is not None:
+        mapping.update({name: {channel: gain for channel, gain in drivers} for name, drivers in LIFE_DRIVERS.items()})
+        document["driven"] = [name for name in ARKIT_BLENDSHAPES
+                              if name in DRIVEN_NAMES or name in LIFE_DRIVERS or name.startswith("eyeLook")]
+        rotations = _life_weights(life, len(weights), float(track.fps))[1]
+        document["rotations"] = {"names": list(HEAD_EYE_COLUMNS), "unit": "radians",
+                                 "values": [[round(float(value), 6) for value in row] for row in rotations]}
+    document["weights"] = [[round(float(value), 6) for value in row] for row in weights]
     atomic_write_text(path, json.dumps(document, indent=1))
     return path

@@ -17,8 +17,8 @@ again = Animator.from_checkpoint().animate_track("face.ply", animation.articulat
 
 from scantalk.life.channels import LIFE_CHANNELS, LIFE_GROUPS, LIFE_LIMITS, LIFE_UNITS
 from scantalk.life.motion import life_from_speech
-from scantalk.life.rig import LifeRig, lid_margins
+from scantalk.life.rig import LifeRig, lid_gaps, lid_margins
 from scantalk.life.track import LifeError, LifeTrack
 
 __all__ = ["LIFE_CHANNELS", "LIFE_GROUPS", "LIFE_LIMITS", "LIFE_UNITS", "LifeError", "LifeRig", "LifeTrack",
-           "lid_margins", "life_from_speech"]
+           "lid_gaps", "lid_margins", "life_from_speech"]

@@ -64,7 +64,7 @@ class EyeRig:
 
 @dataclass(frozen=True)
 class LifeRig:
-    """Everything `displace` needs for one head (model frame, metres)."""
+    """Everything `displace` needs for one head (model frame, metres, upright: y up)."""
 
     axes: np.ndarray  # (3, 3) rows: x towards the head's left, y up, z forward
     scale: float
@@ -75,14 +75,18 @@ class LifeRig:
 
     @classmethod
     def of(cls, head: Head) -> "LifeRig":
-        """The rig of `head` (neutral, with landmarks; a mesh or a point cloud)."""
+        """The rig of `head` (neutral, upright in the model frame, with landmarks; a mesh or a point cloud)."""
         from scantalk.data.heads.rig import face_frame
 
         lm = head.landmarks
         scale = face_frame(head).scale
         x = lm.eye_left - lm.eye_right
         x /= np.linalg.norm(x)
-        y = 0.5 * (lm.eye_left + lm.eye_right) - lm.mouth_centre
+        # Up: the frame's own (heads reach the rig upright, in the model frame), across the eyes'
+        # line; the mouth-to-eyes direction leans back by ~20° (the eyes sit deeper than the lips).
+        y = np.array([0.0, 1.0, 0.0])
+        if (0.5 * (lm.eye_left + lm.eye_right) - lm.mouth_centre) @ y < 0:
+            y = -y
         y -= (y @ x) * x
         y /= np.linalg.norm(y)
         axes = np.stack([x, y, np.cross(x, y)])
@@ -298,23 +302,41 @@ def _brows(verts: np.ndarray, eyeball: np.ndarray, eyes: tuple[EyeRig, EyeRig], 
 
 def lid_margins(rig: LifeRig, verts: np.ndarray, skin: np.ndarray | None = None) -> list[tuple[int, int]]:
     """Per eye (left, right): the (upper, lower) lid margin vertices at the middle of the eye —
-    the skin vertices in front of the eye centre nearest its opening from above and from below.
-    The distance between them is how open that eye is."""
+    the skin vertex in front of the eye centre nearest its opening from above, and the one
+    across the opening from it (nearest it across the eye) from below; (-1, -1) when the eye
+    shows no skin there. `lid_gaps` measures how far apart they are."""
     skin = np.ones(len(verts), bool) if skin is None else skin
     pairs = []
     for eye in rig.eyes:
         local = (verts - eye.centre) @ rig.axes.T
         distance = np.linalg.norm(local, axis=1)
-        column = skin & (np.abs(local[:, 0]) < 0.25 * eye.radius) & (local[:, 2] > 0) & (distance < eye.radius + 0.008 * rig.scale)
-        column[eye.eyeball] = False
-        index = np.flatnonzero(column)
-        theta = np.degrees(np.arctan2(local[index, 1], local[index, 2]))
+        near = skin & (local[:, 2] > 0) & (distance < eye.radius + 0.008 * rig.scale)
+        near[eye.eyeball] = False
+        theta = np.degrees(np.arctan2(local[:, 1], local[:, 2]))
         low, high = eye.opening
         middle = 0.5 * (low + high)
-        above, below = index[theta > middle], index[theta <= middle]
+        above = np.flatnonzero(near & (theta > middle) & (np.abs(local[:, 0]) < 0.25 * eye.radius))
+        below = np.flatnonzero(near & (theta <= middle) & (np.abs(local[:, 0]) < 0.5 * eye.radius))
         if not len(above) or not len(below):
             pairs.append((-1, -1))
             continue
-        pairs.append((int(above[np.argmin(np.abs(theta[theta > middle] - high))]),
-                      int(below[np.argmin(np.abs(theta[theta <= middle] - low))])))
+        upper = int(above[np.argmin(np.abs(theta[above] - high) + 30.0 * np.abs(local[above, 0]) / eye.radius)])
+        # Across the opening: the lower lid's edge nearest the upper margin's column.
+        edge = below[np.abs(theta[below] - low) < 8.0]
+        edge = edge if len(edge) else below
+        lower = int(edge[np.argmin(np.abs(local[edge, 0] - local[upper, 0]) + 0.0002 * np.abs(theta[edge] - low))])
+        pairs.append((upper, lower))
     return pairs
+
+
+def lid_gaps(rig: LifeRig, frames: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """(T, 2) metres: how far each eye's upper margin is from its lower one (`lid_margins`) in
+    frames (T, V, 3), across the opening (in the plane up-forward, not counting any sideways
+    offset between the two vertices); NaN for an eye without margins."""
+    frames = np.asarray(frames, dtype=np.float64)
+    gaps = np.full((len(frames), len(pairs)), np.nan)
+    for column, (upper, lower) in enumerate(pairs):
+        if upper >= 0:
+            apart = (frames[:, upper] - frames[:, lower]) @ rig.axes[1:].T
+            gaps[:, column] = np.linalg.norm(apart, axis=1)
+    return gaps
