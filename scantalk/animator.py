@@ -253,12 +253,14 @@ class Animator:
         if self.articulated:
             load_s = time.perf_counter() - clock
             clock = time.perf_counter()
-            track = self.articulate(samples, fps=fps, sample_rate=SAMPLE_RATE)
+            self._need_articulated("animate")
+            track, phones = self._articulate(samples, fps)
             life_track = None
             if life:
                 from scantalk.life import life_from_speech
 
-                life_track = life_from_speech(samples, SAMPLE_RATE, fps, track.num_frames, life=life,
+                # Pauses from the phones heard when the front end decodes them, else from the energy.
+                life_track = life_from_speech(samples, SAMPLE_RATE, fps, track.num_frames, phones=phones, life=life,
                                               groups=life_groups, seed=life_seed)
             articulation_s = time.perf_counter() - clock
             animation = self.animate_track(face, track, audio=samples, sample_rate=SAMPLE_RATE, faces=faces,
@@ -306,25 +308,30 @@ class Animator:
         self._need_articulated("articulate")
         fps = check_fps(fps)
         samples, _ = self._audio(audio, sample_rate)
+        return self._articulate(samples, fps)[0]
+
+    def _articulate(self, samples: np.ndarray, fps: float) -> tuple[ArticulationTrack, list | None]:
+        """(the track of 16 kHz `samples`, the phones the phonetic front end heard, or None)."""
         num_frames = audio_frame_count(len(samples), SAMPLE_RATE, fps)
         config = self.model.config
         channels = tuple(config.channels)
-        phonetic = None
+        phonetic = phones = None
         if config.frontend in ("phonetic", "combined"):
-            from scantalk.articulation.phonetic import phonetic_track
+            from scantalk.articulation.phonetic import phonetic_phones_and_track
 
-            phonetic = phonetic_track(samples, fps, num_frames=num_frames).resample(fps)
+            phones, phonetic = phonetic_phones_and_track(samples, fps, num_frames=num_frames)
+            phonetic = phonetic.resample(fps)
             phonetic = ArticulationTrack(phonetic.array(channels)[:num_frames], fps, channels)
             if config.frontend == "phonetic":
-                return phonetic
+                return phonetic, phones
         with torch.inference_mode():
             values = self._windowed(self.model.articulation, samples, num_frames, fps)
         learned = ArticulationTrack(values.float().cpu().numpy().clip(0.0, 1.0), fps, channels)
         if phonetic is None:
-            return learned
+            return learned, None
         from scantalk.articulation.phonetic import combine_tracks
 
-        return combine_tracks(learned, phonetic, list(config.combine_weights))
+        return combine_tracks(learned, phonetic, list(config.combine_weights)), phones
 
     def animate_track(
         self,

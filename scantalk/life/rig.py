@@ -30,10 +30,10 @@ from scantalk.life.channels import LIFE_CHANNELS
 
 EYE_RADIUS = 0.012
 """Metres (adult, standard size): the eyeball radius assumed where no eyeball part is found."""
-DEFAULT_OPENING = (-20.0, 15.0)
+DEFAULT_OPENING = (-15.0, 10.0)
 """Degrees below / above the eye centre's horizon where the lids' margins sit when the surface
 shows no opening."""
-LID_REACH = 0.014
+LID_REACH = 0.02
 """Metres beyond the eyeball's radius the lid motion reaches (falling to 0 at the brow)."""
 BROW_RAISE, BROW_LOWER, BROW_PINCH = 0.004, 0.003, 0.0015
 """Metres at value 1: brow raise, brow lower, brows drawn together."""
@@ -41,6 +41,8 @@ BROW_SPREAD = 0.011
 """Metres: the width (standard deviation) of a brow's displacement field."""
 CLOSED_MARGIN = 1.0
 """Degrees above the lower lid's margin where the upper lid's margin stops."""
+MARGIN_DEGREES = 4.0
+"""Degrees of lid above the upper margin found that come all the way down with it."""
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -127,6 +129,17 @@ class LifeRig:
             out += self.head_weight[None, :, None] * (moved - points)
         return out.astype(np.asarray(motion).dtype)
 
+    def steady(self, frames: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Frames (t, V, 3) with the head's rigid motion of life `values` (t, C) taken back out:
+        the face as a camera riding on the head sees it (where the head weight is 1; to measure
+        the mouth, not to show)."""
+        column = {name: np.asarray(values, dtype=np.float64)[:, i] for i, name in enumerate(LIFE_CHANNELS)}
+        angles = np.radians(np.stack([column["head_pitch"], column["head_yaw"], column["head_roll"]], axis=1))
+        shift = 0.001 * self.scale * np.stack([column["head_x"], column["head_y"], column["head_z"]], axis=1)
+        rotations = self._rotations(angles)
+        centred = np.asarray(frames, dtype=np.float64) - self.pivot - (shift @ self.axes)[:, None]
+        return np.einsum("tji,tvj->tvi", rotations, centred) + self.pivot
+
     def _turn(self, points: np.ndarray, centre: np.ndarray, angle: np.ndarray, axis: int) -> np.ndarray:
         """Displacements (t, n, 3) turning `points` (n, 3) about the face axis `axis` through
         `centre` by `angle` (t, n) radians (right-handed: about x, the front turns down)."""
@@ -183,20 +196,26 @@ def _eye(verts: np.ndarray, eyeball: np.ndarray, landmark: np.ndarray, axes: np.
     local = (verts - centre) @ axes.T
     distance = np.linalg.norm(local, axis=1)
     theta = np.degrees(np.arctan2(local[:, 1], local[:, 2]))
-    opening = _opening(local, theta, distance, skin, radius, scale)
-    width = 1.6 * radius
-    near = skin & (local[:, 2] > -0.3 * radius) & (np.abs(local[:, 0]) < width) & (distance < radius + LID_REACH * scale)
+    opening, (first, last) = _opening(local, theta, distance, skin, radius, scale)
+    # The lids span the opening found from corner to corner, fading out a quarter radius beyond.
+    fade = 0.25 * radius
+    near = (skin & (local[:, 2] > -0.3 * radius) & (local[:, 0] > first - fade) & (local[:, 0] < last + fade)
+            & (distance < radius + LID_REACH * scale))
     lid = np.flatnonzero(near)
-    across = np.abs(local[lid, 0])
+    across = local[lid, 0]
     low, high, deeper = opening(local[lid, 0]).T
     close = low + CLOSED_MARGIN * (high > low + 2.0 * CLOSED_MARGIN)
     t = theta[lid]
     # Above the margin the lid follows, less and less, over an arc as wide as the way down.
-    span = np.maximum(40.0, 1.2 * (high - close))
-    shift = np.where(t <= high, t - close, (high - close) * _smoothstep((high + 10.0 + span - t) / span))
+    # The margin itself (a few degrees of it: its vertices straddle the margin found) comes down
+    # onto the lower lid.
+    edge = high + MARGIN_DEGREES
+    span = np.maximum(40.0, 1.2 * (edge - close))
+    shift = np.where(t <= edge, t - close, (edge - close) * _smoothstep((edge + 10.0 + span - t) / span))
     shift = np.where(t > close, np.maximum(shift, 0.0), 0.0)
-    weight = _smoothstep((width - across) / (0.6 * radius))
-    weight *= _smoothstep((radius + LID_REACH * scale - distance[lid]) / (0.6 * LID_REACH * scale))
+    weight = _smoothstep((across - first + fade) / fade) * _smoothstep((last + fade - across) / fade)
+    weight *= _smoothstep((local[lid, 2] + 0.3 * radius) / (0.5 * radius))
+    weight *= _smoothstep((radius + LID_REACH * scale - distance[lid]) / (0.5 * LID_REACH * scale))
     turn = np.radians(shift) * weight
     # The upper margin also meets the lower one in depth (it may lie nearer the eye centre):
     # fully at the margin, fading out over the lid above it; never nearer the centre than the eyeball.
@@ -223,7 +242,7 @@ def _opening(local: np.ndarray, theta: np.ndarray, distance: np.ndarray, skin: n
     spacing = 0.0
     if len(front) > 1:
         spacing = float(np.median(cKDTree(local[front]).query(local[front], k=2)[0][:, 1]))
-    window = max(0.0012 * scale, spacing)
+    window = max(0.0012 * scale, 2.0 * spacing)
     xs, angles, radii = local[front, 0], theta[front], distance[front]
 
     def gap_at(x: float) -> tuple[float, float, float, float] | None:
@@ -235,31 +254,55 @@ def _opening(local: np.ndarray, theta: np.ndarray, distance: np.ndarray, skin: n
             return None
         gaps = np.diff(near)
         widest = int(np.argmax(gaps))
-        if gaps[widest] > 6.0 and near[widest] < 10.0 and near[widest + 1] > -10.0:
-            return float(near[widest]), float(near[widest + 1]), float(far[widest]), float(far[widest + 1])
+        low, high = near[widest], near[widest + 1]
+        # An eye's opening: at least a few degrees, at most a wide-open eye's, around the horizon.
+        if 6.0 < high - low < 80.0 and -55.0 < low < 10.0 and -10.0 < high < 50.0:
+            return float(low), float(high), float(far[widest]), float(far[widest + 1])
         return None
 
-    columns = np.linspace(-1.3 * radius, 1.3 * radius, 27)
+    columns = np.linspace(-1.2 * radius, 1.2 * radius, 25)
     gaps = [gap_at(float(x)) for x in columns]
     middle = len(columns) // 2
+    centre = next((gaps[i] for i in (middle, middle - 1, middle + 1) if gaps[i] is not None), None)
+    if centre is not None:
+        # Towards the eye's corners the opening narrows: a wider gap there is other skin (a temple).
+        widest = 1.2 * (centre[1] - centre[0]) + 5.0
+        gaps = [gap if gap is not None and gap[1] - gap[0] <= widest else None for gap in gaps]
     if all(gaps[i] is None for i in range(middle - 1, middle + 2)):  # no opening at the eye's middle
-        taper = np.sqrt(np.clip(1.0 - (columns / (1.2 * radius)) ** 2, 0.0, 1.0))
+        taper = np.sqrt(np.clip(1.0 - (columns / (1.1 * radius)) ** 2, 0.0, 1.0))
         table = np.stack([DEFAULT_OPENING[0] * taper, DEFAULT_OPENING[1] * taper, np.zeros_like(taper)], axis=1)
+        extent = (-1.1 * radius, 1.1 * radius)
     else:
-        table = _opening_table(gaps, middle)
-    return lambda x: np.stack([np.interp(np.atleast_1d(x), columns, table[:, k]) for k in range(3)], axis=1)
+        table, (first, last) = _opening_table(gaps, middle)
+        extent = (float(columns[first]), float(columns[last]))
+        if min(-extent[0], extent[1]) < 0.4 * radius:
+            # An opening on one side of the eye only is not an eye's (skin folds of a scan with
+            # closed eyes): an anatomical one instead.
+            taper = np.sqrt(np.clip(1.0 - (columns / (1.1 * radius)) ** 2, 0.0, 1.0))
+            table = np.stack([DEFAULT_OPENING[0] * taper, DEFAULT_OPENING[1] * taper, np.zeros_like(taper)], axis=1)
+            extent = (-1.1 * radius, 1.1 * radius)
+
+    def opening(x):
+        return np.stack([np.interp(np.atleast_1d(x), columns, table[:, k]) for k in range(3)], axis=1)
+
+    return opening, extent
 
 
-def _opening_table(gaps: list, middle: int) -> np.ndarray:
+def _opening_table(gaps: list, middle: int) -> tuple[np.ndarray, tuple[int, int]]:
     """(n, 3) per column: lower margin, upper margin (degrees), lower-minus-upper radius (m),
     from the openings found (None where none): the run of columns around the middle, short
-    misses filled in, closing smoothly to one angle at its ends (the eye's corners), smoothed."""
+    misses filled in, closing smoothly to one angle at its ends (the eye's corners), smoothed;
+    and the run's first and last column."""
     found = np.array([gap is not None for gap in gaps])
     first = last = middle if found[middle] else next(i for i in (middle - 1, middle + 1) if found[i])
-    while first > 0 and (found[first - 1] or (first > 1 and found[first - 2])):
+    while first > 0 and found[max(0, first - 3):first].any():  # up to two misses in a row are bridged
         first -= 1
-    while last < len(gaps) - 1 and (found[last + 1] or (last < len(gaps) - 2 and found[last + 2])):
+    while last < len(gaps) - 1 and found[last + 1:last + 4].any():
         last += 1
+    while not found[first]:
+        first += 1
+    while not found[last]:
+        last -= 1
     index = np.arange(len(gaps))
     inside = found & (index >= first) & (index <= last)
     values = np.array([gap if gap is not None else (np.nan,) * 4 for gap in gaps], dtype=np.float64)
@@ -274,7 +317,7 @@ def _opening_table(gaps: list, middle: int) -> np.ndarray:
     table[:, 2] *= 1.0 - fade
     kernel = np.array([0.25, 0.5, 0.25])
     padded = np.concatenate([table[:1], table, table[-1:]])
-    return np.stack([np.convolve(padded[:, k], kernel, mode="valid") for k in range(3)], axis=1)
+    return np.stack([np.convolve(padded[:, k], kernel, mode="valid") for k in range(3)], axis=1), (first, last)
 
 
 def _brows(verts: np.ndarray, eyeball: np.ndarray, eyes: tuple[EyeRig, EyeRig], axes: np.ndarray,
