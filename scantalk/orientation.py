@@ -370,6 +370,7 @@ def _fit_template(template: _Template, face: np.ndarray, frame: np.ndarray,
 
 SNAP_DEGREES = 8.0  # twice the largest tilt found on upright heads (measured, see experiments/)
 UP_VOTES = ("nose_underside", "mouth", "template")
+NOSE_FOLD_WEIGHT = 4.0  # how much more the subnasal fold says "this is the nose" than the other votes
 _AXIS_ROTATIONS = np.round(Rotation.create_group("O").as_matrix()) + 0.0  # the 24 signed permutations (no -0.0)
 
 
@@ -400,6 +401,11 @@ def _read_face(points: np.ndarray, profile: np.ndarray, nose: np.ndarray, direct
     fitted = fitted - (fitted @ normal) * normal
     fitted /= np.linalg.norm(fitted)
     return votes, fitted if fitted @ forward > np.cos(np.radians(25)) else forward
+
+
+def _on_plane(point: np.ndarray, normal: np.ndarray, offset: float) -> np.ndarray:
+    """(3,) `point` projected onto the plane n·x = offset."""
+    return point - (point @ normal - offset) * normal
 
 
 def find_orientation(verts: np.ndarray, faces: np.ndarray | None = None, name: str = "face",
@@ -438,11 +444,16 @@ def find_orientation(verts: np.ndarray, faces: np.ndarray | None = None, name: s
         raise OrientationError(f"{name}: no nose-like protrusion on its plane of symmetry; is it a face? "
                                "Pass up= and forward= to place it by hand")
     profile, template = _section(metres, faces, normal, offset), _face_template()
+    # Each face is read from the most forward point near its peak, as the tip is placed below.
+    peaks = [(_on_plane(_most_forward(points[np.linalg.norm(points - tip, axis=1) < 0.015], direction, 5),
+                        normal, offset), direction, height) for tip, direction, height in peaks]
     readings = [_read_face(points, profile, tip, direction, normal, faces is not None, template)
                 for tip, direction, _ in peaks]
-    # The nose protrudes most, and the face reads most clearly one way up around it (around a
-    # chin taken for a nose, the profile folds on both sides and the mouth is on the wrong side).
-    score = [height * (0.5 + abs(sum(votes.values()))) for (_, _, height), (votes, _) in zip(peaks, readings)]
+    # The nose protrudes most, and the face reads most clearly one way up around it. The mouth
+    # lies between nose and chin, so around a chin taken for a nose the face reads as clearly
+    # upside down; only a nose folds back into the lip on one side and runs straight on the other.
+    score = [height * (0.5 + abs(sum(votes.values())) + NOSE_FOLD_WEIGHT * abs(votes["nose_underside"]))
+             for (_, _, height), (votes, _) in zip(peaks, readings)]
     best = int(np.argmax(score))
     (votes, forward), nose = readings[best], peaks[best][0]
     sign = 1.0 if sum(votes.values()) >= 0 else -1.0
@@ -460,7 +471,7 @@ def find_orientation(verts: np.ndarray, faces: np.ndarray | None = None, name: s
     up, ahead = _axis_name(nearest[1]), _axis_name(nearest[2])
     near = metres[np.linalg.norm(metres - nose, axis=1) < 0.015]
     tip = _most_forward(near, forward, max(5, len(verts) // 500)) if len(near) else nose
-    tip = tip - (tip @ normal - offset) * normal  # on the symmetry plane, as `nose_tip` centres it
+    tip = _on_plane(tip, normal, offset)  # on the symmetry plane, as `nose_tip` centres it
     return Orientation(
         rotation=rotation, confidence=min(agreement, cues["symmetry"]) * (0.5 + 0.5 * cues["nose"]),
         description=f"up={up} forward={ahead}" + (f", tilt {tilt:.0f}°" if tilt else ""), up=up, forward=ahead,

@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--export", default=str(REPO / "scantalk" / "assets" / "default.ckpt"))
     parser.add_argument("--init-decoder", default=None,
                         help="decoder to start from: a decoder run's checkpoint or a model checkpoint (its decoder)")
+    parser.add_argument("--decoder-lr", type=float, default=2e-3, help="the decoder's Adam learning rate")
+    parser.add_argument("--decoder-run", default="decoder",
+                        help="folder under WORK/runs for the decoder's run (a new name starts a new run, e.g. a "
+                             "fine-tune at a lower learning rate from --init-decoder)")
     parser.add_argument("--stylised", type=float, default=0.5,
                         help="share of procedural heads drawn as caricatures and stylised characters")
     parser.add_argument("--base", default=None,
@@ -152,11 +156,11 @@ def main(argv: list[str] | None = None) -> Path:
     decoder_ckpt = None
     if "decoder" in stages:
         data = RigDataModule(str(work / "heads"), num_workers=1, landmark_crop=True, anchor_reference=reference)
-        module = LandmarkDecoderModule()
+        module = LandmarkDecoderModule(lr=args.decoder_lr)
         if args.init_decoder:  # warm start, e.g. from a run on whole heads or the shipped model
             state = torch.load(args.init_decoder, map_location="cpu", weights_only=True)["state_dict"]
             module.decoder.load_state_dict({k[len("decoder."):]: v for k, v in state.items() if k.startswith("decoder.")})
-        decoder_ckpt = _train(module, data, work / "runs" / "decoder", args.decoder_minutes, every_steps=200,
+        decoder_ckpt = _train(module, data, work / "runs" / args.decoder_run, args.decoder_minutes, every_steps=200,
                               val_every=None)
     seconds["decoder"] = time.perf_counter() - clock
 
@@ -166,9 +170,9 @@ def main(argv: list[str] | None = None) -> Path:
     from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
 
     if base is not None:
-        return _refresh_decoder(base, decoder_ckpt or _last_checkpoint(work / "runs" / "decoder"), args, seconds)
+        return _refresh_decoder(base, decoder_ckpt or _last_checkpoint(work / "runs" / args.decoder_run), args, seconds)
     articulator_ckpt = articulator_ckpt or _last_checkpoint(work / "runs" / "articulator")
-    decoder_ckpt = decoder_ckpt or _last_checkpoint(work / "runs" / "decoder")
+    decoder_ckpt = decoder_ckpt or _last_checkpoint(work / "runs" / args.decoder_run)
     speech_state = torch.load(articulator_ckpt, map_location="cpu", weights_only=True)
     decoder_state = torch.load(decoder_ckpt, map_location="cpu", weights_only=True)
     # `align="auto"` moves a face's nose tip onto the training heads' mean nose tip, as training did.

@@ -4,9 +4,9 @@ Read from the audio alone (and the phones, when known): the speech's energy, its
 autocorrelation), its pauses and phrase boundaries, and its pitch accents (F0 peaks over the
 phrase's baseline on loud syllables). Then:
 
-- blinks at about 17 per minute, drawn towards pauses and phrase boundaries, moved off loud
-  voiced frames (a blink does not land mid-syllable on a stressed vowel); a blink closes in
-  100 ms, holds, and opens in about 180 ms;
+- blinks at about 17 per minute, most at the start or end of a pause, the rest in long stretches
+  of speech, moved off loud voiced frames (a blink does not land mid-syllable on a stressed
+  vowel); a blink closes in 100 ms, holds, and opens in about 180 ms;
 - gaze holds a target and jumps in short saccades, often back to the listener;
 - brows rise on pitch accents and draw down on loud syllables with falling pitch;
 - the head nods on accents and drifts slowly (about ±5° yaw, ±3° pitch, ±2° roll), more while
@@ -32,6 +32,10 @@ BLINK_CLOSE_S, BLINK_HOLD_S, BLINK_OPEN_S = 0.1, 0.04, 0.18
 """How long a blink takes to close, stays closed and takes to open."""
 PAUSE_S = 0.15
 """The shortest silence counted as a pause."""
+PAUSE_BLINK_SHARE = 0.7
+"""The share of blinks placed at the start or end of a pause (when the speech has that many)."""
+MIN_BLINK_GAP_S = 1.2
+"""Seconds: no two blinks start closer than this."""
 ACCENT_SEMITONES = 1.5
 """How far F0 must rise over its running baseline, on a loud syllable, to count as a pitch accent."""
 HEAD_LIMITS = {"head_yaw": 10.0, "head_pitch": 6.0, "head_roll": 4.0}
@@ -158,32 +162,44 @@ def _blink(count: int, fps: float, start: float) -> np.ndarray:
 
 def blink_times(features: Mapping[str, np.ndarray], fps: float, rng: np.random.Generator,
                 rate: float = BLINKS_PER_MINUTE) -> list[float]:
-    """Seconds at which blinks start: about `rate` per minute, drawn towards pause and phrase
-    boundaries and away from loud voiced frames."""
+    """Seconds at which blinks start: about `rate` per minute. Most (`PAUSE_BLINK_SHARE`) fall at
+    the start or end of a pause, drawn among them at random; the rest fill long stretches of
+    speech, moved off loud voiced frames; no two closer than `MIN_BLINK_GAP_S`."""
     speaking, energy, f0 = features["speaking"], features["energy_db"], features["f0_hz"]
     count = len(speaking)
     duration = count / fps
-    boundaries = sorted({edge / fps for start, stop in pauses(speaking, fps) for edge in (start, stop)
-                         if 0 < edge < count})
-    stressed = (f0 > 0) & (energy > np.percentile(energy[speaking], 60) if speaking.any() else np.zeros(count, bool))
-    mean_gap = 60.0 / rate
+    wanted = max(1, int(round(rate * duration / 60.0)))
+    edges = sorted({edge / fps for start, stop in pauses(speaking, fps) for edge in (start, stop)
+                    if 0 < edge < count - int(0.3 * fps)})
     times: list[float] = []
-    t = float(rng.uniform(0.3, min(2.0, mean_gap)))
-    while t < duration - 0.2:
-        near = [b for b in boundaries if abs(b - t) <= 1.0 and (not times or b - times[-1] > 1.0)]
-        if near:
-            t = min(near, key=lambda b: abs(b - t)) + float(rng.uniform(0.0, 0.08))
-        else:
-            frame = min(count - 1, int(round(t * fps)))
-            if stressed[frame]:
-                calm = [f for f in range(max(0, frame - int(0.3 * fps)), min(count, frame + int(0.3 * fps) + 1))
-                        if not stressed[f]]
-                if calm:
-                    t = min(calm, key=lambda f: abs(f - frame)) / fps
-        if not times or t - times[-1] > 1.0:
-            times.append(t)
-        t += max(1.2, float(rng.gamma(4.0, mean_gap / 4.0)))
-    return times
+
+    def free(t: float) -> bool:
+        return all(abs(t - other) >= MIN_BLINK_GAP_S for other in times)
+
+    for edge in rng.permutation(np.asarray(edges, dtype=np.float64)):
+        if len(times) >= int(round(PAUSE_BLINK_SHARE * wanted)):
+            break
+        start = float(edge) + float(rng.uniform(0.0, 0.08))
+        if free(start):
+            times.append(start)
+    stressed = (f0 > 0) & (energy > np.percentile(energy[speaking], 60) if speaking.any() else np.zeros(count, bool))
+    # The rest where the gaps are longest, each at a calm frame near the middle of its gap.
+    while len(times) < wanted:
+        marks = sorted(times + [-MIN_BLINK_GAP_S / 2, duration])
+        gaps = np.diff(marks)
+        widest = int(np.argmax(gaps))
+        if gaps[widest] < 2.0 * MIN_BLINK_GAP_S:
+            break
+        t = marks[widest] + gaps[widest] * float(rng.uniform(0.35, 0.65))
+        frame = min(count - 1, max(0, int(round(t * fps))))
+        calm = [f for f in range(max(0, frame - int(0.3 * fps)), min(count, frame + int(0.3 * fps) + 1))
+                if not stressed[f]]
+        if calm:
+            t = min(calm, key=lambda f: abs(f - frame)) / fps
+        if not free(t) or t > duration - 0.3:
+            break
+        times.append(t)
+    return sorted(times)
 
 
 def _gaze(count: int, fps: float, speaking: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

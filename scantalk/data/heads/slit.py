@@ -35,6 +35,8 @@ WALK_LIMIT = 0.09
 # Lips are fused when a surface edge joins the two sides this close (metres) to the lip line,
 # in front, near the midline.
 FUSED_BAND = 0.003
+# Metres (standard size) the philtrum seed may stand in front of the upper lip's midpoint.
+PHILTRUM_DEPTH = 0.006
 # A hole at the mouth is looked for within this many found half-widths of the midline.
 HOLE_SEARCH_WIDTH = 1.8
 
@@ -116,10 +118,13 @@ def mouth_slit(head: Head, frame=None) -> MouthSlit:
     graph, edges = _edge_graph(head.verts, np.asarray(head.faces))
     front = local[:, 2] > lip_front - 0.02 * scale
     midline = np.abs(local[:, 0]) < 0.25 * half_width
-    # Seeds on the midline: the philtrum, halfway up to the nose, and the chin's front below the lower lip.
+    # Seeds on the midline: the philtrum, halfway up to the nose (on the face, not on a nose that
+    # juts out over the lips), and the chin's front below the lower lip.
     philtrum = lm.mouth_centre + 0.5 * (lm.nose_tip - lm.mouth_centre)
     below_lip = 0.5 * (lm.lower_lip + lm.chin)
-    seeds = [_seed(head.verts, philtrum, front & midline & (local[:, 1] > marks[2, 1] + 0.003 * scale)),
+    above = front & midline & (local[:, 1] > marks[2, 1] + 0.003 * scale)
+    on_face = above & (local[:, 2] < marks[2, 2] + PHILTRUM_DEPTH * scale)
+    seeds = [_seed(head.verts, philtrum, on_face if on_face.any() else above),
              _seed(head.verts, below_lip, front & midline & (local[:, 1] < marks[3, 1] - 0.003 * scale))]
     walks = dijkstra(graph, directed=False, indices=seeds, limit=WALK_LIMIT * scale)
     reached = np.isfinite(walks).all(axis=0)

@@ -151,3 +151,15 @@ def test_mouth_corners_far_from_a_holes_ends_move_onto_them_near_ones_stay():
     assert np.array_equal(moved.landmarks.as_array()[:2], slit.corners[::-1])
     assert np.linalg.norm(moved.landmarks.as_array()[:2] - truth[:2], axis=1).max() < CORNER_SNAP
     assert np.array_equal(moved.landmarks.as_array()[2:], squeezed[2:])
+
+
+def test_a_nose_jutting_out_over_the_lips_does_not_hide_the_slit():
+    """The philtrum seed stays on the face: seeded on a long nose's underside, the walk to the
+    upper lip ran round the nose and the lips read as one surface."""
+    from scantalk.data.heads.procedural import procedural_head, sample_shape
+
+    shape = dataclasses.replace(sample_shape(900028), nose_projection=0.034, nose_length=0.056)
+    head = procedural_head(900028, shape=shape)
+    assert head.landmarks.nose_tip[2] - head.landmarks.upper_lip[2] > 0.025  # the nose juts out 2.5 cm and more
+    slit = mouth_slit(head)
+    assert slit.kind == "open" and len(slit.upper_edge) and len(slit.lower_edge)
