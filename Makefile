@@ -28,9 +28,10 @@ install: $(STAMP)
 
 # System packages, installed only when missing and root: the libraries open3d needs, the speech
 # synthesizers built from real voices (training speech), the real recordings used for evaluation and
-# the demo (pocketsphinx-testdata).
+# the demo (pocketsphinx-testdata), and headless Blender (with the numpy its glTF importer needs)
+# that the export tests import every .glb into.
 SYSDEPS := libusb-1.0-0 libgl1 libegl1 libgomp1 festival flite festvox-us-slt-hts festvox-kallpc16k \
-	festvox-kdlpc16k pocketsphinx-testdata
+	festvox-kdlpc16k pocketsphinx-testdata blender python3-numpy
 sysdeps:
 	@missing=""; for p in $(SYSDEPS); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -49,6 +49,9 @@ class ExportReport:
         size_bytes: size of the main file.
         seconds: wall time of the export.
         notes: sentences a user should read (e.g. the cap was reached).
+        rotation: (3, 3) as nested lists, the rotation applied to the file's coordinates so the
+            face stands y up and looks along +z as glTF and USD stages say (identity for a face
+            stored that way); x_written = rotation @ x_file · unit scale.
     """
 
     path: Path
@@ -66,6 +69,7 @@ class ExportReport:
     size_bytes: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    rotation: list[list[float]] = field(default_factory=lambda: np.eye(3).tolist())
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (paths as strings)."""
@@ -141,6 +145,29 @@ def unit_scale_of(meta: dict[str, Any], unit_scale: float | None) -> float:
         raise ExportError(f"unit_scale={unit_scale!r} must be the positive number of metres per unit "
                           "of the animation (1 for metres, 0.001 for millimetres)")
     return scale
+
+
+def upright_rotation(meta: dict[str, Any], upright: bool) -> np.ndarray:
+    """(3, 3) the rotation that stands the face y up, looking along +z: the alignment's (its
+    file → model frame rotation, found or given with up=/forward=) when `upright`, else identity.
+    Only the rotation is taken: the face keeps its place relative to the origin and its size."""
+    alignment = meta.get("alignment") if isinstance(meta, dict) else None
+    rotation = alignment.get("rotation") if isinstance(alignment, dict) and upright else None
+    if rotation is None:
+        return np.eye(3)
+    rotation = np.asarray(rotation, dtype=np.float64)
+    if rotation.shape != (3, 3) or not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-4):
+        raise ExportError(f"meta['alignment']['rotation'] is not a rotation ({rotation.tolist()}); pass "
+                          "upright=False to export in the file's own axes")
+    return rotation
+
+
+def stood_upright(frames: np.ndarray, neutral: np.ndarray, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`frames` (T, V, 3) and `neutral` (V, 3) turned by `rotation` (float32; unchanged for identity)."""
+    if np.array_equal(rotation, np.eye(3)):
+        return frames, neutral
+    turn = rotation.T.astype(np.float32)
+    return (frames @ turn).astype(np.float32), (neutral @ turn).astype(np.float32)
 
 
 def resolve_destination(path: str | Path, suffixes: tuple[str, ...], default_name: str,

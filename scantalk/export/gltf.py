@@ -4,8 +4,12 @@ Opens in Blender (File › Import › glTF 2.0), three.js (GLTFLoader + Animatio
 (glTFast), Unreal (Interchange glTF) and any web viewer. The file holds one mesh (triangles,
 or points for a point cloud) in the input's vertex order, its morph targets (POSITION
 displacements, named `motion_00`… in `mesh.extras.targetNames`) and one animation whose
-LINEAR sampler gives every target's weight at the frame times i / fps seconds. Positions are
-metres (glTF's unit): the animation's units times `unit_scale`.
+LINEAR sampler gives every target's weight at the frame times i / fps seconds. Every weight is
+in [0, 1]: a target whose weight would go negative has a mirror twin (`motion_03_neg`) taking
+that part, since Blender's importer clamps shape-key weights at 0. Positions are
+metres (glTF's unit): the animation's units times `unit_scale`, turned by the alignment's
+rotation so the face stands up +y and looks along +z, as glTF's axes are (`upright=False`: the
+file's own axes).
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from scantalk.geometry.normals import vertex_normals
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
 from scantalk.export.common import (ExportReport, check_bound, check_frames, finish, resolve_destination,
-                                    unit_scale_of)
+                                    stood_upright, unit_scale_of, upright_rotation)
 from scantalk.export.lowrank import (CHUNK_VERTICES, DEFAULT_MAX_ERROR, DEFAULT_MAX_TARGETS, MorphBasis,
-                                     exact_basis, factorise_motion)
+                                     exact_basis, factorise_motion, nonnegative)
 
 GLB_NAME = "animation.glb"
 # A neutral skin-like tone; artists replace the material anyway, but a white default hides shape.
@@ -97,8 +101,8 @@ def build_gltf(neutral: np.ndarray, faces: np.ndarray | None, basis: MorphBasis,
         pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(baseColorFactor=_SKIN, metallicFactor=0.0,
                                                             roughnessFactor=0.6)))
     primitive.material = 0
-    target_names = [f"{'frame' if basis.exact else 'motion'}_{k:0{max(2, len(str(basis.num_targets)))}d}"
-                    for k in range(basis.num_targets)]
+    target_names = list(basis.names) or [f"{'frame' if basis.exact else 'motion'}_{k:0{max(2, len(str(basis.num_targets)))}d}"
+                                         for k in range(basis.num_targets)]
     primitive.targets = [pygltflib.Attributes(POSITION=builder.add(target, "VEC3", pygltflib.FLOAT,
                                                                    pygltflib.ARRAY_BUFFER, bounds=True))
                          for target in basis.targets.astype(np.float32)] or None
@@ -130,7 +134,7 @@ def build_gltf(neutral: np.ndarray, faces: np.ndarray | None, basis: MorphBasis,
 
 def export_gltf(animation: Any, path: str | Path, *, max_error: float = DEFAULT_MAX_ERROR, exact: bool = False,
                 max_targets: int = DEFAULT_MAX_TARGETS, normals: bool = True, unit_scale: float | None = None,
-                overwrite: bool = False, chunk: int = CHUNK_VERTICES) -> ExportReport:
+                upright: bool = True, overwrite: bool = False, chunk: int = CHUNK_VERTICES) -> ExportReport:
     """Write an animation as a glTF 2.0 binary with morph targets and a weights animation.
 
     Args:
@@ -145,6 +149,9 @@ def export_gltf(animation: Any, path: str | Path, *, max_error: float = DEFAULT_
         normals: store the neutral face's vertex normals (meshes only).
         unit_scale: metres per unit of the animation; None takes the alignment's unit guess from
             `animation.meta` (1 when there is none).
+        upright: turn the face as its alignment says (`animation.meta["alignment"]`) so it stands
+            up glTF's +y and looks along +z (a z-up scan would otherwise lie on its back); False
+            keeps the file's axes. The rotation applied is in the report.
         overwrite: replace files this export would write.
         chunk: vertices per streamed chunk of the factorisation (bounds memory on big scans).
 
@@ -162,16 +169,20 @@ def export_gltf(animation: Any, path: str | Path, *, max_error: float = DEFAULT_
     destination, folder = resolve_destination(path, (".glb",), GLB_NAME, overwrite)
     if scale != 1.0:
         frames, neutral = (frames * np.float32(scale)).astype(np.float32), (neutral * np.float32(scale)).astype(np.float32)
+    rotation = upright_rotation(meta, upright)
+    frames, neutral = stood_upright(frames, neutral, rotation)
     if exact:
         basis = exact_basis(frames, neutral, chunk)
     else:
-        basis = factorise_motion(frames, neutral, max_error=bound, max_targets=cap, chunk=chunk)
+        # Every weight >= 0, so importers that clamp at 0 (Blender) play the motion exactly.
+        basis = nonnegative(factorise_motion(frames, neutral, max_error=bound, max_targets=cap, chunk=chunk))
     gltf = build_gltf(neutral, faces, basis, fps, normals=normals)
     with atomic_path(destination) as tmp:
         gltf.save_binary(str(tmp))
     report = ExportReport(path=destination, format="glb", num_frames=frames.shape[0], num_vertices=frames.shape[1],
                           fps=fps, num_targets=basis.num_targets, exact=basis.exact, max_error=basis.max_error,
-                          rms_error=basis.rms_error, bound=None if exact else bound, bound_met=basis.bound_met)
+                          rms_error=basis.rms_error, bound=None if exact else bound, bound_met=basis.bound_met,
+                          rotation=rotation.tolist())
     if not basis.bound_met:
         report.notes.append(f"{cap} morph targets reach a largest error of {basis.max_error * 1e3:.3g} mm, above the "
                             f"{bound * 1e3:.3g} mm asked for; raise max_targets or pass exact=True for per-frame targets")

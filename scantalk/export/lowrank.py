@@ -42,6 +42,7 @@ class MorphBasis:
         bound: the error bound that was asked for (input units).
         bound_met: whether `max_error <= bound`; False when the rank cap was reached first.
         exact: True for one target per frame (no factorisation).
+        names: the targets' names, when `nonnegative` made twins (else empty: numbered by the writer).
     """
 
     targets: np.ndarray
@@ -51,6 +52,7 @@ class MorphBasis:
     bound: float
     bound_met: bool
     exact: bool = False
+    names: tuple[str, ...] = ()
 
     @property
     def num_targets(self) -> int:
@@ -187,3 +189,32 @@ def factorise_motion(frames: np.ndarray, neutral: np.ndarray, *, max_error: floa
     worst, rms = results[rank]
     return MorphBasis(np.ascontiguousarray(targets_all[:rank]), np.ascontiguousarray(weights_all[:, :rank]),
                       worst, rms, bound=float(max_error), bound_met=worst <= max_error)
+
+
+def nonnegative(basis: MorphBasis) -> MorphBasis:
+    """The same motion with every weight >= 0: each target whose weight goes negative gets a
+    twin, its mirror image (-target), that takes the negative part.
+
+    Blender's glTF importer clamps shape-key weights at 0 (a slider's range comes from the first
+    keyframe only), so a negative weight plays back as 0 there. Since the weights are linear
+    between keyframes, max(w, 0) · B + max(-w, 0) · (-B) equals w · B at every time, not only at
+    the frames; the error is unchanged. Twins are named `<name>_neg` after their target.
+
+    Args:
+        basis: targets (K, V, 3) and weights (T, K), in any sign.
+
+    Returns:
+        A MorphBasis with K + (targets that went negative) targets and weights in [0, 1].
+    """
+    base = [f"motion_{k:0{max(2, len(str(basis.num_targets)))}d}" for k in range(basis.num_targets)]
+    names = list(basis.names) or base
+    negative = np.flatnonzero((basis.weights < 0).any(axis=0))
+    if negative.size == 0:
+        return MorphBasis(basis.targets, basis.weights, basis.max_error, basis.rms_error, basis.bound,
+                          basis.bound_met, basis.exact, tuple(names))
+    targets = np.concatenate([basis.targets, -basis.targets[negative]]).astype(np.float32)
+    weights = np.concatenate([np.maximum(basis.weights, 0.0), np.maximum(-basis.weights[:, negative], 0.0)],
+                             axis=1).astype(np.float32)
+    names += [f"{names[k]}_neg" for k in negative]
+    return MorphBasis(targets, weights, basis.max_error, basis.rms_error, basis.bound, basis.bound_met,
+                      basis.exact, tuple(names))

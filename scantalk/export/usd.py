@@ -2,7 +2,8 @@
 
 Opens in Blender (File › Import › Universal Scene Description), Houdini, Maya, Omniverse,
 Unreal and usdview. The stage keeps the animation's own units (`metersPerUnit`, so nothing is
-rescaled and the cache is exact), its vertex order, y up, and plays at the animation's fps
+rescaled and the cache is exact), its vertex order, y up (the face turned upright by its
+alignment's rotation), and plays at the animation's fps
 (`timeCodesPerSecond`): time code i is frame i. A mesh becomes `/Face/Mesh` (UsdGeom.Mesh),
 a point cloud `/Face/Points` (UsdGeom.Points), with `points` time-sampled at every frame.
 In folder mode the stage also holds a `UsdMedia.SpatialAudio` prim that plays `audio.wav`.
@@ -21,7 +22,7 @@ import numpy as np
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
 from scantalk.export.common import (AUDIO_FILE, ExportError, ExportReport, check_frames, finish,
-                                    resolve_destination, unit_scale_of)
+                                    resolve_destination, stood_upright, unit_scale_of, upright_rotation)
 
 USD_SUFFIXES = (".usda", ".usdc", ".usd")
 
@@ -37,7 +38,7 @@ def _pxr() -> Any:
 
 
 def export_usd(animation: Any, path: str | Path, *, binary: bool | None = None, unit_scale: float | None = None,
-               overwrite: bool = False) -> ExportReport:
+               upright: bool = True, overwrite: bool = False) -> ExportReport:
     """Write an animation as a USD point cache (every frame exact) with the speech alongside.
 
     Args:
@@ -49,6 +50,9 @@ def export_usd(animation: Any, path: str | Path, *, binary: bool | None = None, 
             suffix decides otherwise.
         unit_scale: metres per unit of the animation (stored as the stage's metersPerUnit);
             None takes the alignment's unit guess from `animation.meta` (1 when there is none).
+        upright: turn the face as its alignment says (`animation.meta["alignment"]`) so it stands
+            up the stage's y axis (a z-up scan would otherwise lie on its back); False keeps the
+            file's axes. The rotation applied is in the report.
         overwrite: replace files this export would write.
 
     Returns:
@@ -63,6 +67,8 @@ def export_usd(animation: Any, path: str | Path, *, binary: bool | None = None, 
     frames, neutral, faces, fps = check_frames(animation.frames, animation.neutral, animation.faces, animation.fps)
     meta = dict(getattr(animation, "meta", {}) or {})
     scale = unit_scale_of(meta, unit_scale)
+    rotation = upright_rotation(meta, upright)
+    frames, neutral = stood_upright(frames, neutral, rotation)
     name = "animation.usda" if binary is False else "animation.usdc"
     destination, folder = resolve_destination(path, USD_SUFFIXES, name, overwrite)
     audio = getattr(animation, "audio", None)
@@ -104,7 +110,8 @@ def export_usd(animation: Any, path: str | Path, *, binary: bool | None = None, 
         if not stage.GetRootLayer().Export(str(tmp)):
             raise ExportError(f"USD could not write {destination}; check the folder is writable")
     report = ExportReport(path=destination, format="usda" if destination.suffix.lower() == ".usda" else "usdc",
-                          num_frames=frames.shape[0], num_vertices=frames.shape[1], fps=fps, exact=True)
+                          num_frames=frames.shape[0], num_vertices=frames.shape[1], fps=fps, exact=True,
+                          rotation=rotation.tolist())
     return finish(report, folder, audio, getattr(animation, "sample_rate", SAMPLE_RATE), meta, started)
 
 

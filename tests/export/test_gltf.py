@@ -29,8 +29,28 @@ def test_low_rank_glb_is_valid_and_within_the_bound(tmp_path, talking_animation,
     assert frames.shape == talking_animation.frames.shape and fps == pytest.approx(30.0, rel=1e-5)
     np.testing.assert_array_equal(faces, talking_animation.faces)
     assert _error(frames, talking_animation.frames) <= 1e-4
-    assert report.bound_met and 1 <= report.num_targets <= 10 < report.num_frames
+    names = pygltflib.GLTF2.load(str(report.path)).meshes[0].extras["targetNames"]
+    motions = [name for name in names if not name.endswith("_neg")]
+    assert report.bound_met and 1 <= len(motions) <= 10 < report.num_frames
     assert report.max_error <= 1e-4 and report.size_bytes == report.path.stat().st_size
+
+
+def test_every_weight_is_at_least_zero_so_blender_plays_it_unclamped(tmp_path, talking_animation):
+    # Blender's importer clamps shape-key weights at 0: a negative weight would play as 0 there.
+    report = export_gltf(talking_animation, tmp_path / "face.glb")
+    document = pygltflib.GLTF2.load(str(report.path))
+    sampler = document.animations[0].samplers[0]
+    accessor, view = document.accessors[sampler.output], None
+    view = document.bufferViews[accessor.bufferView]
+    weights = np.frombuffer(document.binary_blob(), "<f4", accessor.count, (view.byteOffset or 0) + (accessor.byteOffset or 0))
+    assert weights.min() >= 0.0 and weights.max() <= 1.0
+    names = document.meshes[0].extras["targetNames"]
+    assert any(name.endswith("_neg") for name in names)  # this motion needs the mirrored twins
+    assert all(name[:-4] in names for name in names if name.endswith("_neg"))
+    # Halfway between two keyframes too (where an importer interpolates): the pair sums to the
+    # signed weight, so the played mesh is the same as with signed weights.
+    frames, _, _ = read_gltf_frames(report.path)
+    assert _error(frames, talking_animation.frames) <= 1e-4
 
 
 def test_exact_glb_has_a_target_per_frame(tmp_path, talking_animation, gltf_validator):

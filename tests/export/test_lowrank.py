@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scantalk.export.lowrank import exact_basis, factorise_motion
+from scantalk.export.lowrank import MorphBasis, exact_basis, factorise_motion, nonnegative
 
 
 def _mesh_and_motion(modes: int, num_frames: int = 50, num_vertices: int = 700, decay: float = 1.0):
@@ -52,3 +52,20 @@ def test_still_face_has_no_targets_and_exact_basis_is_exact():
     assert still.num_targets == 0 and still.max_error == 0.0
     exact = exact_basis(frames, neutral)
     assert exact.num_targets == len(frames) and exact.max_error < 1e-7
+
+
+def test_nonnegative_twins_play_the_same_motion_at_and_between_keyframes():
+    neutral, frames = _mesh_and_motion(modes=4)
+    signed = factorise_motion(frames, neutral, max_error=1e-4)
+    split = nonnegative(signed)
+    assert split.weights.min() >= 0.0 and (signed.weights < 0).any()
+    assert split.num_targets == signed.num_targets + int((signed.weights < 0).any(axis=0).sum())
+    assert split.names[:signed.num_targets] == tuple(f"motion_{k:02d}" for k in range(signed.num_targets))
+    # A player interpolates weights linearly between keyframes: halfway between each pair (where
+    # a weight crosses zero, max(w, 0) of the mean is not the mean of max(w, 0)) the two still agree.
+    def halfway(basis: MorphBasis) -> np.ndarray:
+        weights = 0.5 * (basis.weights[1:] + basis.weights[:-1])
+        return MorphBasis(basis.targets, weights, 0.0, 0.0, 0.0, True).reconstruct(neutral)
+
+    np.testing.assert_allclose(halfway(split), halfway(signed), atol=1e-7)
+    np.testing.assert_allclose(split.reconstruct(neutral), signed.reconstruct(neutral), atol=1e-7)
