@@ -7,9 +7,11 @@ frame_t = neutral + Σ_k W[t, k] · B[k]. The rank K is the smallest that keeps 
 *every* vertex of *every* frame under a bound (metres), measured on the float32 values a viewer
 reads, not on the float64 algebra.
 
-Memory stays bounded for large scans: D is never formed; vertices are streamed in chunks, first
-to accumulate the small (T, T) Gram matrix D Dᵀ (its eigenvectors are D's left singular
-vectors), then to project onto them.
+Memory stays bounded for large scans and long animations: D is never formed; vertices are
+streamed in chunks sized to the frame count, first to accumulate the Gram matrix of at most
+`GRAM_FRAMES` frames spread over the animation (its eigenvectors give the targets' directions),
+then to project every frame onto those targets. An animation's motion spans few shapes, so a
+sample of frames finds them; the error is still measured on every frame.
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ DEFAULT_MAX_ERROR = 1e-4
 DEFAULT_MAX_TARGETS = 64
 """The rank cap: a few dozen targets keep files small and every engine's blend-shape limit happy."""
 CHUNK_VERTICES = 16384
-"""Vertices per streamed chunk: (T, 3·chunk) float64 is 118 MB at T = 300."""
+"""The most vertices per streamed chunk; fewer for long animations (see `CHUNK_BYTES`)."""
+CHUNK_BYTES = 64 * 2**20
+"""A chunk's (T, 3·chunk) float64 block stays under this many bytes, whatever T."""
+GRAM_FRAMES = 1500
+"""The most frames whose Gram matrix is formed (1500² float64 = 18 MB; its eigensolve ~1 s)."""
 # Gram eigenvalues below this fraction of the largest are rounding noise, not motion.
 _RELATIVE_EIGEN_FLOOR = 1e-12
 
@@ -69,10 +75,19 @@ def _chunks(num_vertices: int, chunk: int) -> range:
     return range(0, num_vertices, max(1, chunk))
 
 
-def _displacement_chunk(frames: np.ndarray, neutral: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """(T, 3·n) float64 displacements of vertices start..stop (the Gram matrix needs float64)."""
-    block = np.asarray(frames[:, start:stop], np.float32) - np.asarray(neutral[start:stop], np.float32)[None]
-    return block.reshape(frames.shape[0], -1).astype(np.float64)
+def chunk_for(num_frames: int, chunk: int = CHUNK_VERTICES) -> int:
+    """Vertices per chunk for `num_frames` frames: at most `chunk`, and few enough that a
+    (T, 3·chunk) float64 block stays under `CHUNK_BYTES`."""
+    return max(1, min(int(chunk), CHUNK_BYTES // max(1, 24 * int(num_frames))))
+
+
+def _displacement_chunk(frames: np.ndarray, neutral: np.ndarray, start: int, stop: int,
+                        rows: np.ndarray | None = None) -> np.ndarray:
+    """(T, 3·n) float64 displacements of vertices start..stop (the Gram matrix needs float64), of
+    the frames `rows` only when given."""
+    picked = frames[:, start:stop] if rows is None else frames[rows, start:stop]
+    block = np.asarray(picked, np.float32) - np.asarray(neutral[start:stop], np.float32)[None]
+    return block.reshape(block.shape[0], -1).astype(np.float64)
 
 
 def _reconstruction_errors(frames: np.ndarray, neutral: np.ndarray, weights: np.ndarray,
@@ -118,21 +133,26 @@ def factorise_motion(frames: np.ndarray, neutral: np.ndarray, *, max_error: floa
     """The fewest morph targets (up to `max_targets`) that reproduce every vertex within `max_error`.
 
     Args:
-        frames: (T, V, 3) animation, any float dtype.
+        frames: (T, V, 3) animation, any float dtype (a memory map is read chunk by chunk).
         neutral: (V, 3) rest shape; targets are displacements from it.
         max_error: bound on the per-vertex distance at every frame, in the input's units
             (metres for a face in FLAME's frame).
         max_targets: the rank cap. When even this many targets miss the bound, the basis with
             `max_targets` is returned with `bound_met=False` and the error it does reach.
-        chunk: vertices per streamed chunk (memory is O(T · 3 · chunk), never O(T · V) extra).
+        chunk: the most vertices per streamed chunk (fewer for long animations: memory is
+            O(GRAM_FRAMES² + T · max_targets + CHUNK_BYTES), never O(T · V) extra).
 
     Returns:
         A MorphBasis (targets (K, V, 3), weights (T, K), measured errors).
     """
     num_frames, num_vertices = frames.shape[:2]
-    gram = np.zeros((num_frames, num_frames))
+    chunk = chunk_for(num_frames, chunk)
+    sample = (None if num_frames <= GRAM_FRAMES
+              else np.unique(np.linspace(0, num_frames - 1, GRAM_FRAMES).round().astype(np.int64)))
+    sampled = num_frames if sample is None else len(sample)
+    gram = np.zeros((sampled, sampled))
     for start in _chunks(num_vertices, chunk):
-        block = _displacement_chunk(frames, neutral, start, min(start + chunk, num_vertices))
+        block = _displacement_chunk(frames, neutral, start, min(start + chunk, num_vertices), sample)
         gram += block @ block.T
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
     order = np.argsort(eigenvalues)[::-1]
@@ -143,21 +163,28 @@ def factorise_motion(frames: np.ndarray, neutral: np.ndarray, *, max_error: floa
         significant = 0
     cap = max(0, min(int(max_targets), significant))
     # Fix each singular vector's sign so the result does not depend on the eigensolver's whim.
-    signs = np.sign(eigenvectors[np.argmax(np.abs(eigenvectors), axis=0), np.arange(num_frames)])
+    signs = np.sign(eigenvectors[np.argmax(np.abs(eigenvectors), axis=0), np.arange(sampled)])
     eigenvectors = eigenvectors * np.where(signs == 0, 1.0, signs)
 
-    # Coefficients of every candidate target at once: (cap, V, 3), i.e. the targets for all ranks ≤ cap.
-    basis = eigenvectors[:, :cap]
-    coefficients = np.zeros((cap, num_vertices, 3), np.float64)
+    # The targets' directions: the sample's right singular vectors (cap, V, 3), orthonormal.
+    left, sigma = eigenvectors[:, :cap], np.sqrt(eigenvalues[:cap])
+    directions = np.zeros((cap, num_vertices, 3), np.float64)
     for start in _chunks(num_vertices, chunk):
         stop = min(start + chunk, num_vertices)
-        block = _displacement_chunk(frames, neutral, start, stop)
-        coefficients[:, start:stop] = (basis.T @ block).reshape(cap, stop - start, 3)
+        block = _displacement_chunk(frames, neutral, start, stop, sample)
+        directions[:, start:stop] = ((left.T @ block) / sigma[:, None]).reshape(cap, stop - start, 3)
+    # Every frame's weights: its projection on them (T, cap); with every frame sampled this is
+    # exactly the left singular vectors times the singular values.
+    weights = np.zeros((num_frames, cap))
+    for start in _chunks(num_vertices, chunk):
+        stop = min(start + chunk, num_vertices)
+        weights += _displacement_chunk(frames, neutral, start, stop) @ directions[:, start:stop].reshape(cap, 3 * (stop - start)).T
     # Scale so each weight curve peaks at ±1: an artist reads a weight of 1 as "the full shape".
-    peaks = np.abs(basis).max(axis=0) if cap else np.zeros(0)
-    weights_all = (basis / np.where(peaks > 0, peaks, 1.0)).astype(np.float32)
-    targets_all = (coefficients * peaks[:, None, None]).astype(np.float32)
-    del coefficients
+    peaks = np.abs(weights).max(axis=0) if cap else np.zeros(0)
+    peaks = np.where(peaks > 0, peaks, 1.0)
+    weights_all = (weights / peaks).astype(np.float32)
+    targets_all = (directions * peaks[:, None, None]).astype(np.float32)
+    del directions, weights
 
     def measured(rank: int) -> tuple[float, float]:
         return _reconstruction_errors(frames, neutral, weights_all[:, :rank], targets_all[:rank], chunk)
@@ -166,7 +193,7 @@ def factorise_motion(frames: np.ndarray, neutral: np.ndarray, *, max_error: floa
     # free: start there and gallop upwards (1, 2, 4... more targets), then bisect the last gap on
     # the measured maximum. It is nearly monotone in rank; the answer is always measured, never assumed.
     tail_energy = np.concatenate([np.cumsum(eigenvalues[::-1])[::-1], [0.0]])
-    rms_of_rank = np.sqrt(tail_energy / max(1, num_frames * num_vertices))
+    rms_of_rank = np.sqrt(tail_energy / max(1, sampled * num_vertices))
     meets_rms = np.flatnonzero(rms_of_rank[: cap + 1] <= max_error)
     low = int(meets_rms[0]) if meets_rms.size else cap
     results: dict[int, tuple[float, float]] = {}

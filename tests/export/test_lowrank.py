@@ -69,3 +69,17 @@ def test_nonnegative_twins_play_the_same_motion_at_and_between_keyframes():
 
     np.testing.assert_allclose(halfway(split), halfway(signed), atol=1e-7)
     np.testing.assert_allclose(split.reconstruct(neutral), signed.reconstruct(neutral), atol=1e-7)
+
+
+def test_long_animations_factorise_from_a_sample_of_frames_within_the_bound(monkeypatch):
+    import scantalk.export.lowrank as lowrank
+
+    neutral, frames = _mesh_and_motion(modes=4, num_frames=200)
+    whole = factorise_motion(frames, neutral, max_error=1e-4)
+    monkeypatch.setattr(lowrank, "GRAM_FRAMES", 40)  # as a 10-minute animation is sampled
+    sampled = factorise_motion(frames, neutral, max_error=1e-4)
+    assert sampled.num_targets == whole.num_targets == 4 and sampled.bound_met
+    played = sampled.reconstruct(neutral)
+    assert np.linalg.norm(played.astype(np.float64) - frames, axis=-1).max() <= 1e-4
+    # Memory per chunk does not grow with the frame count.
+    assert lowrank.chunk_for(18000) * 3 * 8 * 18000 <= lowrank.CHUNK_BYTES < lowrank.chunk_for(300) * 3 * 8 * 300 * 2

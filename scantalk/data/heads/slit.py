@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
-from scipy.spatial import cKDTree
 
 from scantalk.data.heads.base import FaceLandmarks, Head
 from scantalk.geometry.topology import boundary_edges
@@ -295,14 +294,11 @@ def _fused_line(verts: np.ndarray, local: np.ndarray, evidence: np.ndarray, near
 
 
 def _gap_by_side(local: np.ndarray, side: np.ndarray, band: np.ndarray) -> float:
-    """The lips' rest gap at the midline (metres): the smallest distance from an upper-lip point
-    to a lower-lip one there (unlike a difference of heights, the same in a frame tilted by
-    landmarks found a few millimetres off)."""
+    """The lips' rest gap at the midline (metres): lowest upper-lip point minus highest lower-lip point."""
     up, down = np.flatnonzero(band & (side > 0)), np.flatnonzero(band & (side < 0))
     if up.size == 0 or down.size == 0:
         return 0.0
-    nearest = cKDTree(local[down]).query(local[up])[0].min()
-    return float(np.clip(nearest, 0.0, 0.03))
+    return float(np.clip(local[up, 1].min() - local[down, 1].max(), 0.0, 0.03))
 
 
 def _gap_by_height(local: np.ndarray, marks: np.ndarray, half_width: float) -> float:
