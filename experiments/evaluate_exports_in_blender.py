@@ -5,7 +5,7 @@
 
 The shipped default animates the real `james` scan stored as many scans are (z up, facing -y,
 millimetres) with a held-out real recording; the animation is exported as .glb (low-rank morph
-targets) and as a USD point cache, each imported by `experiments/blender_import.py` in Blender
+targets) and as a USD point cache, each imported by `experiments/blender/import_and_play.py` in Blender
 (Debian's `blender`, or any given with --blender), and Blender's evaluated mesh is compared at
 several frames with what the project computed: the face stood upright by its alignment, in metres,
 in Blender's z-up world (glTF's and USD's y up becomes Blender's z). Per export: the largest
@@ -37,7 +37,7 @@ Y_UP_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 def blender_frames(blender: str, path: Path, fps: float, frames: list[int], work: Path) -> dict:
     """What Blender plays for the export at `path`: rest (V, 3), frames (K, V, 3), fps, range."""
     out = work / f"{path.name}.json"
-    command = [blender, "-b", "--factory-startup", "--python-exit-code", "1", "-P", str(HERE / "blender_import.py"),
+    command = [blender, "-b", "--factory-startup", "--python-exit-code", "1", "-P", str(HERE / "blender" / "import_and_play.py"),
                "--", str(path), str(out), str(fps)] + [str(f) for f in frames]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if "unsupported: " in done.stdout + done.stderr:
@@ -74,12 +74,12 @@ def compare(expected: np.ndarray, rest_expected: np.ndarray, played: dict, landm
             "height_m": float(np.ptp(played["rest"][:, 2]))}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--blender", default=shutil.which("blender"), help="the Blender executable")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of the real clip used")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON results")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.blender:
         raise SystemExit("Blender is not installed: apt-get install blender (Debian), or pass --blender PATH")
 

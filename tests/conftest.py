@@ -88,3 +88,17 @@ def isolated_global_state(single_threaded_session: None) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def papa_spoken():
+    """A short sentence from a real speaker's voice (flite), with its exact phone timing; for the
+    phonetic front end (pocketsphinx) and what is built on it."""
+    import shutil
+
+    pytest.importorskip("pocketsphinx", reason="pocketsphinx not installed (pip install pocketsphinx==5.1.1)")
+    if shutil.which("flite") is None:
+        pytest.skip("flite not installed (apt-get install flite)")
+    from scantalk.data.speech import synthesize
+
+    return synthesize("Papa bought a map.", "flite:kal16")

@@ -29,7 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,40 +36,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def write_talking(root: Path, seeds: list[int], per_head: int, resolution: float) -> None:
     """The talking set (processed layout) of anatomical heads speaking festival sentences via the rig."""
-    import soundfile
-    from tqdm import tqdm
+    from dataclasses import replace
 
-    from scantalk.articulation import articulation_from_phones
-    from scantalk.atomic import atomic_save_npy, atomic_write_text
-    from scantalk.audio import audio_frame_count
     from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.heads.rig import rig_basis, rig_inputs
-    from scantalk.data.speech import TRAIN_VOICES, synthesize_many
-    from scantalk.data.speech.text import sentences
-    from scantalk.atomic import atomic_path
-    from scantalk.data.synth import write_ply
+    from scantalk.data.talking_set import write_talking_set
 
-    if (root / "splits.json").is_file():
-        return
-    texts = sentences(len(seeds) * per_head, seed=7)
-    subjects = []
-    for position, seed in enumerate(tqdm(seeds, desc=f"talking heads → {root}", unit="head")):
-        head = procedural_head(seed, resolution=resolution)
-        subject = f"emo{seed:04d}"
-        subjects.append(subject)
-        write_ply(root / "templates" / f"{subject}.ply", head.verts, head.faces)
-        basis = rig_basis(head)
-        voice = TRAIN_VOICES[position % len(TRAIN_VOICES)]
-        spoken = synthesize_many(texts[position * per_head:(position + 1) * per_head], voice)
-        for number, utterance in enumerate(spoken):
-            count = audio_frame_count(len(utterance.samples), utterance.sample_rate, 30.0)
-            track = articulation_from_phones(utterance.phones, 30.0, num_frames=count)
-            frames = head.verts[None] + np.einsum("tb,vbc->tvc", rig_inputs(track.values), basis)
-            stem = f"{subject}_sentence{number:02d}"
-            atomic_save_npy(root / "vertices_npy" / f"{stem}.npy", frames.astype(np.float32))
-            with atomic_path(root / "wav" / f"{stem}.wav") as tmp:
-                soundfile.write(tmp, utterance.samples, utterance.sample_rate, subtype="PCM_16", format="WAV")
-    atomic_write_text(root / "splits.json", json.dumps({"train": subjects, "val": [], "test": []}, indent=1))
+    heads = [replace(procedural_head(seed, resolution=resolution), name=f"emo{seed:04d}") for seed in seeds]
+    write_talking_set(root, {"train": heads, "val": [], "test": []}, per_head, styles=False)
 
 
 def write_expressions(root: Path, talking: Path) -> None:

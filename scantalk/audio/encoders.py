@@ -5,7 +5,9 @@ An encoder turns 16 kHz speech into one feature vector per mesh frame:
     encoder(audio (N,) or (B, N), num_frames) -> (num_frames, D) or (B, num_frames, D)
 
 Encoders: `MelEncoder` ("mel", learned from scratch, no downloads — the offline default),
-`HubertEncoder` ("hubert", ScanTalk's choice) and `Wav2Vec2Encoder` ("wav2vec2").
+`HubertEncoder` ("hubert", ScanTalk's choice), `Wav2Vec2Encoder` ("wav2vec2"), and any that an
+upper layer registers with `register_audio_encoder` ("phonetic": the phonetic front end's
+articulation track, `scantalk.model.phonetic_encoder`).
 """
 
 from __future__ import annotations
@@ -106,11 +108,20 @@ def resample_frames(features: torch.Tensor, num_frames: int, antialias: bool = F
     return resampled.squeeze(1)
 
 
+_REGISTERED: dict[str, type[AudioEncoder]] = {}
+
+
+def register_audio_encoder(name: str, encoder: type[AudioEncoder]) -> None:
+    """Make `build_audio_encoder(name)` build `encoder`: for encoders that live in upper layers
+    (the phonetic front end's, `scantalk.model.phonetic_encoder`, registers itself so)."""
+    _REGISTERED[name.lower()] = encoder
+
+
 def build_audio_encoder(config: dict[str, Any] | str) -> AudioEncoder:
     """Make an encoder from a name or a config dict.
 
     Args:
-        config: "mel", "hubert" or "wav2vec2" (defaults), a dict `{"name": ..., **kwargs}`
+        config: "mel", "hubert", "wav2vec2" or a registered name (defaults), a dict `{"name": ..., **kwargs}`
             as returned by `AudioEncoder.config()`, or that dict as a JSON string.
 
     Returns:
@@ -124,6 +135,7 @@ def build_audio_encoder(config: dict[str, Any] | str) -> AudioEncoder:
         "mel": MelEncoder,
         "hubert": HubertEncoder,
         "wav2vec2": Wav2Vec2Encoder,
+        **_REGISTERED,
     }
     if isinstance(config, str):
         text = config.strip()

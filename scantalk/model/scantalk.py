@@ -16,6 +16,7 @@ from torch import nn
 
 from scantalk.audio import build_audio_encoder
 from scantalk.geometry.operators import SurfaceOperators, hks
+from scantalk.model import phonetic_encoder  # noqa: F401  (registers the "phonetic" audio encoder)
 from scantalk.model.conditioning import EmotionConditioning
 from scantalk.model.config import ScanTalkConfig
 from scantalk.nn import DiffusionNet

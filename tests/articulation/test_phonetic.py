@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -29,14 +27,8 @@ def _frames_of(segment, fps: float, count: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def spoken():
-    """A short sentence from a real speaker's voice (flite), with its exact phone timing."""
-    pytest.importorskip("pocketsphinx", reason="pocketsphinx not installed (pip install pocketsphinx==5.1.1)")
-    if shutil.which("flite") is None:
-        pytest.skip("flite not installed (apt-get install flite)")
-    from scantalk.data.speech import synthesize
-
-    return synthesize("Papa bought a map.", "flite:kal16")
+def spoken(papa_spoken):
+    return papa_spoken
 
 
 def test_lips_close_at_p_and_open_at_the_vowel(spoken):

@@ -1,6 +1,6 @@
 """Run inside Blender: import an exported animation as an artist would and dump what it plays.
 
-    blender -b --factory-startup --python-exit-code 1 -P experiments/blender_import.py -- \
+    blender -b --factory-startup --python-exit-code 1 -P experiments/blender/import_and_play.py -- \
         FILE OUT.npz FPS FRAME [FRAME ...]
 
 FILE is a .glb (File › Import › glTF 2.0) or a .usd/.usda/.usdc (File › Import › Universal Scene

@@ -1,0 +1,99 @@
+"""The procedural talking set: heads saying synthetic sentences through the rig, written as 4D
+datasets are shared (the processed FaceFormer layout that `scantalk.data.load_dataset` reads).
+
+    root/templates/<subject>.ply          neutral face (its own meshing)
+    root/vertices_npy/<subject>_sentenceNN.npy   (T, V, 3) float32 metres at 30 fps
+    root/wav/<subject>_sentenceNN.wav     16 kHz speech (festival / flite voices)
+    root/masks/<subject>_lip.npy, _upper.npy     lip and upper-face vertex indices
+    root/splits.json, root/dataset.json   subjects per split; kind, fps, frame step
+
+Each sentence's phone timings become an articulation track (`articulation_from_phones`, with a
+speaking style drawn per sentence), and the head's rig (`rig_basis`) turns it into motion: the
+ground truth is exactly what the factored default would show, on faces of any meshing. The same
+configs a user points at VOCASET train on it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from scantalk.data.heads.base import Head
+
+TALKING_FPS = 30.0
+
+
+def subject_name(head: Head) -> str:
+    """A file-safe subject name from a head's name ("procedural/1000" → "procedural_1000")."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", head.name).strip("_") or "head"
+
+
+def upper_face(head: Head) -> np.ndarray:
+    """Vertex indices (K,) of the upper face: above the eyes' centres, in front of the ears."""
+    from scantalk.data.heads.rig import face_frame
+
+    frame = face_frame(head)
+    local = frame.local(head.verts)
+    eyes = frame.local(np.stack([head.landmarks.eye_left, head.landmarks.eye_right]))
+    front = local[:, 2] > eyes[:, 2].min() - 0.03 * frame.scale
+    return np.flatnonzero((local[:, 1] > eyes[:, 1].mean()) & front).astype(np.int64)
+
+
+def write_talking_set(root: str | Path, splits: dict[str, list[Head]], per_head: int, seed: int = 7,
+                      styles: bool = True) -> Path:
+    """Write the talking set of `splits` (split name → heads) into `root`; returns `root`.
+
+    Args:
+        root: the dataset folder (created; a finished set, with its `splits.json`, is left as is).
+        splits: e.g. {"train": [...], "val": [...]}; every head needs landmarks (the rig's).
+        per_head: sentences each head says (different sentences, voices in turn).
+        seed: the sentences and speaking styles drawn.
+        styles: draw a speaking style per sentence (`ArticulationStyle.sample`), else the neutral one.
+    """
+    import soundfile
+    from tqdm import tqdm
+
+    from scantalk.articulation import articulation_from_phones
+    from scantalk.articulation.coarticulation import ArticulationStyle
+    from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_text
+    from scantalk.audio import audio_frame_count
+    from scantalk.data.heads.rig import lip_vertices, rig_basis, rig_inputs
+    from scantalk.data.speech import TRAIN_VOICES, synthesize_many
+    from scantalk.data.speech.text import sentences
+    from scantalk.data.synth import write_ply
+
+    root = Path(root)
+    if (root / "splits.json").is_file():
+        return root
+    heads = [head for members in splits.values() for head in members]
+    texts = sentences(len(heads) * per_head, seed=seed)
+    rng = np.random.default_rng(seed)
+    names: dict[str, list[str]] = {split: [] for split in splits}
+    position = 0
+    for split, members in splits.items():
+        for head in tqdm(members, desc=f"talking set {split} → {root}", unit="head"):
+            subject = subject_name(head)
+            names[split].append(subject)
+            write_ply(root / "templates" / f"{subject}.ply", head.verts, head.faces)
+            upper, lower = lip_vertices(head)
+            atomic_save_npy(root / "masks" / f"{subject}_lip.npy", np.union1d(upper, lower).astype(np.int64))
+            atomic_save_npy(root / "masks" / f"{subject}_upper.npy", upper_face(head))
+            basis = rig_basis(head)
+            voice = TRAIN_VOICES[position % len(TRAIN_VOICES)]
+            spoken = synthesize_many(texts[position * per_head:(position + 1) * per_head], voice)
+            for number, utterance in enumerate(spoken):
+                count = audio_frame_count(len(utterance.samples), utterance.sample_rate, TALKING_FPS)
+                style = ArticulationStyle.sample(rng) if styles else None
+                track = articulation_from_phones(utterance.phones, TALKING_FPS, num_frames=count, style=style)
+                frames = head.verts[None] + np.einsum("tb,vbc->tvc", rig_inputs(track.values), basis)
+                stem = f"{subject}_sentence{number:02d}"
+                atomic_save_npy(root / "vertices_npy" / f"{stem}.npy", frames.astype(np.float32))
+                with atomic_path(root / "wav" / f"{stem}.wav") as tmp:
+                    soundfile.write(tmp, utterance.samples, utterance.sample_rate, subtype="PCM_16", format="WAV")
+            position += 1
+    atomic_write_text(root / "dataset.json", json.dumps({"dataset": "talking", "fps": TALKING_FPS, "frame_step": 1}))
+    atomic_write_text(root / "splits.json", json.dumps(names, indent=1))
+    return root

@@ -1,0 +1,43 @@
+"""The procedural talking set, written in the layout 4D datasets are shared in and read back as one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from scantalk.data.heads.procedural import procedural_head
+from scantalk.data.heads.rig import lip_vertices, rig_basis
+from scantalk.data.load import load_dataset
+from scantalk.data.talking_set import TALKING_FPS, subject_name, write_talking_set
+
+pytestmark = pytest.mark.skipif(shutil.which("festival") is None or shutil.which("flite") is None,
+                                reason="festival and flite are needed (apt-get install festival flite)")
+
+
+def test_the_set_reads_back_as_a_dataset_whose_motion_is_the_rig(tmp_path):
+    train, val = procedural_head(3001, resolution=0.01), procedural_head(3002, resolution=0.01)
+    root = write_talking_set(tmp_path / "talking", {"train": [train], "val": [val]}, per_head=1)
+    assert json.loads((root / "splits.json").read_text()) == {"train": [subject_name(train)], "val": [subject_name(val)]}
+    refs = load_dataset(root, split="train")
+    assert len(refs) == 1
+    sequence = refs[0].load()
+    assert sequence.fps == TALKING_FPS and sequence.sample_rate == 16000
+    np.testing.assert_allclose(sequence.template, train.verts, atol=1e-6)
+    np.testing.assert_array_equal(sequence.faces, train.faces)
+    upper, lower = lip_vertices(train)
+    np.testing.assert_array_equal(sequence.lip_vertices, np.union1d(upper, lower))
+    assert sequence.upper_vertices is not None and len(sequence.upper_vertices) > 0
+    # One frame per 1/30 s of the speech, and every frame lies in the span of the head's rig.
+    assert abs(len(sequence.frames) - len(sequence.audio) / 16000 * TALKING_FPS) <= 1
+    motion = (sequence.frames - sequence.template[None]).reshape(len(sequence.frames), -1)
+    basis = rig_basis(train).reshape(train.num_vertices, -1, 3).transpose(1, 0, 2).reshape(-1, train.num_vertices * 3)
+    coefficients = np.linalg.lstsq(basis.T, motion.T, rcond=None)[0]
+    assert np.abs(basis.T @ coefficients - motion.T).max() < 1e-5
+    assert np.abs(motion).max() > 0.003  # the mouth moves millimetres
+    # A finished set is left as it is.
+    stamp = (root / "splits.json").stat().st_mtime_ns
+    write_talking_set(root, {"train": [val]}, per_head=1)
+    assert (root / "splits.json").stat().st_mtime_ns == stamp
