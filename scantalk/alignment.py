@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from scantalk.errors import ScanTalkError
 from scantalk.orientation import (MAX_SAMPLES, PLAUSIBLE_DIAGONAL_M, OrientationError, find_orientation, guess_units,
-                                  nose_candidates)
+                                  nose_candidates, stray_points)
 
 __all__ = ["ANCHORS", "MIN_FRAME_CONFIDENCE", "MIN_TILT_CONFIDENCE", "PLAUSIBLE_DIAGONAL_M", "Alignment",
            "aligned_template", "axes_rotation", "fit_alignment", "nose_tip"]
@@ -169,12 +169,19 @@ def fit_alignment(
             rotation, frame, confidence = _found_frame(verts, faces, name)
         scale, units = guess_units(verts)
         rotated = scale * verts @ rotation.T
-        center = 0.5 * (rotated.max(0) + rotated.min(0))
+        stray = stray_points(verts)
+        if stray.any():
+            warnings.warn(f"{name}: {int(stray.sum())} of its {len(verts)} vertices lie far from the rest (more than "
+                          "the face's own size away); the units and the placement ignore them, but they will move "
+                          "with nothing: remove them from the file if they are not part of the face", stacklevel=2)
+        core = rotated[~stray]
+        center = 0.5 * (core.max(0) + core.min(0))
         if anchor == "nose":
-            center = nose_tip(rotated)
+            center = nose_tip(core)
         target = np.zeros(3) if reference_center is None else np.asarray(reference_center, dtype=np.float64)
         alignment = Alignment(scale, rotation.tolist(), (target - center).tolist(), units, "auto", frame, confidence)
     aligned = alignment.to_model(verts)
+    aligned = aligned[~stray_points(aligned)]
     diagonal_m = float(np.linalg.norm(aligned.max(0) - aligned.min(0)))
     if not PLAUSIBLE_DIAGONAL_M[0] <= diagonal_m <= PLAUSIBLE_DIAGONAL_M[1]:
         hint = "pass align='auto'" if align == "none" else "scale the file to metres or millimetres"

@@ -35,9 +35,28 @@ UNIT_GUESSES = ((50.0, 0.001, "millimetres"), (5.0, 0.01, "centimetres"), (0.0, 
 PLAUSIBLE_DIAGONAL_M = (0.08, 0.8)
 
 
+# Stray geometry: points farther than this many diagonals of the central 98 % of the points from
+# their box (a triangle left 5 m away, a camera marker) say nothing of the face's size or place.
+STRAY_DISTANCE = 1.0
+
+
+def stray_points(verts: np.ndarray) -> np.ndarray:
+    """(V,) bool: the points of `verts` (V, 3) lying far outside the rest (see `STRAY_DISTANCE`)."""
+    verts = np.asarray(verts, dtype=np.float64)
+    if len(verts) < 20:
+        return np.zeros(len(verts), dtype=bool)
+    low, high = np.percentile(verts, 1.0, axis=0), np.percentile(verts, 99.0, axis=0)
+    outside = np.linalg.norm(np.maximum(low - verts, 0.0) + np.maximum(verts - high, 0.0), axis=1)
+    return outside > STRAY_DISTANCE * max(float(np.linalg.norm(high - low)), 1e-30)
+
+
 def guess_units(verts: np.ndarray) -> tuple[float, str]:
-    """(metres per unit, unit name) of a face `verts` (V, 3), from its bounding-box diagonal."""
-    diagonal = float(np.linalg.norm(verts.max(0) - verts.min(0)))
+    """(metres per unit, unit name) of a face `verts` (V, 3), from its bounding-box diagonal
+    (stray points left out, see `stray_points`)."""
+    verts = np.asarray(verts, dtype=np.float64)
+    stray = stray_points(verts)
+    kept = verts[~stray] if stray.any() else verts
+    diagonal = float(np.linalg.norm(kept.max(0) - kept.min(0)))
     return next((scale, units) for lower, scale, units in UNIT_GUESSES if diagonal >= lower)
 
 
@@ -432,7 +451,8 @@ def find_orientation(verts: np.ndarray, faces: np.ndarray | None = None, name: s
                                f"got {verts.shape}; pass up= and forward= instead")
     faces = None if faces is None or len(faces) == 0 else np.asarray(faces, dtype=np.int64)
     scale = guess_units(verts)[0]
-    diagonal = scale * float(np.linalg.norm(verts.max(0) - verts.min(0)))
+    core = verts[~stray_points(verts)]
+    diagonal = scale * float(np.linalg.norm(core.max(0) - core.min(0)))
     if not PLAUSIBLE_DIAGONAL_M[0] <= diagonal <= PLAUSIBLE_DIAGONAL_M[1]:
         scale *= 0.35 / max(diagonal, 1e-30)  # no unit makes it head-sized: take it for a head and neck
     metres, rng = verts * scale, np.random.default_rng(0)

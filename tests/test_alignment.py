@@ -47,6 +47,17 @@ def test_implausible_size_warns_with_the_option_to_set():
         fit_alignment(huge, "none")
 
 
+@pytest.mark.parametrize("units", [1.0, 1000.0])
+def test_a_stray_triangle_far_away_changes_neither_units_nor_placement_and_is_reported(units):
+    head = _head(np.random.default_rng(4)) * units
+    clean = fit_alignment(head, "auto", up="y", forward="z")
+    stray = np.vstack([head, head[:3] + np.array([5.0, 0.0, 0.0]) * units])  # left 5 m away
+    with pytest.warns(UserWarning, match="3 of its 503 vertices lie far from the rest"):
+        found = fit_alignment(stray, "auto", up="y", forward="z")
+    assert found.units == clean.units and found.scale == clean.scale
+    np.testing.assert_allclose(found.offset, clean.offset, atol=1e-12)
+
+
 def test_bad_axes_and_modes_are_clear_errors():
     head = _head(np.random.default_rng(4))
     with pytest.raises(ScanTalkError, match="different axes"):
