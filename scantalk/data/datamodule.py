@@ -56,7 +56,9 @@ class SequenceDataset(Dataset):
 
     Sample keys: audio (N,) float32 at 16 kHz · frames (T, V, 3) · template (V, 3) ·
     ops `SurfaceOperators` · lip_vertices / upper_vertices (L,) int64 or None · subject, name,
-    dataset, fps · and, for emotional data, emotion () int64 and intensity () float32.
+    dataset, fps · for a random training window of a longer clip, window (start frame, stop
+    frame, the clip's frame count, the clip's whole audio (N_all,)) · and, for emotional data,
+    emotion () int64 and intensity () float32.
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class SequenceDataset(Dataset):
         frames, audio = np.asarray(seq.frames, dtype=np.float32), np.asarray(seq.audio, dtype=np.float32)
         if seq.sample_rate != SAMPLE_RATE:
             raise DatasetError(f"sequence {seq.subject}/{seq.name}: audio at {seq.sample_rate} Hz, expected 16000")
+        window = None
         if self.max_frames is not None and frames.shape[0] > self.max_frames:
             # A random window keeps long sequences cheap; audio is cut at the same instants. torch's
             # generator is seeded per DataLoader worker (base seed + worker id; Lightning's
@@ -93,6 +96,9 @@ class SequenceDataset(Dataset):
             # different windows, unlike one generator built here and copied into every worker.
             start = int(torch.randint(0, frames.shape[0] - self.max_frames + 1, ()).item())
             stop = start + self.max_frames
+            # The whole clip stays too: a model can hear all of it, as at inference, and decode
+            # only the window's frames (`window`: start, stop, the clip's frame count).
+            window = (start, stop, frames.shape[0], torch.from_numpy(np.ascontiguousarray(audio)))
             audio = audio[int(start * SAMPLE_RATE / seq.fps) : int(stop * SAMPLE_RATE / seq.fps)]
             frames = frames[start:stop]
         sample: dict[str, Any] = {
@@ -107,6 +113,8 @@ class SequenceDataset(Dataset):
             "dataset": getattr(seq, "dataset", ""),
             "fps": float(seq.fps),
         }
+        if window is not None:
+            sample["window"] = window
         if getattr(seq, "emotion", None) is not None:
             sample["emotion"] = torch.tensor(int(seq.emotion), dtype=torch.long)
             sample["intensity"] = torch.tensor(float(seq.intensity), dtype=torch.float32)

@@ -86,20 +86,30 @@ class ScanTalkModule(L.LightningModule):
 
         Args:
             batch: one sequence: "audio" (N,) 16 kHz, "template" (V, 3) metres, "ops",
-                "frames" (T, V, 3) (for T), optional "emotion" and "intensity".
+                "frames" (T, V, 3) (for T), optional "emotion" and "intensity", and for a window
+                of a longer clip "window" (start, stop, the clip's frame count, its whole audio).
 
         Returns:
             (T, V, 3) frames in metres.
         """
-        return self.model(
-            batch["audio"], batch["template"], batch["ops"], batch["frames"].shape[0],
-            emotion=batch.get("emotion"), intensity=batch.get("intensity"),
-        )
+        emotion, intensity = batch.get("emotion"), batch.get("intensity")
+        window = batch.get("window")
+        if window is None:
+            return self.model(batch["audio"], batch["template"], batch["ops"], batch["frames"].shape[0],
+                              emotion=emotion, intensity=intensity)
+        # A window of a longer clip: the motion features hear the whole clip (as at inference,
+        # where the BiLSTM reads all of it); only the window's frames are decoded.
+        start, stop, total, audio = window
+        identity = self.model.encode_identity(batch["template"], batch["ops"])
+        motion = self.model.encode_motion(audio, int(total), emotion, intensity)[int(start):int(stop)]
+        return batch["template"].unsqueeze(0) + self.model.decode(identity, motion, batch["ops"])
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """Move tensors and the batch's `SurfaceOperators` (which Lightning cannot move) to `device`."""
         if isinstance(batch, dict) and isinstance(batch.get("ops"), SurfaceOperators):
             moved = {k: (v.to(device) if isinstance(v, (torch.Tensor, SurfaceOperators)) else v) for k, v in batch.items()}
+            if moved.get("window") is not None:
+                moved["window"] = (*moved["window"][:3], moved["window"][3].to(device))
             return moved
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 

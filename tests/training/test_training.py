@@ -49,6 +49,24 @@ def test_tiny_model_overfits_one_procedural_sequence(tiny_dataset):
     assert min(losses[-10:]) < still / 3, (still, losses[-10:])
 
 
+def test_a_training_window_hears_the_whole_clip_and_decodes_only_its_frames(tiny_dataset, tmp_path):
+    from scantalk.data.datamodule import SequenceDataset
+    from scantalk.training import ScanTalkModule
+
+    records = load_dataset(tiny_dataset, split="train")
+    whole = SequenceDataset(records, str(tmp_path / "ops"), k_eig=16)[0]
+    torch.manual_seed(3)
+    window = SequenceDataset(records, str(tmp_path / "ops"), k_eig=16, max_frames=10)[0]
+    start, stop, total, audio = window["window"]
+    assert stop - start == 10 == window["frames"].shape[0] and total == whole["frames"].shape[0]
+    torch.testing.assert_close(audio, whole["audio"])
+    torch.testing.assert_close(window["frames"], whole["frames"][start:stop])
+    module = ScanTalkModule(ScanTalk(width=8, n_blocks=2, k_eig=16).config).eval()
+    torch.nn.init.normal_(module.model.decoder.output_linear.weight, std=0.1)
+    with torch.no_grad():
+        torch.testing.assert_close(module(window), module(whole)[start:stop])
+
+
 def test_loss_terms():
     target = torch.zeros(3, 4, 3)
     pred = target.clone()
