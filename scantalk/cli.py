@@ -47,6 +47,23 @@ def attach_axis_values(argv: list[str]) -> list[str]:
     return attached
 
 
+def parse_command(argv: list[str], commands: dict[str, tuple[str, str]] | None = None) -> tuple[object, argparse.Namespace]:
+    """(the command's module, its parsed arguments) for `scantalk ARGV...` (argv[0] a command
+    name, not a Lightning one), without running it; argparse exits on a usage error."""
+    commands = commands if commands is not None else {**plugin_commands(), **COMMANDS}
+    name = argv[0]
+    module = importlib.import_module(commands[name][0])
+    command_parser = argparse.ArgumentParser(prog=f"scantalk {name}", description=commands[name][1])
+    module.register(command_parser)
+    arguments = attach_axis_values(argv[1:])
+    # Intermixed: a positional may follow options (`animate FACE --track T -o OUT AUDIO`);
+    # argparse offers it only for parsers without sub-commands.
+    has_subcommands = command_parser._subparsers is not None
+    args = (command_parser.parse_args(arguments) if has_subcommands
+            else command_parser.parse_intermixed_args(arguments))
+    return module, args
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `scantalk ARGV...`; returns the exit status (1 with a one-line message on a user error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -68,15 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     name = argv[0]
-    module = importlib.import_module(commands[name][0])
-    command_parser = argparse.ArgumentParser(prog=f"scantalk {name}", description=commands[name][1])
-    module.register(command_parser)
-    arguments = attach_axis_values(argv[1:])
-    # Intermixed: a positional may follow options (`animate FACE --track T -o OUT AUDIO`);
-    # argparse offers it only for parsers without sub-commands.
-    has_subcommands = command_parser._subparsers is not None
-    args = (command_parser.parse_args(arguments) if has_subcommands
-            else command_parser.parse_intermixed_args(arguments))
+    module, args = parse_command(argv, commands)
     try:
         return int(module.run(args) or 0)
     except ScanTalkError as error:
