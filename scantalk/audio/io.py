@@ -55,12 +55,66 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     if not path.is_file():
         raise AudioError(f"Audio path {str(path)!r} is not a file; pass the path of a wav/flac/ogg file.")
     try:
-        samples, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as handle:
+            file_rate = handle.samplerate
+            if handle.frames * handle.channels <= WHOLE_READ_VALUES or file_rate == sample_rate:
+                # Mixed down block by block: a long stereo file never sits in memory whole.
+                mono = np.concatenate([_mono_block(block) for block in handle.blocks(
+                    blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True)] or [np.zeros(0, np.float32)])
+                return prepare_audio(mono, file_rate, target_rate=sample_rate, name=str(path))
+            mono = _streamed_mono(handle, sample_rate, str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         raise AudioError(
             f"Audio file {str(path)!r} could not be read as audio ({error}); {_FORMATS_HINT}."
         ) from error
-    return prepare_audio(samples, file_rate, target_rate=sample_rate, name=str(path))
+    # Checked at the file's rate as it streamed; at 16 kHz now, so only the rate stays to match.
+    return prepare_audio(mono, sample_rate, target_rate=sample_rate, name=str(path))
+
+
+#: Files of up to this many values (frames × channels) are read in one piece.
+WHOLE_READ_VALUES = 2**24
+_BLOCK_FRAMES = 2**20
+
+
+def _mono_block(block: np.ndarray) -> np.ndarray:
+    """(n, channels) float32 → (n,) float32 mono (the channels' mean, summed in float64)."""
+    return block.mean(axis=1, dtype=np.float64).astype(np.float32) if block.shape[1] > 1 else block[:, 0].copy()
+
+
+def _streamed_mono(handle: sf.SoundFile, target_rate: int, name: str) -> np.ndarray:
+    """A long file at another rate, read, mixed down and resampled block by block.
+
+    `resample_poly` on each block with enough of its neighbours around it (the filter's reach,
+    rounded to the rate ratio so the output grid lines up) gives the samples it would give on
+    the whole signal; memory is a few blocks, not the file.
+    """
+    rate = _positive_rate(handle.samplerate, f"sample rate of {name!r}")
+    divisor = math.gcd(rate, target_rate)
+    up, down = target_rate // divisor, rate // divisor
+    reach = (10 * max(up, down)) // up + 2  # resample_poly's default filter: ±10·max(up, down) taps at the high rate
+    context = -(-reach // down) * down
+    block = -(-_BLOCK_FRAMES // down) * down
+    total = handle.frames
+    pieces, previous = [], np.zeros(0, np.float32)
+    start = 0
+    while start < total:
+        handle.seek(start)
+        stop = min(total, start + block)
+        ahead = handle.read(min(total, stop + context) - start, dtype="float32", always_2d=True)
+        current = _mono_block(ahead)
+        if not np.all(np.isfinite(current)):
+            raise AudioError(f"Audio {name!r} has NaN/inf samples; the file is corrupted — re-export it.")
+        window = np.concatenate([previous[-context:], current])
+        lead = len(window) - len(current)
+        out = resample_poly(window, up, down)
+        first = lead * up // down
+        count = -(-(stop - start) * up // down) if stop == total else (stop - start) * up // down
+        pieces.append(out[first:first + count].astype(np.float32))
+        previous = current[: stop - start]
+        start = stop
+    mono = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    # The whole-signal length: round(N · up / down) as prepare_audio gives.
+    return mono[: -(-total * up // down)]
 
 
 def prepare_audio(

@@ -149,3 +149,21 @@ def test_audio_frame_count(num_samples: int, rate: int, fps: float, frames: int)
 def test_audio_frame_count_rejects_sub_frame_audio() -> None:
     with pytest.raises(AudioError, match="shorter than one frame"):
         audio_frame_count(100, 16000, 30)
+
+
+@pytest.mark.parametrize("rate", [96000, 44100, 8000])
+def test_a_long_file_streams_block_by_block_to_the_same_samples(tmp_path, monkeypatch, rate):
+    import scantalk.audio.io as audio_io
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(rate * 3.3)) / rate
+    stereo = np.stack([0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.normal(size=t.size),
+                       0.2 * np.sin(2 * np.pi * 330 * t)], axis=1).astype(np.float32)
+    sf.write(tmp_path / "long.wav", stereo, rate, subtype="FLOAT")
+    whole = audio_io.prepare_audio(stereo, rate)
+    # As a 10-minute file would be read: in blocks (here of 20k frames) with the filter's reach around each.
+    monkeypatch.setattr(audio_io, "WHOLE_READ_VALUES", 1000)
+    monkeypatch.setattr(audio_io, "_BLOCK_FRAMES", 20000)
+    streamed = audio_io.load_audio(tmp_path / "long.wav")
+    assert streamed.shape == whole.shape and streamed.dtype == np.float32
+    np.testing.assert_allclose(streamed, whole, atol=1e-6)
