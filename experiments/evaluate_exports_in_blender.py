@@ -4,7 +4,7 @@
     python experiments/evaluate_exports_in_blender.py --blender /path/to/blender
 
 The shipped default animates the real `james` scan stored as many scans are (z up, facing -y,
-millimetres) with a held-out real recording; the animation is exported as .glb (low-rank morph
+millimetres) with a held-out real recording, life on (blinks, gaze, brows, head motion); the animation is exported as .glb (low-rank morph
 targets) and as a USD point cache, each imported by `experiments/blender/import_and_play.py` in Blender
 (Debian's `blender`, or any given with --blender), and Blender's evaluated mesh is compared at
 several frames with what the project computed: the face stood upright by its alignment, in metres,
@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     utterance = real_speech_set()[0]
     samples = utterance.samples[: int(args.seconds * utterance.sample_rate)]
     animator = Animator.from_checkpoint(cache_dir=False)
-    animation = animator.animate((file_verts, head.faces), samples, sample_rate=utterance.sample_rate)
+    # With life: blinks, gaze, brows and head motion ride on the speech, as an artist would export it.
+    animation = animator.animate((file_verts, head.faces), samples, sample_rate=utterance.sample_rate, life=1.0)
     rotation = np.asarray(animation.meta["alignment"]["rotation"])
     scale = float(animation.meta["alignment"]["scale"])
     # What a y-up client should show: stood upright, metres; then Blender's z-up axes.
