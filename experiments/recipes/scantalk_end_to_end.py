@@ -1,7 +1,7 @@
 """ScanTalk end to end on realistic talking faces: talking set → `scantalk fit` → checkpoint (issue 22).
 
     python experiments/recipes/scantalk_end_to_end.py --work runs/scantalk_e2e [--minutes 120]
-        [--heads 16] [--identities 6] [--per-head 8] [--encoder phonetic] [--resume]
+        [--heads 16] [--identities 6] [--per-head 8] [--encoder phonetic] [--resume | --resume-from CKPT]
 
 1. talking: anatomical heads (`procedural_head`, two meshings each: 4.7k and 3k vertices) and
    real-face identities (`real_identities`, the held-out `james` never among them) say festival
@@ -9,7 +9,9 @@
    processed FaceFormer layout with lip and upper-face masks; two heads and one identity are the
    validation split;
 2. fit: `scantalk fit --config experiments/configs/scantalk_talking.yaml` on it, in the background
-   of a CPU session (`--minutes` of wall time; `--resume` goes on from the run's last.ckpt);
+   of a CPU session (`--minutes` of wall time; `--resume` goes on from the run's last.ckpt and
+   `--resume-from` from a given one, in which case `--minutes` counts the earlier runs too, as
+   Lightning's timer is restored with the weights);
 3. export: the last weights as a model checkpoint (`--export`, default
    `<work>/scantalk_talking.ckpt`) that `Animator.from_checkpoint` loads.
 
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=120.0, help="wall-clock limit of the fit")
     parser.add_argument("--encoder", default="phonetic", help="audio encoder: phonetic, mel, hubert, wav2vec2")
     parser.add_argument("--resume", action="store_true", help="go on from the run's last.ckpt")
+    parser.add_argument("--resume-from", type=Path, default=None,
+                        help="go on from this Lightning checkpoint (e.g. experiments/checkpoints/scantalk_talking_last.ckpt)")
     parser.add_argument("--export", type=Path, default=None, help="model checkpoint written at the end")
     args = parser.parse_args(argv)
 
@@ -71,7 +75,9 @@ def main(argv: list[str] | None = None) -> None:
                f"--model.config.audio_encoder={args.encoder}", f"--trainer.default_root_dir={run}",
                f"--trainer.max_time=00:{hours:02d}:{minutes:02d}:00"]
     last = max(run.rglob("last.ckpt"), key=lambda path: path.stat().st_mtime, default=None) if run.exists() else None
-    if args.resume and last is not None:
+    if args.resume_from is not None:
+        command.append(f"--ckpt_path={args.resume_from}")
+    elif args.resume and last is not None:
         command.append(f"--ckpt_path={last}")
     print("scantalk", " ".join(command), flush=True)
     run_lightning_cli(command)
