@@ -274,6 +274,20 @@ def staged_output_dir(out: str | Path, overwrite: bool, is_previous_output: Call
     restores. Without `overwrite`, an output that appeared meanwhile is never replaced.
     """
     out = check_output_dir(out, overwrite, is_previous_output, inputs, what)
+    # Folders made here for `out` (`-o new/sub`) go again if the run fails: nothing is left behind.
+    created = [folder for folder in [out.parent, *out.parent.parents] if not folder.exists()]
+    try:
+        with _staged(out, overwrite, is_previous_output, what) as staging:
+            yield staging
+    except BaseException:
+        for folder in created:  # deepest first; only while empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+@contextlib.contextmanager
+def _staged(out: Path, overwrite: bool, is_previous_output: Callable[[Path], bool], what: str) -> Iterator[Path]:
     with contextlib.ExitStack() as stack:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,9 @@ looks around, raises its brows and moves its head with the speech (`--life 0` fo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -46,9 +48,6 @@ def is_demo_dir(path: Path) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scantalk.animator import Animator
-    from scantalk.data.heads.real import real_face
-    from scantalk.geometry import Mesh, save_mesh
     from scantalk.render.camera import check_resolution
 
     check_resolution(args.resolution)
@@ -60,8 +59,26 @@ def run(args: argparse.Namespace) -> int:
                           "choose another --out (nothing was changed)")
     check_output_dir(out, overwrite=True, is_previous_output=lambda p: is_demo_dir(p) or not any(p.iterdir()),
                      inputs=[p for p in (args.face, args.audio) if p], what="--out")
+    created = [folder for folder in [out, *out.parents] if not folder.exists()]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / MARKER, json.dumps({"written_by": "scantalk demo"}))
+    try:
+        return _demo(args, out)
+    except BaseException:
+        # A run that fails leaves no folder it made behind (one it did not make keeps its files).
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+            for folder in created[1:]:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        raise
+
+
+def _demo(args: argparse.Namespace, out: Path) -> int:
+    from scantalk.animator import Animator
+    from scantalk.data.heads.real import real_face
+    from scantalk.geometry import Mesh, save_mesh
+
     stages: dict[str, float] = {}
 
     clock = time.perf_counter()

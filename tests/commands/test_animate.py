@@ -70,6 +70,18 @@ def test_missing_face_is_a_clear_error(inputs, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_failed_run_leaves_no_folder_it_made_behind(inputs, tmp_path, capsys):
+    _, audio, _ = inputs
+    broken = tmp_path / "broken.ply"
+    broken.write_text("ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+                      "property float z\nelement face 1000000000\nproperty list uchar int vertex_indices\n"
+                      "end_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
+    assert main(["animate", str(broken), str(audio), "-o", str(tmp_path / "new" / "sub")]) == 1
+    assert main(["demo", "--out", str(tmp_path / "demo" / "here"), "--face", str(broken), "--no-video"]) == 1
+    assert "broken.ply" in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["broken.ply", "operators"]  # the test's cache
+
+
 def test_render_side_by_side(inputs, tmp_path):
     import av
 
