@@ -33,22 +33,28 @@ class PredictionWriter(BasePredictionWriter):
     That is the layout `scantalk evaluate PRED_DIR --dataset DIR` reads.
 
     Args:
-        output_dir: folder for the `.npy` files (created when missing).
+        output_dir: folder for the `.npy` files (created when missing); default
+            `<trainer.default_root_dir>/predictions`, beside the run's logs (never the current
+            folder, which may be a source checkout).
     """
 
-    def __init__(self, output_dir: str = "predictions") -> None:
+    def __init__(self, output_dir: str | None = None) -> None:
         super().__init__(write_interval="batch")
-        self.output_dir = Path(output_dir)
+        self.output_dir = None if output_dir is None else Path(output_dir)
+
+    def folder(self, trainer: Any) -> Path:
+        """Where the predictions go for `trainer`."""
+        return self.output_dir if self.output_dir is not None else Path(trainer.default_root_dir) / "predictions"
 
     def write_on_batch_end(self, trainer: Any, pl_module: Any, prediction: Any, batch_indices: Any,
                            batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         """Save one prediction: `prediction["frames"]` (T, V, 3) metres, named by subject and sequence."""
-        path = self.output_dir / f"{prediction['subject']}_{prediction['name']}.npy"
+        path = self.folder(trainer) / f"{prediction['subject']}_{prediction['name']}.npy"
         atomic_save_npy(path, prediction["frames"].numpy())
 
     def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
         """Say where the predictions went."""
-        print(f"predictions written to {self.output_dir.resolve()}")
+        print(f"predictions written to {self.folder(trainer).resolve()}")
 
 
 class ScanTalkCLI(LightningCLI):

@@ -87,3 +87,18 @@ def test_emoblender_trains_through_scantalk_fit_and_its_checkpoint_loads(tiny_da
     blender = load_blender(next(runs.rglob("last.ckpt")))
     assert blender.k_eig == 16 and blender.config["latent"] == 8
     assert all(torch.isfinite(value).all() for value in blender.state_dict().values())
+
+
+def test_predictions_go_beside_the_runs_logs_unless_a_folder_is_given(tmp_path):
+    from types import SimpleNamespace
+
+    import torch
+
+    from scantalk.training.cli import PredictionWriter
+
+    trainer = SimpleNamespace(default_root_dir=str(tmp_path / "runs" / "mine"))
+    writer = PredictionWriter()
+    writer.write_on_batch_end(trainer, None, {"subject": "s1", "name": "sentence01", "frames": torch.zeros(2, 3, 3)},
+                              None, None, 0)
+    assert (tmp_path / "runs" / "mine" / "predictions" / "s1_sentence01.npy").is_file()
+    assert PredictionWriter(str(tmp_path / "here")).folder(trainer) == tmp_path / "here"
