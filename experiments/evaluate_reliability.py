@@ -86,6 +86,17 @@ def _collinear(folder: Path) -> None:
     _write(folder / "line.xyz", "\n".join(" ".join(f"{v:.5f}" for v in p) for p in points))
 
 
+def _mouth_only(folder: Path) -> None:
+    """james's mouth and what lies 35 mm around it, as a user might crop a scan."""
+    from scantalk.data.heads.real import real_face
+    from scantalk.data.synth import write_ply
+
+    head = real_face("james")
+    keep = np.linalg.norm(head.verts - head.landmarks.mouth_centre, axis=1) < 0.035
+    index = np.cumsum(keep) - 1
+    write_ply(folder / "mouth.ply", head.verts[keep], index[head.faces[keep[head.faces].all(axis=1)]])
+
+
 def _corrupt_cache(folder: Path) -> None:
     _write(folder / "cache" / "garbage.npz", b"not an npz")
 
@@ -115,6 +126,8 @@ CASES = [
     Case("fps 0", ["animate", "face.ply", "speech.wav", "-o", "out", "--fps", "0"], "clear error"),
     Case("cuda on a CPU machine", ["animate", "face.ply", "speech.wav", "-o", "out", "--device", "cuda"],
          "clear error"),
+    Case("a mouth-only crop", ["animate", "mouth.ply", "speech.wav", "-o", "out"], "clear error",
+         prepare=_mouth_only, needs_inference=True),
     Case("collinear point cloud", ["animate", "line.xyz", "speech.wav", "-o", "out"], "clear error", prepare=_collinear),
     Case("track with fps=0.001", ["animate", "face.ply", "--track", "track.csv", "-o", "out"], "clear error",
          prepare=lambda f: _track(f, "0.001")),

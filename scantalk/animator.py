@@ -482,8 +482,8 @@ class Animator:
             head, _ = mouth_on_slit(head, head_slit(head))
         problems = implausible(head.landmarks, head.verts)
         if problems:
-            which = "the landmarks given" if given else "the face found"
-            raise FaceNotFoundError(f"{which} on this mesh do not look like a face: {'; '.join(problems)}. Check the "
+            which = "the landmarks given on this mesh do" if given else "the face found on this mesh does"
+            raise FaceNotFoundError(f"{which} not look like a face: {'; '.join(problems)}. Check the "
                                     "orientation (pass up=/forward=, --up/--forward) or give the landmarks yourself "
                                     "(landmarks=, --landmarks: see `scantalk landmarks FACE -o DIR`)")
         slit = head_slit(head)

@@ -27,6 +27,10 @@ LANDMARK_NAMES: tuple[str, ...] = tuple(f.name for f in fields(FaceLandmarks))
 # Metres the nose tip stands in front of the skin 2.5-4 cm around it, at least (a sphere the size
 # of a head: 5 mm; the flattest procedural, stylised or real nose here: well over 10 mm).
 NOSE_PROTRUSION = 0.008
+# Metres a face's surface reaches above its eyes' centres, at least: brow and forehead (a face
+# cropped tight at the hairline: 40 mm; a lower-face or mouth-only crop, on which a finder
+# squeezes a whole face: under 10 mm).
+EYES_BELOW_TOP = 0.015
 
 
 class LandmarksError(ScanTalkError):
@@ -93,7 +97,8 @@ def implausible(landmarks: FaceLandmarks, verts: np.ndarray) -> list[str]:
     """What is wrong with landmarks placed on a face (V, 3) in the model frame (y up, facing +z,
     metres), as sentences; empty when they look like a face. Checks that hold for any human or
     stylised head: the mouth lies between the nose and the chin, the lips one above the other,
-    the eyes above the nose, the corners either side of the midline, the points on the head."""
+    the eyes above the nose and on the mesh (a lower-face crop has none), the corners either side
+    of the midline, the points on the head."""
     problems = []
     lm = landmarks
     eyes = 0.5 * (lm.eye_left + lm.eye_right)
@@ -115,6 +120,10 @@ def implausible(landmarks: FaceLandmarks, verts: np.ndarray) -> list[str]:
     if ring.sum() >= 8 and tip[2] - np.median(verts[ring, 2]) < NOSE_PROTRUSION:
         problems.append("no nose stands out where the nose tip was placed")
     low, high = verts.min(axis=0), verts.max(axis=0)
+    if high[1] - eyes[1] < EYES_BELOW_TOP:
+        problems.append("the mesh ends at or below its eyes: it looks like a crop of the lower face (a mouth-only "
+                        "mesh), and the mouth's motion is sized by the distance from the eyes to the mouth, so give "
+                        "the whole face, brow included")
     margin = 0.02
     surface = np.stack([lm.mouth_left, lm.mouth_right, lm.upper_lip, lm.lower_lip, lm.chin, lm.nose_tip])
     if ((surface < low - margin) | (surface > high + margin)).any():

@@ -38,11 +38,13 @@ def _head(meshing: str):
 
 
 def _check_valid(animation, neutral):
-    """A valid animation of `neutral` (V, 3): its shape and order, finite, float32, moving by less than a head."""
+    """A valid animation of `neutral` (V, 3): its shape and order, finite, float32, moving (a
+    model that stopped moving the face fails here), by less than a head."""
     assert animation.frames.shape[1:] == neutral.shape and animation.frames.dtype == np.float32
     assert np.isfinite(animation.frames).all()
     extent = np.linalg.norm(neutral.max(0) - neutral.min(0))
-    assert np.abs(animation.displacements).max() < 0.25 * extent  # motion, not a different shape
+    motion = np.abs(animation.displacements).max()
+    assert 0.002 * extent < motion < 0.25 * extent  # motion, not a still face nor a different shape
 
 
 @pytest.fixture(scope="module")

@@ -117,5 +117,19 @@ def test_a_sphere_is_not_taken_for_a_face(animator):
     import open3d as o3d
 
     sphere = o3d.geometry.TriangleMesh.create_sphere(radius=0.1, resolution=30)
-    with pytest.raises(FaceNotFoundError, match="do not look like a face"):
+    with pytest.raises(FaceNotFoundError, match="not look like a face"):
         animator.animate_track((np.asarray(sphere.vertices), np.asarray(sphere.triangles)), _track())
+
+
+def test_a_mouth_only_crop_is_refused_as_a_crop_whole_faces_and_face_crops_are_not():
+    """A lower-face crop animated at about half amplitude without a word (the finder squeezed a
+    whole face into it): the surface must reach a brow's height above the eyes."""
+    from scantalk.data.heads.meshing import crop_face
+    from scantalk.landmarks import implausible
+
+    james = real_face("james")
+    assert implausible(james.landmarks, james.verts) == []
+    cropped = crop_face(james)
+    assert implausible(cropped.landmarks, cropped.verts) == []
+    mouth_only = james.verts[np.linalg.norm(james.verts - james.landmarks.mouth_centre, axis=1) < 0.035]
+    assert any("crop of the lower face" in problem for problem in implausible(james.landmarks, mouth_only))

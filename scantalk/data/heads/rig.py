@@ -53,14 +53,20 @@ leaves at this opening, and `sealed` raises or lowers the jaw towards it as the 
 cannot meet over a dropped jaw, so a closure carries the jaw with it)."""
 
 
+CONTACT_FULL = 0.85
+"""A lip contact (lip_close + labiodental) this strong or more closes the lips fully: a closure is
+made or not, and a track that says 0.9 means the lips meet (they stopped 0.6 mm apart)."""
+
+
 def sealed(articulation):
     """Articulation (..., 5) (numpy or torch) as the rig is fed it at inference: the lips' two
-    contacts (lip_close, labiodental) share one closure (scaled down together where they add up
-    past 1, so the lower lip never rises past the upper one), and jaw_open moves towards
-    `SEALED_JAW` by that contact, so closed lips meet exactly whatever jaw opening the track
-    asked for (lips cannot meet over a dropped jaw: a closure carries the jaw with it)."""
+    contacts (lip_close, labiodental) share one closure (scaled by 1 / `CONTACT_FULL`, so a
+    contact of that strength closes fully, then scaled down together where they add up past 1,
+    so the lower lip never rises past the upper one), and jaw_open moves towards `SEALED_JAW` by
+    that contact, so closed lips meet exactly whatever jaw opening the track asked for (lips
+    cannot meet over a dropped jaw: a closure carries the jaw with it)."""
     out = articulation * 1.0
-    close, labio = articulation[..., 1], articulation[..., 4]
+    close, labio = articulation[..., 1] / CONTACT_FULL, articulation[..., 4] / CONTACT_FULL
     contact = close + labio
     share = 2.0 / (1.0 + contact + abs(1.0 - contact))  # 1 / max(1, contact) for numpy and torch alike
     out[..., 1], out[..., 4] = close * share, labio * share

@@ -428,6 +428,71 @@ def _corners_on_rim(head: Head, slit: MouthSlit) -> Head:
     return replace(head, landmarks=FaceLandmarks.from_array(points))
 
 
+# Metres (at standard size): the least a lip's midline landmark stands beyond the slit's edge on
+# its own side (the thinnest lips measured on templates are 1.5 mm from edge to landmark).
+LIP_BEYOND_EDGE = 0.002
+# Metres (at standard size) a lip landmark may stand off the front of its lip and stay where it is.
+LIP_OFF_SURFACE = 0.0005
+LIP_ROUNDS = 4
+
+
+def _front_depth(local: np.ndarray, faces: np.ndarray, xy: np.ndarray) -> float | None:
+    """The most forward depth (local z) at which the triangles `faces` of the surface `local`
+    (V, 3), in a frame whose z points forward, cross the line through `xy` along z; None if none does."""
+    a, b, c = (local[faces[:, k], :2] for k in range(3))
+    e1, e2, d = b - a, c - a, xy - a
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ok = np.abs(det) > 1e-14
+    safe = np.where(ok, det, 1.0)
+    u = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / safe
+    v = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / safe
+    inside = ok & (u >= 0) & (v >= 0) & (u + v <= 1)
+    if not inside.any():
+        return None
+    z = (1 - u - v) * local[faces[:, 0], 2] + u * local[faces[:, 1], 2] + v * local[faces[:, 2], 2]
+    return float(z[inside].max())
+
+
+def _lips_beside_slit(head: Head, slit: MouthSlit) -> Head:
+    """`head` with its lip midline landmarks put on the front of their own lips: one that the
+    network put on the wrong side of the slit (or nearer its edge than `LIP_BEYOND_EDGE`) is first
+    moved beyond the edge it belongs past; each moved or off the surface (by more than
+    `LIP_OFF_SURFACE`) then goes onto the front of the surface at its place across and up the
+    face (the most forward crossing of the surface, the other lip's triangles left out).
+
+    A lower-lip landmark found in the gap or on the upper lip makes the rig read the lips' gap
+    at the wrong place, and lip landmarks at inconsistent depths pitch the face's up axis (read
+    from them), so the lips travel askew and never meet; the slit's edges, read from the surface,
+    say on which side each lip is, and the surface where its front is."""
+    from dataclasses import replace
+
+    from scantalk.data.heads.rig import face_frame
+
+    if not len(slit.upper_edge) or not len(slit.lower_edge):
+        return head
+    # The face's axes are read from the lip landmarks themselves, so moving them turns the axes:
+    # a few rounds, until both stand still.
+    for _ in range(LIP_ROUNDS):
+        frame = face_frame(head)
+        points = head.landmarks.as_array()
+        local = frame.local(points)
+        verts_local = frame.local(head.verts)
+        least = LIP_BEYOND_EDGE * frame.scale
+        moved = False
+        for index, edge, side in ((2, slit.upper_edge, 1), (3, slit.lower_edge, -1)):
+            middle = verts_local[edge][np.argmin(np.abs(verts_local[edge, 0] - local[index, 0]))]
+            beyond = side * (local[index, 1] - middle[1])
+            target = local[index] + [0.0, side * max(least - beyond, 0.0), 0.0]
+            front = _front_depth(verts_local, head.faces[(slit.side[head.faces] != -side).all(axis=1)], target[:2])
+            if front is not None and (beyond < 0.99 * least or abs(front - target[2]) > LIP_OFF_SURFACE * frame.scale):
+                points[index] = frame.origin + np.array([target[0], target[1], front]) @ frame.axes
+                moved = True
+        if not moved:
+            break
+        head = replace(head, landmarks=FaceLandmarks.from_array(points))
+    return head
+
+
 def mouth_on_slit(head: Head, slit: MouthSlit | None = None) -> tuple[Head, float]:
     """`head` with its mouth landmarks moved onto the slit its surface shows, when they missed it.
 
@@ -448,8 +513,10 @@ def mouth_on_slit(head: Head, slit: MouthSlit | None = None) -> tuple[Head, floa
     from scantalk.data.heads.rig import face_frame
 
     slit = slit or (mouth_slit(head) if head.faces is not None else None)
-    if slit is not None and slit.corners is not None:
-        return _corners_on_rim(head, slit), 0.0
+    if slit is not None and slit.kind == "open":
+        if slit.corners is not None:
+            head = _corners_on_rim(head, slit)
+        return _lips_beside_slit(head, slit), 0.0
     if head.faces is None or slit.kind != "fused":
         return head, 0.0
     frame = face_frame(head)

@@ -11,7 +11,7 @@ import pytest
 from scantalk.aperture import MouthProbe, visible_aperture
 from scantalk.data.heads.base import FaceLandmarks, Head
 from scantalk.data.heads.real import real_face
-from scantalk.data.heads.rig import SEALED_JAW, face_frame, head_slit, mouth_pieces, rig_basis, rig_displacement, sealed
+from scantalk.data.heads.rig import CONTACT_FULL, SEALED_JAW, face_frame, head_slit, mouth_pieces, rig_basis, rig_displacement, sealed
 from scantalk.data.heads.slit import CUT_GAP, cut_slit, mouth_slit
 from scantalk.geometry import Mesh
 
@@ -94,6 +94,10 @@ def test_sealed_lips_meet_whatever_the_jaw_and_contacts_share_one_closure():
     assert pose[0, 0] == pytest.approx(SEALED_JAW)
     assert pose[1, 1] + pose[1, 4] == pytest.approx(1.0)  # two contacts never lift the lower lip twice
     assert np.array_equal(pose[2], [0.5, 0.0, 0.3, 0.2, 0.0])  # no contact: the track as it is
+    # A closure is made or not: a track's strong contact (0.85 and more) closes the lips fully.
+    strong = sealed(np.array([[0.3, CONTACT_FULL, 0.0, 0.0, 0.0], [0.3, 0.5 * CONTACT_FULL, 0.0, 0.0, 0.0]]))
+    assert strong[0, 1] == pytest.approx(1.0) and strong[0, 0] == pytest.approx(SEALED_JAW)
+    assert strong[1, 1] == pytest.approx(0.5) and strong[1, 0] > SEALED_JAW
 
 
 def test_a_mouth_open_at_rest_closes_for_p_b_m(james):
@@ -163,3 +167,31 @@ def test_a_nose_jutting_out_over_the_lips_does_not_hide_the_slit():
     assert head.landmarks.nose_tip[2] - head.landmarks.upper_lip[2] > 0.025  # the nose juts out 2.5 cm and more
     slit = mouth_slit(head)
     assert slit.kind == "open" and len(slit.upper_edge) and len(slit.lower_edge)
+
+
+def test_lip_landmarks_found_on_the_wrong_side_of_the_slit_are_put_on_their_own_lips():
+    """The big-nose head's mouth landmarks where the network found them (mm off the truth: lip
+    midlines 5 mm high, the lower one in the gap, at depths that pitch the face's axes); with them
+    the shipped model closed the lips on 7 % of p/b/m (`experiments/evaluate_mouth.py`). Refined
+    from the surface, each lip landmark lies beyond its own edge of the slit, and lip_close shuts
+    the mouth."""
+    from scantalk.data.heads.procedural import procedural_head, sample_shape
+    from scantalk.data.heads.slit import LIP_BEYOND_EDGE, mouth_on_slit
+
+    shape = dataclasses.replace(sample_shape(900028), nose_projection=0.034, nose_length=0.056)
+    head = procedural_head(900028, shape=shape)
+    found = head.landmarks.as_array()
+    found[:4] += 0.001 * np.array([[2.7, 2.6, -2.5], [-1.5, 2.4, -2.5], [1.0, 5.3, -1.7], [0.9, 5.1, -3.3]])
+    wrong = dataclasses.replace(head, landmarks=FaceLandmarks.from_array(found))
+    refined, _ = mouth_on_slit(wrong)
+
+    slit, frame = mouth_slit(head), face_frame(head)
+    local = frame.local(refined.landmarks.as_array())
+    upper_edge, lower_edge = (frame.local(head.verts[edge]) for edge in (slit.upper_edge, slit.lower_edge))
+    upper_middle = upper_edge[np.abs(upper_edge[:, 0]).argmin(), 1]  # the edges' heights at the midline
+    lower_middle = lower_edge[np.abs(lower_edge[:, 0]).argmin(), 1]
+    assert local[2, 1] >= upper_middle + 0.9 * LIP_BEYOND_EDGE and local[3, 1] <= lower_middle - 0.9 * LIP_BEYOND_EDGE
+
+    shut = visible_aperture(head.verts + rig_displacement(refined, sealed(_pose(lip_close=1.0)))[0], head.faces,
+                            MouthProbe.of(head))[0]
+    assert shut <= 0.0005
