@@ -57,8 +57,11 @@ class SequenceDataset(Dataset):
     Sample keys: audio (N,) float32 at 16 kHz · frames (T, V, 3) · template (V, 3) ·
     ops `SurfaceOperators` · lip_vertices / upper_vertices (L,) int64 or None · subject, name,
     dataset, fps · for a random training window of a longer clip, window (start frame, stop
-    frame, the clip's frame count, the clip's whole audio (N_all,)) · and, for emotional data,
-    emotion () int64 and intensity () float32.
+    frame, the clip's frame count, the clip's whole audio (N_all,)) · for emotional data,
+    emotion () int64 and intensity () float32 · and with `unregistered_points`, target_points
+    (T, N, 3): each target frame as a raw 4D scan would give it, N points drawn afresh on its
+    surface, in no correspondence with the template's vertices (`surface_points`), and for a
+    mesh target_normals (T, N, 3), their unit normals.
     """
 
     def __init__(
@@ -67,11 +70,13 @@ class SequenceDataset(Dataset):
         cache_dir: str,
         k_eig: int,
         max_frames: int | None = None,
+        unregistered_points: int | None = None,
     ) -> None:
         self.records = records
         self.cache_dir = cache_dir
         self.k_eig = k_eig
         self.max_frames = max_frames
+        self.unregistered_points = unregistered_points
         self._ops: dict[tuple[bytes, bytes], SurfaceOperators] = {}
 
     def __len__(self) -> int:
@@ -115,6 +120,14 @@ class SequenceDataset(Dataset):
         }
         if window is not None:
             sample["window"] = window
+        if self.unregistered_points:
+            from scantalk.training.unregistered import surface_points
+
+            faces = None if seq.faces is None else torch.as_tensor(np.asarray(seq.faces), dtype=torch.long)
+            sample["target_points"], normals = surface_points(sample["frames"], faces, self.unregistered_points,
+                                                              normals=True)
+            if faces is not None:
+                sample["target_normals"] = normals
         if getattr(seq, "emotion", None) is not None:
             sample["emotion"] = torch.tensor(int(seq.emotion), dtype=torch.long)
             sample["intensity"] = torch.tensor(float(seq.intensity), dtype=torch.float32)
@@ -142,6 +155,9 @@ class TalkingHeadDataModule(L.LightningDataModule):
         k_eig: eigenpairs per template (must match the model's k_eig).
         max_train_frames: random training windows of at most this many frames (None: whole).
         num_workers: DataLoader worker processes (also used for the operator precompute).
+        unregistered_points: give every sample `target_points` (T, N, 3), each target frame as
+            N points drawn afresh on its surface: registered data seen as unregistered 4D scans,
+            for `ScanTalkModule(targets="unregistered")` (None: registered targets only).
     """
 
     def __init__(
@@ -151,6 +167,7 @@ class TalkingHeadDataModule(L.LightningDataModule):
         k_eig: int = 128,
         max_train_frames: int | None = None,
         num_workers: int = 0,
+        unregistered_points: int | None = None,
     ) -> None:
         super().__init__()
         if not datasets:
@@ -160,6 +177,9 @@ class TalkingHeadDataModule(L.LightningDataModule):
         self.k_eig = k_eig
         self.max_train_frames = max_train_frames
         self.num_workers = num_workers
+        if unregistered_points is not None and unregistered_points < 1:
+            raise DatasetError(f"unregistered_points must be at least 1 (or null), got {unregistered_points}")
+        self.unregistered_points = unregistered_points
         self._splits: dict[str, list[Any]] = {}
 
     def prepare_data(self) -> None:
@@ -218,6 +238,7 @@ class TalkingHeadDataModule(L.LightningDataModule):
         dataset = SequenceDataset(
             self.records(stage), self.cache_dir, self.k_eig,
             max_frames=self.max_train_frames if stage == "train" else None,
+            unregistered_points=self.unregistered_points,
         )
         return DataLoader(
             dataset, batch_size=1, shuffle=shuffle, collate_fn=_single, num_workers=self.num_workers,

@@ -11,7 +11,11 @@ import torch.nn.functional as F
 from scantalk.checkpoint import CHECKPOINT_KIND, CONFIG_KEY
 from scantalk.geometry.operators import SurfaceOperators
 from scantalk.metrics import lip_vertex_error, mean_vertex_error, upper_face_dynamics_deviation
+from scantalk.errors import ScanTalkError
 from scantalk.model import ScanTalk, ScanTalkConfig
+from scantalk.training.unregistered import unregistered_loss
+
+TARGETS = ("registered", "unregistered")
 
 
 def reconstruction_loss(
@@ -57,9 +61,17 @@ class ScanTalkModule(L.LightningModule):
             and `scantalk.checkpoint.model_from_checkpoint(path)` alone rebuild the model.
         lr: Adam learning rate (1e-4 in ScanTalk).
         weight_decay: Adam weight decay.
-        mse_weight: weight of the all-vertex MSE (see `reconstruction_loss`).
-        lip_weight: weight of the lip-vertex MSE.
-        velocity_weight: weight of the velocity MSE.
+        mse_weight: weight of the all-vertex MSE (see `reconstruction_loss`; unregistered: of
+            the Chamfer distance).
+        lip_weight: weight of the lip-vertex MSE (unregistered: the lip vertices' squared
+            distance to the scan).
+        velocity_weight: weight of the velocity MSE (unregistered: of the frames' acceleration).
+        targets: "registered" (targets are the template's vertices over time: ScanTalk's MSE,
+            lip and velocity losses) or "unregistered" (targets are raw 4D scans, the samples'
+            `target_points`: the IJCV extension's Chamfer loss, with surface smoothness and
+            acceleration regularisers; see `scantalk.training.unregistered`). Validation
+            reports MVE, LVE and FDD either way when the samples also carry registered frames.
+        smooth_weight: unregistered only: weight of the displacement's surface smoothness.
 
     Gradient clipping is the Trainer's (`trainer.gradient_clip_val`).
     """
@@ -72,8 +84,12 @@ class ScanTalkModule(L.LightningModule):
         mse_weight: float = 1.0,
         lip_weight: float = 1.0,
         velocity_weight: float = 1.0,
+        targets: str = "registered",
+        smooth_weight: float = 1e-4,
     ) -> None:
         super().__init__()
+        if targets not in TARGETS:
+            raise ScanTalkError(f"targets must be one of {', '.join(TARGETS)}, got {targets!r}")
         # load_from_checkpoint hands back the stored plain dict; LightningCLI a ScanTalkConfig.
         if isinstance(config, dict):
             config = ScanTalkConfig.from_dict(config)
@@ -115,6 +131,16 @@ class ScanTalkModule(L.LightningModule):
 
     def _losses(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         pred = self(batch)
+        if self.hparams.get("targets", "registered") == "unregistered":
+            if batch.get("target_points") is None:
+                raise ScanTalkError("targets='unregistered' trains on scans: the samples carry no target_points; set "
+                                    "data.init_args.unregistered_points (see experiments/configs/scantalk_unregistered.yaml)")
+            terms = unregistered_loss(
+                pred, batch["target_points"], batch["template"], batch["ops"], batch["lip_vertices"],
+                self.hparams.mse_weight, self.hparams.lip_weight, self.hparams.smooth_weight,
+                self.hparams.velocity_weight, batch.get("target_normals"),
+            )
+            return pred, terms
         terms = reconstruction_loss(
             pred, batch["frames"], batch["lip_vertices"],
             self.hparams.mse_weight, self.hparams.lip_weight, self.hparams.velocity_weight,
