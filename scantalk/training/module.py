@@ -138,7 +138,7 @@ class ScanTalkModule(L.LightningModule):
             terms = unregistered_loss(
                 pred, batch["target_points"], batch["template"], batch["ops"], batch["lip_vertices"],
                 self.hparams.mse_weight, self.hparams.lip_weight, self.hparams.smooth_weight,
-                self.hparams.velocity_weight, batch.get("target_normals"),
+                self.hparams.velocity_weight, batch.get("target_normals"), batch["ops"].faces,
             )
             return pred, terms
         terms = reconstruction_loss(

@@ -9,7 +9,7 @@ its smoothness over the surface (the Dirichlet energy of the displacement, from 
 Laplacian) and over time (the frames' acceleration).
 
     points, normals = surface_points(frames, faces, 4096, generator, normals=True)  # registered → raw scans
-    terms = unregistered_loss(pred, points, template, ops, lip_vertices, normals=normals)
+    terms = unregistered_loss(pred, points, template, ops, lip_vertices, normals=normals, faces=ops.faces)
     terms["loss"].backward()
 """
 
@@ -72,18 +72,31 @@ def _nearest(queries: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.cdist(queries[i:i + step], points).argmin(dim=1) for i in range(0, len(queries), step)])
 
 
+def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Unit area-weighted vertex normals (V, 3) of a triangle mesh (V, 3), (F, 3)."""
+    corners = verts[faces]
+    cross = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals = torch.zeros_like(verts).index_add_(0, faces.reshape(-1), cross.repeat_interleave(3, dim=0))
+    return normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-20)
+
+
 def _frames_of(points: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
     return list(points) if not isinstance(points, torch.Tensor) or points.dim() == 3 else [points]
 
 
 def chamfer_terms(pred: torch.Tensor, points: torch.Tensor | Sequence[torch.Tensor],
                   lip_vertices: torch.Tensor | None = None,
-                  normals: torch.Tensor | Sequence[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+                  normals: torch.Tensor | Sequence[torch.Tensor] | None = None,
+                  faces: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Squared nearest-neighbour distances between predicted frames and scan points, per frame.
 
     With the scan's normals, a predicted vertex is measured to the tangent plane at its nearest
     point (point-to-plane) rather than to the point: a vertex lying on the scan's surface between
     its samples costs nothing, so the sampling's spacing no longer swamps millimetre motion.
+    With the template's `faces`, a scan point is likewise measured to the tangent plane at its
+    nearest predicted vertex (the predicted surface's normal there, held fixed for the step):
+    point to point, the spacing of the model's own vertices outweighs the motion and the
+    cheapest answer is a smaller motion.
 
     The neighbours are looked up without gradient (the nearest point is piecewise constant), then
     the distances to them are differentiated: Chamfer's gradient, without keeping a (V, N) matrix
@@ -93,7 +106,8 @@ def chamfer_terms(pred: torch.Tensor, points: torch.Tensor | Sequence[torch.Tens
         pred: (T, V, 3) predicted vertices.
         points: (T, N, 3) scan points, or T tensors (N_t, 3) of their own sizes.
         lip_vertices: (L,) indices into V, or None.
-        normals: unit normals shaped as `points`, or None (point-to-point both ways).
+        normals: unit normals shaped as `points`, or None (point-to-point to the scan).
+        faces: (F, 3) the template's triangles, or None (point-to-point back to the model).
 
     Returns:
         "to_scan" (each predicted vertex to its nearest point, mean squared), "to_model" (each
@@ -110,13 +124,16 @@ def chamfer_terms(pred: torch.Tensor, points: torch.Tensor | Sequence[torch.Tens
         with torch.no_grad():
             near_scan = _nearest(frame.detach(), scan)
             near_model = _nearest(scan, frame.detach())
+            model_normal = None if faces is None else vertex_normals(frame.detach(), faces)[near_model]
         offset = frame - scan[near_scan]
         if normal is None:
             gap = offset.square().sum(dim=-1)
         else:
             gap = (offset * normal.to(frame)[near_scan]).sum(dim=-1).square()
         to_scan.append(gap.mean())
-        to_model.append((scan - frame[near_model]).square().sum(dim=-1).mean())
+        back = scan - frame[near_model]
+        to_model.append((back.square().sum(dim=-1) if model_normal is None
+                         else (back * model_normal).sum(dim=-1).square()).mean())
         if lip_vertices is not None:
             lip.append(gap[lip_vertices].mean())
     terms = {"to_scan": torch.stack(to_scan).mean(), "to_model": torch.stack(to_model).mean()}
@@ -145,16 +162,18 @@ def unregistered_loss(
     smooth_weight: float = 1e-4,
     acceleration_weight: float = 1.0,
     normals: torch.Tensor | Sequence[torch.Tensor] | None = None,
+    faces: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The loss of predicted frames (T, V, 3) against unregistered scans.
 
     Terms (all returned, with "loss" their weighted sum): "chamfer" (`chamfer_terms`, both ways),
     "lip" (lip vertices to the scan), "smooth" (`smoothness` of pred - template) and
     "acceleration" (mean squared second difference of the frames over time, zero under three
-    frames). `normals`: the scans' unit normals, for point-to-plane distances (`chamfer_terms`). Weights as named; `smooth_weight` is per unit of squared gradient, so 1e-4 weighs a
+    frames). `normals`: the scans' unit normals, and `faces`: the template's triangles, for
+    point-to-plane distances each way (`chamfer_terms`). Weights as named; `smooth_weight` is per unit of squared gradient, so 1e-4 weighs a
     typical mouth motion's bending about as much as a tenth of a millimetre of Chamfer error.
     """
-    terms = chamfer_terms(pred, points, lip_vertices, normals)
+    terms = chamfer_terms(pred, points, lip_vertices, normals, faces)
     terms["smooth"] = smoothness(pred - template.unsqueeze(0), ops)
     terms["acceleration"] = ((pred[2:] - 2 * pred[1:-1] + pred[:-2]).square().mean()
                              if pred.shape[0] > 2 else pred.new_zeros(()))

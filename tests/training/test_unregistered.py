@@ -167,3 +167,14 @@ def test_scantalk_fit_runs_the_unregistered_config(tiny_dataset, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     model, checkpoint = model_from_checkpoint(next((tmp_path / "runs").rglob("last.ckpt")))
     assert checkpoint["hyper_parameters"]["targets"] == "unregistered" and model.config.k_eig == 16
+
+
+def test_with_the_templates_faces_scan_points_between_its_vertices_cost_nothing_either():
+    """Point to plane back to the model: a scan of the predicted surface itself, sampled between
+    its vertices, costs nothing; lifted off it, the lift's square."""
+    frames, faces = _square(1)
+    points = surface_points(frames, faces, 400, torch.Generator().manual_seed(4))
+    assert chamfer_terms(frames, points)["to_model"].item() > 1e-3  # the vertices' spacing shows
+    assert chamfer_terms(frames, points, faces=faces)["to_model"].item() == pytest.approx(0.0, abs=1e-12)
+    lifted = points + torch.tensor([0.0, 0.0, 0.002])
+    assert chamfer_terms(frames, lifted, faces=faces)["to_model"].item() == pytest.approx(4e-6, rel=1e-4)
