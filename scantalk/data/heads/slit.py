@@ -54,8 +54,8 @@ class MouthSlit:
     along the slit from corner to corner, used for its height · rest_gap: the lips' distance at
     the midline at rest (0 when they touch) · gap_profile (K, 2): (x across the face, the lips'
     rest gap there), both metres in the face frame, from corner to corner (empty: unknown) ·
-    corners (2, 3): the slit's two ends (right, left) where the surface shows them exactly (the
-    rim of a hole at the mouth), else None.
+    corners (2, 3): the slit's two ends (right, left) where the surface shows them (the rim of a
+    hole at the mouth, or where the two lips' separate surfaces join), else None.
     """
 
     kind: str
@@ -172,8 +172,58 @@ def mouth_slit(head: Head, frame=None) -> MouthSlit:
     upper_edge, lower_edge = _edges(local, side, lips_band, half_width)
     line = _open_line(local, head.verts, side, lips_band, half_width)
     gap = _gap_by_side(local, side, midline & lips_band)
+    slit_region = reached & front & (np.abs(height) < 0.015 * scale) & (np.abs(local[:, 0]) < 2 * half_width)
     return MouthSlit("open", side, upper_edge, lower_edge, line if line is not None else fallback_line, gap,
-                     _profile(local, upper_edge, lower_edge))
+                     _profile(local, upper_edge, lower_edge), _slit_ends(head.verts, local, evidence, slit_region, scale))
+
+
+# Metres (standard size): two points face each other across the slit when the surface's way
+# from one to the other is this much longer than the straight line (around a corner, or
+# through the mouth), which no stretch of continuous skin allows.
+SLIT_DETOUR = 0.002
+# Metres (standard size): the farthest apart two points facing each other across the slit may
+# be (the widest neutral gap measured, 10 mm, with a margin).
+SLIT_REACH = 0.012
+# Metres (standard size): the slit is followed outward from the middle until this long a stretch
+# shows no facing points.
+SLIT_BREAK = 0.002
+
+
+def _slit_ends(verts: np.ndarray, local: np.ndarray, evidence: np.ndarray, region: np.ndarray,
+               scale: float) -> np.ndarray | None:
+    """The two ends (right, left) of a slit whose lips are separate surfaces joined at the
+    corners, or None when none shows.
+
+    Points on the upper side (`evidence` > 0: nearer the philtrum's walk) and on the lower side
+    that face each other across the slit are far apart over the surface (the way goes round a
+    corner or through the mouth) but near in space. Their pairs span the slit from corner to
+    corner whatever the mouth's width, so the slit's ends are where the pairs stop, followed
+    outward from the middle.
+    """
+    from scipy.spatial import cKDTree
+
+    upper, lower = np.flatnonzero(region & (evidence > 0)), np.flatnonzero(region & (evidence < 0))
+    if upper.size == 0 or lower.size == 0:
+        return None
+    pairs = cKDTree(local[upper]).sparse_distance_matrix(cKDTree(local[lower]), SLIT_REACH * scale, output_type="coo_matrix")
+    a, b = upper[pairs.row], lower[pairs.col]
+    facing = evidence[a] - evidence[b] - pairs.data > SLIT_DETOUR * scale
+    if not facing.any():
+        return None
+    middles = 0.5 * (verts[a[facing]] + verts[b[facing]])
+    across = 0.5 * (local[a[facing], 0] + local[b[facing], 0])
+    step = 0.5 * SLIT_BREAK * scale
+    ends = []
+    for sign in (-1.0, 1.0):
+        reach = np.sort(sign * across)
+        reach = reach[reach >= 0]
+        if reach.size == 0 or reach[0] > SLIT_BREAK * scale:
+            return None
+        breaks = np.flatnonzero(np.diff(reach) > SLIT_BREAK * scale)
+        last = reach[breaks[0]] if breaks.size else reach[-1]
+        end = (sign * across <= last) & (sign * across >= last - step)
+        ends.append(middles[end].mean(axis=0))
+    return np.stack(ends)
 
 
 def _boundary_chains(faces: np.ndarray, local: np.ndarray, near_mouth: np.ndarray,
@@ -407,14 +457,14 @@ CUT_GAP = 0.0002
 SEARCH_SHIFTS = (-0.004, 0.004, -0.008, 0.008, -0.012, 0.012, -0.016, 0.016)
 
 
-# Metres (at standard size): a found mouth corner farther than this from the end of the hole its
-# lips line is moved there. Nearer ones stay: templates put the corner landmark on the outer lip
-# contour, a few millimetres outside the hole's end.
+# Metres (at standard size): a found mouth corner farther than this from the slit's end the
+# surface shows is moved there. Nearer ones stay: templates put the corner landmark on the outer
+# lip contour, a few millimetres outside a hole's end.
 CORNER_SNAP = 0.005
 
 
 def _corners_on_rim(head: Head, slit: MouthSlit) -> Head:
-    """`head` with each mouth corner that is far from an end of the hole its lips line moved there."""
+    """`head` with each mouth corner that is far from an end of the slit (`MouthSlit.corners`) moved there."""
     from dataclasses import replace
 
     from scantalk.data.heads.rig import face_frame
@@ -434,6 +484,38 @@ LIP_BEYOND_EDGE = 0.002
 # Metres (at standard size) a lip landmark may stand off the front of its lip and stay where it is.
 LIP_OFF_SURFACE = 0.0005
 LIP_ROUNDS = 4
+# Metres (at standard size): the farthest a lip's midline landmark stands from the slit's edge on
+# the faces measured (9 mm, a lower lip); one found farther is on the philtrum or the chin.
+LIP_FAR_FROM_EDGE = 0.011
+# Metres (at standard size): a lip's front is followed away from the slit until it falls back
+# this far behind its most forward point (the groove above or below the lip).
+LIP_GROOVE = 0.0005
+# Metres (at standard size) a lip's midline landmark may stand beside the middle of the slit's ends.
+LIP_OFF_CENTRE = 0.002
+LIP_SEARCH_STEP = 0.0005
+
+
+def _lip_bulge(local: np.ndarray, faces: np.ndarray, x: float, edge: float, side: int, scale: float) -> float | None:
+    """The height (local y) of a lip's most forward point at `x`: its front followed away from
+    the slit's edge (`side` +1 up, -1 down) to the groove beyond the lip (a fall of
+    `LIP_GROOVE`); where there is none within `LIP_FAR_FROM_EDGE` (a flat lip, a chin or a nose
+    that juts out), the most forward point within that reach. None if the surface is not there."""
+    heights = edge + side * np.arange(0.0, 2 * LIP_FAR_FROM_EDGE * scale, LIP_SEARCH_STEP * scale)
+    depths = np.array([np.nan if (d := _front_depth(local, faces, np.array([x, h]))) is None else d for h in heights])
+    within = side * (heights - edge) <= LIP_FAR_FROM_EDGE * scale
+    if np.isnan(depths[within]).all():
+        return None
+    best = -np.inf
+    for index, depth in enumerate(depths):
+        if np.isnan(depth):
+            continue
+        if depth > best:
+            best, peak = depth, index
+        elif depth < best - LIP_GROOVE * scale:
+            if within[peak]:
+                return float(heights[peak])
+            break
+    return float(heights[np.nanargmax(np.where(within, depths, np.nan))])
 
 
 def _front_depth(local: np.ndarray, faces: np.ndarray, xy: np.ndarray) -> float | None:
@@ -454,11 +536,13 @@ def _front_depth(local: np.ndarray, faces: np.ndarray, xy: np.ndarray) -> float 
 
 
 def _lips_beside_slit(head: Head, slit: MouthSlit) -> Head:
-    """`head` with its lip midline landmarks put on the front of their own lips: one that the
-    network put on the wrong side of the slit (or nearer its edge than `LIP_BEYOND_EDGE`) is first
-    moved beyond the edge it belongs past; each moved or off the surface (by more than
-    `LIP_OFF_SURFACE`) then goes onto the front of the surface at its place across and up the
-    face (the most forward crossing of the surface, the other lip's triangles left out).
+    """`head` with its lip midline landmarks put on the front of their own lips: one beside the
+    middle of the slit's ends (by more than `LIP_OFF_CENTRE`, where they are known) goes to it;
+    one that the network put on the wrong side of the slit, nearer its edge than
+    `LIP_BEYOND_EDGE` or farther than `LIP_FAR_FROM_EDGE` goes to its lip's most forward point
+    (`_lip_bulge`), at least `LIP_BEYOND_EDGE` beyond the edge; each moved or off the surface (by
+    more than `LIP_OFF_SURFACE`) then goes onto the front of the surface at its place across and
+    up the face (the most forward crossing of the surface, the other lip's triangles left out).
 
     A lower-lip landmark found in the gap or on the upper lip makes the rig read the lips' gap
     at the wrong place, and lip landmarks at inconsistent depths pitch the face's up axis (read
@@ -479,12 +563,23 @@ def _lips_beside_slit(head: Head, slit: MouthSlit) -> Head:
         verts_local = frame.local(head.verts)
         least = LIP_BEYOND_EDGE * frame.scale
         moved = False
+        centre = None if slit.corners is None else float(frame.local(slit.corners)[:, 0].mean())
         for index, edge, side in ((2, slit.upper_edge, 1), (3, slit.lower_edge, -1)):
+            # The lips' midline is halfway between the slit's ends, where the surface shows them.
+            sideways = centre is not None and abs(local[index, 0] - centre) > LIP_OFF_CENTRE * frame.scale
+            if sideways:
+                local[index, 0] = centre
             middle = verts_local[edge][np.argmin(np.abs(verts_local[edge, 0] - local[index, 0]))]
             beyond = side * (local[index, 1] - middle[1])
-            target = local[index] + [0.0, side * max(least - beyond, 0.0), 0.0]
-            front = _front_depth(verts_local, head.faces[(slit.side[head.faces] != -side).all(axis=1)], target[:2])
-            if front is not None and (beyond < 0.99 * least or abs(front - target[2]) > LIP_OFF_SURFACE * frame.scale):
+            own = head.faces[(slit.side[head.faces] != -side).all(axis=1)]
+            astray = beyond < 0.99 * least or beyond > LIP_FAR_FROM_EDGE * frame.scale
+            bulge = _lip_bulge(verts_local, own, local[index, 0], middle[1], side, frame.scale) if astray else None
+            if bulge is not None:
+                target = np.array([local[index, 0], middle[1] + side * max(side * (bulge - middle[1]), least), 0.0])
+            else:
+                target = local[index] + [0.0, side * max(least - beyond, 0.0), 0.0]
+            front = _front_depth(verts_local, own, target[:2])
+            if front is not None and (astray or sideways or abs(front - target[2]) > LIP_OFF_SURFACE * frame.scale):
                 points[index] = frame.origin + np.array([target[0], target[1], front]) @ frame.axes
                 moved = True
         if not moved:
@@ -493,11 +588,53 @@ def _lips_beside_slit(head: Head, slit: MouthSlit) -> Head:
     return head
 
 
+# Metres (at standard size): a chin landmark found this far above the chin's most forward point
+# is on the slope up to the lower lip. Conventions put the chin landmark at that point or below
+# it (towards menton), never above.
+CHIN_ABOVE_FRONT = 0.006
+# Metres (at standard size) below the lower lip the chin is looked for (its groove in the first half).
+CHIN_SEARCH = 0.06
+
+
+def _chin_on_front(head: Head) -> Head:
+    """`head` with a chin landmark that stands well above the chin's most forward point
+    (`CHIN_ABOVE_FRONT`) moved there: the face's front followed down the lips' midline from the
+    lower lip, past the groove below it, to the highest point of the chin's bulge."""
+    from dataclasses import replace
+
+    from scantalk.data.heads.rig import face_frame
+
+    frame = face_frame(head)
+    points = head.landmarks.as_array()
+    local, verts_local = frame.local(points), frame.local(head.verts)
+    x = 0.5 * (local[2, 0] + local[3, 0])
+    step = LIP_SEARCH_STEP * frame.scale
+    heights = local[3, 1] - np.arange(0.0, CHIN_SEARCH * frame.scale, step)
+    depths = np.array([np.nan if (d := _front_depth(verts_local, head.faces, np.array([x, y]))) is None else d
+                       for y in heights])
+    near = np.where(heights >= local[3, 1] - 0.5 * CHIN_SEARCH * frame.scale, depths, np.nan)
+    if np.isnan(near).all():
+        return head
+    groove = int(np.nanargmin(near))
+    bulge = groove + int(np.nanargmax(depths[groove:]))
+    if bulge == groove or bulge == len(heights) - 1 or local[4, 1] - heights[bulge] < CHIN_ABOVE_FRONT * frame.scale:
+        return head
+    points[4] = frame.origin + np.array([x, heights[bulge], depths[bulge]]) @ frame.axes
+    return replace(head, landmarks=FaceLandmarks.from_array(points))
+
+
 def mouth_on_slit(head: Head, slit: MouthSlit | None = None) -> tuple[Head, float]:
     """`head` with its mouth landmarks moved onto the slit its surface shows, when they missed it.
 
-    Where the lips line a hole (FLAME, MediaPipe, most registered templates), the mouth corners
-    go to the hole's ends: the surface shows them exactly.
+    Where the lips are separate surfaces, the surface shows where the mouth is, and the
+    network's points are checked against it:
+    - the mouth corners go to the slit's ends when far from them: a hole's (FLAME, MediaPipe,
+      most registered templates), or where two separate lip surfaces join, whatever the mouth's
+      width;
+    - the lip midlines go halfway between those ends, and onto their own lips
+      (`_lips_beside_slit`: on the wrong side of the slit or farther from it than any lip is
+      thick, to the lip's most forward point);
+    - a chin found up the slope towards the lower lip goes to the chin's front (`_chin_on_front`).
 
     When the landmarks find the lips fused, the mouth landmarks (corners and lip midlines) are
     moved up and down by `SEARCH_SHIFTS` (nearest first) and the first placement at which the
@@ -516,7 +653,7 @@ def mouth_on_slit(head: Head, slit: MouthSlit | None = None) -> tuple[Head, floa
     if slit is not None and slit.kind == "open":
         if slit.corners is not None:
             head = _corners_on_rim(head, slit)
-        return _lips_beside_slit(head, slit), 0.0
+        return _chin_on_front(_lips_beside_slit(head, slit)), 0.0
     if head.faces is None or slit.kind != "fused":
         return head, 0.0
     frame = face_frame(head)

@@ -195,3 +195,67 @@ def test_lip_landmarks_found_on_the_wrong_side_of_the_slit_are_put_on_their_own_
     shut = visible_aperture(head.verts + rig_displacement(refined, sealed(_pose(lip_close=1.0)))[0], head.faces,
                             MouthProbe.of(head))[0]
     assert shut <= 0.0005
+
+
+@pytest.mark.parametrize("half_width", [0.034, 0.018])
+def test_the_ends_of_a_slit_between_separate_lips_are_read_from_the_surface(half_width):
+    """A mouth far wider or narrower than the finder's usual one: the corners it puts at the usual
+    width (the network kept them within 1 mm of 25 mm on these heads, 9-11 mm off) move to where
+    the two lips' surfaces join."""
+    from scantalk.data.heads.procedural import procedural_head, sample_shape
+    from scantalk.data.heads.slit import mouth_on_slit
+
+    seed = 900025 if half_width > 0.025 else 900026
+    head = procedural_head(seed, shape=dataclasses.replace(sample_shape(seed), mouth_half_width=half_width))
+    truth = head.landmarks.as_array()
+    slit = mouth_slit(head)
+    assert slit.kind == "open" and slit.corners is not None
+    assert np.linalg.norm(slit.corners[::-1] - truth[:2], axis=1).max() < 0.003
+    usual = truth.copy()
+    usual[:2, 0] = np.sign(truth[:2, 0]) * 0.025
+    moved, _ = mouth_on_slit(dataclasses.replace(head, landmarks=FaceLandmarks.from_array(usual)))
+    assert np.linalg.norm(moved.landmarks.as_array()[:2] - truth[:2], axis=1).max() < 0.003
+
+
+@pytest.mark.parametrize("lip, offset", [(2, 0.012), (3, -0.012)])
+def test_a_lip_landmark_found_far_beyond_its_lip_goes_to_the_lips_front(james, lip, offset):
+    """An upper lip found on the philtrum, a lower one on the chin's slope (the network did this
+    on caricatured faces, 10-14 mm off): each goes to its lip's most forward point, found by
+    following the surface away from the slit."""
+    from scantalk.data.heads.slit import mouth_on_slit
+
+    truth = james.landmarks.as_array()
+    found = truth.copy()
+    found[lip] += offset * face_frame(james).axes[1]
+    refined, _ = mouth_on_slit(dataclasses.replace(james, landmarks=FaceLandmarks.from_array(found)))
+    points = refined.landmarks.as_array()
+    assert np.linalg.norm(points[lip] - truth[lip]) < 0.004
+    assert np.linalg.norm(points[lip] - truth[lip]) < 0.3 * abs(offset)
+
+
+def test_lip_midlines_found_beside_the_middle_of_a_holes_ends_move_to_it():
+    from scantalk.data.heads.slit import mouth_on_slit
+
+    face = real_face("mediapipe")
+    truth = face.landmarks.as_array()
+    found = truth.copy()
+    found[2:4] += 0.006 * face_frame(face).axes[0]
+    refined, _ = mouth_on_slit(dataclasses.replace(face, landmarks=FaceLandmarks.from_array(found)))
+    assert np.linalg.norm(refined.landmarks.as_array()[2:4] - truth[2:4], axis=1).max() < 0.0025
+
+
+def test_a_chin_found_on_the_slope_below_the_lip_goes_to_the_chins_front():
+    """The chin landmark sits on the chin's most forward point (real faces) or below it
+    (the procedural heads'): one found 10 mm up the slope towards the lower lip is moved there;
+    the truth of either convention stays where it is."""
+    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.data.heads.slit import mouth_on_slit
+
+    for face in (real_face("mediapipe"), real_face("james"), procedural_head(900001)):
+        kept, _ = mouth_on_slit(face)
+        assert np.array_equal(kept.landmarks.chin, face.landmarks.chin), face.name
+    face = real_face("mediapipe")
+    found = face.landmarks.as_array()
+    found[4] += 0.010 * face_frame(face).axes[1]
+    refined, _ = mouth_on_slit(dataclasses.replace(face, landmarks=FaceLandmarks.from_array(found)))
+    assert np.linalg.norm(refined.landmarks.chin - face.landmarks.chin) < 0.003
