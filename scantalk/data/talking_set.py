@@ -43,7 +43,7 @@ def upper_face(head: Head) -> np.ndarray:
 
 
 def write_talking_set(root: str | Path, splits: dict[str, list[Head]], per_head: int, seed: int = 7,
-                      styles: bool = True) -> Path:
+                      styles: bool = True, voices: tuple[str, ...] | None = None) -> Path:
     """Write the talking set of `splits` (split name → heads) into `root`; returns `root`.
 
     Args:
@@ -52,6 +52,8 @@ def write_talking_set(root: str | Path, splits: dict[str, list[Head]], per_head:
         per_head: sentences each head says (different sentences, voices in turn).
         seed: the sentences and speaking styles drawn.
         styles: draw a speaking style per sentence (`ArticulationStyle.sample`), else the neutral one.
+        voices: the voices heads speak with, in turn (default `TRAIN_VOICES`; a test set takes
+            `HELD_OUT_VOICES`).
     """
     import soundfile
     from tqdm import tqdm
@@ -68,6 +70,7 @@ def write_talking_set(root: str | Path, splits: dict[str, list[Head]], per_head:
     root = Path(root)
     if (root / "splits.json").is_file():
         return root
+    speakers = tuple(voices or TRAIN_VOICES)
     heads = [head for members in splits.values() for head in members]
     texts = sentences(len(heads) * per_head, seed=seed)
     rng = np.random.default_rng(seed)
@@ -82,7 +85,7 @@ def write_talking_set(root: str | Path, splits: dict[str, list[Head]], per_head:
             atomic_save_npy(root / "masks" / f"{subject}_lip.npy", np.union1d(upper, lower).astype(np.int64))
             atomic_save_npy(root / "masks" / f"{subject}_upper.npy", upper_face(head))
             basis = rig_basis(head)
-            voice = TRAIN_VOICES[position % len(TRAIN_VOICES)]
+            voice = speakers[position % len(speakers)]
             spoken = synthesize_many(texts[position * per_head:(position + 1) * per_head], voice)
             for number, utterance in enumerate(spoken):
                 count = audio_frame_count(len(utterance.samples), utterance.sample_rate, TALKING_FPS)

@@ -41,3 +41,25 @@ def test_the_set_reads_back_as_a_dataset_whose_motion_is_the_rig(tmp_path):
     stamp = (root / "splits.json").stat().st_mtime_ns
     write_talking_set(root, {"train": [val]}, per_head=1)
     assert (root / "splits.json").stat().st_mtime_ns == stamp
+
+
+def test_a_test_set_speaks_with_the_voices_it_is_given(tmp_path, monkeypatch):
+    """A held-out set is spoken by the held-out voices, heads taking them in turn; the default is
+    the training voices."""
+    import scantalk.data.speech as speech
+    from scantalk.data.speech import HELD_OUT_VOICES, TRAIN_VOICES
+
+    heard = []
+    real = speech.synthesize_many
+
+    def spy(texts, voice, *args, **kwargs):
+        heard.append(voice)
+        return real(texts, voice, *args, **kwargs)
+
+    monkeypatch.setattr(speech, "synthesize_many", spy)
+    heads = [procedural_head(3001, resolution=0.01), procedural_head(3002, resolution=0.01)]
+    write_talking_set(tmp_path / "test", {"test": heads}, per_head=1, voices=HELD_OUT_VOICES)
+    assert heard == list(HELD_OUT_VOICES[:2])
+    heard.clear()
+    write_talking_set(tmp_path / "train", {"train": heads[:1]}, per_head=1)
+    assert heard == [TRAIN_VOICES[0]]
