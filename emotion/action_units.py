@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scantalk.data.heads.base import PARTS, Head
 from scantalk.data.heads.rig import CHIN_DROP, FaceFrame, _regions, face_frame, rest_lip_gap, rig_basis
 from scantalk.errors import ScanTalkError
+from scantalk.face.head import PARTS, Head
 
 
 class ActionUnitError(ScanTalkError):

@@ -97,7 +97,7 @@ def make_probe(verts: np.ndarray, landmarks, faces: np.ndarray | None = None) ->
     """Probe of a head: neutral verts (V, 3) in metres (FLAME frame), its `FaceLandmarks` and,
     for a mesh, its faces (F, 3), so the lips' visible gap can be measured."""
     from scantalk.aperture import MouthProbe
-    from scantalk.data.heads.base import Head
+    from scantalk.face.head import Head
 
     lm = landmarks
     mouth = None if faces is None else MouthProbe.of(Head(verts, faces, lm, "probe"))

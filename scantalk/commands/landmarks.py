@@ -38,7 +38,7 @@ def _ours(path: Path) -> bool:
 def run(args: argparse.Namespace) -> int:
     from scantalk.animator import Animator, resolve_device
     from scantalk.atomic import staged_output_dir
-    from scantalk.landmarks import LANDMARK_NAMES, read_landmarks
+    from scantalk.face.landmarks import LANDMARK_NAMES, read_landmarks
 
     device = resolve_device(args.device)
     given = None if args.landmarks is None else read_landmarks(args.landmarks)

@@ -25,8 +25,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from scantalk.atomic import atomic_path, atomic_write_text
 from scantalk.audio.io import SAMPLE_RATE
-from scantalk.data.heads.base import FaceLandmarks, Head
 from scantalk.errors import ScanTalkError
+from scantalk.face.head import FaceLandmarks, Head
 from scantalk.geometry.cache import OperatorCache
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scantalk.data.heads.base import Head
+from scantalk.face.head import Head
 
 TALKING_FPS = 30.0
 

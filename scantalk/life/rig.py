@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scantalk.data.heads.base import PARTS, Head
+from scantalk.face.head import PARTS, Head
 from scantalk.life.channels import LIFE_CHANNELS
 
 EYE_RADIUS = 0.012

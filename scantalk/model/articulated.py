@@ -25,7 +25,7 @@ from torch import nn
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.audio.encoders import normalize_clips, resample_frames
 from scantalk.audio.mel import LogMel
-from scantalk.data.heads.base import FaceLandmarks, Head, eyeball_parts
+from scantalk.face.head import FaceLandmarks, Head, eyeball_parts
 from scantalk.data.heads.rig import rig_basis
 from scantalk.alignment import nose_tip
 from scantalk.errors import ScanTalkError

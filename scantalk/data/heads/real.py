@@ -32,9 +32,9 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from scantalk.data.heads.base import FaceLandmarks, Head
 from scantalk.data.heads.slit import split_along, surface_path
 from scantalk.errors import DatasetError
+from scantalk.face.head import FaceLandmarks, Head
 from scantalk.geometry.cleaning import clean_arrays
 
 REAL_FACES: tuple[str, ...] = ("james", "mediapipe")

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from scantalk.data.heads.base import FaceLandmarks, Head
+from scantalk.face.head import FaceLandmarks, Head
 from scantalk.geometry.topology import boundary_edges
 
 # How much further (metres, at a head of standard size) one walk must be than the straight

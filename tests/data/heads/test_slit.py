@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from scantalk.aperture import MouthProbe, visible_aperture
-from scantalk.data.heads.base import FaceLandmarks, Head
 from scantalk.data.heads.real import real_face
 from scantalk.data.heads.rig import CONTACT_FULL, SEALED_JAW, face_frame, head_slit, mouth_pieces, rig_basis, rig_displacement, sealed
 from scantalk.data.heads.slit import CUT_GAP, cut_slit, mouth_slit
+from scantalk.face.head import FaceLandmarks, Head
 from scantalk.geometry import Mesh
 
 

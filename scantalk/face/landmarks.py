@@ -17,8 +17,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from scantalk.data.heads.base import FaceLandmarks
 from scantalk.errors import ScanTalkError
+from scantalk.face.head import FaceLandmarks
 
 LANDMARK_NAMES: tuple[str, ...] = tuple(f.name for f in fields(FaceLandmarks))
 """The landmark names, in `FaceLandmarks` order."""

@@ -1,10 +1,13 @@
-"""What every training head is: a neutral surface in FLAME's frame plus the landmarks a rig needs.
+"""What every head is, at inference and in training: a neutral surface in FLAME's frame plus the
+landmarks a rig needs.
 
 Frame and units follow FLAME: metres, y up, the face looks towards +z, the head about 0.15-0.18 m
-wide and centred near the origin. Procedural heads (`procedural.py`) and real faces deformed into
-new identities (`real.py`) both produce `Head`s; `meshing.py` remeshes, decimates, subdivides,
-samples point clouds and permutes them; `rig.py` turns articulation into per-vertex motion from
-the landmarks alone, so every meshing of one head moves the same way at the same surface point.
+wide and centred near the origin. A face the user brings becomes a `Head` at inference; procedural
+heads (`scantalk.data.heads.procedural`) and real faces deformed into new identities
+(`scantalk.data.heads.real`) produce them for training; `scantalk.data.heads.meshing` remeshes,
+decimates, subdivides, samples point clouds and permutes them; `scantalk.data.heads.rig` turns
+articulation into per-vertex motion from the landmarks alone, so every meshing of one head moves
+the same way at the same surface point.
 """
 
 from __future__ import annotations
@@ -69,9 +72,9 @@ class FaceLandmarks:
 
 @dataclass
 class Head:
-    """A neutral head for training: verts (V, 3) float64 metres, faces (F, 3) int64 or None for a
-    point cloud, landmarks, a name saying where it came from, and optional per-vertex part labels
-    (V,) int8 (`PARTS`) so a rig can keep eyeballs rigid."""
+    """A neutral head (a face to animate, a training head): verts (V, 3) float64 metres, faces
+    (F, 3) int64 or None for a point cloud, landmarks, a name saying where it came from, and
+    optional per-vertex part labels (V,) int8 (`PARTS`) so a rig can keep eyeballs rigid."""
 
     verts: np.ndarray
     faces: np.ndarray | None
