@@ -61,9 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _slit(fit) -> str:
-    from scantalk.data.heads.rig import head_slit
+    from scantalk.rig.rig import head_slit
 
     slit = head_slit(fit.head)
     if slit.kind == "fused":
-        return "fused (the lips are one surface: cut them with scantalk.data.heads.slit.cut_slit to let them part)"
+        return "fused (the lips are one surface: cut them with scantalk.rig.slit.cut_slit to let them part)"
     return f"{slit.kind}, rest gap {1000 * slit.rest_gap:.1f} mm"

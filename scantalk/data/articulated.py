@@ -98,7 +98,7 @@ class RigDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        from scantalk.data.heads.rig import region_masks, rig_basis
+        from scantalk.rig.rig import region_masks, rig_basis
 
         head = load_head(self.paths[index])
         if self.landmark_crop:

@@ -13,10 +13,10 @@ from scantalk.articulation import ArticulationTrack
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.cli import main as scantalk_main
 from scantalk.data.heads.real import real_face
-from scantalk.data.heads.rig import rig_basis
 from scantalk.errors import FaceNotFoundError
 from scantalk.face.landmarks import LANDMARK_NAMES, LandmarksError, read_landmarks
 from scantalk.geometry import Mesh, save_mesh
+from scantalk.rig.rig import rig_basis
 
 
 @pytest.fixture(scope="module")

@@ -93,12 +93,12 @@ def mouth_slit(head: Head, frame=None) -> MouthSlit:
     Args:
         head: a neutral face with landmarks (mouth corners, lip midlines, chin, nose tip); a mesh
             or a point cloud.
-        frame: its `FaceFrame` (`scantalk.data.heads.rig.face_frame`), computed when None.
+        frame: its `FaceFrame` (`scantalk.rig.rig.face_frame`), computed when None.
 
     Returns:
         The `MouthSlit`; `side` has one entry per vertex of `head`.
     """
-    from scantalk.data.heads.rig import face_frame  # the frame is the rig's; the rig imports this module
+    from scantalk.rig.rig import face_frame  # the frame is the rig's; the rig imports this module
 
     frame = frame or face_frame(head)
     lm = head.landmarks
@@ -433,7 +433,7 @@ def cut_slit(verts: np.ndarray, faces: np.ndarray, landmarks) -> tuple[np.ndarra
         moved `CUT_GAP` apart at the middle (tapering to the corners), so loading the mesh again
         does not merge them back into one vertex. Lips that are already apart come back unchanged.
     """
-    from scantalk.data.heads.rig import face_frame
+    from scantalk.rig.rig import face_frame
 
     verts, faces = np.asarray(verts, dtype=np.float64), np.asarray(faces, dtype=np.int64)
     head = Head(verts, faces, landmarks, "cut")
@@ -467,7 +467,7 @@ def _corners_on_rim(head: Head, slit: MouthSlit) -> Head:
     """`head` with each mouth corner that is far from an end of the slit (`MouthSlit.corners`) moved there."""
     from dataclasses import replace
 
-    from scantalk.data.heads.rig import face_frame
+    from scantalk.rig.rig import face_frame
 
     points = head.landmarks.as_array()
     ends = slit.corners[::-1]  # (left, right), the landmarks' order
@@ -550,7 +550,7 @@ def _lips_beside_slit(head: Head, slit: MouthSlit) -> Head:
     say on which side each lip is, and the surface where its front is."""
     from dataclasses import replace
 
-    from scantalk.data.heads.rig import face_frame
+    from scantalk.rig.rig import face_frame
 
     if not len(slit.upper_edge) or not len(slit.lower_edge):
         return head
@@ -602,7 +602,7 @@ def _chin_on_front(head: Head) -> Head:
     lower lip, past the groove below it, to the highest point of the chin's bulge."""
     from dataclasses import replace
 
-    from scantalk.data.heads.rig import face_frame
+    from scantalk.rig.rig import face_frame
 
     frame = face_frame(head)
     points = head.landmarks.as_array()
@@ -647,7 +647,7 @@ def mouth_on_slit(head: Head, slit: MouthSlit | None = None) -> tuple[Head, floa
     """
     from dataclasses import replace
 
-    from scantalk.data.heads.rig import face_frame
+    from scantalk.rig.rig import face_frame
 
     slit = slit or (mouth_slit(head) if head.faces is not None else None)
     if slit is not None and slit.kind == "open":

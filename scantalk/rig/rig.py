@@ -19,10 +19,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS, NUM_CHANNELS
-from scantalk.data.heads.slit import MouthSlit, mouth_slit
 from scantalk.errors import ScanTalkError
 from scantalk.face.head import PARTS, Head
 from scantalk.geometry.topology import mesh_pieces
+from scantalk.rig.slit import MouthSlit, mouth_slit
 
 
 class RigError(ScanTalkError):

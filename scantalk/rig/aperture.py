@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scantalk.errors import ScanTalkError
+from scantalk.rig.rig import face_frame, head_slit
 
 # Surface hidden at rest counts as the mouth's inside only this far (metres) behind the lips'
 # front: the lips' own curled inner edges lie in front of it, teeth and the mouth's inside behind.
@@ -47,8 +48,6 @@ class MouthProbe:
     @classmethod
     def of(cls, head) -> "MouthProbe":
         """The probe of a `Head` at rest, from its landmarks and the slit its surface shows."""
-        from scantalk.data.heads.rig import face_frame, head_slit
-
         frame = face_frame(head)
         slit = head_slit(head)
         line = frame.local(slit.line)
