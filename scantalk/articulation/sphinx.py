@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scantalk.data.speech.engines import SpeechToolError
-from scantalk.data.speech.phones import SAMPLE_RATE, PhoneSegment, merge_silences, to_arpabet
-from scantalk.errors import AudioError
+from scantalk.articulation.segments import SAMPLE_RATE, PhoneSegment, merge_silences, to_arpabet
+from scantalk.errors import AudioError, SpeechToolError
 
 #: Seconds per pocketsphinx frame (its default frame rate is 100 Hz).
 FRAME_S = 0.01
