@@ -1,0 +1,6 @@
+"""Deprecated: moved to `scantalk.articulation.sphinx`. This path still works, with a DeprecationWarning, for
+one more release."""
+
+from scantalk.deprecation import moved
+
+__getattr__ = moved(__name__, "scantalk.articulation.sphinx")
