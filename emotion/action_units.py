@@ -1,7 +1,7 @@
 """Facial action units (FACS) placed from landmarks: a linear basis (V, U, 3) of skin motion on any head.
 
 Each unit is the displacement in metres of every vertex at full activation, a smooth function of
-the vertex *position* in the landmark face frame of `scantalk.data.heads.rig` (origin at the mouth
+the vertex *position* in the landmark face frame of `scantalk.rig.rig` (origin at the mouth
 centre, x towards the head's left, y up, z forward, lengths scaled by the eye-to-mouth distance).
 So every meshing of one head (decimated, remeshed, a point cloud, with holes) moves the same way
 at the same surface point, exactly as the speech rig does. An expression is Σ_u w_u · basis[:, u]
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scantalk.data.heads.base import PARTS, Head
-from scantalk.data.heads.rig import CHIN_DROP, FaceFrame, _regions, face_frame, rest_lip_gap, rig_basis
 from scantalk.errors import ScanTalkError
+from scantalk.face.head import PARTS, Head
+from scantalk.rig.rig import CHIN_DROP, FaceFrame, _regions, face_frame, rest_lip_gap, rig_basis
 
 
 class ActionUnitError(ScanTalkError):

@@ -1,7 +1,7 @@
 """The EmoBlender's training data on the anatomical heads: rig speech × FACS expressions.
 
 Every subject is an anatomical head (`scantalk.data.heads.procedural`) at a coarse, randomly
-chosen meshing. Its talking frames come from the rig (`scantalk.data.heads.rig`) driven by
+chosen meshing. Its talking frames come from the rig (`scantalk.rig.rig`) driven by
 articulation tracks of random phone strings (`scantalk.articulation`), its expressions from the
 FACS action units (`emotion.action_units`) with this person's own unit strengths, as the 11
 emotions or random mixes of two, at intensities in [min_intensity, 1]. The mixture the blender
@@ -27,10 +27,10 @@ from scantalk.articulation.coarticulation import ArticulationStyle
 from scantalk.articulation.phones import SILENCE, VOWELS
 from scantalk.articulation.targets import PHONE_TARGETS
 from scantalk.data.heads.procedural import procedural_head
-from scantalk.data.heads.rig import rig_basis, rig_inputs
 from scantalk.emotions import EMOTIONS
 from scantalk.expression import speech_owned_lips
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
+from scantalk.rig.rig import rig_basis, rig_inputs
 
 FPS = 30.0
 CONSONANTS = tuple(sorted(set(PHONE_TARGETS) - set(VOWELS) - {SILENCE}))

@@ -45,9 +45,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from emotion.action_units import ACTION_UNITS, NUM_ACTION_UNITS, ActionUnitError, expression_displacement
-from scantalk.data.heads.base import Head
 from scantalk.emotions import EMOTIONS, emotion_index, emotion_shares, intensity_value
 from scantalk.errors import ScanTalkError
+from scantalk.face.head import Head
 
 __all__ = ["EMOTIONS", "EMOTION_UNITS", "emotion_combination", "expression_displacement", "expression_weights",
            "emotion_expression"]

@@ -12,8 +12,8 @@ import numpy as np
 
 from emotion.action_units import ACTION_UNITS, action_unit_basis
 from emotion.emotions import expression_weights
-from scantalk.data.heads.base import Head
 from scantalk.emotions import EMOTIONS
+from scantalk.face.head import Head
 
 
 class FacsExpressions:

@@ -4,7 +4,7 @@
 
 On every real recording of `real_speech_set()` (pocketsphinx-testdata, force-aligned at the phone
 level, never trained on), the track the shipped front end makes from the audio alone is compared
-with the aligned phones, per decoding method of `scantalk.data.speech.sphinx.decode_phones`
+with the aligned phones, per decoding method of `scantalk.articulation.sphinx.decode_phones`
 ("words": recognised words aligned into phones, the default; "phones": a free phone loop):
 
 - closed frames on a real p/b/m: the share of frames with lip_close > 0.5 that fall inside a P, B
@@ -96,10 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from scantalk.articulation import articulation_from_phones
+    from scantalk.articulation.sphinx import DECODE_METHODS, decode_phones
     from scantalk.atomic import atomic_write_text
     from scantalk.audio import audio_frame_count
     from scantalk.data.speech.real import real_speech_set
-    from scantalk.data.speech.sphinx import DECODE_METHODS, decode_phones
 
     clock = time.perf_counter()
     utterances = real_speech_set()

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
     from scantalk.atomic import atomic_write_text
     from scantalk.data.heads.procedural import procedural_head
     from scantalk.data.heads.real import real_face
-    from scantalk.data.heads.rig import region_masks
+    from scantalk.rig.rig import region_masks
     from scantalk.data.speech import real_speech_set
     from scantalk.emotions import EMOTIONS
     from scantalk import metrics

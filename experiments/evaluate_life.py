@@ -24,7 +24,7 @@ Each head is animated with the shipped model twice, `life=0` and `life=1`, and m
   peak. The life motion raises the brows on F0 accents by design, so this checks that the design
   is what reaches the face; it is not an independent finding;
 - head: percentiles of yaw, pitch and roll, and how far the bust's shoulders move;
-- lip sync with and without life (visible aperture, `scantalk.aperture`, measured with the head's
+- lip sync with and without life (visible aperture, `scantalk.rig.aperture`, measured with the head's
   rigid motion taken back out, as a camera riding on the head sees the mouth): vowel opening,
   pause deviation, p/b/m closure — within 10 % of the life=0 figures;
 - `life=0` gives exactly the frames of an animation without `life`.
@@ -65,9 +65,9 @@ class TestHead:
 
 def build_heads(quick: bool) -> list[TestHead]:
     from scantalk.alignment import axes_rotation
-    from scantalk.data.heads.base import Head
     from scantalk.data.heads.procedural import procedural_head, sample_shape, stylised_shape
     from scantalk.data.heads.real import deformed_identity, real_face
+    from scantalk.face.head import Head
 
     plain = procedural_head(900041)
     james, mediapipe = real_face("james"), real_face("mediapipe")
@@ -202,7 +202,7 @@ def head_figures(life, rest: np.ndarray, model_frames: np.ndarray) -> dict:
 
 
 def lip_sync(frames: np.ndarray, head, phones, lip_close: np.ndarray) -> dict:
-    from scantalk.aperture import MouthProbe, visible_aperture
+    from scantalk.rig.aperture import MouthProbe, visible_aperture
 
     probe = MouthProbe.of(head)
     rest = float(visible_aperture(head.verts, head.faces, probe)[0])

@@ -52,9 +52,9 @@ def main(argv: list[str] | None = None) -> dict:
     from scantalk.atomic import atomic_write_text
     from scantalk.data.heads.procedural import procedural_head
     from scantalk.data.heads.real import real_face
-    from scantalk.data.heads.rig import rig_basis
     from scantalk.emotions import EMOTIONS
     from scantalk.expression import speech_owned_lips
+    from scantalk.rig.rig import rig_basis
 
     started = time.perf_counter()
     heads = [real_face("james")] + [procedural_head(900001 + n) for n in range(args.heads - 1)]

@@ -10,7 +10,7 @@ into caricatures), some stored in another orientation or framing (z-up, facing -
 down, tilted, a face-only crop, a bust with a long neck). Each is animated from held-out real
 speech (pocketsphinx-testdata, force-aligned phones) by the shipped default exactly as a user
 would (`Animator.animate_track` on the vertices as stored; orientation and landmarks found
-automatically), and measured from what a viewer sees, `scantalk.aperture.visible_aperture`:
+automatically), and measured from what a viewer sees, `scantalk.rig.aperture.visible_aperture`:
 
 - aperture gain on vowels: per vowel, its peak visible aperture minus the rest aperture (mm);
 - open vowels (AA AE AO AW AY) over close vowels (IY IH UW UH): mean gain ratio;
@@ -190,8 +190,14 @@ def previous_rig(revision: str):
     import subprocess
     import tempfile
 
-    source = subprocess.run(["git", "show", f"{revision}:scantalk/data/heads/rig.py"], capture_output=True, text=True,
-                            check=True, cwd=Path(__file__).resolve().parent).stdout
+    # The rig lived in scantalk/data/heads/ before it had a package of its own.
+    for where in ("scantalk/rig/rig.py", "scantalk/data/heads/rig.py"):
+        shown = subprocess.run(["git", "show", f"{revision}:{where}"], capture_output=True, text=True,
+                               cwd=Path(__file__).resolve().parent)
+        if shown.returncode == 0:
+            break
+    shown.check_returncode()
+    source = shown.stdout
     path = Path(tempfile.mkdtemp()) / "previous_rig.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("previous_rig", path)
@@ -208,8 +214,8 @@ def _file_frames(fit, displacement: np.ndarray) -> np.ndarray:
 
 
 def evaluate_head(animator, test: TestHead, tracks: list, probe_of, previous=None) -> tuple[dict, tuple]:
-    from scantalk.aperture import visible_aperture
-    from scantalk.data.heads.rig import head_slit, lip_vertices
+    from scantalk.rig.aperture import visible_aperture
+    from scantalk.rig.rig import head_slit, lip_vertices
 
     head = test.head
     file_verts = test.file_verts()
@@ -281,10 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from scantalk import Animator
-    from scantalk.aperture import MouthProbe
     from scantalk.atomic import atomic_write_text
     from scantalk.data.speech.real import real_speech_set
     from scantalk.errors import ScanTalkError
+    from scantalk.rig.aperture import MouthProbe
 
     clock = time.perf_counter()
     animator = Animator.from_checkpoint(args.checkpoint, cache_dir=False)

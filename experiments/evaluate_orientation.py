@@ -9,7 +9,7 @@ then the shapes people bring: a bust (neck 20 cm long, standing on shoulders), a
 sculpted character whose chin juts out beyond its nose, a point cloud, and a head under a
 separate hair cap. Each is stored in every one of the 24 axis-aligned orientations, in
 millimetres, once exactly so and once also tilted by a random 0-20° about a random axis, and
-handed to `scantalk.orientation.find_orientation`.
+handed to `scantalk.face.orientation.find_orientation`.
 
 Per head: the share found (angular error under 15°), the share `fit_alignment` would apply
 (confidence >= MIN_FRAME_CONFIDENCE), the median and worst angular error (axis-aligned and
@@ -36,7 +36,7 @@ MAX_TILT_DEGREES = 20.0
 def head_from_shape(shape, name: str, resolution: float):
     """A procedural head of a custom `HeadShape` (what `procedural_head` does for a seed's shape)."""
     from scantalk.data.heads import procedural as P
-    from scantalk.data.heads.base import Head
+    from scantalk.face.head import Head
 
     skin_v, skin_f = P._marching_cubes(shape, resolution)
     eye_v, eye_f = P._eyeballs(P._layout(shape))
@@ -93,7 +93,7 @@ def evaluate(heads: list, orientations: list[int], seed: int = 0) -> list[dict]:
     """One record per head x orientation x (exact, tilted)."""
     from scipy.spatial.transform import Rotation
 
-    from scantalk.orientation import OrientationError, find_orientation
+    from scantalk.face.orientation import OrientationError, find_orientation
 
     rng = np.random.default_rng(seed)
     axes = np.round(Rotation.create_group("O").as_matrix())

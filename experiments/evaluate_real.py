@@ -16,7 +16,7 @@ Speech: pocketsphinx-testdata recordings of real people, force-aligned at the ph
 seeds). Figures, from the predicted frames and the aligned phones (`scantalk.metrics`):
 
 - vowel lip opening: mean over vowels of each vowel's peak opening >= 3 mm, the opening being
-  the lips' visible gap minus its rest value (`scantalk.aperture.visible_aperture`: what a viewer
+  the lips' visible gap minus its rest value (`scantalk.rig.aperture.visible_aperture`: what a viewer
   in front sees between the lips; point clouds: the upper-to-lower lip midline distance). The
   old figure, the outer lip midpoints' distance, which grows when the jaw stretches the skin
   below sealed lips, is kept beside it once ("outer_midpoint_opening_mm");
@@ -90,14 +90,14 @@ class Probe:
     upper_face: np.ndarray
     sides: np.ndarray
     faces: np.ndarray | None = None
-    mouth: object = None  # `scantalk.aperture.MouthProbe` of a mesh: the visible aperture is measured
+    mouth: object = None  # `scantalk.rig.aperture.MouthProbe` of a mesh: the visible aperture is measured
 
 
 def make_probe(verts: np.ndarray, landmarks, faces: np.ndarray | None = None) -> Probe:
     """Probe of a head: neutral verts (V, 3) in metres (FLAME frame), its `FaceLandmarks` and,
     for a mesh, its faces (F, 3), so the lips' visible gap can be measured."""
-    from scantalk.aperture import MouthProbe
-    from scantalk.data.heads.base import Head
+    from scantalk.face.head import Head
+    from scantalk.rig.aperture import MouthProbe
 
     lm = landmarks
     mouth = None if faces is None else MouthProbe.of(Head(verts, faces, lm, "probe"))
@@ -108,7 +108,7 @@ def make_probe(verts: np.ndarray, landmarks, faces: np.ndarray | None = None) ->
 
 def clip_record(frames: np.ndarray, probe: Probe, utterance) -> dict:
     """Raw measurements (metres) of one clip's predicted frames (T, V, 3) in metres."""
-    from scantalk.aperture import visible_aperture
+    from scantalk.rig.aperture import visible_aperture
 
     neutral = probe.verts
     outer = metrics.lip_opening(frames, neutral, probe.upper, probe.lower)

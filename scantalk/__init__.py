@@ -1,7 +1,7 @@
 """ScanTalk: animate any 3D face — mesh, raw scan or point cloud — from speech.
 
-`Animator` is the way in; `scantalk.geometry`, `scantalk.nn`, `scantalk.audio`, `scantalk.data`
-and `scantalk.training` hold the pieces.
+`Animator` is the way in; `scantalk.geometry`, `scantalk.nn`, `scantalk.audio`, `scantalk.face`,
+`scantalk.rig`, `scantalk.articulation`, `scantalk.data` and `scantalk.training` hold the pieces.
 """
 
 from __future__ import annotations

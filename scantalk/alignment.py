@@ -3,7 +3,7 @@
 A `Alignment` is a similarity transform x_model = scale · R · x_file + offset. Animations are
 computed in the model frame and mapped back with the exact inverse, so the user gets their
 file's units, orientation and position. Which way the face looks is found from its geometry
-(`scantalk.orientation`) unless the user names the file's axes.
+(`scantalk.face.orientation`) unless the user names the file's axes.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from scantalk.errors import ScanTalkError
-from scantalk.orientation import (MAX_SAMPLES, PLAUSIBLE_DIAGONAL_M, OrientationError, find_orientation, guess_units,
-                                  nose_candidates, stray_points)
+from scantalk.face.orientation import (MAX_SAMPLES, PLAUSIBLE_DIAGONAL_M, OrientationError, find_orientation,
+                                       guess_units, nose_candidates, stray_points)
 
 __all__ = ["ANCHORS", "MIN_FRAME_CONFIDENCE", "MIN_TILT_CONFIDENCE", "PLAUSIBLE_DIAGONAL_M", "Alignment",
            "aligned_template", "axes_rotation", "fit_alignment", "nose_tip"]
@@ -29,7 +29,7 @@ _AXES = {
 # Below this `Orientation.confidence` a found frame other than the stored one is not applied (the
 # face stays as stored, with a warning): a file is more often stored upright than read wrongly.
 # Measured: the heads of experiments/evaluate_orientation.py read >= 0.75 in all 24 frames, the
-# big-chin character of tests/test_orientation.py 0.46 at worst; a stylised upright head with a
+# big-chin character of tests/face/test_orientation.py 0.46 at worst; a stylised upright head with a
 # 5.6 cm nose was misread ("upside down, tilted 28°") at 0.33.
 MIN_FRAME_CONFIDENCE = 0.4
 # Below this, a tilt found off the nearest axis-aligned frame is not applied either (it is a
@@ -95,7 +95,7 @@ def nose_tip(verts: np.ndarray) -> np.ndarray:
     centred in x on the bounding box: the definition the landmark decoder learned, kept exactly
     while those points lie on the nose. Where they lie elsewhere (a chin or a collar jutting out
     beyond the nose), the same mean over the points within 1.5 cm of the most protruding
-    forward-facing tip on the midline (`scantalk.orientation.nose_candidates`).
+    forward-facing tip on the midline (`scantalk.face.orientation.nose_candidates`).
     """
     verts = np.asarray(verts, dtype=np.float64)
     count = max(5, len(verts) // 500)
@@ -143,7 +143,7 @@ def fit_alignment(
     """The alignment of a face `verts` (V, 3) (`faces` (F, 3) or None) into the model frame.
 
     align "auto": units guessed from the bounding box (millimetres, centimetres or metres); the
-    file's orientation found from the face itself (`scantalk.orientation.find_orientation`: any of
+    file's orientation found from the face itself (`scantalk.face.orientation.find_orientation`: any of
     the 24 axis-aligned orientations plus a tilt) unless `up` / `forward` name the file's axes;
     then the face's `anchor` moved onto `reference_center`: "bbox" the bounding-box centre (the
     training faces' centre), "nose" the tip of the nose (the training faces' mean nose tip) —

@@ -15,12 +15,10 @@ import soundfile as sf
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_text, staged_output_dir
 from scantalk.errors import AnimationError, ScanTalkError
-from scantalk.frames import FrameStore, FrameWriter, frame_chunks, load_npy
+from scantalk.frames import MAX_FPS, MIN_FPS, FrameStore, FrameWriter, frame_chunks, load_npy
 from scantalk.geometry import formats
 
 MESH_FORMATS = ("ply", "obj")
-# Frame rates that make sense for a face animation; 1e9 fps would ask for billions of frames.
-MIN_FPS, MAX_FPS = 1.0, 240.0
 # meta.json's "kind": how a later `--overwrite` recognises a folder this tool wrote.
 ANIMATION_KIND = "scantalk.animation"
 # Everything `scantalk animate` may write; a folder with anything else is not replaced.

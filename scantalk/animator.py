@@ -27,11 +27,11 @@ from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_model
 from scantalk.errors import CacheError, DeviceError, FaceNotFoundError, MeshError, ScanTalkError
 from scantalk.emotions import emotion_shares, intensity_value
 from scantalk.expression import expression_track, speech_owned_lips
-from scantalk.data.heads.base import Head
-from scantalk.data.heads.base import eyeball_parts
-from scantalk.data.heads.rig import head_slit, sealed
-from scantalk.data.heads.slit import mouth_on_slit
-from scantalk.landmarks import implausible, landmarks_record, merged, read_landmarks
+from scantalk.face.head import Head
+from scantalk.face.head import eyeball_parts
+from scantalk.rig.rig import head_slit, sealed
+from scantalk.rig.slit import mouth_on_slit
+from scantalk.face.landmarks import implausible, landmarks_record, merged, read_landmarks
 from scantalk.life.channels import LIFE_GROUPS
 from scantalk.geometry import Mesh, load_mesh
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
@@ -489,7 +489,7 @@ class Animator:
         slit = head_slit(head)
         if slit.kind == "fused":
             warnings.warn("the face's lips are one surface (fused, as in many scans): the mouth will stretch rather "
-                          "than open; cut a slit along the lip line first (scantalk.data.heads.slit.cut_slit)",
+                          "than open; cut a slit along the lip line first (scantalk.rig.slit.cut_slit)",
                           RuntimeWarning, stacklevel=3)
         return head, self.model.basis(template_t, ops, operators=self._operators, head=head)
 

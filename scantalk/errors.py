@@ -48,5 +48,9 @@ class OutputExistsError(OutputError):
     """An output that already exists and would be overwritten without `overwrite=True`."""
 
 
+class SpeechToolError(ScanTalkError):
+    """A speech tool (festival, flite, pocketsphinx, its test data) that is not installed."""
+
+
 class FaceNotFoundError(ScanTalkError):
     """The face could not be found on a mesh (its landmarks would animate the wrong place)."""

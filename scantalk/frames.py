@@ -6,7 +6,8 @@ machine's memory, so `Animator.animate(..., out="frames.npy")` streams the decod
 disk with a `FrameWriter` and returns a `FrameStore` — an array-like with `.shape`, `len()`,
 integer and slice indexing and `chunks()` — whose reads go through ordinary file reads, not a
 memory map, so the process's resident memory stays at one chunk however long the animation is.
-`np.asarray(store)` still loads everything for those who want it.
+`np.asarray(store)` still loads everything for those who want it. `MIN_FPS` / `MAX_FPS` bound
+the frame rate of every animation and articulation track.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import numpy as np
 from scantalk.errors import AnimationError, OutputExistsError
 
 FRAME_DTYPE = np.dtype("<f4")
+# Frame rates that make sense for a face animation; 1e9 fps would ask for billions of frames.
+MIN_FPS, MAX_FPS = 1.0, 240.0
 
 
 class FrameWriter:

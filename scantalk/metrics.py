@@ -204,7 +204,7 @@ def evaluate_sequences(
 
 VOWELS: frozenset[str] = frozenset(
     ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"))
-"""ARPAbet vowels (no stress digits), as `scantalk.data.speech` names them."""
+"""ARPAbet vowels (no stress digits), as `scantalk.articulation.segments` names them."""
 
 BILABIALS: frozenset[str] = frozenset(("P", "B", "M"))
 """Phones made with both lips closed."""

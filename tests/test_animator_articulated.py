@@ -16,11 +16,11 @@ from scantalk.articulation import ArticulationTrack
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.checkpoint import save_model
 from scantalk.data.heads.real import real_face
-from scantalk.data.heads.rig import sealed
 from scantalk.errors import ScanTalkError
 from scantalk.frames import FrameStore
 from scantalk.model import ScanTalk
 from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
+from scantalk.rig.rig import sealed
 
 # The per-vertex basis decoder: an untrained one keeps the face still, which these tests rely on.
 TINY = dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16, decoder="basis")

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from scantalk import Animator
-from scantalk.data.heads.base import PARTS, eyeball_parts
 from scantalk.data.heads.procedural import procedural_head
-from scantalk.data.heads.rig import rig_basis
 from scantalk.errors import ScanTalkError
 from scantalk.expression import lip_edges, speech_owned_lips
+from scantalk.face.head import PARTS, eyeball_parts
 from scantalk.metrics import nearest_vertex
+from scantalk.rig.rig import rig_basis
 
 
 @pytest.fixture(scope="module")

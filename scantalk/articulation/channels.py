@@ -2,7 +2,7 @@
 
 Every part of the factored pipeline speaks this vocabulary: phones → articulation targets
 (`scantalk.articulation`), a rig that turns articulation into per-vertex motion on a head
-(`scantalk.data.heads.rig`), the audio → articulation network and the DiffusionNet decoder that
+(`scantalk.rig.rig`), the audio → articulation network and the DiffusionNet decoder that
 learns the rig on any mesh. Each channel is dimensionless, 0 at rest and 1 at its full extent;
 `CHANNEL_UNITS` says what 1 means on an average adult head.
 """

@@ -1,7 +1,7 @@
 """The phonetic audio front end: speech → phones heard (no transcript) → articulation track.
 
 Any English speech is decoded into timed phones by pocketsphinx's phone language model
-(`scantalk.data.speech.decode_phones`), and the phones are turned into mouth curves by the same
+(`scantalk.articulation.sphinx.decode_phones`), and the phones are turned into mouth curves by the same
 coarticulation model that makes the training targets (`articulation_from_phones`). It needs no
 trained network, so it does not depend on what voices a model was trained on; its weakness is
 the recogniser's confusions (a wrong phone gives a wrong mouth shape).
@@ -30,10 +30,10 @@ import numpy as np
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.articulation.coarticulation import ArticulationStyle, articulation_from_phones
 from scantalk.articulation.errors import ArticulationError
+from scantalk.articulation.segments import PhoneSegment
+from scantalk.articulation.sphinx import decode_phones
 from scantalk.articulation.track import ArticulationTrack
 from scantalk.audio.io import SAMPLE_RATE, audio_frame_count, prepare_audio
-from scantalk.data.speech.phones import PhoneSegment
-from scantalk.data.speech.sphinx import decode_phones
 
 Weights = Union[float, Sequence[float], Mapping[str, float], np.ndarray]
 """Per-channel weight of the first track: one number for all channels, one per channel (in the

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from scantalk.articulation.channels import CHANNEL_UNITS
-from scantalk.animation import MAX_FPS, MIN_FPS
 from scantalk.articulation.errors import ArticulationError
 from scantalk.atomic import atomic_write_text
+from scantalk.frames import MAX_FPS, MIN_FPS
 
 FORMAT_NAME = "scantalk.articulation"
 FORMAT_VERSION = 1

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
               if path]
     landmarks = None
     if args.landmarks is not None:
-        from scantalk.landmarks import read_landmarks
+        from scantalk.face.landmarks import read_landmarks
 
         landmarks = read_landmarks(args.landmarks)
     # The output is built in a hidden sibling folder (created now, so an unwritable place fails

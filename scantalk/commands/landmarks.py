@@ -38,7 +38,7 @@ def _ours(path: Path) -> bool:
 def run(args: argparse.Namespace) -> int:
     from scantalk.animator import Animator, resolve_device
     from scantalk.atomic import staged_output_dir
-    from scantalk.landmarks import LANDMARK_NAMES, read_landmarks
+    from scantalk.face.landmarks import LANDMARK_NAMES, read_landmarks
 
     device = resolve_device(args.device)
     given = None if args.landmarks is None else read_landmarks(args.landmarks)
@@ -61,9 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _slit(fit) -> str:
-    from scantalk.data.heads.rig import head_slit
+    from scantalk.rig.rig import head_slit
 
     slit = head_slit(fit.head)
     if slit.kind == "fused":
-        return "fused (the lips are one surface: cut them with scantalk.data.heads.slit.cut_slit to let them part)"
+        return "fused (the lips are one surface: cut them with scantalk.rig.slit.cut_slit to let them part)"
     return f"{slit.kind}, rest gap {1000 * slit.rest_gap:.1f} mm"

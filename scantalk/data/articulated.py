@@ -25,8 +25,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from scantalk.atomic import atomic_path, atomic_write_text
 from scantalk.audio.io import SAMPLE_RATE
-from scantalk.data.heads.base import FaceLandmarks, Head
 from scantalk.errors import ScanTalkError
+from scantalk.face.head import FaceLandmarks, Head
 from scantalk.geometry.cache import OperatorCache
 
 
@@ -98,7 +98,7 @@ class RigDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        from scantalk.data.heads.rig import region_masks, rig_basis
+        from scantalk.rig.rig import region_masks, rig_basis
 
         head = load_head(self.paths[index])
         if self.landmark_crop:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scantalk.data.heads.base import Head
+from scantalk.face.head import Head
 
 TALKING_FPS = 30.0
 
@@ -33,7 +33,7 @@ def subject_name(head: Head) -> str:
 
 def upper_face(head: Head) -> np.ndarray:
     """Vertex indices (K,) of the upper face: above the eyes' centres, in front of the ears."""
-    from scantalk.data.heads.rig import face_frame
+    from scantalk.rig.rig import face_frame
 
     frame = face_frame(head)
     local = frame.local(head.verts)
@@ -62,10 +62,10 @@ def write_talking_set(root: str | Path, splits: dict[str, list[Head]], per_head:
     from scantalk.articulation.coarticulation import ArticulationStyle
     from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_text
     from scantalk.audio import audio_frame_count
-    from scantalk.data.heads.rig import lip_vertices, rig_basis, rig_inputs
     from scantalk.data.speech import TRAIN_VOICES, synthesize_many
     from scantalk.data.speech.text import sentences
     from scantalk.data.synth import write_ply
+    from scantalk.rig.rig import lip_vertices, rig_basis, rig_inputs
 
     root = Path(root)
     if (root / "splits.json").is_file():

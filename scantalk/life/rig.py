@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scantalk.data.heads.base import PARTS, Head
+from scantalk.face.head import PARTS, Head
 from scantalk.life.channels import LIFE_CHANNELS
+from scantalk.rig.rig import face_frame
 
 EYE_RADIUS = 0.012
 """Metres (adult, standard size): the eyeball radius assumed where no eyeball part is found."""
@@ -78,8 +79,6 @@ class LifeRig:
     @classmethod
     def of(cls, head: Head) -> "LifeRig":
         """The rig of `head` (neutral, upright in the model frame, with landmarks; a mesh or a point cloud)."""
-        from scantalk.data.heads.rig import face_frame
-
         lm = head.landmarks
         scale = face_frame(head).scale
         x = lm.eye_left - lm.eye_right

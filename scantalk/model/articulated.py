@@ -25,8 +25,8 @@ from torch import nn
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.audio.encoders import normalize_clips, resample_frames
 from scantalk.audio.mel import LogMel
-from scantalk.data.heads.base import FaceLandmarks, Head, eyeball_parts
-from scantalk.data.heads.rig import rig_basis
+from scantalk.face.head import FaceLandmarks, Head, eyeball_parts
+from scantalk.rig.rig import rig_basis
 from scantalk.alignment import nose_tip
 from scantalk.errors import ScanTalkError
 from scantalk.geometry.operators import SurfaceOperators, compute_operators
@@ -78,7 +78,7 @@ class ArticulatedConfig:
         combine_weights: the mel share per channel for "combined" (fitted on held-out voices).
         decoder: how a face's motion basis is found: "landmarks" (DiffusionNet locates the
             face's landmarks — mouth corners, lip midlines, chin, nose, eyes, jaw hinges — and the
-            landmark-placed rig of `scantalk.data.heads.rig` turns them into the basis) or
+            landmark-placed rig of `scantalk.rig.rig` turns them into the basis) or
             "basis" (DiffusionNet predicts the per-vertex basis itself).
         landmark_crop: the landmark decoder reads only the face around the nose tip
             (`landmark_region`), in training and at inference, so a scan's neck, shoulders,

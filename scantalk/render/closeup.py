@@ -17,6 +17,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from scantalk.errors import ScanTalkError
+from scantalk.face.landmarks import LANDMARK_NAMES, read_landmarks
 from scantalk.frames import frame_chunks
 from scantalk.geometry.topology import boundary_edges
 from scantalk.render.camera import Camera, check_points, check_rotation
@@ -67,10 +68,6 @@ def mouth_from_landmarks(landmarks: np.ndarray | Mapping[str, Any]) -> MouthRegi
         ScanTalkError: the landmarks are in neither form, lack a mouth point, or put both mouth
             corners at one point.
     """
-    # Imported here: the landmark names live beside the training heads, whose package rendering
-    # without landmarks does not need to load.
-    from scantalk.landmarks import LANDMARK_NAMES, read_landmarks
-
     if isinstance(landmarks, Mapping):
         named = read_landmarks(landmarks)
         missing = [name for name in _MOUTH_POINTS if name not in named]

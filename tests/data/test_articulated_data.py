@@ -25,9 +25,9 @@ from scantalk.data.articulated import (
 )
 from scantalk.data.heads.meshing import point_cloud
 from scantalk.data.heads.real import real_face
-from scantalk.data.heads.rig import RIG_INPUTS, region_masks, rig_basis
 from scantalk.errors import ScanTalkError
 from scantalk.geometry.cache import OperatorCache
+from scantalk.rig.rig import RIG_INPUTS, region_masks, rig_basis
 
 K_EIG = 16
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from scantalk.data.heads.procedural import procedural_head
-from scantalk.data.heads.rig import lip_vertices, rig_basis
 from scantalk.data.load import load_dataset
 from scantalk.data.talking_set import TALKING_FPS, subject_name, write_talking_set
+from scantalk.rig.rig import lip_vertices, rig_basis
 
 pytestmark = pytest.mark.skipif(shutil.which("festival") is None or shutil.which("flite") is None,
                                 reason="festival and flite are needed (apt-get install festival flite)")

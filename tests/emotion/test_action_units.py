@@ -10,10 +10,10 @@ from emotion.action_units import (
     expression_displacement, identity_scales,
 )
 from emotion.emotions import EMOTIONS, emotion_combination, emotion_expression, expression_weights
-from scantalk.data.heads.base import PARTS, FaceLandmarks, Head
 from scantalk.data.heads.procedural import procedural_head
 from scantalk.data.heads.real import real_face
 from scantalk.errors import ScanTalkError
+from scantalk.face.head import PARTS, FaceLandmarks, Head
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from emotion.synthesis import build_emovoca
 from scantalk import Animator
 from scantalk.cli import main as scantalk_main
 from scantalk.data.heads.procedural import procedural_head
-from scantalk.data.heads.rig import rig_basis
 from scantalk.data.synth import write_ply
 from scantalk.emotions import EMOTIONS
+from scantalk.rig.rig import rig_basis
 
 SEED, RESOLUTION = 6, 0.01
 

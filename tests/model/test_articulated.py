@@ -198,8 +198,8 @@ def test_an_untrained_landmark_decoder_votes_for_the_area_weighted_centre(face):
 
 def test_the_landmark_model_moves_a_face_as_the_rig_placed_on_its_landmarks(face, monkeypatch):
     """With the landmarks found, the motion basis is exactly the rig's on those landmarks."""
-    from scantalk.data.heads.base import Head
-    from scantalk.data.heads.rig import rig_basis
+    from scantalk.face.head import Head
+    from scantalk.rig.rig import rig_basis
 
     verts, faces = face
     ops = compute_operators(verts, faces, k_eig=16)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from scantalk.geometry.normals import vertex_normals
-from scantalk.data.heads.base import Head
+from scantalk.face.head import Head
 from scantalk.errors import ScanTalkError
 
 

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from scantalk.data.heads.base import PARTS, FaceLandmarks, Head
 from scantalk.errors import ScanTalkError
+from scantalk.face.head import PARTS, FaceLandmarks, Head
 
 
 @dataclass(frozen=True)

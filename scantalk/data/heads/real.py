@@ -32,10 +32,10 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from scantalk.data.heads.base import FaceLandmarks, Head
-from scantalk.data.heads.slit import split_along, surface_path
 from scantalk.errors import DatasetError
+from scantalk.face.head import FaceLandmarks, Head
 from scantalk.geometry.cleaning import clean_arrays
+from scantalk.rig.slit import split_along, surface_path
 
 REAL_FACES: tuple[str, ...] = ("james", "mediapipe")
 HELD_OUT_FACE = "james"

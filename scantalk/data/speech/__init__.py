@@ -9,21 +9,21 @@
   for evaluation only. `decode_phones(samples)`: phones of any English speech, no transcript.
 """
 
+from scantalk.articulation.sphinx import align_phones, decode_phones
 from scantalk.data.speech.augment import augment, change_rate, pitch_shift, time_stretch
 from scantalk.data.speech.corpus import SpeechCorpus, build_speech_corpus, load_speech_corpus
 from scantalk.data.speech.engines import (
     HELD_OUT_VOICES,
     TRAIN_VOICES,
     VOICES,
-    SpeechToolError,
     available_voices,
     synthesize,
     synthesize_many,
 )
 from scantalk.data.speech.phones import PHONE_INDEX, PHONES, SILENCE, PhoneSegment, Utterance, phone_frames, to_arpabet
 from scantalk.data.speech.real import real_speech_set
-from scantalk.data.speech.sphinx import align_phones, decode_phones
 from scantalk.data.speech.text import sentences
+from scantalk.errors import SpeechToolError
 
 __all__ = [
     "HELD_OUT_VOICES",

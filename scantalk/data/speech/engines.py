@@ -19,7 +19,7 @@ from scipy.signal import resample_poly
 
 from scantalk.data.speech.augment import pitch_shift
 from scantalk.data.speech.phones import SAMPLE_RATE, Utterance, segments_from_ends
-from scantalk.errors import ScanTalkError
+from scantalk.errors import ScanTalkError, SpeechToolError  # SpeechToolError: still importable from here
 
 #: Every voice, as "<engine>:<name>". Speakers: slt is a US woman (in festival's HTS voice and
 #: flite's slt); kal, ked and rms are US men; awb is a Scottish man.
@@ -66,10 +66,6 @@ FESTIVAL_VOICE_ROOT = Path("/usr/share/festival/voices")
 
 #: Seconds one engine call may take before it is treated as hung.
 ENGINE_TIMEOUT_S = 120.0
-
-
-class SpeechToolError(ScanTalkError):
-    """A speech tool (festival, flite, pocketsphinx, its test data) that is not installed."""
 
 
 def _missing(what: str, packages: str) -> SpeechToolError:

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from scantalk.articulation.sphinx import align_phones
 from scantalk.atomic import atomic_write_text
-from scantalk.data.speech.engines import SpeechToolError
 from scantalk.data.speech.phones import SAMPLE_RATE, PhoneSegment, Utterance
+from scantalk.errors import SpeechToolError
 
 #: Where Debian's pocketsphinx-testdata puts its recordings.
 TESTDATA_DIR = Path("/usr/share/pocketsphinx/test/data")
@@ -128,8 +129,6 @@ def real_speech_set(out_dir: str | Path | None = None) -> list[Utterance]:
         samples = read_clip(clip)
         entry = cached.get(clip.path)
         if entry is None or entry.get("transcript") != clip.transcript or entry.get("num_samples") != len(samples):
-            from scantalk.data.speech.sphinx import align_phones
-
             phones = align_phones(samples, clip.transcript)
             entry = {
                 "transcript": clip.transcript,

@@ -117,7 +117,7 @@ def test_mouth_landmarks_sit_on_the_front_of_the_lips_even_on_a_mouth_open_at_re
 
 def test_stylised_shapes_go_beyond_the_adult_range_and_stay_heads():
     from scantalk.data.heads.procedural import STYLISED_RANGES, sample_shape, stylised_shape
-    from scantalk.data.heads.slit import mouth_slit
+    from scantalk.rig.slit import mouth_slit
 
     shapes = [stylised_shape(seed) for seed in range(40)]
     assert stylised_shape(7) == shapes[7]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scantalk.data.heads.base import Head
 from scantalk.data.heads.real import (
     HELD_OUT_FACE, REAL_FACES, IdentityWarp, deformed_identity, flipped_triangles, real_face, real_identities,
 )
 from scantalk.errors import DatasetError, ScanTalkError
+from scantalk.face.head import Head
 
 SURFACE_LANDMARKS = ("mouth_left", "mouth_right", "upper_lip", "lower_lip", "chin", "nose_tip")
 

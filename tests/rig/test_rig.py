@@ -7,10 +7,12 @@ import open3d as o3d
 import pytest
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
-from scantalk.data.heads import PARTS, RIG_INPUTS, lip_opening, procedural_head, region_masks, rig_basis, rig_displacement
-from scantalk.data.heads.rig import SEALED_JAW, sealed
+from scantalk.data.heads import procedural_head
 from scantalk.data.heads.meshing import cluster_vertices, decimate, point_cloud, punch_holes, subdivide
-from scantalk.data.heads.rig import RigError, lip_vertices
+from scantalk.face.head import PARTS
+from scantalk.rig.rig import (
+    RIG_INPUTS, SEALED_JAW, RigError, lip_opening, lip_vertices, region_masks, rig_basis, rig_displacement, sealed,
+)
 
 CHANNEL = {name: i for i, name in enumerate(ARTICULATION_CHANNELS)}
 

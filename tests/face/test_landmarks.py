@@ -13,10 +13,10 @@ from scantalk.articulation import ArticulationTrack
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.cli import main as scantalk_main
 from scantalk.data.heads.real import real_face
-from scantalk.data.heads.rig import rig_basis
 from scantalk.errors import FaceNotFoundError
+from scantalk.face.landmarks import LANDMARK_NAMES, LandmarksError, read_landmarks
 from scantalk.geometry import Mesh, save_mesh
-from scantalk.landmarks import LANDMARK_NAMES, LandmarksError, read_landmarks
+from scantalk.rig.rig import rig_basis
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_a_mouth_only_crop_is_refused_as_a_crop_whole_faces_and_face_crops_are_n
     """A lower-face crop animated at about half amplitude without a word (the finder squeezed a
     whole face into it): the surface must reach a brow's height above the eyes."""
     from scantalk.data.heads.meshing import crop_face
-    from scantalk.landmarks import implausible
+    from scantalk.face.landmarks import implausible
 
     james = real_face("james")
     assert implausible(james.landmarks, james.verts) == []

@@ -1,0 +1,96 @@
+"""Phones as speech engines and recognisers name them, mapped onto ARPAbet without stress plus "SIL".
+
+Festival (radio phone set), flite (cmu phone set) and pocketsphinx each name phones their own
+way; `to_arpabet` maps all of them onto the 39 ARPAbet phones and "SIL", so the articulation
+targets downstream need one table only. `PhoneSegment` is one phone with its time in the audio,
+as the phonetic front end (`scantalk.articulation.sphinx`) hears it and the speech corpora
+(`scantalk.data.speech`) carry it.
+"""
+
+from __future__ import annotations
+
+from scantalk.articulation.phones import SILENCE, Phone
+from scantalk.audio.io import SAMPLE_RATE  # the rate of every utterance, as the audio encoders expect
+
+__all__ = ["PHONES", "PHONE_INDEX", "SAMPLE_RATE", "SILENCE", "PhoneSegment", "merge_silences", "to_arpabet"]
+
+#: The 39 ARPAbet phones (no stress digits) and "SIL", in a fixed order (index = phone id).
+PHONES: tuple[str, ...] = (
+    "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH",
+    "IH", "IY", "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH", "UH",
+    "UW", "V", "W", "Y", "Z", "ZH", SILENCE,
+)  # fmt: skip
+
+PHONE_INDEX: dict[str, int] = {phone: index for index, phone in enumerate(PHONES)}
+
+# Engine phones that are not plain ARPAbet. Reduced and syllabic variants map onto the phone a
+# viewer sees on the lips: a schwa opens the mouth like AH, a flap closes it like T/D, a
+# syllabic "el"/"em"/"en" is articulated as the consonant.
+_ALIASES: dict[str, str] = {
+    "AX": "AH",  # schwa
+    "AXR": "ER",  # r-coloured schwa
+    "IX": "IH",  # reduced high vowel
+    "UX": "UW",  # fronted u
+    "DX": "T",  # flap (butter)
+    "NX": "N",  # nasal flap (winner)
+    "EL": "L",  # syllabic l (bottle)
+    "EM": "M",  # syllabic m
+    "EN": "N",  # syllabic n (button)
+    "HV": "HH",  # voiced h
+    "Q": "T",  # glottal stop, written in place of t
+    # Silence and non-speech, as each engine names them.
+    "PAU": SILENCE,  # festival and flite pauses
+    "H#": SILENCE,  # utterance boundary (TIMIT-style, some flite voices)
+    "BRK": SILENCE,  # flite phrase break
+    "BRTH": SILENCE,  # festival radio set: breath
+    "SIL": SILENCE,
+    "SP": SILENCE,
+    "<SIL>": SILENCE,
+    "+NSN+": SILENCE,  # pocketsphinx noise fillers
+    "+SPN+": SILENCE,
+    "+BREATH+": SILENCE,
+    "+COUGH+": SILENCE,
+    "+UM+": SILENCE,
+    "+UH+": SILENCE,
+    "+SMACK+": SILENCE,
+}
+
+PhoneSegment = Phone
+"""One phone and when it is heard: `phone` (an entry of `PHONES`), `start` and `end` in seconds
+from the start of the audio — the timed phone `scantalk.articulation` reads, under the name the
+speech data has always used."""
+
+
+def to_arpabet(name: str) -> str:
+    """Map one engine's phone name (festival radio, flite cmu, pocketsphinx) onto `PHONES`.
+
+    Args:
+        name: e.g. "pau", "ax", "AH1", "+NSN+".
+
+    Returns:
+        The ARPAbet phone or "SIL".
+
+    Raises:
+        KeyError: for a name no supported engine emits (a gap in this table, not a user error).
+    """
+    upper = name.strip().upper()
+    if upper[-1:].isdigit() and upper[:-1] in PHONE_INDEX:  # stress digit, e.g. "AH1"
+        upper = upper[:-1]
+    if upper in PHONE_INDEX:
+        return upper
+    if upper in _ALIASES:
+        return _ALIASES[upper]
+    if upper.startswith("+") and upper.endswith("+"):  # any other pocketsphinx filler
+        return SILENCE
+    raise KeyError(f"phone {name!r} has no ARPAbet mapping in scantalk.articulation.segments")
+
+
+def merge_silences(segments: list[PhoneSegment]) -> list[PhoneSegment]:
+    """Join consecutive "SIL" segments into one (e.g. flite's "pau" next to a phrase break)."""
+    merged: list[PhoneSegment] = []
+    for segment in segments:
+        if merged and segment.phone == SILENCE and merged[-1].phone == SILENCE:
+            merged[-1] = PhoneSegment(SILENCE, merged[-1].start, segment.end)
+        else:
+            merged.append(segment)
+    return merged

@@ -1,0 +1,181 @@
+"""Phone timing of real speech with pocketsphinx (offline, BSD): forced alignment and decoding.
+
+`align_phones` places a known transcript's phones in the audio (the reference for real
+recordings); `decode_phones` finds phones without a transcript (words heard with pocketsphinx's
+English language model, then aligned; or its phone loop): a phonetic front end for any English
+speech. Both use the US English acoustic
+model and CMU dictionary bundled with the pocketsphinx 5.1.1 wheel; pocketsphinx reports time in
+10 ms frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from scantalk.articulation.segments import SAMPLE_RATE, PhoneSegment, merge_silences, to_arpabet
+from scantalk.errors import AudioError, SpeechToolError
+
+#: Seconds per pocketsphinx frame (its default frame rate is 100 Hz).
+FRAME_S = 0.01
+
+
+def _pocketsphinx():
+    try:
+        import pocketsphinx
+    except ImportError as error:
+        raise SpeechToolError(
+            "pocketsphinx is not installed; install it with `pip install pocketsphinx==5.1.1` "
+            "(it bundles the English model and dictionary)."
+        ) from error
+    return pocketsphinx
+
+
+def _model_dir() -> Path:
+    return Path(_pocketsphinx().get_model_path()) / "en-us"
+
+
+def _decoder(kind: str):
+    """A fresh decoder of `kind` ("align", "phones" or "words") for one utterance.
+
+    Not reused: a decoder carries state from one utterance to the next (its cepstral mean and
+    more; resetting the mean alone is not enough), so reusing one made the same audio decode
+    differently depending on what came before. Building one takes ~0.1 s.
+    """
+    pocketsphinx = _pocketsphinx()
+    model = _model_dir()
+    if kind == "phones":
+        return pocketsphinx.Decoder(
+            hmm=str(model / "en-us"), allphone=str(model / "en-us-phone.lm.bin"), lm=None,
+            samprate=SAMPLE_RATE, loglevel="FATAL", beam=1e-20, pbeam=1e-20, lw=2.0,
+        )  # fmt: skip
+    if kind == "words":
+        return pocketsphinx.Decoder(hmm=str(model / "en-us"), lm=str(model / "en-us.lm.bin"),
+                                    dict=str(model / "cmudict-en-us.dict"), samprate=SAMPLE_RATE, loglevel="FATAL")
+    return pocketsphinx.Decoder(hmm=str(model / "en-us"), dict=str(model / "cmudict-en-us.dict"), samprate=SAMPLE_RATE, loglevel="FATAL")
+
+
+def _pcm16(samples: np.ndarray, sample_rate: int) -> bytes:
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 1 or len(samples) == 0:
+        raise AudioError(f"speech for pocketsphinx must be a non-empty (N,) array, got shape {samples.shape}.")
+    if sample_rate != SAMPLE_RATE:
+        raise AudioError(f"pocketsphinx's model is for 16 kHz audio, got {sample_rate} Hz; resample first (scantalk.audio.prepare_audio).")
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def _tile(segments: list[PhoneSegment], duration: float) -> list[PhoneSegment]:
+    """Make segments cover [0, duration] without gaps: gaps and the tail become "SIL"."""
+    tiled: list[PhoneSegment] = []
+    cursor = 0.0
+    for segment in segments:
+        start, end = max(segment.start, cursor), min(segment.end, duration)
+        if end <= start + 1e-9:
+            continue
+        if start > cursor + 1e-9:
+            tiled.append(PhoneSegment("SIL", cursor, start))
+        tiled.append(PhoneSegment(segment.phone, start, end))
+        cursor = end
+    if duration > cursor + 1e-9:
+        tiled.append(PhoneSegment("SIL", cursor, duration))
+    return merge_silences(tiled)
+
+
+def align_phones(samples: np.ndarray, transcript: str, sample_rate: int = SAMPLE_RATE) -> list[PhoneSegment]:
+    """Force-align `transcript` to the audio at the phone level.
+
+    Args:
+        samples: (N,) float mono speech at 16 kHz.
+        transcript: the words said, lowercase English; words missing from the CMU dictionary fail.
+        sample_rate: Hz (16000).
+
+    Returns:
+        Phones tiling [0, N / 16000] s (pauses and optional silences as "SIL").
+
+    Raises:
+        SpeechToolError: pocketsphinx is not installed, or no alignment was found.
+    """
+    decoder = _decoder("align")
+    data = _pcm16(samples, sample_rate)
+    words = " ".join(transcript.lower().replace("<s>", " ").replace("</s>", " ").split())
+    try:
+        decoder.set_align_text(words)
+    except RuntimeError as error:
+        raise SpeechToolError(f"pocketsphinx cannot align {words!r}: a word is missing from its dictionary.") from error
+    # First pass finds the word sequence with optional silences; the second aligns its phones.
+    try:
+        decoder.start_utt()
+        decoder.process_raw(data, full_utt=True)
+        decoder.end_utt()
+        decoder.set_alignment()
+        decoder.start_utt()
+        decoder.process_raw(data, full_utt=True)
+        decoder.end_utt()
+        alignment = decoder.get_alignment()
+    except RuntimeError:
+        alignment = None
+    if alignment is None:
+        raise SpeechToolError(f"pocketsphinx found no alignment of {words!r} in this audio (does the transcript match it?).")
+    segments = []
+    for word in alignment:
+        for phone in word:
+            start = phone.start * FRAME_S
+            segments.append(PhoneSegment(to_arpabet(phone.name), start, start + phone.duration * FRAME_S))
+    return _tile(segments, len(samples) / sample_rate)
+
+
+#: How `decode_phones` hears phones: "words" recognises words with pocketsphinx's English language
+#: model and force-aligns them (phones from real words: p/b/m found on 91 % of the real test
+#: recordings' bilabials, 93 % of the closures it makes on one, at about 0.4 s of compute per
+#: second of audio); "phones" decodes a phone loop (74 % and 70 %, 0.05 s per second).
+DECODE_METHODS: tuple[str, ...] = ("words", "phones")
+
+
+def decode_phones(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, method: str = "words") -> list[PhoneSegment]:
+    """Phones heard in any English speech, without a transcript.
+
+    Args:
+        samples: (N,) float mono speech at 16 kHz.
+        sample_rate: Hz (16000).
+        method: one of `DECODE_METHODS`; "words" falls back to "phones" when it hears no word or
+            cannot align what it heard.
+
+    Returns:
+        Phones tiling [0, N / 16000] s; fillers and noise as "SIL".
+
+    Raises:
+        SpeechToolError: pocketsphinx is not installed, or `method` is unknown.
+    """
+    if method not in DECODE_METHODS:
+        raise SpeechToolError(f"unknown phone decoding method {method!r}; use one of {', '.join(DECODE_METHODS)}")
+    data = _pcm16(samples, sample_rate)
+    if method == "words":
+        words = _decode_words(data)
+        if words:
+            try:
+                return align_phones(samples, words, sample_rate)
+            except SpeechToolError:
+                pass  # what it heard does not align: the phone loop still hears something
+    decoder = _decoder("phones")
+    decoder.start_utt()
+    decoder.process_raw(data, full_utt=True)
+    decoder.end_utt()
+    segments = []
+    for segment in decoder.seg():
+        segments.append(PhoneSegment(to_arpabet(segment.word), segment.start_frame * FRAME_S, (segment.end_frame + 1) * FRAME_S))
+    return _tile(segments, len(samples) / sample_rate)
+
+
+def _decode_words(data: bytes) -> str:
+    """The words pocketsphinx's English language model hears in 16-bit 16 kHz audio ("" for none),
+    fillers dropped and alternative pronunciations ("word(2)") named by their word."""
+    decoder = _decoder("words")
+    decoder.start_utt()
+    decoder.process_raw(data, full_utt=True)
+    decoder.end_utt()
+    hypothesis = decoder.hyp()
+    if hypothesis is None:
+        return ""
+    words = [word.split("(")[0] for word in hypothesis.hypstr.split()]
+    return " ".join(word for word in words if word and not word.startswith(("<", "[")))

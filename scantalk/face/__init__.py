@@ -1,0 +1,28 @@
+"""What a face is and how it is read: the head record, its landmarks, which way it looks.
+
+Inference and the training data both build on these; nothing here imports training code.
+
+- `Head`, `FaceLandmarks`, `PARTS`, `eyeball_parts` (`scantalk.face.head`): a neutral surface
+  in FLAME's frame with the ten landmarks a rig is placed from.
+- `LANDMARK_NAMES`, `read_landmarks`, `LandmarksError` (`scantalk.face.landmarks`): the
+  `landmarks.json` a user reads and corrects.
+- `find_orientation`, `Orientation`, `OrientationError` (`scantalk.face.orientation`): which way
+  a stored face looks, from its geometry alone.
+"""
+
+from scantalk.face.head import PARTS, FaceLandmarks, Head, eyeball_parts
+from scantalk.face.landmarks import LANDMARK_NAMES, LandmarksError, read_landmarks
+from scantalk.face.orientation import Orientation, OrientationError, find_orientation
+
+__all__ = [
+    "LANDMARK_NAMES",
+    "PARTS",
+    "FaceLandmarks",
+    "Head",
+    "LandmarksError",
+    "Orientation",
+    "OrientationError",
+    "eyeball_parts",
+    "find_orientation",
+    "read_landmarks",
+]

@@ -1,0 +1,40 @@
+"""The rig placed from a face's landmarks: articulation (T, 5) → per-vertex motion (T, V, 3).
+
+Inference and the training data both drive faces with it; nothing here imports training code.
+
+- `rig_basis`, `rig_displacement`, `rig_inputs`, `RIG_INPUTS`, `face_frame`, `FaceFrame`,
+  `head_slit`, `sealed`, `lip_opening`, `lip_vertices`, `region_masks`, `RigError`
+  (`scantalk.rig.rig`): the motion basis and the face frame every weight is read in.
+- `mouth_slit`, `MouthSlit`, `mouth_on_slit`, `cut_slit` (`scantalk.rig.slit`): which vertices
+  belong to which lip, read from the surface, and fused lips opened along the lip line.
+- `visible_aperture`, `MouthProbe` (`scantalk.rig.aperture`): how far apart the lips look to a
+  viewer in front of the face, (T,) metres.
+"""
+
+from scantalk.rig.aperture import MouthProbe, visible_aperture
+from scantalk.rig.rig import (
+    RIG_INPUTS, FaceFrame, RigError, face_frame, head_slit, lip_opening, lip_vertices, region_masks, rig_basis,
+    rig_displacement, rig_inputs, sealed,
+)
+from scantalk.rig.slit import MouthSlit, cut_slit, mouth_on_slit, mouth_slit
+
+__all__ = [
+    "RIG_INPUTS",
+    "FaceFrame",
+    "MouthProbe",
+    "MouthSlit",
+    "RigError",
+    "cut_slit",
+    "face_frame",
+    "head_slit",
+    "lip_opening",
+    "lip_vertices",
+    "mouth_on_slit",
+    "mouth_slit",
+    "region_masks",
+    "rig_basis",
+    "rig_displacement",
+    "rig_inputs",
+    "sealed",
+    "visible_aperture",
+]

@@ -1,0 +1,173 @@
+"""Dependencies point one way: inference code never imports the training data, training or the CLI,
+the core never imports the optional `emotion` package, and scantalk's packages import each other
+without a cycle. Old module paths still work, with a warning, and nothing here uses them.
+
+Imports are read from the source, those inside functions too: a local import that hides a cycle is
+still a cycle. The modules left at old paths (`SHIMS`) are exempt from the layering rules.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Old module path → where the module lives now (see `scantalk.deprecation`).
+SHIMS = {
+    "scantalk.data.heads.base": "scantalk.face.head",
+    "scantalk.data.heads.rig": "scantalk.rig.rig",
+    "scantalk.data.heads.slit": "scantalk.rig.slit",
+    "scantalk.data.speech.sphinx": "scantalk.articulation.sphinx",
+    "scantalk.landmarks": "scantalk.face.landmarks",
+    "scantalk.orientation": "scantalk.face.orientation",
+    "scantalk.aperture": "scantalk.rig.aperture",
+}
+
+#: What runs when a face is animated: none of it may import `TRAINING_SIDE`.
+INFERENCE = (
+    "scantalk.face", "scantalk.rig", "scantalk.articulation", "scantalk.model", "scantalk.life", "scantalk.render",
+    "scantalk.export", "scantalk.geometry", "scantalk.nn", "scantalk.audio", "scantalk.animator",
+    "scantalk.animation", "scantalk.frames", "scantalk.alignment",
+)
+TRAINING_SIDE = ("scantalk.data", "scantalk.training", "scantalk.commands", "emotion")
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in packages)
+
+
+def _modules(*packages: str) -> dict[str, Path]:
+    """Dotted name → file of every module below the repository folders `packages`."""
+    found = {}
+    for package in packages:
+        for path in sorted((REPO / package).rglob("*.py")):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+PROJECT = _modules("scantalk", "emotion")
+SCANTALK = {name: path for name, path in PROJECT.items() if name.startswith("scantalk") and name not in SHIMS}
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every import in the file; `from a import b` names `a`, and `a.b` too when
+    that is a module of the project (`from scantalk.data.heads import rig`)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names
+                      if f"{node.module}.{alias.name}" in PROJECT]
+    return found
+
+
+def _where(path: Path, line: int) -> str:
+    return f"{path.relative_to(REPO)}:{line}"
+
+
+def _parents(module: str) -> list[str]:
+    """The module and the packages whose `__init__` importing it runs: `a.b.c` → `a`, `a.b`, `a.b.c`."""
+    parts = module.split(".")
+    return [".".join(parts[:end]) for end in range(1, len(parts) + 1)]
+
+
+def _package(module: str) -> str:
+    """The node of the package graph: `scantalk.<subpackage>`, or a top-level module itself."""
+    return ".".join(module.split(".")[:2])
+
+
+def _cycles(edges: dict[tuple[str, str], list[str]]) -> list[set[str]]:
+    """The strongly connected groups of more than one package (Tarjan)."""
+    following = defaultdict(set)
+    for source, target in edges:
+        following[source].add(target)
+    order, low, stack, groups = {}, {}, [], []
+
+    def visit(node: str) -> None:
+        order[node] = low[node] = len(order)
+        stack.append(node)
+        for other in following[node]:
+            if other not in order:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], order[other])
+        if low[node] == order[node]:
+            group = set()
+            while not group or node not in group:
+                group.add(stack.pop())
+            if len(group) > 1:
+                groups.append(group)
+
+    for node in sorted(following):
+        if node not in order:
+            visit(node)
+    return groups
+
+
+def test_inference_code_imports_no_training_data_training_code_cli_or_emotion() -> None:
+    """Nor does anything it imports, however many imports away."""
+    chains = {name: name for name in SCANTALK if _within(name, INFERENCE)}
+    todo = list(chains)
+    offences = []
+    while todo:
+        name = todo.pop()
+        for line, imported in _imports(PROJECT[name]):
+            for module in _parents(imported):
+                if module not in PROJECT or module in chains or module in SHIMS:
+                    continue
+                chains[module] = f"{chains[name]} -> {module}"
+                if _within(module, TRAINING_SIDE):  # one offence per way in is enough
+                    offences.append(f"{chains[module]} ({_where(PROJECT[name], line)} imports {imported})")
+                else:
+                    todo.append(module)
+    assert offences == [], "inference code reaches training-side code:\n" + "\n".join(sorted(offences))
+
+
+def test_no_module_of_the_core_imports_the_emotion_package() -> None:
+    offences = [f"{_where(path, line)} imports {imported}"
+                for path in SCANTALK.values() for line, imported in _imports(path) if _within(imported, ("emotion",))]
+    assert offences == [], "scantalk must not depend on its optional emotion package:\n" + "\n".join(offences)
+
+
+def test_scantalks_packages_import_each_other_without_a_cycle() -> None:
+    edges = defaultdict(list)
+    for name, path in SCANTALK.items():
+        for line, imported in _imports(path):
+            if _within(imported, ("scantalk",)) and _package(imported) != _package(name):
+                edges[_package(name), _package(imported)].append(f"{_where(path, line)} imports {imported}")
+    cycles = []
+    for group in _cycles(edges):
+        cycles.append(" ⇄ ".join(sorted(group)) + ", through:")
+        cycles += [f"  {source} -> {target}: " + "; ".join(where)
+                   for (source, target), where in sorted(edges.items()) if {source, target} <= group]
+    assert cycles == [], "packages that import each other:\n" + "\n".join(cycles)
+
+
+def test_nothing_in_the_project_imports_an_old_module_path() -> None:
+    modules = _modules("scantalk", "emotion", "experiments", "tests")
+    offences = [f"{_where(path, line)} imports {imported} (now {SHIMS[imported]})"
+                for name, path in modules.items() if name not in SHIMS and path != Path(__file__).resolve()
+                for line, imported in _imports(path) if imported in SHIMS]
+    assert offences == [], "\n".join(offences)
+
+
+@pytest.mark.parametrize("old", sorted(SHIMS))
+def test_an_old_module_path_warns_and_gives_the_new_modules_objects(old: str) -> None:
+    new = importlib.import_module(SHIMS[old])
+    sys.modules.pop(old, None)  # imported afresh, so its warning is raised here
+    with pytest.warns(DeprecationWarning, match=f"{old} moved to {SHIMS[old]}"):
+        moved = importlib.import_module(old)
+    names = [name for name in vars(new) if not name.startswith("__")]
+    assert names and all(getattr(moved, name) is getattr(new, name) for name in names)
+    with pytest.raises(AttributeError, match=f"moved to '{SHIMS[old]}'"):
+        moved.no_such_name  # noqa: B018
