@@ -29,8 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from scantalk.errors import ScanTalkError
+from scantalk.face.frame import FaceFrame, face_frame
 from scantalk.face.head import PARTS, Head
-from scantalk.rig.rig import CHIN_DROP, FaceFrame, _regions, face_frame, rest_lip_gap, rig_basis
+from scantalk.rig.rig import CHIN_DROP, _regions, rest_lip_gap, rig_basis
 
 
 class ActionUnitError(ScanTalkError):

@@ -18,12 +18,13 @@ as such, and `cut_slit` can open them along the lip line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from scantalk.face.frame import FaceFrame, face_frame
 from scantalk.face.head import FaceLandmarks, Head
 from scantalk.geometry.topology import boundary_edges
 
@@ -87,19 +88,17 @@ def _seed(points: np.ndarray, target: np.ndarray, allowed: np.ndarray) -> int:
     return int(index[np.argmin(np.linalg.norm(points[index] - target, axis=1))])
 
 
-def mouth_slit(head: Head, frame=None) -> MouthSlit:
+def mouth_slit(head: Head, frame: FaceFrame | None = None) -> MouthSlit:
     """The mouth slit of `head`, found from its surface around its landmarks.
 
     Args:
         head: a neutral face with landmarks (mouth corners, lip midlines, chin, nose tip); a mesh
             or a point cloud.
-        frame: its `FaceFrame` (`scantalk.rig.rig.face_frame`), computed when None.
+        frame: its `FaceFrame` (`scantalk.face.frame.face_frame`), computed when None.
 
     Returns:
         The `MouthSlit`; `side` has one entry per vertex of `head`.
     """
-    from scantalk.rig.rig import face_frame  # the frame is the rig's; the rig imports this module
-
     frame = frame or face_frame(head)
     lm = head.landmarks
     count = head.num_vertices
@@ -433,8 +432,6 @@ def cut_slit(verts: np.ndarray, faces: np.ndarray, landmarks) -> tuple[np.ndarra
         moved `CUT_GAP` apart at the middle (tapering to the corners), so loading the mesh again
         does not merge them back into one vertex. Lips that are already apart come back unchanged.
     """
-    from scantalk.rig.rig import face_frame
-
     verts, faces = np.asarray(verts, dtype=np.float64), np.asarray(faces, dtype=np.int64)
     head = Head(verts, faces, landmarks, "cut")
     frame = face_frame(head)
@@ -465,10 +462,6 @@ CORNER_SNAP = 0.005
 
 def _corners_on_rim(head: Head, slit: MouthSlit) -> Head:
     """`head` with each mouth corner that is far from an end of the slit (`MouthSlit.corners`) moved there."""
-    from dataclasses import replace
-
-    from scantalk.rig.rig import face_frame
-
     points = head.landmarks.as_array()
     ends = slit.corners[::-1]  # (left, right), the landmarks' order
     far = np.linalg.norm(points[:2] - ends, axis=1) >= CORNER_SNAP * face_frame(head).scale
@@ -548,10 +541,6 @@ def _lips_beside_slit(head: Head, slit: MouthSlit) -> Head:
     at the wrong place, and lip landmarks at inconsistent depths pitch the face's up axis (read
     from them), so the lips travel askew and never meet; the slit's edges, read from the surface,
     say on which side each lip is, and the surface where its front is."""
-    from dataclasses import replace
-
-    from scantalk.rig.rig import face_frame
-
     if not len(slit.upper_edge) or not len(slit.lower_edge):
         return head
     # The face's axes are read from the lip landmarks themselves, so moving them turns the axes:
@@ -600,10 +589,6 @@ def _chin_on_front(head: Head) -> Head:
     """`head` with a chin landmark that stands well above the chin's most forward point
     (`CHIN_ABOVE_FRONT`) moved there: the face's front followed down the lips' midline from the
     lower lip, past the groove below it, to the highest point of the chin's bulge."""
-    from dataclasses import replace
-
-    from scantalk.rig.rig import face_frame
-
     frame = face_frame(head)
     points = head.landmarks.as_array()
     local, verts_local = frame.local(points), frame.local(head.verts)
@@ -645,10 +630,6 @@ def mouth_on_slit(head: Head, slit: MouthSlit | None = None) -> tuple[Head, floa
     Returns:
         (the head, possibly with moved landmarks; the shift applied in metres, 0 for none).
     """
-    from dataclasses import replace
-
-    from scantalk.rig.rig import face_frame
-
     slit = slit or (mouth_slit(head) if head.faces is not None else None)
     if slit is not None and slit.kind == "open":
         if slit.corners is not None:
