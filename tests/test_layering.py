@@ -175,6 +175,23 @@ def test_the_face_and_rig_modules_import_each_other_without_a_cycle() -> None:
     assert cycles == [], "modules that import each other:\n" + "\n".join(cycles)
 
 
+def test_the_emotion_package_imports_no_private_name_of_scantalk() -> None:
+    """What `emotion` needs from the core is public API (`face_regions`, not `_regions`), so the
+    core may change its private parts freely."""
+    offences = []
+    for path in _modules("emotion").values():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and _within(node.module, ("scantalk",)):
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names if _within(alias.name, ("scantalk",))]
+            else:
+                continue
+            offences += [f"{_where(path, node.lineno)} imports {name}" for name in names
+                         if any(part.startswith("_") and not part.endswith("__") for part in name.split("."))]
+    assert offences == [], "emotion imports private names of scantalk:\n" + "\n".join(offences)
+
+
 def test_nothing_in_the_project_imports_an_old_module_path() -> None:
     modules = _modules("scantalk", "emotion", "experiments", "tests")
     offences = [f"{_where(path, line)} imports {imported} (now {SHIMS[imported]})"

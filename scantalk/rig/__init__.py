@@ -3,7 +3,8 @@
 Inference and the training data both drive faces with it; nothing here imports training code.
 
 - `rig_basis`, `rig_displacement`, `rig_inputs`, `RIG_INPUTS`, `head_slit`, `sealed`,
-  `lip_opening`, `lip_vertices`, `region_masks`, `RigError` (`scantalk.rig.rig`): the motion basis.
+  `lip_opening`, `lip_vertices`, `region_masks`, `face_regions`, `FaceRegions`, `RigError`
+  (`scantalk.rig.rig`): the motion basis and the smooth regions of the face it moves.
 - `face_frame`, `FaceFrame`: the face frame every weight is read in; they live in
   `scantalk.face.frame` and are re-exported here for code that found them in the rig.
 - `mouth_slit`, `MouthSlit`, `mouth_on_slit`, `cut_slit` (`scantalk.rig.slit`): which vertices
@@ -15,19 +16,21 @@ Inference and the training data both drive faces with it; nothing here imports t
 from scantalk.face.frame import FaceFrame, face_frame
 from scantalk.rig.aperture import MouthProbe, visible_aperture
 from scantalk.rig.rig import (
-    RIG_INPUTS, RigError, head_slit, lip_opening, lip_vertices, region_masks, rig_basis, rig_displacement, rig_inputs,
-    sealed,
+    RIG_INPUTS, FaceRegions, RigError, face_regions, head_slit, lip_opening, lip_vertices, region_masks, rig_basis,
+    rig_displacement, rig_inputs, sealed,
 )
 from scantalk.rig.slit import MouthSlit, cut_slit, mouth_on_slit, mouth_slit
 
 __all__ = [
     "RIG_INPUTS",
     "FaceFrame",
+    "FaceRegions",
     "MouthProbe",
     "MouthSlit",
     "RigError",
     "cut_slit",
     "face_frame",
+    "face_regions",
     "head_slit",
     "lip_opening",
     "lip_vertices",
