@@ -33,7 +33,7 @@ SHIMS = {
 INFERENCE = (
     "scantalk.face", "scantalk.rig", "scantalk.articulation", "scantalk.model", "scantalk.life", "scantalk.render",
     "scantalk.export", "scantalk.geometry", "scantalk.nn", "scantalk.audio", "scantalk.animator",
-    "scantalk.animation", "scantalk.frames", "scantalk.alignment",
+    "scantalk.animation", "scantalk.frames", "scantalk.alignment", "scantalk.commands.demo",
 )
 TRAINING_SIDE = ("scantalk.data", "scantalk.training", "scantalk.commands", "emotion")
 
