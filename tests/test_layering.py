@@ -29,11 +29,13 @@ SHIMS = {
     "scantalk.aperture": "scantalk.rig.aperture",
 }
 
-#: What runs when a face is animated: none of it may import `TRAINING_SIDE`.
+#: What runs when a face is animated: none of it may import `TRAINING_SIDE`. The commands that
+#: animate, render or read a face are held to it too; evaluate and synth read datasets.
 INFERENCE = (
     "scantalk.face", "scantalk.rig", "scantalk.articulation", "scantalk.model", "scantalk.life", "scantalk.render",
     "scantalk.export", "scantalk.geometry", "scantalk.nn", "scantalk.audio", "scantalk.animator",
-    "scantalk.animation", "scantalk.frames", "scantalk.alignment", "scantalk.commands.demo",
+    "scantalk.animation", "scantalk.frames", "scantalk.alignment", "scantalk.commands.animate",
+    "scantalk.commands.demo", "scantalk.commands.landmarks", "scantalk.commands.render",
 )
 TRAINING_SIDE = ("scantalk.data", "scantalk.training", "scantalk.commands", "emotion")
 
