@@ -29,8 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from scantalk.errors import ScanTalkError
+from scantalk.face.frame import FaceFrame, face_frame
 from scantalk.face.head import PARTS, Head
-from scantalk.rig.rig import CHIN_DROP, FaceFrame, _regions, face_frame, rest_lip_gap, rig_basis
+from scantalk.rig.rig import CHIN_DROP, face_regions, rest_lip_gap, rig_basis
 
 
 class ActionUnitError(ScanTalkError):
@@ -187,7 +188,7 @@ def _lower_face_units(head: Head, frame: FaceFrame, f: _Face) -> tuple[dict[str,
     lm = frame.local(head.landmarks.as_array())
     # The rig's mouth regions: `below` is sharp across the slit only, so lip units separate the
     # lips exactly where the speech motion does.
-    r = _regions(head, frame, head.verts)
+    r = face_regions(head, frame, head.verts)
     hw = r.half_width
     lip_front = 0.5 * (lm[2, 2] + lm[3, 2])
     mouth_y = 0.5 * (lm[2, 1] + lm[3, 1])

@@ -26,8 +26,8 @@ from emotion.action_units import action_unit_basis, expression_displacement
 from emotion.emotions import EMOTIONS, expression_weights
 from scantalk.emotions import INTENSITY_LEVELS, emotion_index
 from scantalk.errors import ScanTalkError
+from scantalk.face.frame import face_frame
 from scantalk.face.head import Head
-from scantalk.rig.rig import face_frame
 
 
 class RecognitionError(ScanTalkError):

@@ -52,10 +52,10 @@ def main(argv: list[str] | None = None) -> dict:
     from scantalk import Animator, metrics
     from scantalk.atomic import atomic_write_text
     from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.heads.real import real_face
     from scantalk.data.speech import real_speech_set
     from scantalk.emotions import EMOTIONS
     from scantalk.expression import speech_owned_lips
+    from scantalk.face.samples import real_face
     from scantalk.geometry import compute_operators
     from scantalk.rig.rig import region_masks, rig_basis
 

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     from scantalk import Animator
     from scantalk.atomic import atomic_write_text
     from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.heads.real import real_face
+    from scantalk.face.samples import real_face
     from scantalk.rig.rig import region_masks
     from scantalk.data.speech import real_speech_set
     from scantalk.emotions import EMOTIONS

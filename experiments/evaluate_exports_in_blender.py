@@ -85,10 +85,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from scantalk import Animator
     from scantalk.atomic import atomic_write_text
-    from scantalk.data.heads.real import real_face
     from scantalk.data.speech.real import real_speech_set
     from scantalk.export import export_gltf
     from scantalk.export.usd import export_usd
+    from scantalk.face.samples import real_face
 
     clock = time.perf_counter()
     head = real_face("james")

@@ -38,7 +38,7 @@ from emotion.recognition import confusion_matrix, default_classifier, recognise 
 from scantalk.atomic import atomic_write_text  # noqa: E402
 from scantalk.data.heads import meshing  # noqa: E402
 from scantalk.data.heads.procedural import procedural_head  # noqa: E402
-from scantalk.data.heads.real import real_face  # noqa: E402
+from scantalk.face.samples import real_face  # noqa: E402
 from scantalk.rig.rig import rig_displacement  # noqa: E402
 
 LEVELS = ("low", "mid", "high")

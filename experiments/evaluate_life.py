@@ -66,8 +66,9 @@ class TestHead:
 def build_heads(quick: bool) -> list[TestHead]:
     from scantalk.alignment import axes_rotation
     from scantalk.data.heads.procedural import procedural_head, sample_shape, stylised_shape
-    from scantalk.data.heads.real import deformed_identity, real_face
+    from scantalk.data.heads.real import deformed_identity
     from scantalk.face.head import Head
+    from scantalk.face.samples import real_face
 
     plain = procedural_head(900041)
     james, mediapipe = real_face("james"), real_face("mediapipe")

@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> dict:
     from emotion.emotions import emotion_combination
     from scantalk.atomic import atomic_write_text
     from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.heads.real import real_face
     from scantalk.emotions import EMOTIONS
     from scantalk.expression import speech_owned_lips
+    from scantalk.face.samples import real_face
     from scantalk.rig.rig import rig_basis
 
     started = time.perf_counter()

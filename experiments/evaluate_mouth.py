@@ -81,7 +81,8 @@ def _rotation(up: str, forward: str, tilt_degrees: float = 0.0) -> np.ndarray:
 def build_heads(quick: bool) -> list[TestHead]:
     from scantalk.data.heads.meshing import crop_face
     from scantalk.data.heads.procedural import HeadShape, procedural_head, sample_shape
-    from scantalk.data.heads.real import deformed_identity, real_face
+    from scantalk.data.heads.real import deformed_identity
+    from scantalk.face.samples import real_face
 
     identity = np.eye(3)
     mean = HeadShape()

@@ -64,7 +64,7 @@ def evaluation_heads(resolution: float) -> list:
 
     from scantalk.data.heads import procedural as P
     from scantalk.data.heads.meshing import crop_face, point_cloud
-    from scantalk.data.heads.real import real_face
+    from scantalk.face.samples import real_face
 
     heads = [P.procedural_head(seed, resolution) for seed in range(900000, 900005)]
     heads += [real_face("james"), real_face("mediapipe")]

@@ -220,7 +220,7 @@ def meshing_figures(animate, head, utterance, variants) -> dict:
 def load_heads(names: list[str], resolution: float) -> list:
     """Heads by name: "james" (the held-out real scan) or "procedural:SEED" (SEED >= 900000)."""
     from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.heads.real import real_face
+    from scantalk.face.samples import real_face
 
     heads = []
     for name in names:

@@ -88,8 +88,8 @@ def _collinear(folder: Path) -> None:
 
 def _mouth_only(folder: Path) -> None:
     """james's mouth and what lies 35 mm around it, as a user might crop a scan."""
-    from scantalk.data.heads.real import real_face
     from scantalk.data.synth import write_ply
+    from scantalk.face.samples import real_face
 
     head = real_face("james")
     keep = np.linalg.norm(head.verts - head.landmarks.mouth_centre, axis=1) < 0.035
@@ -196,9 +196,9 @@ def make_inputs(folder: Path) -> Path:
     """The user's files: a real face (also stored z-up in millimetres) and a real recording."""
     import soundfile as sf
 
-    from scantalk.data.heads.real import real_face
     from scantalk.data.speech.real import real_speech_set
     from scantalk.data.synth import write_ply
+    from scantalk.face.samples import real_face
 
     head = real_face("james")
     write_ply(folder / "face.ply", head.verts, head.faces)

@@ -41,7 +41,8 @@ def test_heads(procedural: int, identities: int) -> dict[str, list]:
     """The held-out heads of each split: as made, and remeshed unlike any training head."""
     from scantalk.data.heads.meshing import cluster_vertices, subdivide
     from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.heads.real import real_face, real_identities
+    from scantalk.data.heads.real import real_identities
+    from scantalk.face.samples import real_face
 
     made = [procedural_head(2100 + index, resolution=0.007) for index in range(procedural)]
     faces = real_identities(identities, seed=2100, strengths=(0.5, 2.0)) + [real_face("james")]

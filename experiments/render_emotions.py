@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> Path:
 
     from scantalk import Animator
     from scantalk.atomic import atomic_path
-    from scantalk.data.heads.real import real_face
     from scantalk.emotions import EMOTIONS
+    from scantalk.face.samples import real_face
     from scantalk.render import Camera, FrameRenderer
 
     animator = Animator.from_checkpoint(cache_dir=False)

@@ -54,3 +54,7 @@ class SpeechToolError(ScanTalkError):
 
 class FaceNotFoundError(ScanTalkError):
     """The face could not be found on a mesh (its landmarks would animate the wrong place)."""
+
+
+class RigError(ScanTalkError):
+    """An articulation track or a head the rig cannot use (landmarks that place no face frame)."""

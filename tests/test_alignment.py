@@ -73,7 +73,7 @@ def test_nose_anchor_places_a_face_crop_where_its_full_head_goes():
     anchor (a model that reads positions sees the mouth where it learned it); the bounding box
     centre moves the crop by centimetres."""
     from scantalk.alignment import aligned_template
-    from scantalk.data.heads.real import real_face
+    from scantalk.face.samples import real_face
 
     head = real_face("mediapipe")
     full = np.concatenate([head.verts, head.verts * [1.0, 1.0, -1.0] - [0.0, 0.0, 0.02]])  # a back of the head

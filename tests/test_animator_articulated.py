@@ -15,8 +15,8 @@ from scantalk import Animator
 from scantalk.articulation import ArticulationTrack
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.checkpoint import save_model
-from scantalk.data.heads.real import real_face
 from scantalk.errors import ScanTalkError
+from scantalk.face.samples import real_face
 from scantalk.frames import FrameStore
 from scantalk.model import ScanTalk
 from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker

@@ -2,8 +2,10 @@
 the core never imports the optional `emotion` package, and scantalk's packages import each other
 without a cycle. Old module paths still work, with a warning, and nothing here uses them.
 
-Imports are read from the source, those inside functions too: a local import that hides a cycle is
-still a cycle. The modules left at old paths (`SHIMS`) are exempt from the layering rules.
+Inside `scantalk.face` and `scantalk.rig` modules import each other without a cycle too, module by
+module, and `emotion` uses only public names of the core. Imports are read from the source, those
+inside functions too: a local import that hides a cycle is still a cycle. The modules left at old
+paths (`SHIMS`) are exempt from the layering rules.
 """
 
 from __future__ import annotations
@@ -29,13 +31,18 @@ SHIMS = {
     "scantalk.aperture": "scantalk.rig.aperture",
 }
 
-#: What runs when a face is animated: none of it may import `TRAINING_SIDE`.
+#: What runs when a face is animated: none of it may import `TRAINING_SIDE`. The commands that
+#: animate, render or read a face are held to it too; evaluate and synth read datasets.
 INFERENCE = (
     "scantalk.face", "scantalk.rig", "scantalk.articulation", "scantalk.model", "scantalk.life", "scantalk.render",
     "scantalk.export", "scantalk.geometry", "scantalk.nn", "scantalk.audio", "scantalk.animator",
-    "scantalk.animation", "scantalk.frames", "scantalk.alignment",
+    "scantalk.animation", "scantalk.frames", "scantalk.alignment", "scantalk.commands.animate",
+    "scantalk.commands.demo", "scantalk.commands.landmarks", "scantalk.commands.render",
 )
 TRAINING_SIDE = ("scantalk.data", "scantalk.training", "scantalk.commands", "emotion")
+
+#: Packages whose modules import each other without a cycle, module by module.
+ACYCLIC_MODULES = ("scantalk.face", "scantalk.rig")
 
 
 def _within(module: str, packages: tuple[str, ...]) -> bool:
@@ -56,17 +63,21 @@ PROJECT = _modules("scantalk", "emotion")
 SCANTALK = {name: path for name, path in PROJECT.items() if name.startswith("scantalk") and name not in SHIMS}
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
+def _imports(path: Path, modules_only: bool = False) -> list[tuple[int, str]]:
     """(line, module) for every import in the file; `from a import b` names `a`, and `a.b` too when
-    that is a module of the project (`from scantalk.data.heads import rig`)."""
+    that is a module of the project (`from scantalk.data.heads import rig`). With `modules_only`,
+    `a` is left out where every name imported is such a module: `a` is then only the way to them
+    (running `a`'s `__init__`, which the module importing them needs anyway when `a` is its package)."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.lineno, node.module))
-            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names
-                      if f"{node.module}.{alias.name}" in PROJECT]
+            submodules = [f"{node.module}.{alias.name}" for alias in node.names
+                          if f"{node.module}.{alias.name}" in PROJECT]
+            if not modules_only or len(submodules) < len(node.names):
+                found.append((node.lineno, node.module))
+            found += [(node.lineno, module) for module in submodules]
     return found
 
 
@@ -114,6 +125,16 @@ def _cycles(edges: dict[tuple[str, str], list[str]]) -> list[set[str]]:
     return groups
 
 
+def _cycle_report(edges: dict[tuple[str, str], list[str]]) -> list[str]:
+    """Each cycle of `edges` and the imports (where) that make it, one line each; [] when there is none."""
+    lines = []
+    for group in _cycles(edges):
+        lines.append(" ⇄ ".join(sorted(group)) + ", through:")
+        lines += [f"  {source} -> {target}: " + "; ".join(where)
+                  for (source, target), where in sorted(edges.items()) if {source, target} <= group]
+    return lines
+
+
 def test_inference_code_imports_no_training_data_training_code_cli_or_emotion() -> None:
     """Nor does anything it imports, however many imports away."""
     chains = {name: name for name in SCANTALK if _within(name, INFERENCE)}
@@ -145,12 +166,38 @@ def test_scantalks_packages_import_each_other_without_a_cycle() -> None:
         for line, imported in _imports(path):
             if _within(imported, ("scantalk",)) and _package(imported) != _package(name):
                 edges[_package(name), _package(imported)].append(f"{_where(path, line)} imports {imported}")
-    cycles = []
-    for group in _cycles(edges):
-        cycles.append(" ⇄ ".join(sorted(group)) + ", through:")
-        cycles += [f"  {source} -> {target}: " + "; ".join(where)
-                   for (source, target), where in sorted(edges.items()) if {source, target} <= group]
+    cycles = _cycle_report(edges)
     assert cycles == [], "packages that import each other:\n" + "\n".join(cycles)
+
+
+def test_the_face_and_rig_modules_import_each_other_without_a_cycle() -> None:
+    """Module by module (a package's `__init__` is a module too): `rig.rig` ⇄ `rig.slit` once hid
+    behind imports inside functions."""
+    inside = {name: path for name, path in SCANTALK.items() if _within(name, ACYCLIC_MODULES)}
+    edges = defaultdict(list)
+    for name, path in inside.items():
+        for line, imported in _imports(path, modules_only=True):
+            if imported in inside and imported != name:
+                edges[name, imported].append(_where(path, line))
+    cycles = _cycle_report(edges)
+    assert cycles == [], "modules that import each other:\n" + "\n".join(cycles)
+
+
+def test_the_emotion_package_imports_no_private_name_of_scantalk() -> None:
+    """What `emotion` needs from the core is public API (`face_regions`, not `_regions`), so the
+    core may change its private parts freely."""
+    offences = []
+    for path in _modules("emotion").values():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and _within(node.module, ("scantalk",)):
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names if _within(alias.name, ("scantalk",))]
+            else:
+                continue
+            offences += [f"{_where(path, node.lineno)} imports {name}" for name in names
+                         if any(part.startswith("_") and not part.endswith("__") for part in name.split("."))]
+    assert offences == [], "emotion imports private names of scantalk:\n" + "\n".join(offences)
 
 
 def test_nothing_in_the_project_imports_an_old_module_path() -> None:

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace, out: Path) -> int:
     from scantalk.animator import Animator
-    from scantalk.data.heads.real import real_face
+    from scantalk.face.samples import real_face
     from scantalk.geometry import Mesh, save_mesh
 
     stages: dict[str, float] = {}

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scantalk.face.frame import face_frame
 from scantalk.face.head import Head
 
 TALKING_FPS = 30.0
@@ -33,8 +34,6 @@ def subject_name(head: Head) -> str:
 
 def upper_face(head: Head) -> np.ndarray:
     """Vertex indices (K,) of the upper face: above the eyes' centres, in front of the ears."""
-    from scantalk.rig.rig import face_frame
-
     frame = face_frame(head)
     local = frame.local(head.verts)
     eyes = frame.local(np.stack([head.landmarks.eye_left, head.landmarks.eye_right]))

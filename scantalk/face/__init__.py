@@ -8,8 +8,13 @@ Inference and the training data both build on these; nothing here imports traini
   `landmarks.json` a user reads and corrects.
 - `find_orientation`, `Orientation`, `OrientationError` (`scantalk.face.orientation`): which way
   a stored face looks, from its geometry alone.
+- `face_frame`, `FaceFrame` (`scantalk.face.frame`): the face's own frame from its landmarks
+  (origin at the mouth, x left, y up, z forward, a size scale), which the rig is placed in.
+- `real_face`, `REAL_FACES` (`scantalk.face.samples`, not imported here): the sample faces that
+  ship with scantalk (the james scan, MediaPipe's canonical face) as heads ready to animate.
 """
 
+from scantalk.face.frame import FaceFrame, face_frame
 from scantalk.face.head import PARTS, FaceLandmarks, Head, eyeball_parts
 from scantalk.face.landmarks import LANDMARK_NAMES, LandmarksError, read_landmarks
 from scantalk.face.orientation import Orientation, OrientationError, find_orientation
@@ -17,12 +22,14 @@ from scantalk.face.orientation import Orientation, OrientationError, find_orient
 __all__ = [
     "LANDMARK_NAMES",
     "PARTS",
+    "FaceFrame",
     "FaceLandmarks",
     "Head",
     "LandmarksError",
     "Orientation",
     "OrientationError",
     "eyeball_parts",
+    "face_frame",
     "find_orientation",
     "read_landmarks",
 ]

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scantalk.face.frame import face_frame
 from scantalk.face.head import PARTS, Head
 from scantalk.life.channels import LIFE_CHANNELS
-from scantalk.rig.rig import face_frame
 
 EYE_RADIUS = 0.012
 """Metres (adult, standard size): the eyeball radius assumed where no eyeball part is found."""

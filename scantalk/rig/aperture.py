@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from scantalk.errors import ScanTalkError
-from scantalk.rig.rig import face_frame, head_slit
+from scantalk.face.frame import face_frame
+from scantalk.rig.rig import head_slit
 
 # Surface hidden at rest counts as the mouth's inside only this far (metres) behind the lips'
 # front: the lips' own curled inner edges lie in front of it, teeth and the mouth's inside behind.

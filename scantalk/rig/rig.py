@@ -19,14 +19,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS, NUM_CHANNELS
-from scantalk.errors import ScanTalkError
+from scantalk.errors import RigError
+from scantalk.face.frame import FaceFrame, face_frame
 from scantalk.face.head import PARTS, Head
 from scantalk.geometry.topology import mesh_pieces
 from scantalk.rig.slit import MouthSlit, mouth_slit
-
-
-class RigError(ScanTalkError):
-    """An articulation track or a head the rig cannot use."""
 
 
 RIG_INPUTS: tuple[str, ...] = ARTICULATION_CHANNELS + ("jaw_open_sq",)
@@ -81,42 +78,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class FaceFrame:
-    """A face frame from the landmarks: origin at the mouth centre, x towards the head's left
-    corner, y up (towards the eyes), z forward; `scale` = eye-to-mouth distance / 0.07 m."""
-
-    origin: np.ndarray
-    axes: np.ndarray  # (3, 3) rows x, y, z
-    scale: float
-
-    def local(self, points: np.ndarray) -> np.ndarray:
-        """Points (N, 3) in the frame (metres)."""
-        return (np.asarray(points, dtype=np.float64) - self.origin) @ self.axes.T
-
-
-def face_frame(head: Head) -> FaceFrame:
-    """The `FaceFrame` of `head`'s landmarks."""
-    lm = head.landmarks
-    origin = lm.mouth_centre
-    ex = lm.mouth_left - lm.mouth_right
-    up = 0.5 * (lm.eye_left + lm.eye_right) - origin
-    if np.linalg.norm(ex) < 1e-6 or np.linalg.norm(up) < 1e-6:
-        raise RigError(f"head '{head.name}': its mouth corners or eyes coincide, so no face frame can be placed; "
-                       "check the landmarks")
-    ex = ex / np.linalg.norm(ex)
-    # "Up" across the mouth slit is best read from the lips themselves (the slit is a thin
-    # horizontal gap, so a tilted axis would misplace vertices just inside it); lips that touch
-    # give no direction, and then the eyes do.
-    lips = lm.upper_lip - lm.lower_lip
-    lips = lips - (lips @ ex) * ex
-    ey = lips if np.linalg.norm(lips) > 0.003 else up - (up @ ex) * ex
-    ey /= np.linalg.norm(ey)
-    return FaceFrame(origin, np.stack([ex, ey, np.cross(ex, ey)]), float(np.linalg.norm(up) / 0.07))
-
-
-@dataclass(frozen=True)
-class _Regions:
-    """Smooth per-vertex weights (V,) in [0, 1] and the slit geometry of one head."""
+class FaceRegions:
+    """Smooth per-vertex weights (V,) in [0, 1] and the slit geometry of one head (`face_regions`)."""
 
     below: np.ndarray  # below the mouth line (sharp at the slit, broad over the cheeks)
     lips: np.ndarray  # the lips themselves
@@ -152,9 +115,19 @@ def _slit_height(head: Head, frame: FaceFrame, x: np.ndarray, slit: MouthSlit | 
     return mid_y + (corners_y - mid_y) * np.minimum((x / corner_x) ** 2, 1.0)
 
 
-def _regions(head: Head, frame: FaceFrame, points: np.ndarray, slit: MouthSlit | None = None) -> _Regions:
-    """Region weights of `points` (N, 3); pass the head's `slit` when `points` are its vertices, so
-    each lip's vertices stay on their lip's side whatever their height."""
+def face_regions(head: Head, frame: FaceFrame, points: np.ndarray, slit: MouthSlit | None = None) -> FaceRegions:
+    """The regions of the face the rig moves, as smooth weights of `points` (N, 3) in [0, 1]:
+    below the mouth line, the lips, the skin around the mouth, the midline profile and the share
+    of the jaw's rotation each point follows (`FaceRegions`, each (N,)), with the points in the
+    face frame (N, 3) and the mouth's half width in metres.
+
+    Args:
+        head: the neutral head whose landmarks place the regions.
+        frame: its `face_frame(head)`.
+        points: (N, 3) metres, usually `head.verts`.
+        slit: the head's `MouthSlit` when `points` are its vertices, so each lip's vertices stay
+            on their lip's side whatever their height.
+    """
     s = frame.scale
     q = frame.local(points)
     x, y, z = q.T
@@ -184,7 +157,7 @@ def _regions(head: Head, frame: FaceFrame, points: np.ndarray, slit: MouthSlit |
     under_chin = (_sigmoid((z - (chin[2] - 0.04 * s)) / (0.008 * s))
                   * _sigmoid((y - (chin[1] - 0.03 * s)) / (0.008 * s)))
     jaw = below * behind_hinge * under_chin * (1.0 - (1.0 - LOWER_LIP_FOLLOWS) * lips * below)
-    return _Regions(below, lips, perioral, profile, jaw, q, float(hw))
+    return FaceRegions(below, lips, perioral, profile, jaw, q, float(hw))
 
 
 def rest_lip_gap(head: Head) -> float:
@@ -208,7 +181,7 @@ def rig_basis(head: Head) -> np.ndarray:
     """
     frame = face_frame(head)
     slit = head_slit(head)
-    r = _regions(head, frame, head.verts, slit)
+    r = face_regions(head, frame, head.verts, slit)
     lm = head.landmarks
     V = head.num_vertices
     ex, ey, ez = frame.axes
@@ -231,7 +204,7 @@ def rig_basis(head: Head) -> np.ndarray:
     # press. The gap is read at the midline point of the lower lip's edge of the slit (or at the
     # landmark), so every meshing of one face agrees.
     at = np.mean(slit.line[np.argsort(np.abs(frame.local(slit.line)[:, 0]))[:2]], axis=0)
-    share = float(np.clip(_regions(head, frame, lm.lower_lip[None]).jaw[0], 0.0, 1.0))
+    share = float(np.clip(face_regions(head, frame, lm.lower_lip[None]).jaw[0], 0.0, 1.0))
     if len(slit.lower_edge):
         share = float(np.median(r.jaw[slit.lower_edge]))
     lip_arm = at - lm.jaw_hinge
@@ -371,7 +344,7 @@ def region_masks(head: Head) -> dict[str, np.ndarray]:
     """Boolean masks (V,): "lips", "mouth_region" (lips, corners, chin top) and "upper_face"
     (forehead, brows, eyes: above the middle of the nose, in front of the hinges)."""
     frame = face_frame(head)
-    r = _regions(head, frame, head.verts)
+    r = face_regions(head, frame, head.verts)
     q = r.local
     lm = frame.local(head.landmarks.as_array())
     eyes_y = 0.5 * (lm[6, 1] + lm[7, 1])

@@ -18,14 +18,14 @@ as such, and `cut_slit` can open them along the lip line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from scantalk.face.frame import FaceFrame, face_frame
 from scantalk.face.head import FaceLandmarks, Head
-from scantalk.geometry.topology import boundary_edges
+from scantalk.geometry.topology import boundary_edges, edge_graph, split_along, surface_path
 
 # How much further (metres, at a head of standard size) one walk must be than the straight
 # height difference before the surface, not the height, decides a vertex's lip.
@@ -73,13 +73,6 @@ class MouthSlit:
                 "upper_edge_vertices": int(len(self.upper_edge)), "lower_edge_vertices": int(len(self.lower_edge))}
 
 
-def _edge_graph(verts: np.ndarray, faces: np.ndarray):
-    edges = np.unique(np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1), axis=0)
-    length = np.linalg.norm(verts[edges[:, 0]] - verts[edges[:, 1]], axis=1)
-    count = len(verts)
-    return coo_matrix((length, (edges[:, 0], edges[:, 1])), shape=(count, count)).tocsr(), edges
-
-
 def _seed(points: np.ndarray, target: np.ndarray, allowed: np.ndarray) -> int:
     index = np.flatnonzero(allowed)
     if index.size == 0:
@@ -87,19 +80,17 @@ def _seed(points: np.ndarray, target: np.ndarray, allowed: np.ndarray) -> int:
     return int(index[np.argmin(np.linalg.norm(points[index] - target, axis=1))])
 
 
-def mouth_slit(head: Head, frame=None) -> MouthSlit:
+def mouth_slit(head: Head, frame: FaceFrame | None = None) -> MouthSlit:
     """The mouth slit of `head`, found from its surface around its landmarks.
 
     Args:
         head: a neutral face with landmarks (mouth corners, lip midlines, chin, nose tip); a mesh
             or a point cloud.
-        frame: its `FaceFrame` (`scantalk.rig.rig.face_frame`), computed when None.
+        frame: its `FaceFrame` (`scantalk.face.frame.face_frame`), computed when None.
 
     Returns:
         The `MouthSlit`; `side` has one entry per vertex of `head`.
     """
-    from scantalk.rig.rig import face_frame  # the frame is the rig's; the rig imports this module
-
     frame = frame or face_frame(head)
     lm = head.landmarks
     count = head.num_vertices
@@ -115,7 +106,7 @@ def mouth_slit(head: Head, frame=None) -> MouthSlit:
     if head.faces is None or len(head.faces) == 0:
         return MouthSlit("points", undecided, empty, empty, fallback_line, _gap_by_height(local, marks, half_width))
 
-    graph, edges = _edge_graph(head.verts, np.asarray(head.faces))
+    graph, edges = edge_graph(head.verts, np.asarray(head.faces))
     front = local[:, 2] > lip_front - 0.02 * scale
     midline = np.abs(local[:, 0]) < 0.25 * half_width
     # Seeds on the midline: the philtrum, halfway up to the nose (on the face, not on a nose that
@@ -362,62 +353,6 @@ def _gap_by_height(local: np.ndarray, marks: np.ndarray, half_width: float) -> f
     return float(np.clip(np.diff(heights).max(), 0.0, 0.03)) if np.diff(heights).max() > 0.0015 else 0.0
 
 
-def surface_path(verts: np.ndarray, faces: np.ndarray, waypoints: np.ndarray) -> np.ndarray:
-    """Shortest edge path on the mesh through the vertices nearest to `waypoints` (W, 3) → (K,) indices."""
-    graph, _ = _edge_graph(verts, faces)
-    stops = [int(np.argmin(np.linalg.norm(verts - point, axis=1))) for point in waypoints]
-    path = [stops[0]]
-    for start, goal in zip(stops[:-1], stops[1:]):
-        if goal == path[-1]:
-            continue
-        _, predecessors = dijkstra(graph, directed=False, indices=start, return_predecessors=True)
-        if predecessors[goal] < 0:
-            raise ValueError("the waypoints lie on separate pieces of the mesh")
-        leg = [goal]
-        while leg[-1] != start:
-            leg.append(int(predecessors[leg[-1]]))
-        path.extend(leg[::-1][1:])
-    return np.asarray(path, dtype=np.int64)
-
-
-def split_along(verts: np.ndarray, faces: np.ndarray, path: np.ndarray, up: np.ndarray, gap: float = 0.0
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Split a surface along a vertex path (corner → corner): each interior path vertex gets a
-    copy for the faces on its lower side (lower along `up` (3,)), the two sides opened by up to
-    `gap` at the middle (0 keeps them touching).
-
-    Returns:
-        verts (V + K, 3), faces (F, 3), upper path (K + 2,) and lower path (K + 2,) indices (the
-        corners shared).
-    """
-    faces = np.asarray(faces).copy()
-    copies = np.arange(len(verts), len(verts) + len(path) - 2)
-    verts = np.concatenate([verts, verts[path[1:-1]]])
-    for i in range(1, len(path) - 1):
-        vertex, cut = path[i], {path[i - 1], path[i + 1]}
-        fan = np.flatnonzero((faces == vertex).any(axis=1))
-        # Faces around the vertex that share an edge off the path are on one side; the two path
-        # edges split the fan into an upper and a lower side.
-        side = list(range(len(fan)))
-        for a in range(len(fan)):
-            for b in range(a + 1, len(fan)):
-                shared = (set(faces[fan[a]]) & set(faces[fan[b]])) - {vertex}
-                if shared and not shared & cut:
-                    old, new = side[b], side[a]
-                    side = [new if label == old else label for label in side]
-        side = np.asarray(side)
-        labels = np.unique(side)
-        heights = [float(verts[faces[fan[side == label]]].mean(axis=(0, 1)) @ up) for label in labels]
-        lower = fan[side == labels[int(np.argmin(heights))]]
-        faces[lower] = np.where(faces[lower] == vertex, copies[i - 1], faces[lower])
-    if gap > 0:
-        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(verts[path], axis=0), axis=1))])
-        taper = np.sin(np.pi * arc / arc[-1])[1:-1, None]
-        verts[path[1:-1]] += 0.5 * gap * taper * up
-        verts[copies] -= 0.5 * gap * taper * up
-    return verts, faces, path.copy(), np.concatenate([[path[0]], copies, [path[-1]]])
-
-
 def cut_slit(verts: np.ndarray, faces: np.ndarray, landmarks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Open fused lips along their lip line, so the rig can part them.
 
@@ -433,8 +368,6 @@ def cut_slit(verts: np.ndarray, faces: np.ndarray, landmarks) -> tuple[np.ndarra
         moved `CUT_GAP` apart at the middle (tapering to the corners), so loading the mesh again
         does not merge them back into one vertex. Lips that are already apart come back unchanged.
     """
-    from scantalk.rig.rig import face_frame
-
     verts, faces = np.asarray(verts, dtype=np.float64), np.asarray(faces, dtype=np.int64)
     head = Head(verts, faces, landmarks, "cut")
     frame = face_frame(head)
@@ -465,10 +398,6 @@ CORNER_SNAP = 0.005
 
 def _corners_on_rim(head: Head, slit: MouthSlit) -> Head:
     """`head` with each mouth corner that is far from an end of the slit (`MouthSlit.corners`) moved there."""
-    from dataclasses import replace
-
-    from scantalk.rig.rig import face_frame
-
     points = head.landmarks.as_array()
     ends = slit.corners[::-1]  # (left, right), the landmarks' order
     far = np.linalg.norm(points[:2] - ends, axis=1) >= CORNER_SNAP * face_frame(head).scale
@@ -548,10 +477,6 @@ def _lips_beside_slit(head: Head, slit: MouthSlit) -> Head:
     at the wrong place, and lip landmarks at inconsistent depths pitch the face's up axis (read
     from them), so the lips travel askew and never meet; the slit's edges, read from the surface,
     say on which side each lip is, and the surface where its front is."""
-    from dataclasses import replace
-
-    from scantalk.rig.rig import face_frame
-
     if not len(slit.upper_edge) or not len(slit.lower_edge):
         return head
     # The face's axes are read from the lip landmarks themselves, so moving them turns the axes:
@@ -600,10 +525,6 @@ def _chin_on_front(head: Head) -> Head:
     """`head` with a chin landmark that stands well above the chin's most forward point
     (`CHIN_ABOVE_FRONT`) moved there: the face's front followed down the lips' midline from the
     lower lip, past the groove below it, to the highest point of the chin's bulge."""
-    from dataclasses import replace
-
-    from scantalk.rig.rig import face_frame
-
     frame = face_frame(head)
     points = head.landmarks.as_array()
     local, verts_local = frame.local(points), frame.local(head.verts)
@@ -645,10 +566,6 @@ def mouth_on_slit(head: Head, slit: MouthSlit | None = None) -> tuple[Head, floa
     Returns:
         (the head, possibly with moved landmarks; the shift applied in metres, 0 for none).
     """
-    from dataclasses import replace
-
-    from scantalk.rig.rig import face_frame
-
     slit = slit or (mouth_slit(head) if head.faces is not None else None)
     if slit is not None and slit.kind == "open":
         if slit.corners is not None:

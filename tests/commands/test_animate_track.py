@@ -18,7 +18,7 @@ import torch
 from scantalk.articulation import ArticulationTrack
 from scantalk.checkpoint import save_model
 from scantalk.cli import main
-from scantalk.data.heads.real import real_face
+from scantalk.face.samples import real_face
 from scantalk.geometry import Mesh, save_mesh
 from scantalk.model import ScanTalk
 from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker

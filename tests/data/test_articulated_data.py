@@ -24,8 +24,8 @@ from scantalk.data.articulated import (
     training_meshings,
 )
 from scantalk.data.heads.meshing import point_cloud
-from scantalk.data.heads.real import real_face
 from scantalk.errors import ScanTalkError
+from scantalk.face.samples import real_face
 from scantalk.geometry.cache import OperatorCache
 from scantalk.rig.rig import RIG_INPUTS, region_masks, rig_basis
 

@@ -11,9 +11,9 @@ from emotion.action_units import (
 )
 from emotion.emotions import EMOTIONS, emotion_combination, emotion_expression, expression_weights
 from scantalk.data.heads.procedural import procedural_head
-from scantalk.data.heads.real import real_face
 from scantalk.errors import ScanTalkError
 from scantalk.face.head import PARTS, FaceLandmarks, Head
+from scantalk.face.samples import real_face
 
 
 @pytest.fixture(scope="module")

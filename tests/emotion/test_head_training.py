@@ -12,9 +12,9 @@ from emotion.emotions import expression_weights
 from emotion.head_training import HeadExample, train_expression_head
 from scantalk import Animator
 from scantalk.checkpoint import load_model
-from scantalk.data.heads.real import real_face
 from scantalk.emotions import EMOTIONS
 from scantalk.errors import ScanTalkError
+from scantalk.face.samples import real_face
 from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
 
 FACS_TABLE = np.stack([expression_weights(label, 1.0) for label in EMOTIONS])  # (E, U)

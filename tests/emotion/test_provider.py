@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from scantalk import Animator
-from scantalk.data.heads.real import real_face
 from scantalk.errors import ScanTalkError
+from scantalk.face.samples import real_face
 
 
 @pytest.fixture(scope="module")

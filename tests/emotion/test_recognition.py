@@ -13,7 +13,8 @@ from emotion.recognition import (
 )
 from scantalk.data.heads import meshing
 from scantalk.data.heads.procedural import procedural_head
-from scantalk.data.heads.real import real_face, real_identities
+from scantalk.data.heads.real import real_identities
+from scantalk.face.samples import real_face
 
 
 @pytest.fixture(scope="module")

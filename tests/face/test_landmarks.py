@@ -12,9 +12,9 @@ from scantalk import Animator
 from scantalk.articulation import ArticulationTrack
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.cli import main as scantalk_main
-from scantalk.data.heads.real import real_face
 from scantalk.errors import FaceNotFoundError
 from scantalk.face.landmarks import LANDMARK_NAMES, LandmarksError, read_landmarks
+from scantalk.face.samples import real_face
 from scantalk.geometry import Mesh, save_mesh
 from scantalk.rig.rig import rig_basis
 

@@ -13,8 +13,8 @@ from scantalk import alignment
 from scantalk.alignment import Alignment, aligned_template, fit_alignment, nose_tip
 from scantalk.data.heads import procedural_head
 from scantalk.data.heads.meshing import crop_face, decimate, point_cloud
-from scantalk.data.heads.real import real_face
 from scantalk.face.orientation import Orientation, OrientationError, find_orientation
+from scantalk.face.samples import real_face
 
 # The 24 proper rotations that permute and flip the axes: model frame → how a file may store it.
 AXIS_ROTATIONS = np.round(Rotation.create_group("O").as_matrix())

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from scantalk.animation import Animation
-from scantalk.data.heads.real import real_face
 from scantalk.errors import MeshError
+from scantalk.face.samples import real_face
 from scantalk.geometry.mesh import load_mesh
 
 

@@ -10,7 +10,7 @@ import torch
 
 import scantalk
 from scantalk.data.heads.procedural import procedural_head
-from scantalk.data.heads.real import real_face
+from scantalk.face.samples import real_face
 from scantalk.life import (LIFE_CHANNELS, LIFE_GROUPS, LifeError, LifeRig, LifeTrack, lid_gaps, lid_margins,
                            life_from_speech)
 

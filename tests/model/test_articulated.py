@@ -9,8 +9,8 @@ import torch
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.checkpoint import load_model, model_from_checkpoint, save_model
-from scantalk.data.heads.real import real_face
 from scantalk.errors import CheckpointError
+from scantalk.face.samples import real_face
 from scantalk.geometry import compute_operators
 from scantalk.model.articulated import (
     RIG_INPUTS,

@@ -8,11 +8,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from scantalk.data.heads.real import real_face
+from scantalk.face.frame import face_frame
 from scantalk.face.head import FaceLandmarks, Head
+from scantalk.face.samples import real_face
 from scantalk.geometry import Mesh
 from scantalk.rig.aperture import MouthProbe, visible_aperture
-from scantalk.rig.rig import CONTACT_FULL, SEALED_JAW, face_frame, head_slit, mouth_pieces, rig_basis, rig_displacement, sealed
+from scantalk.rig.rig import CONTACT_FULL, SEALED_JAW, head_slit, mouth_pieces, rig_basis, rig_displacement, sealed
 from scantalk.rig.slit import CUT_GAP, cut_slit, mouth_slit
 
 

@@ -11,7 +11,7 @@ import torch
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.data.articulated import RigDataModule, RigDataset, SpeechCrop, collate_crops, save_head
-from scantalk.data.heads.real import real_face
+from scantalk.face.samples import real_face
 from scantalk.geometry.cache import OperatorCache
 from scantalk.model.articulated import RIG_INPUTS
 from scantalk.training.articulated import ArticulationDecoderModule, SpeechArticulatorModule, pose_second_moment

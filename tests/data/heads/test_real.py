@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scantalk.data.heads.real import (
-    HELD_OUT_FACE, REAL_FACES, IdentityWarp, deformed_identity, flipped_triangles, real_face, real_identities,
-)
+from scantalk.data.heads import real
+from scantalk.data.heads.real import IdentityWarp, deformed_identity, flipped_triangles, real_identities
 from scantalk.errors import DatasetError, ScanTalkError
+from scantalk.face import samples
 from scantalk.face.head import Head
+from scantalk.face.samples import HELD_OUT_FACE, REAL_FACES, real_face
 
 SURFACE_LANDMARKS = ("mouth_left", "mouth_right", "upper_lip", "lower_lip", "chin", "nose_tip")
 
@@ -33,6 +34,11 @@ def assert_face_like(head: Head) -> None:
     assert marks.mouth_left[0] > 0 > marks.mouth_right[0]
     assert marks.jaw_hinge_left[0] > 0 > marks.jaw_hinge_right[0]
     assert 0.05 < marks.upper_lip[2] - marks.jaw_hinge[2] < 0.11          # condyles well behind the lips
+
+
+def test_the_training_side_reads_the_sample_faces_from_their_one_home():
+    assert (real.real_face, real.REAL_FACES, real.HELD_OUT_FACE) == (
+        samples.real_face, samples.REAL_FACES, samples.HELD_OUT_FACE)
 
 
 def test_real_faces_sit_in_flame_frame(face):
