@@ -46,8 +46,10 @@ sysdeps:
 # the same without tests marked slow/integration (training runs, notebook, CLI subprocesses).
 # Both print the 30 slowest tests, so a test that grows past its budget shows up in every run.
 PYTEST_ARGS ?=
+# Under CI every test's outcome and duration is also written to test-results/junit.xml.
+JUNIT := $(if $(CI),--junitxml=test-results/junit.xml,)
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=30 $(PYTEST_ARGS) tests
+	$(PY) -m pytest -q --durations=30 $(JUNIT) $(PYTEST_ARGS) tests
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q --durations=30 -m "not slow and not integration" $(PYTEST_ARGS) tests
