@@ -53,7 +53,6 @@ def test_heads(procedural: int, identities: int) -> dict[str, list]:
 def evaluate_model(path, refs_of: dict, cache_dir: Path) -> dict:
     """Each split's metrics for one model (None: the shipped default) and for the still template."""
     from scantalk import Animator
-    from scantalk.metrics import evaluate_sequences
 
     animator = Animator.from_checkpoint(path, cache_dir=cache_dir) if path is not None else Animator.from_checkpoint(
         cache_dir=cache_dir)
@@ -68,12 +67,15 @@ def evaluate_model(path, refs_of: dict, cache_dir: Path) -> dict:
             preds.append(np.asarray(frames, dtype=np.float64))
             sequences.append(sequence)
             print(f"  {split} {sequence.subject}_{sequence.name}: {len(frames)} frames", file=sys.stderr, flush=True)
-        result["splits"][split] = report_of(evaluate_sequences, preds, sequences)
+        result["splits"][split] = report_of(preds, sequences)
     result["seconds"] = time.perf_counter() - clock
     return result
 
 
-def report_of(evaluate_sequences, preds: list, sequences: list) -> dict:
+def report_of(preds: list, sequences: list) -> dict:
+    """`scantalk.metrics.evaluate_sequences` of predicted frames against the sequences' targets, as a dict."""
+    from scantalk.metrics import evaluate_sequences
+
     return evaluate_sequences(preds, [s.frames for s in sequences], [s.template for s in sequences],
                               [s.lip_vertices for s in sequences], [s.upper_vertices for s in sequences],
                               [f"{s.subject}_{s.name}" for s in sequences]).to_dict()
@@ -96,7 +98,6 @@ def main(argv: list[str] | None = None) -> dict:
     from scantalk.data.speech import HELD_OUT_VOICES
     from scantalk.data.talking_set import write_talking_set
     from scantalk.errors import ScanTalkError
-    from scantalk.metrics import evaluate_sequences
 
     models = dict(CHECKPOINTS)
     if args.checkpoint:
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     root = write_talking_set(args.work / "talking", test_heads(args.procedural, args.identities), args.per_head,
                              seed=2100, voices=HELD_OUT_VOICES)
     refs_of = {split: load_dataset(root, split=split) for split in SPLITS}
-    still = {split: report_of(evaluate_sequences, [np.broadcast_to(s.template, s.frames.shape) for s in seqs], seqs)
+    still = {split: report_of([np.broadcast_to(s.template, s.frames.shape) for s in seqs], seqs)
              for split, seqs in ((split, [ref.load() for ref in refs]) for split, refs in refs_of.items())}
     results = {}
     for label, path in models.items():

@@ -430,7 +430,7 @@ def _lip_bulge(local: np.ndarray, faces: np.ndarray, x: float, edge: float, side
     `LIP_GROOVE`); where there is none within `LIP_FAR_FROM_EDGE` (a flat lip, a chin or a nose
     that juts out), the most forward point within that reach. None if the surface is not there."""
     heights = edge + side * np.arange(0.0, 2 * LIP_FAR_FROM_EDGE * scale, LIP_SEARCH_STEP * scale)
-    depths = np.array([np.nan if (d := _front_depth(local, faces, np.array([x, h]))) is None else d for h in heights])
+    depths = _front_profile(local, faces, x, heights)
     within = side * (heights - edge) <= LIP_FAR_FROM_EDGE * scale
     if np.isnan(depths[within]).all():
         return None
@@ -462,6 +462,13 @@ def _front_depth(local: np.ndarray, faces: np.ndarray, xy: np.ndarray) -> float 
         return None
     z = (1 - u - v) * local[faces[:, 0], 2] + u * local[faces[:, 1], 2] + v * local[faces[:, 2], 2]
     return float(z[inside].max())
+
+
+def _front_profile(local: np.ndarray, faces: np.ndarray, x: float, heights: np.ndarray) -> np.ndarray:
+    """`_front_depth` at `x` for each of `heights` (N,): the surface's profile seen from the front,
+    NaN where the line misses it."""
+    depths = [_front_depth(local, faces, np.array([x, height])) for height in heights]
+    return np.array([np.nan if depth is None else depth for depth in depths])
 
 
 def _lips_beside_slit(head: Head, slit: MouthSlit) -> Head:
@@ -531,8 +538,7 @@ def _chin_on_front(head: Head) -> Head:
     x = 0.5 * (local[2, 0] + local[3, 0])
     step = LIP_SEARCH_STEP * frame.scale
     heights = local[3, 1] - np.arange(0.0, CHIN_SEARCH * frame.scale, step)
-    depths = np.array([np.nan if (d := _front_depth(verts_local, head.faces, np.array([x, y]))) is None else d
-                       for y in heights])
+    depths = _front_profile(verts_local, head.faces, x, heights)
     near = np.where(heights >= local[3, 1] - 0.5 * CHIN_SEARCH * frame.scale, depths, np.nan)
     if np.isnan(near).all():
         return head
