@@ -9,12 +9,14 @@ file's units, orientation and position. Which way the face looks is found from i
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from scantalk.errors import ScanTalkError
+from scantalk.geometry.mesh import Mesh
 from scantalk.face.orientation import (MAX_SAMPLES, PLAUSIBLE_DIAGONAL_M, OrientationError, find_orientation,
                                        guess_units, nose_candidates, stray_points)
 
@@ -226,3 +228,20 @@ def aligned_template(
     if identity:
         return np.asarray(verts, dtype=np.float64), alignment
     return alignment.to_model(verts).astype(np.float32).astype(np.float64), alignment
+
+
+def file_frames(mesh: Mesh, alignment: Alignment) -> Callable[[np.ndarray], np.ndarray]:
+    """(t, V, 3) displacements in the model frame (metres) → (t, V, 3) float32 frames of `mesh`
+    in its file's vertex order and units."""
+    # Displacements are vectors: rotate and rescale them, never offset them, so a still
+    # face maps back exactly onto the file's own coordinates.
+    # float32 throughout: a float64 rotation would double every chunk's copies.
+    rotation = (np.asarray(alignment.rotation) / alignment.scale).astype(np.float32)
+    neutral = mesh.file_verts[None].astype(np.float32)
+
+    def to_file(chunk: np.ndarray) -> np.ndarray:
+        moved = mesh.to_file_order(np.asarray(chunk, dtype=np.float32) @ rotation)
+        moved += neutral
+        return moved
+
+    return to_file

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from scantalk.alignment import Alignment, aligned_template
+from scantalk.alignment import Alignment, aligned_template, file_frames
 from scantalk.animation import Animation, check_fps
 from scantalk.audio import audio_frame_count, load_audio, prepare_audio
 from scantalk.audio.io import SAMPLE_RATE
@@ -39,6 +39,8 @@ from scantalk.frames import FrameStore, FrameWriter
 from scantalk.model import ScanTalk
 from scantalk.model.articulated import ArticulatedTalker
 from scantalk.plugins import plugin_expressions, resolve
+
+from scantalk.stream import DEFAULT_LOOKAHEAD, AnimationStream
 
 # The landmarks the mouth slit may move; once the user gives them all, they stay where given.
 MOUTH_LANDMARKS = ("mouth_left", "mouth_right", "upper_lip", "lower_lip")
@@ -298,6 +300,38 @@ class Animator:
         return Animation(frames, mesh.file_verts.astype(np.float32), mesh.file_faces, float(fps), samples,
                          SAMPLE_RATE, meta)
 
+    def stream(
+        self,
+        face: str | Path | Mesh | np.ndarray | tuple[np.ndarray, np.ndarray | None],
+        fps: float = 30.0,
+        lookahead: float | None = None,
+        faces: np.ndarray | None = None,
+        align: str = "auto",
+        up: str | None = None,
+        forward: str | None = None,
+        landmarks: Any = None,
+        emotion: Any = None,
+        intensity: float | None = None,
+    ) -> AnimationStream:
+        """A live animation of `face`: push audio chunks, get frames as soon as they are final.
+
+        Args:
+            face, faces, align, up, forward, landmarks: as in `animate`.
+            fps: frames per second.
+            lookahead: seconds of audio heard past a frame before it is given out (default
+                `scantalk.stream.DEFAULT_LOOKAHEAD`): shorter answers sooner, longer is more
+                accurate.
+            emotion / intensity: one label or mix for the whole stream (see `animate_track`).
+
+        Returns:
+            An `AnimationStream` (see `scantalk.stream`): `push(chunk, sample_rate)` and
+            `close()` return `StreamFrame`s (index, time, vertices (V, 3) in the file's order
+            and units, articulation row).
+        """
+        return AnimationStream(self, face, fps=fps, lookahead=DEFAULT_LOOKAHEAD if lookahead is None else lookahead,
+                               faces=faces, align=align, up=up, forward=forward, landmarks=landmarks,
+                               emotion=emotion, intensity=intensity)
+
     def articulate(self, audio: str | Path | np.ndarray, fps: float = 30.0,
                    sample_rate: int | None = None) -> ArticulationTrack:
         """Speech → its `ArticulationTrack` (T, A) at `fps`, no face needed (articulated models).
@@ -556,17 +590,7 @@ class Animator:
     def _frames(self, mesh: Mesh, alignment: Any, chunks: Iterator[np.ndarray], num_frames: int,
                 out: str | Path | None) -> np.ndarray | FrameStore:
         """Model-frame displacement chunks (t, V, 3) metres → frames in the file's order and units."""
-        # Displacements are vectors: rotate and rescale them, never offset them, so a still
-        # face maps back exactly onto the file's own coordinates.
-        # float32 throughout: a float64 rotation would double every chunk's copies.
-        rotation = (np.asarray(alignment.rotation) / alignment.scale).astype(np.float32)
-        neutral = mesh.file_verts[None].astype(np.float32)
-
-        def to_file(chunk: np.ndarray) -> np.ndarray:
-            moved = mesh.to_file_order(np.asarray(chunk, dtype=np.float32) @ rotation)
-            moved += neutral
-            return moved
-
+        to_file = file_frames(mesh, alignment)
         if out is None:
             frames = np.empty((num_frames, len(mesh.file_verts), 3), np.float32)
             start = 0

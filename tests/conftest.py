@@ -102,3 +102,43 @@ def papa_spoken():
     from scantalk.data.speech import synthesize
 
     return synthesize("Papa bought a map.", "flite:kal16")
+
+
+@pytest.fixture(scope="session")
+def tiny_articulated_config() -> dict:
+    """A tiny articulated model with the per-vertex basis decoder: untrained it keeps the face still."""
+    return dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16, decoder="basis")
+
+
+@pytest.fixture(scope="session")
+def tiny_articulated_checkpoint(tmp_path_factory, tiny_articulated_config):
+    """A tiny articulated model whose decoder is nudged off its zero start (so faces move)."""
+    import torch
+
+    from scantalk.checkpoint import save_model
+    from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
+
+    torch.manual_seed(0)
+    model = ArticulatedTalker(ArticulatedConfig(**tiny_articulated_config))
+    with torch.no_grad():
+        for parameter in model.decoder.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.2)
+    path = tmp_path_factory.mktemp("model") / "tiny.ckpt"
+    save_model(path, model)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_animator(tiny_articulated_checkpoint):
+    from scantalk import Animator
+
+    return Animator.from_checkpoint(tiny_articulated_checkpoint, device="cpu", cache_dir=False)
+
+
+@pytest.fixture(scope="module")
+def mediapipe_face():
+    """MediaPipe's canonical face as (verts (V, 3) float32 metres, faces (F, 3))."""
+    from scantalk.face.samples import real_face
+
+    head = real_face("mediapipe")
+    return head.verts.astype(np.float32), head.faces

@@ -14,7 +14,6 @@ import torch
 from scantalk import Animator
 from scantalk.articulation import ArticulationTrack
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
-from scantalk.checkpoint import save_model
 from scantalk.errors import ScanTalkError
 from scantalk.face.samples import real_face
 from scantalk.frames import FrameStore
@@ -22,34 +21,18 @@ from scantalk.model import ScanTalk
 from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
 from scantalk.rig.rig import sealed
 
-# The per-vertex basis decoder: an untrained one keeps the face still, which these tests rely on.
-TINY = dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16, decoder="basis")
 # Well above float32 rounding of positions near 0.1 m (~7e-9 m), far below the motion (~1 mm).
 SAME_FRAMES_M = 1e-7
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A tiny articulated model whose decoder is nudged off its zero start (so faces move)."""
-    torch.manual_seed(0)
-    model = ArticulatedTalker(ArticulatedConfig(**TINY))
-    with torch.no_grad():
-        for parameter in model.decoder.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.2)
-    path = tmp_path_factory.mktemp("model") / "tiny.ckpt"
-    save_model(path, model)
-    return path
+def animator(tiny_animator):
+    return tiny_animator
 
 
 @pytest.fixture(scope="module")
-def animator(checkpoint):
-    return Animator.from_checkpoint(checkpoint, device="cpu", cache_dir=False)
-
-
-@pytest.fixture(scope="module")
-def face():
-    head = real_face("mediapipe")
-    return head.verts.astype(np.float32), head.faces
+def face(mediapipe_face):
+    return mediapipe_face
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +141,8 @@ def test_a_face_in_millimetres_moves_a_thousand_times_as_far(animator, face):
     assert np.abs(millimetres.displacements - expected).max() < 0.01 * np.abs(expected).max()
 
 
-def test_an_untrained_articulated_model_keeps_the_face_still(face, speech):
-    still = Animator(ArticulatedTalker(ArticulatedConfig(**TINY)), device="cpu", cache_dir=False)
+def test_an_untrained_articulated_model_keeps_the_face_still(face, speech, tiny_articulated_config):
+    still = Animator(ArticulatedTalker(ArticulatedConfig(**tiny_articulated_config)), device="cpu", cache_dir=False)
     animation = still.animate((face[0] * 1000.0, face[1]), speech, sample_rate=16000)
     assert np.array_equal(animation.frames, np.broadcast_to(face[0] * 1000.0, animation.frames.shape))
 

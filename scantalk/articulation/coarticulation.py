@@ -134,20 +134,37 @@ def articulation_from_phones(phones: PhonesLike, fps: float, num_frames: int | N
         ArticulationError: unknown phones, bad times, fps ≤ 0 or num_frames < 1.
     """
     fps = check_fps(fps)
-    style = style or ArticulationStyle()
     segments = normalise_phones(phones)
     count = default_num_frames(segments, fps) if num_frames is None else num_frames
     if not isinstance(count, (int, np.integer)) or count < 1:
         raise ArticulationError(f"num_frames={num_frames!r} must be a positive whole number of frames")
-    count = int(count)
-    times = np.arange(count) / fps + style.lead
+    return ArticulationTrack(articulation_frames(segments, fps, 0, int(count), style), fps)
+
+
+def articulation_frames(phones: PhonesLike, fps: float, first: int, count: int,
+                        style: ArticulationStyle | None = None) -> np.ndarray:
+    """Frames `first` … `first + count − 1` of `articulation_from_phones(phones, fps)`: any window
+    of the track, the same values as in the whole (a stream computes its frames this way).
+
+    Only the phones within reach of the window matter (a few tenths of a second either side;
+    `coarticulation_reach`), so a caller may pass just those.
+
+    Returns:
+        (count, 5) float32 in 0..1, channels `ARTICULATION_CHANNELS`.
+
+    Raises:
+        ArticulationError: unknown phones, bad times or fps.
+    """
+    fps = check_fps(fps)
+    style = style or ArticulationStyle()
+    segments = normalise_phones(phones)
+    times = (first + np.arange(count)) / fps + style.lead
     scale = channel_time_scale()
     power = channel_decay_power()
     # Hyper-articulation coarticulates less: shorter reach of each phone into its neighbours.
     tau_before = style.anticipation * scale / style.effort
     tau_after = style.carry_over * scale / style.effort
-    reach_before = _TAIL_CONSTANTS * tau_before.max()
-    reach_after = _TAIL_CONSTANTS * tau_after.max()
+    reach_before, reach_after = coarticulation_reach(style)
     amplitude = np.asarray(style.amplitude)
     gain = amplitude * np.where(_CONTACT, 1.0, style.effort)
     rest = np.zeros(NUM_CHANNELS)
@@ -156,12 +173,12 @@ def articulation_from_phones(phones: PhonesLike, fps: float, num_frames: int | N
     numerator = np.tile(_BASELINE_DOMINANCE * rest, (count, 1))
     denominator = np.full((count, NUM_CHANNELS), _BASELINE_DOMINANCE)
     min_half_width = 0.5 / fps  # a phone shorter than a frame still holds its shape at one frame
-    for phone, start, end, part in _covering_parts(segments, count / fps):
-        first = max(0, math.ceil((start - reach_before) * fps))
-        last = min(count, math.floor((end + reach_after) * fps) + 1)
-        if first >= last:
+    for phone, start, end, part in _covering_parts(segments, (first + count) / fps):
+        begin = max(0, math.ceil((start - reach_before) * fps) - first)
+        stop = min(count, math.floor((end + reach_after) * fps) + 1 - first)
+        if begin >= stop:
             continue
-        t = times[first:last, None]
+        t = times[begin:stop, None]
         if phone == SILENCE:
             inside = np.clip(np.minimum(t - start, end - t), 0.0, None)
             weight = (inside / style.pause_time) ** style.pause_power
@@ -174,7 +191,15 @@ def articulation_from_phones(phones: PhonesLike, fps: float, num_frames: int | N
             before = np.clip(centre - half - t, 0.0, None) / tau_before
             after = np.clip(t - centre - half, 0.0, None) / tau_after
             weight = dominance[part] * np.exp(-(before**power + after**power))
-        numerator[first:last] += weight * goal
-        denominator[first:last] += weight
-    values = np.clip(numerator / denominator, 0.0, 1.0).astype(np.float32)
-    return ArticulationTrack(values, fps)
+        numerator[begin:stop] += weight * goal
+        denominator[begin:stop] += weight
+    return np.clip(numerator / denominator, 0.0, 1.0).astype(np.float32)
+
+
+def coarticulation_reach(style: ArticulationStyle | None = None) -> tuple[float, float]:
+    """(seconds before, seconds after) a phone beyond which its pull on a frame is negligible
+    (below exp(−12) of its dominance): how far ahead a frame needs to know the phones."""
+    style = style or ArticulationStyle()
+    scale = channel_time_scale()
+    return (_TAIL_CONSTANTS * float((style.anticipation * scale / style.effort).max()),
+            _TAIL_CONSTANTS * float((style.carry_over * scale / style.effort).max()))

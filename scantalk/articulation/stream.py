@@ -1,0 +1,201 @@
+"""Live speech → articulation rows as soon as they are final, with a lookahead the user sets.
+
+`PhoneStream` hears phones in 16 kHz speech as it arrives: pocketsphinx's phone loop decodes
+incrementally, its best hypothesis read every `HOP_S` seconds. Audio is processed in those fixed
+hops whatever the chunk sizes pushed, so the same speech gives the same phones however it is cut
+up. The recogniser's search restarts at pauses (and at the latest every `MAX_UTTERANCE_S`), so
+its state never grows with the length of the talk.
+
+`ArticulationStream` turns those phones into articulation rows (the coarticulation model of the offline
+track, `articulation_frames`): row i, showing time i / fps, is given out once `lookahead` seconds
+of audio past it have been heard. A longer lookahead lets the recogniser settle and the mouth
+anticipate the next phone (more accurate); a shorter one answers sooner.
+
+```python
+stream = ArticulationStream(fps=30, lookahead=0.1)
+for chunk in speech_chunks:                 # 16 kHz float, any length
+    first, rows = stream.push(chunk)        # (n, 5): rows first … first + n − 1, now final
+first, rows = stream.close()                # the rest
+```
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from scantalk.articulation.coarticulation import ArticulationStyle, articulation_frames, coarticulation_reach
+from scantalk.articulation.errors import ArticulationError
+from scantalk.articulation.phones import SILENCE, check_fps
+from scantalk.articulation.segments import SAMPLE_RATE, PhoneSegment, merge_silences, to_arpabet
+from scantalk.articulation.sphinx import FRAME_S, _decoder, _pcm16
+
+#: Seconds of audio between two reads of the recogniser's hypothesis (two of its 10 ms frames).
+HOP_S = 0.02
+#: The search restarts at a pause once the utterance is this long (seconds), and anywhere at twice it.
+MAX_UTTERANCE_S = 8.0
+#: A pause this long (seconds) and settled lets the search restart in its middle.
+RESTART_PAUSE_S = 0.2
+#: Phones that ended this long ago (seconds) no longer change (measured: > 99.9 % of those
+#: ending 0.3 s before the newest audio are in the final hypothesis).
+SETTLED_S = 0.3
+
+
+class PhoneStream:
+    """Phones heard so far in speech pushed chunk by chunk (16 kHz mono float, full scale 1).
+
+    Attributes:
+        heard: seconds of audio decoded so far (a multiple of `HOP_S` until `close`).
+    """
+
+    def __init__(self) -> None:
+        self._hop = int(round(HOP_S * SAMPLE_RATE))
+        self._decoder = _decoder("phones")
+        self._decoder.start_utt()
+        self._pending = np.zeros(0, np.float32)  # pushed, not yet a whole hop
+        self._utterance = np.zeros(0, np.float32)  # audio of the current search, for a restart
+        self._utterance_start = 0.0  # seconds
+        self._done: list[PhoneSegment] = []  # phones of searches that ended
+        self._current: list[PhoneSegment] = []  # the current search's best hypothesis
+        self.heard = 0.0
+        self._closed = False
+
+    def push(self, samples: np.ndarray) -> None:
+        """Decode (N,) 16 kHz float samples (any N; the remainder of a hop waits for more)."""
+        for _ in self.hops(samples):
+            pass
+
+    def hops(self, samples: np.ndarray) -> Iterator[float]:
+        """Decode (N,) 16 kHz float samples hop by hop, yielding the seconds heard after each."""
+        if self._closed:
+            raise ArticulationError("this phone stream was closed; start a new one for more speech")
+        self._pending = np.concatenate([self._pending, np.asarray(samples, np.float32)])
+        whole = len(self._pending) // self._hop * self._hop
+        pending, self._pending = self._pending, self._pending[whole:]
+        for start in range(0, whole, self._hop):
+            self._decode(pending[start:start + self._hop])
+            yield self.heard
+
+    def close(self) -> None:
+        """Decode what is left and end the search: the phones are then final."""
+        if self._closed:
+            return
+        if len(self._pending):
+            self._decode(self._pending)
+            self._pending = np.zeros(0, np.float32)
+        self._decoder.end_utt()
+        self._current = self._hypothesis()
+        self._closed = True
+
+    def phones(self, since: float = -math.inf) -> list[PhoneSegment]:
+        """The phones heard (absolute seconds; "SIL" in pauses) that end after `since`; the last
+        few tenths of a second may still change as more speech arrives."""
+        kept = [p for p in self._done if p.end > since] + [p for p in self._current if p.end > since]
+        return merge_silences(kept)
+
+    def forget(self, before: float) -> None:
+        """Drop finished phones that end before `before` seconds (keeps memory flat)."""
+        self._done = [p for p in self._done if p.end > before]
+
+    def _decode(self, block: np.ndarray) -> None:
+        self._decoder.process_raw(_pcm16(block, SAMPLE_RATE), full_utt=False)
+        self._utterance = np.concatenate([self._utterance, block])
+        self.heard += len(block) / SAMPLE_RATE
+        self._current = self._hypothesis()
+        self._maybe_restart()
+
+    def _hypothesis(self) -> list[PhoneSegment]:
+        """The current search's best phones, in absolute seconds, tiling up to what was heard."""
+        offset = self._utterance_start
+        phones = []
+        for segment in self._decoder.seg() or ():  # None before the first frame is decoded
+            start = offset + segment.start_frame * FRAME_S
+            end = min(offset + (segment.end_frame + 1) * FRAME_S, self.heard)
+            if end > start:
+                phones.append(PhoneSegment(to_arpabet(segment.word), start, end))
+        return phones
+
+    def _maybe_restart(self) -> None:
+        """Restart the search in the middle of a settled pause once the utterance is long."""
+        length = self.heard - self._utterance_start
+        if length < MAX_UTTERANCE_S:
+            return
+        settled = [p for p in self._current if p.end <= self.heard - SETTLED_S]
+        pauses = [p for p in settled if p.phone == SILENCE and p.end - p.start >= RESTART_PAUSE_S]
+        if pauses:
+            cut = 0.5 * (pauses[-1].start + pauses[-1].end)
+        elif length >= 2 * MAX_UTTERANCE_S and settled:
+            cut = settled[-1].end  # no pause in 16 s of speech: cut between two settled phones
+        else:
+            return
+        cut = self._utterance_start + round((cut - self._utterance_start) / FRAME_S) * FRAME_S
+        for phone in self._current:
+            if phone.start < cut - 1e-9:
+                self._done.append(PhoneSegment(phone.phone, phone.start, min(phone.end, cut)))
+        self._decoder.end_utt()
+        self._decoder.start_utt()
+        tail = self._utterance[int(round((cut - self._utterance_start) * SAMPLE_RATE)):]
+        self._utterance_start, self._utterance = cut, tail
+        if len(tail):
+            self._decoder.process_raw(_pcm16(tail, SAMPLE_RATE), full_utt=False)
+        self._current = self._hypothesis()
+
+
+class ArticulationStream:
+    """Articulation rows from live speech, each given out once `lookahead` seconds of audio past
+    it have been heard (or at the end). Rows are settled hop by hop, so the same speech gives the
+    same rows whatever the chunk sizes.
+
+    Args:
+        fps: rows per second.
+        lookahead: seconds of audio heard past a row's time before it is given out (0 to 10).
+        style: how the mouth moves per phone (default neutral, as the offline front end).
+
+    Attributes:
+        phones: the `PhoneStream` hearing the speech.
+        next_row: the index of the next row to be given out.
+    """
+
+    def __init__(self, fps: float = 30.0, lookahead: float = 0.1, style: ArticulationStyle | None = None) -> None:
+        self.fps = check_fps(fps)
+        if not (isinstance(lookahead, (int, float)) and math.isfinite(lookahead) and 0.0 <= lookahead <= 10.0):
+            raise ArticulationError(f"lookahead={lookahead!r} must be 0 to 10 seconds of audio heard past each frame "
+                                    "before it is shown (e.g. 0.1: less waits less, more is more accurate)")
+        self.lookahead = float(lookahead)
+        self.style = style or ArticulationStyle()
+        self._reach_after = coarticulation_reach(self.style)[1]
+        self.phones = PhoneStream()
+        self.next_row = 0
+
+    def push(self, samples: np.ndarray) -> tuple[int, np.ndarray]:
+        """Hear (N,) 16 kHz float samples → (index of the first row, the rows (n, 5) now final)."""
+        first = self.next_row
+        rows = [self._rows(self._settled(heard)) for heard in self.phones.hops(samples)]
+        return first, _stacked(rows)
+
+    def close(self) -> tuple[int, np.ndarray]:
+        """The end of the speech → (first, the remaining rows (n, 5) the audio covers)."""
+        first = self.next_row
+        self.phones.close()
+        return first, self._rows(int(math.floor(self.phones.heard * self.fps + 1e-6)))
+
+    def _settled(self, heard: float) -> int:
+        """Rows before this index have `lookahead` seconds heard past them."""
+        stop = int(math.floor((heard - self.lookahead) * self.fps + 1e-6)) + 1
+        return min(stop, int(math.floor(heard * self.fps + 1e-6)))
+
+    def _rows(self, stop: int) -> np.ndarray:
+        first = self.next_row
+        if stop <= first:
+            return np.zeros((0, 5), np.float32)
+        since = first / self.fps - self._reach_after
+        rows = articulation_frames(self.phones.phones(since), self.fps, first, stop - first, self.style)
+        self.next_row = stop
+        self.phones.forget(since - 1.0)
+        return rows
+
+
+def _stacked(rows: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(rows) if rows else np.zeros((0, 5), np.float32)
