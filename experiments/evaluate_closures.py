@@ -1,11 +1,14 @@
 """Where the articulation track closes the lips, against where the speaker really did (issue 21).
 
     python experiments/evaluate_closures.py                 # the phonetic front end, both decoders
+    python experiments/evaluate_closures.py --stream 0.1 0.3   # and the streaming front end
 
 On every real recording of `real_speech_set()` (pocketsphinx-testdata, force-aligned at the phone
 level, never trained on), the track the shipped front end makes from the audio alone is compared
 with the aligned phones, per decoding method of `scantalk.articulation.sphinx.decode_phones`
-("words": recognised words aligned into phones, the default; "phones": a free phone loop):
+("words": recognised words aligned into phones, the default; "phones": a free phone loop), and,
+with `--stream`, per lookahead of the streaming front end (`scantalk.articulation.stream`, fed
+in 100 ms chunks as a microphone would):
 
 - closed frames on a real p/b/m: the share of frames with lip_close > 0.5 that fall inside a P, B
   or M (widened by one frame each side, as lips close just before the sound);
@@ -93,10 +96,14 @@ def summarise(clips: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON results")
+    parser.add_argument("--stream", type=float, nargs="*", default=[], metavar="SECONDS",
+                        help="also the streaming front end at these lookaheads")
     args = parser.parse_args(argv)
 
     from scantalk.articulation import articulation_from_phones
     from scantalk.articulation.sphinx import DECODE_METHODS, decode_phones
+    from scantalk.articulation.stream import ArticulationStream
+    from scantalk.articulation.track import ArticulationTrack
     from scantalk.atomic import atomic_write_text
     from scantalk.audio import audio_frame_count
     from scantalk.data.speech.real import real_speech_set
@@ -104,16 +111,27 @@ def main(argv: list[str] | None = None) -> None:
     clock = time.perf_counter()
     utterances = real_speech_set()
     results = {}
-    for method in DECODE_METHODS:
+
+    def streamed(samples: np.ndarray, lookahead: float, count: int) -> ArticulationTrack:
+        stream = ArticulationStream(FPS, lookahead)
+        rows = [stream.push(samples[start:start + 1600])[1] for start in range(0, len(samples), 1600)]
+        values = np.concatenate(rows + [stream.close()[1]])[:count]
+        return ArticulationTrack(values, FPS)
+
+    methods = [*DECODE_METHODS, *(f"stream@{lookahead:g}s" for lookahead in args.stream)]
+    for method in methods:
         per_clip = []
         for utterance in utterances:
             count = audio_frame_count(len(utterance.samples), utterance.sample_rate, FPS)
-            heard = decode_phones(utterance.samples, utterance.sample_rate, method=method)
-            track = articulation_from_phones(heard, FPS, num_frames=count)
+            if method.startswith("stream@"):
+                track = streamed(utterance.samples, float(method[7:-1]), count)
+            else:
+                heard = decode_phones(utterance.samples, utterance.sample_rate, method=method)
+                track = articulation_from_phones(heard, FPS, num_frames=count)
             figures = clip_figures(track, utterance.phones)
             figures["clip"] = Path(str(utterance.meta.get("path", ""))).name
             per_clip.append(figures)
-            print(f"{method:6s} {figures['clip']:28s} closed on p/b/m {figures['closed_on_bilabial']:3d}/"
+            print(f"{method:12s} {figures['clip']:28s} closed on p/b/m {figures['closed_on_bilabial']:3d}/"
                   f"{figures['closed_frames']:3d}  stray closures {figures['closures_on_no_bilabial']:2d}/"
                   f"{figures['closures']:2d}  p/b/m {figures['bilabials_closed']:2d}/{figures['bilabials']:2d}",
                   file=sys.stderr, flush=True)
