@@ -103,12 +103,13 @@ class AnimationStream:
         timings: dict[str, float] = {}
         mesh, template, alignment, ops = animator._face(face, faces, align, up, forward, timings)
         with torch.inference_mode():
-            head, self._basis = animator._rig(template, ops, alignment, given)
+            head, basis = animator._rig(template, ops, alignment, given)
+        self._basis = animator.model.basis_rows(basis)
         self._to_file = file_frames(mesh, alignment)
         self._emotion, self._intensity = emotion, intensity
         self._provider, self._expression_basis = provider, None
         if provider is not None:
-            owned = speech_owned_lips(provider.basis(head), self._basis[:, 0].cpu().numpy(), head)
+            owned = speech_owned_lips(provider.basis(head), basis[:, 0].cpu().numpy(), head)
             self._expression_basis = torch.as_tensor(owned, dtype=torch.float32, device=animator.device)
         self.rest = mesh.file_verts.astype(np.float32)
         self.faces = mesh.file_faces

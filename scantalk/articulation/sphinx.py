@@ -173,16 +173,6 @@ def decode_phones(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, method: s
     return _tile(segments, len(samples) / sample_rate)
 
 
-def cepstral_mean(samples: np.ndarray) -> str:
-    """The recogniser's cepstral mean over (N,) 16 kHz speech, as `set_cmn` takes it (features
-    only, no search: a few milliseconds per second of audio)."""
-    decoder = _decoder("phones")
-    decoder.start_utt()
-    decoder.process_raw(_pcm16(samples, SAMPLE_RATE), no_search=True, full_utt=True)
-    decoder.end_utt()
-    return decoder.get_cmn()
-
-
 def _decode_words(data: bytes) -> str:
     """The words pocketsphinx's English language model hears in 16-bit 16 kHz audio ("" for none),
     fillers dropped and alternative pronunciations ("word(2)") named by their word."""

@@ -30,15 +30,14 @@ from scantalk.articulation.coarticulation import ArticulationStyle, articulation
 from scantalk.articulation.errors import ArticulationError
 from scantalk.articulation.phones import SILENCE, check_fps
 from scantalk.articulation.segments import SAMPLE_RATE, PhoneSegment, merge_silences, to_arpabet
-from scantalk.articulation.sphinx import FRAME_S, LIVE_CEPSTRAL_MEAN, _decoder, _pcm16, cepstral_mean
+from scantalk.articulation.sphinx import FRAME_S, LIVE_CEPSTRAL_MEAN, _decoder, _pcm16
 
 #: Seconds of audio between two reads of the recogniser's hypothesis (two of its 10 ms frames).
 HOP_S = 0.02
 #: The search restarts at a pause once the utterance is this long (seconds), and anywhere at
-#: `MAX_UTTERANCE_S`; each restart re-estimates the cepstral mean from the last `MEAN_WINDOW_S`.
+#: `MAX_UTTERANCE_S`; each restart also lets the recogniser update its cepstral mean.
 MIN_UTTERANCE_S = 2.0
 MAX_UTTERANCE_S = 16.0
-MEAN_WINDOW_S = 6.0
 #: A pause this long (seconds) and settled lets the search restart in its middle.
 RESTART_PAUSE_S = 0.2
 #: Phones that ended this long ago (seconds) no longer change (measured: > 99.9 % of those
@@ -59,7 +58,6 @@ class PhoneStream:
         self._decoder.start_utt()
         self._pending = np.zeros(0, np.float32)  # pushed, not yet a whole hop
         self._utterance = np.zeros(0, np.float32)  # audio of the current search, for a restart
-        self._recent = np.zeros(0, np.float32)  # the last MEAN_WINDOW_S of audio, for the cepstral mean
         self._utterance_start = 0.0  # seconds
         self._done: list[PhoneSegment] = []  # phones of searches that ended
         self._current: list[PhoneSegment] = []  # the current search's best hypothesis
@@ -106,7 +104,6 @@ class PhoneStream:
     def _decode(self, block: np.ndarray) -> None:
         self._decoder.process_raw(_pcm16(block, SAMPLE_RATE), full_utt=False)
         self._utterance = np.concatenate([self._utterance, block])
-        self._recent = np.concatenate([self._recent, block])[-int(MEAN_WINDOW_S * SAMPLE_RATE):]
         self.heard += len(block) / SAMPLE_RATE
         self._current = self._hypothesis()
         self._maybe_restart()
@@ -140,7 +137,6 @@ class PhoneStream:
             if phone.start < cut - 1e-9:
                 self._done.append(PhoneSegment(phone.phone, phone.start, min(phone.end, cut)))
         self._decoder.end_utt()
-        self._decoder.set_cmn(cepstral_mean(self._recent))
         self._decoder.start_utt()
         tail = self._utterance[int(round((cut - self._utterance_start) * SAMPLE_RATE)):]
         self._utterance_start, self._utterance = cut, tail

@@ -351,8 +351,16 @@ class ArticulatedTalker(nn.Module):
 
     @staticmethod
     def displacement(basis: torch.Tensor, articulation: torch.Tensor) -> torch.Tensor:
-        """basis (V, B, 3), articulation (T, A) → displacement (T, V, 3) in metres."""
-        return torch.einsum("tb,vbc->tvc", rig_inputs(articulation).to(basis), basis)
+        """basis (V, B, 3) or its `basis_rows` (B, V·3), articulation (T, A) → displacement
+        (T, V, 3) in metres."""
+        rows = basis if basis.dim() == 2 else ArticulatedTalker.basis_rows(basis)
+        return (rig_inputs(articulation).to(rows) @ rows).reshape(len(articulation), -1, 3)
+
+    @staticmethod
+    def basis_rows(basis: torch.Tensor) -> torch.Tensor:
+        """(V, B, 3) → (B, V·3): the layout `displacement` multiplies in; made once, it saves a
+        copy of the basis per call (a stream decodes a frame or two at a time)."""
+        return basis.permute(1, 0, 2).reshape(basis.shape[1], -1).contiguous()
 
 
 def rig_pose_loss(predicted: torch.Tensor, target: torch.Tensor, pose_moment: torch.Tensor,
