@@ -9,10 +9,11 @@ as the phonetic front end (`scantalk.articulation.sphinx`) hears it and the spee
 
 from __future__ import annotations
 
-from scantalk.articulation.phones import SILENCE, Phone
+from scantalk.articulation.phones import SILENCE, VOWELS, Phone
 from scantalk.audio.io import SAMPLE_RATE  # the rate of every utterance, as the audio encoders expect
 
-__all__ = ["PHONES", "PHONE_INDEX", "SAMPLE_RATE", "SILENCE", "PhoneSegment", "merge_silences", "to_arpabet"]
+__all__ = ["PHONES", "PHONE_INDEX", "SAMPLE_RATE", "SILENCE", "PhoneSegment", "merge_silences", "silence_vowelless_runs",
+           "to_arpabet"]
 
 #: The 39 ARPAbet phones (no stress digits) and "SIL", in a fixed order (index = phone id).
 PHONES: tuple[str, ...] = (
@@ -94,3 +95,47 @@ def merge_silences(segments: list[PhoneSegment]) -> list[PhoneSegment]:
         else:
             merged.append(segment)
     return merged
+
+
+def silence_vowelless_runs(segments: list[PhoneSegment], open_end: float | None = None) -> list[PhoneSegment]:
+    """Turn runs of phones between pauses that hold no vowel into "SIL".
+
+    Speech comes in syllables: every stretch of it between two pauses holds a vowel. A
+    recogniser hearing noise, music or a breath finds consonants only (fricatives in a drum
+    beat, a stop in a click), and the mouth should rest through them.
+
+    Args:
+        segments: phones tiling the audio ("SIL" in pauses).
+        open_end: for speech still arriving: the time heard so far; a run that reaches it may
+            still meet its vowel and is kept only if its first phone started less than
+            `VOWEL_WAIT_S` before it.
+
+    Returns:
+        The phones with every vowelless run replaced by "SIL" (neighbouring pauses merged).
+    """
+    out: list[PhoneSegment] = []
+    run: list[PhoneSegment] = []
+
+    def flush(still_open: bool) -> None:
+        if not run:
+            return
+        waiting = still_open and open_end is not None and open_end - run[0].start < VOWEL_WAIT_S
+        if waiting or any(segment.phone in VOWELS for segment in run):
+            out.extend(run)
+        else:
+            out.append(PhoneSegment(SILENCE, run[0].start, run[-1].end))
+        run.clear()
+
+    for segment in segments:
+        if segment.phone == SILENCE:
+            flush(False)
+            out.append(segment)
+        else:
+            run.append(segment)
+    flush(True)
+    return merge_silences(out)
+
+
+#: Seconds a run of consonants heard at the end of live speech may wait for its vowel before it
+#: is taken for noise (a syllable's onset rarely lasts longer).
+VOWEL_WAIT_S = 0.25

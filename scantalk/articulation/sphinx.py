@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scantalk.articulation.segments import SAMPLE_RATE, PhoneSegment, merge_silences, to_arpabet
+from scantalk.articulation.segments import SAMPLE_RATE, SILENCE, PhoneSegment, merge_silences, silence_vowelless_runs, to_arpabet
 from scantalk.errors import AudioError, SpeechToolError
 
 #: Seconds per pocketsphinx frame (its default frame rate is 100 Hz).
@@ -156,13 +156,7 @@ def decode_phones(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, method: s
     if method not in DECODE_METHODS:
         raise SpeechToolError(f"unknown phone decoding method {method!r}; use one of {', '.join(DECODE_METHODS)}")
     data = _pcm16(samples, sample_rate)
-    if method == "words":
-        words = _decode_words(data)
-        if words:
-            try:
-                return align_phones(samples, words, sample_rate)
-            except SpeechToolError:
-                pass  # what it heard does not align: the phone loop still hears something
+    duration = len(samples) / sample_rate
     decoder = _decoder("phones")
     decoder.start_utt()
     decoder.process_raw(data, full_utt=True)
@@ -170,7 +164,51 @@ def decode_phones(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, method: s
     segments = []
     for segment in decoder.seg():
         segments.append(PhoneSegment(to_arpabet(segment.word), segment.start_frame * FRAME_S, (segment.end_frame + 1) * FRAME_S))
-    return _tile(segments, len(samples) / sample_rate)
+    # Noise and music make the phone loop hear consonants only: where it hears no syllable, no one speaks.
+    heard = silence_vowelless_runs(_tile(segments, duration))
+    if method == "words":
+        words = _decode_words(data)
+        if words:
+            try:
+                return within_speech(align_phones(samples, words, sample_rate), heard)
+            except SpeechToolError:
+                pass  # what it heard does not align: the phone loop still hears something
+    return heard
+
+
+#: Seconds around what the phone loop hears as syllables where recognised words may still be
+#: speech (its boundaries are less sure than the aligner's).
+SPEECH_MARGIN_S = 0.3
+
+
+def within_speech(phones: list[PhoneSegment], heard: list[PhoneSegment], margin: float = SPEECH_MARGIN_S) -> list[PhoneSegment]:
+    """`phones` with everything farther than `margin` seconds from a phone of `heard` made "SIL"
+    (recognised words over music or noise, where the phone loop hears no syllable)."""
+    spans: list[tuple[float, float]] = []
+    for p in heard:
+        if p.phone == SILENCE:
+            continue
+        if spans and p.start - margin <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], p.end + margin)
+        else:
+            spans.append((p.start - margin, p.end + margin))
+    kept: list[PhoneSegment] = []
+    for phone in phones:
+        if phone.phone == SILENCE:
+            kept.append(phone)
+            continue
+        cursor = phone.start
+        for start, end in spans:
+            start, end = max(start, phone.start), min(end, phone.end)
+            if end <= start:
+                continue
+            if start > cursor:
+                kept.append(PhoneSegment(SILENCE, cursor, start))
+            kept.append(PhoneSegment(phone.phone, start, end))
+            cursor = end
+        if phone.end > cursor:
+            kept.append(PhoneSegment(SILENCE, cursor, phone.end))
+    return merge_silences(kept)
 
 
 def _decode_words(data: bytes) -> str:

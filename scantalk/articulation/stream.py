@@ -29,7 +29,7 @@ import numpy as np
 from scantalk.articulation.coarticulation import ArticulationStyle, articulation_frames, coarticulation_reach
 from scantalk.articulation.errors import ArticulationError
 from scantalk.articulation.phones import SILENCE, check_fps
-from scantalk.articulation.segments import SAMPLE_RATE, PhoneSegment, merge_silences, to_arpabet
+from scantalk.articulation.segments import SAMPLE_RATE, PhoneSegment, merge_silences, silence_vowelless_runs, to_arpabet
 from scantalk.articulation.sphinx import FRAME_S, LIVE_CEPSTRAL_MEAN, _decoder, _pcm16
 
 #: Seconds of audio between two reads of the recogniser's hypothesis (two of its 10 ms frames).
@@ -193,7 +193,8 @@ class ArticulationStream:
         if stop <= first:
             return np.zeros((0, 5), np.float32)
         since = first / self.fps - self._reach_after
-        rows = articulation_frames(self.phones.phones(since), self.fps, first, stop - first, self.style)
+        heard = silence_vowelless_runs(self.phones.phones(since), open_end=self.phones.heard)
+        rows = articulation_frames(heard, self.fps, first, stop - first, self.style)
         self.next_row = stop
         self.phones.forget(since - 1.0)
         return rows

@@ -120,3 +120,28 @@ def test_fit_combination_weights_recovers_the_mix():
 def test_channel_weights_forms():
     np.testing.assert_allclose(channel_weights(0.2, ARTICULATION_CHANNELS), [0.2] * 5)
     np.testing.assert_allclose(channel_weights({"jaw_open": 0.0}, ARTICULATION_CHANNELS), [0, 1, 1, 1, 1])
+
+
+def test_words_heard_where_the_phone_loop_hears_no_syllable_are_silenced():
+    from scantalk.articulation.sphinx import within_speech
+    from scantalk.articulation.segments import PhoneSegment as P
+
+    words = [P("SIL", 0, 0.2), P("V", 0.2, 0.3), P("OW", 0.3, 0.6), P("SIL", 0.6, 1.5), P("M", 1.5, 1.6),
+             P("AA", 1.6, 1.9), P("SIL", 1.9, 2.0)]
+    loop = [P("SIL", 0, 1.4), P("M", 1.4, 1.6), P("AA", 1.6, 1.8), P("SIL", 1.8, 2.0)]
+    kept = within_speech(words, loop, margin=0.3)
+    assert [p.phone for p in kept if p.phone != "SIL"] == ["M", "AA"]
+    assert kept[-1].end == 2.0 and kept[0].start == 0
+
+
+def test_mains_hum_is_heard_as_silence():
+    pytest.importorskip("pocketsphinx", reason="pocketsphinx not installed (pip install pocketsphinx==5.1.1)")
+    from scantalk.articulation.sphinx import decode_phones
+    from scantalk.articulation.stream import ArticulationStream
+
+    time = np.arange(48000) / 16000
+    hum = (0.05 * sum(np.sin(2 * np.pi * 50 * k * time) / k for k in (1, 2, 3, 5))).astype(np.float32)
+    assert {p.phone for p in decode_phones(hum, method="phones")} == {"SIL"}  # the loop alone hears a "ZH"
+    stream = ArticulationStream(30.0, 0.1)
+    rows = np.concatenate([stream.push(hum[start:start + 1600])[1] for start in range(0, len(hum), 1600)])
+    assert rows.max() < 0.05

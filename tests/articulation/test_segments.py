@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scantalk.articulation.segments import PHONES, SILENCE, to_arpabet
+from scantalk.articulation.segments import PHONES, SILENCE, PhoneSegment, silence_vowelless_runs, to_arpabet
 
 RADIO_PHONES = Path("/usr/share/festival/radio_phones.scm")
 # flite's cmu phone set (cmu_us_lex / usenglish), as its voices print them with -psdur.
@@ -43,3 +43,22 @@ def test_every_phone_of_festivals_radio_phone_set_maps_into_the_vocabulary():
 def test_unknown_phone_is_reported_not_guessed():
     with pytest.raises(KeyError, match="no ARPAbet mapping"):
         to_arpabet("qq")
+
+
+def _seq(*items):
+    return [PhoneSegment(phone, start, end) for phone, start, end in items]
+
+
+def test_a_run_of_consonants_between_pauses_is_heard_as_a_pause():
+    heard = _seq(("SIL", 0, 0.5), ("F", 0.5, 0.6), ("T", 0.6, 0.7), ("SIL", 0.7, 1.0), ("M", 1.0, 1.1),
+                 ("AA", 1.1, 1.3), ("SIL", 1.3, 1.5))
+    kept = silence_vowelless_runs(heard)
+    assert [(p.phone, p.start, p.end) for p in kept] == [("SIL", 0, 1.0), ("M", 1.0, 1.1), ("AA", 1.1, 1.3),
+                                                         ("SIL", 1.3, 1.5)]
+
+
+def test_consonants_still_arriving_wait_a_syllable_onset_for_their_vowel():
+    onset = _seq(("SIL", 0, 1.0), ("M", 1.0, 1.08))
+    assert [p.phone for p in silence_vowelless_runs(onset, open_end=1.1)] == ["SIL", "M"]
+    noise = _seq(("SIL", 0, 1.0), ("F", 1.0, 1.2), ("S", 1.2, 1.5))
+    assert [p.phone for p in silence_vowelless_runs(noise, open_end=1.5)] == ["SIL"]
