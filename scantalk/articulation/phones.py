@@ -28,13 +28,18 @@ ARPABET_PHONES: tuple[str, ...] = VOWELS + CONSONANTS
 """The 39 phones of the CMU pronouncing dictionary (no stress digits)."""
 PHONE_INVENTORY: tuple[str, ...] = ARPABET_PHONES + (SILENCE,)
 
-# Extended ARPAbet (TIMIT-style) symbols folded onto the nearest CMU phone by mouth shape.
+# Engine and aligner symbols that are not plain ARPAbet (the one table every reader of phones uses).
+# Reduced and syllabic variants map onto the phone a viewer sees on the lips: a schwa opens the
+# mouth like AH, a flap or a glottal stop written for t closes it like T, a syllabic "el"/"em"/"en"
+# is articulated as the consonant.
 PHONE_ALIASES: dict[str, str] = {
-    "AX": "AH", "AXR": "ER", "AXH": "AH", "IX": "IH", "UX": "UW", "DX": "D", "NX": "N", "EL": "L",
-    "EM": "M", "EN": "N", "ENG": "NG", "WH": "W", "HV": "HH", "H": "HH", "Q": "HH",
+    "AX": "AH", "AXR": "ER", "AXH": "AH", "IX": "IH", "UX": "UW", "DX": "T", "NX": "N", "EL": "L",
+    "EM": "M", "EN": "N", "ENG": "NG", "WH": "W", "HV": "HH", "H": "HH", "Q": "T",
+    # Silence and non-speech as festival, flite, pocketsphinx and TIMIT-style aligners name them
+    # (pocketsphinx's "+NSN+"-style fillers are recognised by their plus signs).
     "SP": SILENCE, "PAU": SILENCE, "H#": SILENCE, "#": SILENCE, "SILENCE": SILENCE, "<SIL>": SILENCE,
-    "": SILENCE, "BRTH": SILENCE, "NOISE": SILENCE,
-}
+    "": SILENCE, "BRTH": SILENCE, "BRK": SILENCE, "NOISE": SILENCE,
+}  # fmt: skip
 _STRESS = re.compile(r"^([A-Z]+)[0-2]$")
 
 

@@ -9,7 +9,8 @@ as the phonetic front end (`scantalk.articulation.sphinx`) hears it and the spee
 
 from __future__ import annotations
 
-from scantalk.articulation.phones import SILENCE, VOWELS, Phone
+from scantalk.articulation.errors import ArticulationError
+from scantalk.articulation.phones import SILENCE, VOWELS, Phone, normalise_symbol
 from scantalk.audio.io import SAMPLE_RATE  # the rate of every utterance, as the audio encoders expect
 
 __all__ = ["PHONES", "PHONE_INDEX", "SAMPLE_RATE", "SILENCE", "PhoneSegment", "merge_silences", "silence_vowelless_runs",
@@ -24,38 +25,6 @@ PHONES: tuple[str, ...] = (
 
 PHONE_INDEX: dict[str, int] = {phone: index for index, phone in enumerate(PHONES)}
 
-# Engine phones that are not plain ARPAbet. Reduced and syllabic variants map onto the phone a
-# viewer sees on the lips: a schwa opens the mouth like AH, a flap closes it like T/D, a
-# syllabic "el"/"em"/"en" is articulated as the consonant.
-_ALIASES: dict[str, str] = {
-    "AX": "AH",  # schwa
-    "AXR": "ER",  # r-coloured schwa
-    "IX": "IH",  # reduced high vowel
-    "UX": "UW",  # fronted u
-    "DX": "T",  # flap (butter)
-    "NX": "N",  # nasal flap (winner)
-    "EL": "L",  # syllabic l (bottle)
-    "EM": "M",  # syllabic m
-    "EN": "N",  # syllabic n (button)
-    "HV": "HH",  # voiced h
-    "Q": "T",  # glottal stop, written in place of t
-    # Silence and non-speech, as each engine names them.
-    "PAU": SILENCE,  # festival and flite pauses
-    "H#": SILENCE,  # utterance boundary (TIMIT-style, some flite voices)
-    "BRK": SILENCE,  # flite phrase break
-    "BRTH": SILENCE,  # festival radio set: breath
-    "SIL": SILENCE,
-    "SP": SILENCE,
-    "<SIL>": SILENCE,
-    "+NSN+": SILENCE,  # pocketsphinx noise fillers
-    "+SPN+": SILENCE,
-    "+BREATH+": SILENCE,
-    "+COUGH+": SILENCE,
-    "+UM+": SILENCE,
-    "+UH+": SILENCE,
-    "+SMACK+": SILENCE,
-}
-
 PhoneSegment = Phone
 """One phone and when it is heard: `phone` (an entry of `PHONES`), `start` and `end` in seconds
 from the start of the audio — the timed phone `scantalk.articulation` reads, under the name the
@@ -63,7 +32,8 @@ speech data has always used."""
 
 
 def to_arpabet(name: str) -> str:
-    """Map one engine's phone name (festival radio, flite cmu, pocketsphinx) onto `PHONES`.
+    """Map one engine's phone name (festival radio, flite cmu, pocketsphinx) onto `PHONES`, by
+    the one alias table `scantalk.articulation.phones.PHONE_ALIASES`.
 
     Args:
         name: e.g. "pau", "ax", "AH1", "+NSN+".
@@ -72,18 +42,12 @@ def to_arpabet(name: str) -> str:
         The ARPAbet phone or "SIL".
 
     Raises:
-        KeyError: for a name no supported engine emits (a gap in this table, not a user error).
+        KeyError: for a name no supported engine emits (a gap in the table, not a user error).
     """
-    upper = name.strip().upper()
-    if upper[-1:].isdigit() and upper[:-1] in PHONE_INDEX:  # stress digit, e.g. "AH1"
-        upper = upper[:-1]
-    if upper in PHONE_INDEX:
-        return upper
-    if upper in _ALIASES:
-        return _ALIASES[upper]
-    if upper.startswith("+") and upper.endswith("+"):  # any other pocketsphinx filler
-        return SILENCE
-    raise KeyError(f"phone {name!r} has no ARPAbet mapping in scantalk.articulation.segments")
+    try:
+        return normalise_symbol(name)
+    except ArticulationError:
+        raise KeyError(f"phone {name!r} has no ARPAbet mapping in scantalk.articulation.phones.PHONE_ALIASES") from None
 
 
 def merge_silences(segments: list[PhoneSegment]) -> list[PhoneSegment]:
