@@ -8,7 +8,8 @@ level, never trained on), the track the shipped front end makes from the audio a
 with the aligned phones, per decoding method of `scantalk.articulation.sphinx.decode_phones`
 ("words": recognised words aligned into phones, the default; "phones": a free phone loop), and,
 with `--stream`, per lookahead of the streaming front end (`scantalk.articulation.stream`, fed
-in 100 ms chunks as a microphone would):
+in 100 ms chunks as a microphone would), each clip heard by a new stream ("stream") and all
+clips heard one after another by one stream, as in a live session ("session"):
 
 - closed frames on a real p/b/m: the share of frames with lip_close > 0.5 that fall inside a P, B
   or M (widened by one frame each side, as lips close just before the sound);
@@ -81,6 +82,33 @@ def clip_figures(track, phones) -> dict:
             "bilabials_closed": recalled, "pause_jaw": pause_jaw, "pause_middle_jaw": pause_middle}
 
 
+def session_offsets(clips: list[np.ndarray], gap_s: float = 0.5) -> tuple[np.ndarray, list[int]]:
+    """All clips (16 kHz) one after another as one live session, each starting on a whole frame
+    (a multiple of 0.1 s) after `gap_s` of silence → (the session audio, each clip's first frame)."""
+    block = 1600  # 0.1 s: 3 frames at 30 fps
+    pieces, firsts, cursor = [], [], 0
+    for samples in clips:
+        length = int(np.ceil((len(samples) + gap_s * 16000) / block)) * block
+        piece = np.zeros(length, np.float32)
+        piece[:len(samples)] = samples
+        pieces.append(piece)
+        firsts.append(int(round(cursor / 16000 * FPS)))
+        cursor += length
+    return np.concatenate(pieces), firsts
+
+
+def session_tracks(clips: list[np.ndarray], lookahead: float) -> list[np.ndarray]:
+    """Each clip's rows (T_i, 5) from one `ArticulationStream` hearing all of them in a row, as
+    a live session does (the recogniser adapts to the voice and the room as it goes)."""
+    from scantalk.articulation.stream import ArticulationStream
+
+    audio, firsts = session_offsets(clips)
+    stream = ArticulationStream(FPS, lookahead)
+    rows = [stream.push(audio[start:start + 1600])[1] for start in range(0, len(audio), 1600)]
+    values = np.concatenate(rows + [stream.close()[1]])
+    return [values[first:first + int(np.ceil(len(samples) / 16000 * FPS)) + 1] for first, samples in zip(firsts, clips)]
+
+
 def summarise(clips: list[dict]) -> dict:
     total = {key: sum(c[key] for c in clips) for key in ("closed_frames", "closed_on_bilabial", "closures",
                                                           "closures_on_no_bilabial", "bilabials", "bilabials_closed")}
@@ -118,13 +146,17 @@ def main(argv: list[str] | None = None) -> None:
         values = np.concatenate(rows + [stream.close()[1]])[:count]
         return ArticulationTrack(values, FPS)
 
-    methods = [*DECODE_METHODS, *(f"stream@{lookahead:g}s" for lookahead in args.stream)]
+    methods = [*DECODE_METHODS, *(f"{kind}@{lookahead:g}s" for lookahead in args.stream for kind in ("stream", "session"))]
     for method in methods:
         per_clip = []
-        for utterance in utterances:
+        if method.startswith("session@"):
+            sessions = session_tracks([u.samples for u in utterances], float(method[8:-1]))
+        for index, utterance in enumerate(utterances):
             count = audio_frame_count(len(utterance.samples), utterance.sample_rate, FPS)
             if method.startswith("stream@"):
                 track = streamed(utterance.samples, float(method[7:-1]), count)
+            elif method.startswith("session@"):
+                track = ArticulationTrack(sessions[index][:count], FPS)
             else:
                 heard = decode_phones(utterance.samples, utterance.sample_rate, method=method)
                 track = articulation_from_phones(heard, FPS, num_frames=count)

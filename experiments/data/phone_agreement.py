@@ -25,18 +25,17 @@ import numpy as np
 
 from scantalk.atomic import atomic_write_text
 from scantalk.data.speech import VOICES, SpeechToolError, align_phones, available_voices, decode_phones
-from scantalk.data.speech import phone_frames, real_speech_set, sentences, synthesize
-from scantalk.data.speech.phones import MOUTH_SHAPES, PHONES, PhoneSegment
+from scantalk.data.speech import real_speech_set, sentences, synthesize
+from scantalk.articulation.visemes import phone_agreement, viseme_agreement
+from scantalk.data.speech.phones import PhoneSegment
 
 FPS = 100.0
-_SHAPE_OF_ID = np.array([sorted(set(MOUTH_SHAPES.values())).index(MOUTH_SHAPES[p]) for p in PHONES])
 
 
 def frame_agreement(reference: list[PhoneSegment], other: list[PhoneSegment]) -> tuple[float, float]:
-    """(phone, mouth-shape) share of 10 ms frames on which both label the same thing."""
-    ref = phone_frames(reference, FPS)
-    hyp = phone_frames(other, FPS, len(ref))
-    return float(np.mean(ref == hyp)), float(np.mean(_SHAPE_OF_ID[ref] == _SHAPE_OF_ID[hyp]))
+    """(phone, mouth-shape) share of 10 ms frames on which both label the same thing (mouth
+    shapes: `scantalk.articulation.VISEMES`)."""
+    return phone_agreement(reference, other, FPS), viseme_agreement(reference, other, FPS)
 
 
 def boundary_offsets(reference: list[PhoneSegment], other: list[PhoneSegment], window: float = 0.1) -> list[float]:

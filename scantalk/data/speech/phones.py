@@ -17,21 +17,6 @@ from scantalk.articulation.segments import (
     PHONE_INDEX, PHONES, SAMPLE_RATE, SILENCE, PhoneSegment, merge_silences, to_arpabet,
 )
 
-#: Phones grouped by what the lips and jaw show (a viewer cannot tell P from B from M). Used to
-#: score a phone recogniser at the level that matters for animation.
-MOUTH_SHAPES: dict[str, str] = {
-    **dict.fromkeys(("P", "B", "M"), "closed"),
-    **dict.fromkeys(("F", "V"), "labiodental"),
-    **dict.fromkeys(("TH", "DH"), "dental"),
-    **dict.fromkeys(("T", "D", "N", "L", "S", "Z", "K", "G", "NG", "HH", "Y"), "open_narrow"),
-    **dict.fromkeys(("SH", "ZH", "CH", "JH", "R", "ER"), "rounded_narrow"),
-    **dict.fromkeys(("W", "UW", "UH", "OW", "OY", "AO"), "rounded"),
-    **dict.fromkeys(("IY", "IH", "EY", "EH"), "spread"),
-    **dict.fromkeys(("AA", "AE", "AH", "AY", "AW"), "open_wide"),
-    SILENCE: "rest",
-}
-
-
 @dataclass
 class Utterance:
     """Speech audio with its phone timing.
