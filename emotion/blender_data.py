@@ -8,7 +8,7 @@ emotions or random mixes of two, at intensities in [min_intensity, 1]. The mixtu
 learns is the talking frame plus the expression with its lip gap left to speech
 (`scantalk.expression.speech_owned_lips`), so a blend keeps the expression *and* the lip motion:
 
-    scantalk fit --config experiments/configs/emoblender.yaml
+    scantalk fit --config experiments/configs/emoblender_heads.yaml
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`scantalk emovoca build|expressions` (a `scantalk.plugins` command of the emotion package): EmoVOCA-style emotional data from talking heads and expressions.
 
-    scantalk emovoca expressions -o EXPR_DIR [--facs]   procedural expressions, Florence-like layout
+    scantalk emovoca expressions -o EXPR_DIR [--seeds 500 501]   FACS expressions on anatomical heads, Florence-like layout
     scantalk emovoca build --talking DIR --expressions EXPR_DIR -o OUT [--checkpoint blender.ckpt | --additive]
 """
 
@@ -45,30 +45,25 @@ def register(parser: argparse.ArgumentParser) -> None:
                        help="replace an emotional dataset this command wrote in --out (never other folders)")
     build.add_argument("--allow-large", action="store_true",
                        help=f"write even when the estimated size exceeds {LARGE_BUILD_BYTES / 1024**3:g} GB")
-    expressions = sub.add_parser("expressions", help="write the procedural expressions in the Florence-like layout")
+    expressions = sub.add_parser("expressions", help="write FACS expressions of anatomical heads in the Florence-like layout")
     expressions.add_argument("-o", "--out", required=True, help="output folder (created; must be new or empty)")
     expressions.add_argument("--overwrite", action="store_true",
                              help="replace an expression set this command wrote in --out (never other folders)")
-    expressions.add_argument("--seeds", type=int, nargs="+", default=[500, 501], help="identity seeds")
-    expressions.add_argument("--meshing", default="uv_coarse")
-    expressions.add_argument("--facs", action="store_true",
-                             help="FACS action units on the anatomical heads (seeds as --seeds) instead of the "
-                                  "synthetic heads' expressions")
-    expressions.add_argument("--resolution", type=float, default=0.007, help="--facs heads' meshing spacing, metres")
+    expressions.add_argument("--seeds", type=int, nargs="+", default=[500, 501],
+                             help="identity seeds of the anatomical heads (scantalk.data.heads.procedural)")
+    expressions.add_argument("--facs", action="store_true", help=argparse.SUPPRESS)  # the only kind now; old scripts pass it
+    expressions.add_argument("--resolution", type=float, default=0.007, help="the heads' meshing spacing, metres")
 
 
 def is_expression_set(path: str | Path) -> bool:
     """Whether `path` is an expression set `emovoca expressions` wrote: only identity folders of
-    neutral.ply and <Label>.ply, and the procedural manifest."""
-    from emotion.florence import PROCEDURAL_MANIFEST
+    neutral.ply and <Label>.ply."""
     from scantalk.emotions import EMOTIONS
 
     ours = {"neutral.ply", *(f"{label.capitalize()}.ply" for label in EMOTIONS)}
     try:
         entries = list(Path(path).iterdir())
         for entry in entries:
-            if entry.name == PROCEDURAL_MANIFEST and entry.is_file():
-                continue
             if entry.is_symlink() or not entry.is_dir() or not {f.name for f in entry.iterdir()} <= ours:
                 return False
     except OSError:
@@ -143,16 +138,15 @@ def _gigabytes(size: int) -> str:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from emotion.expressions import check_label
     from emotion.synthesis import build_emovoca
     from scantalk.atomic import check_output_dir, staged_output_dir
     from scantalk.data import load_dataset
-    from scantalk.emotions import EMOTIONS
+    from scantalk.emotions import EMOTIONS, emotion_label
 
     _check_weights(args)
     inputs = [path for path in (args.talking, args.expressions, args.checkpoint) if path]
     out = check_output_dir(Path(args.out).expanduser(), args.overwrite, is_emovoca_dataset, inputs, what="-o")
-    labels = [check_label(label) for label in args.labels] if args.labels else None
+    labels = [emotion_label(label) for label in args.labels] if args.labels else None
     pairs = len(labels or EMOTIONS) * len(args.levels)
     sequences, size = estimate_build(load_dataset(Path(args.talking).expanduser(), split=args.split), pairs,
                                      args.per_sequence)
@@ -177,15 +171,12 @@ def run(args: argparse.Namespace) -> int:
     """Run the chosen action; returns the exit status."""
     if args.action == "build":
         return _build(args)
-    from emotion.florence import write_facs_expressions, write_procedural_expressions
+    from emotion.florence import write_facs_expressions
     from scantalk.atomic import staged_output_dir
 
     out = Path(args.out).expanduser()
     # The same guards as `scantalk animate`: never /, home or a folder of someone else's files.
     with staged_output_dir(out, args.overwrite, is_expression_set, what="-o") as staging:
-        if args.facs:
-            write_facs_expressions(staging, args.seeds, args.resolution)
-        else:
-            write_procedural_expressions(staging, args.seeds, args.meshing)
-    print(f"procedural expressions written to {out.resolve()}")
+        write_facs_expressions(staging, args.seeds, args.resolution)
+    print(f"FACS expressions written to {out.resolve()}")
     return 0

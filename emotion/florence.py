@@ -2,8 +2,8 @@
 
 Accepted layouts (meshes .ply or .obj, any topology, one topology per identity):
 
-    root/<identity>/neutral.ply            root/<identity>/<Expression>.ply      (ours, and
-                                                                                  `write_procedural_expressions`)
+    root/<identity>/neutral.ply            root/<identity>/<Expression>.ply      (ours:
+                                                                                  `write_facs_expressions`)
     root/<identity>/<Expression>.ply  +  root/<identity>.ply or neutral_dir/<identity>.ply
                                            (EmoVOCA's release: New_Conditions/COMA_CH01/Afraid_30.ply
                                             with the neutral Florence4D/COMA_CH01.ply)
@@ -15,7 +15,6 @@ angry, Smile → happy). Files naming no known emotion are skipped with a warnin
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Sequence
@@ -24,12 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion.expressions import all_expressions, check_label
-from scantalk.emotions import EMOTIONS
-from scantalk.atomic import atomic_write_text
 from scantalk.data.processed import read_template_file
-from scantalk.data.synth import build_head, sample_identity, write_ply
+from scantalk.emotions import EMOTIONS, emotion_label
 from scantalk.errors import DatasetError
+from scantalk.geometry.mesh import save_arrays
 
 MESH_SUFFIXES = (".ply", ".obj")
 NEUTRAL_NAMES = ("neutral", "template")
@@ -37,7 +34,6 @@ LABEL_ALIASES: dict[str, str] = {
     "irritated": "angry", "anger": "angry", "smile": "happy", "happiness": "happy", "fear": "afraid",
     "disgusted": "disgust", "sadness": "sad",
 }
-PROCEDURAL_MANIFEST = "expressions.json"
 
 
 @dataclass
@@ -98,7 +94,7 @@ def read_expressions(
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(f"{root}: expression folder does not exist; pass a folder with one sub-folder per identity")
-    wanted = None if labels is None else {check_label(label) for label in labels}
+    wanted = None if labels is None else {emotion_label(label) for label in labels}
     neutral_base = None if neutral_dir is None else Path(neutral_dir).expanduser()
     samples: list[ExpressionSample] = []
     skipped: list[str] = []
@@ -137,34 +133,6 @@ def read_expressions(
     return samples
 
 
-def write_procedural_expressions(
-    out_dir: str | Path,
-    identity_seeds: Sequence[int] = (500, 501),
-    meshing: str = "uv_coarse",
-    labels: Sequence[str] = EMOTIONS,
-) -> Path:
-    """Write procedural expressions in the Florence-like layout and return `out_dir`.
-
-    For each identity seed: `<out>/expr<seed>_<meshing>/neutral.ply` and `<Label>.ply` (full
-    intensity, `emotion.expressions`), plus `<out>/expressions.json` recording each identity's
-    seed, shape parameters and meshing, so a reader can re-evaluate the generator exactly on
-    another topology (see `emotion.synthesis`).
-    """
-    out = Path(out_dir).expanduser()
-    manifest: dict[str, dict] = {}
-    for seed in identity_seeds:
-        identity = sample_identity(int(seed))
-        head = build_head(identity, meshing, seed=int(seed))
-        name = f"expr{int(seed)}_{meshing}"
-        write_ply(out / name / "neutral.ply", head.verts, head.faces)
-        for label, displacement in all_expressions(identity, head.param, labels).items():
-            write_ply(out / name / f"{label.capitalize()}.ply", head.verts + displacement, head.faces)
-        manifest[name] = {"identity_seed": int(seed), "meshing": meshing, "identity": identity.to_dict()}
-    atomic_write_text(out / PROCEDURAL_MANIFEST, json.dumps({"generator": "emotion.expressions",
-                                                             "identities": manifest}, indent=2))
-    return out
-
-
 def write_facs_expressions(
     out_dir: str | Path,
     seeds: Sequence[int],
@@ -198,13 +166,8 @@ def write_facs_expressions(
         head = procedural_head(int(seed), resolution=resolution)
         rng = np.random.default_rng([int(seed), 11])
         basis = action_unit_basis(head, variation=rng)
-        write_ply(out / name / "neutral.ply", head.verts, head.faces)
+        save_arrays(out / name / "neutral.ply", head.verts, head.faces)
         for label in labels:
             moved = head.verts + emotion_expression(head, label, 1.0, basis=basis, rng=rng)
-            write_ply(out / name / f"{label.capitalize()}.ply", moved, head.faces)
+            save_arrays(out / name / f"{label.capitalize()}.ply", moved, head.faces)
     return out
-
-
-def is_procedural(root: str | Path) -> bool:
-    """Whether `root` was written by `write_procedural_expressions` (its manifest is present)."""
-    return (Path(root).expanduser() / PROCEDURAL_MANIFEST).is_file()

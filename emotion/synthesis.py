@@ -20,9 +20,8 @@ Two ways to combine talking motion and an expression displacement e (V, 3):
 - additive baseline: frames = talking frames + μe · e, with μe = 1/3, 2/3, 1 for low/mid/high.
 
 The expression must live on the talking subject's topology. How it gets there (recorded in
-emovoca.json): "procedural" — the expression set was written by `write_procedural_expressions`
-and the talking set is the procedural one, so the generator is evaluated on the talking head
-itself (exact); "direct" — same vertex count (FLAME to FLAME, EmoVOCA's case); "nearest" — any
+emovoca.json): "direct" — same vertex count (FLAME to FLAME, EmoVOCA's case, or FACS expressions
+written on the talking set's own heads); "nearest" — any
 other topology: the expression's neutral is aligned to the talking template (centroids and rms
 radius) and each talking vertex takes the inverse-distance mean displacement of its 4 nearest
 neutral vertices, rescaled by the alignment scale. Talking subjects take expression identities
@@ -44,24 +43,22 @@ import torch
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
-from emotion.expressions import check_label, expression_displacement
-from emotion.florence import ExpressionSample, is_procedural, read_expressions
+from emotion.florence import ExpressionSample, read_expressions
 from emotion.layout import INTENSITY_NUMBERS, MANIFEST, OUTPUT_FOLDERS
-from scantalk.emotions import EMOTIONS, INTENSITY_LEVELS, emotion_index
+from scantalk.emotions import EMOTIONS, INTENSITY_LEVELS, emotion_index, emotion_label
 from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_text
 from scantalk.data import load_dataset
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.data.sequence import SequenceRef
-from scantalk.data.synth import build_head, write_ply
-from scantalk.data.synth.heads import HeadIdentity
 from scantalk.errors import DatasetError, OutputExistsError
+from scantalk.geometry.mesh import save_arrays
 
 NEIGHBOURS = 4
 
 
 def sequence_stem(key: str, label: str, level: str) -> str:
     """"<subject>_<seq>_<Label>_<n>" for a talking key, a label and low / mid / high."""
-    return f"{key}_{check_label(label).capitalize()}_{INTENSITY_NUMBERS[level]}"
+    return f"{key}_{emotion_label(label).capitalize()}_{INTENSITY_NUMBERS[level]}"
 
 
 def transfer_nearest(displacement: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -84,28 +81,18 @@ def transfer_nearest(displacement: np.ndarray, source: np.ndarray, target: np.nd
 class ExpressionTransfer:
     """Full-intensity expression displacements (V, 3) metres on each talking subject's template."""
 
-    def __init__(self, expressions_root: Path, talking_root: Path, labels: Sequence[str]) -> None:
+    def __init__(self, expressions_root: Path, labels: Sequence[str]) -> None:
         self.labels = list(labels)
         samples = read_expressions(expressions_root, self.labels)
         self.by_identity: dict[str, dict[str, ExpressionSample]] = {}
         for sample in samples:
             self.by_identity.setdefault(sample.identity, {})[sample.label] = sample
         self.identities = sorted(self.by_identity)
-        self.procedural_heads: dict[str, dict[str, Any]] = {}
-        meta_path = talking_root / "meta.json"
-        if is_procedural(expressions_root) and meta_path.is_file():
-            self.procedural_heads = json.loads(meta_path.read_text()).get("subjects", {})
         self.sources: dict[str, dict[str, str]] = {}
 
     def for_subject(self, subject: str, position: int, template: np.ndarray) -> dict[str, np.ndarray]:
         """{label: (V, 3)} for the `position`-th talking subject (sorted) with this template."""
         identity = self.identities[position % len(self.identities)]
-        if subject in self.procedural_heads:
-            info = self.procedural_heads[subject]
-            head = build_head(HeadIdentity(**info["identity"]), info["meshing"], seed=int(info["identity_seed"]))
-            if head.verts.shape == template.shape:
-                self.sources[subject] = {"method": "procedural", "identity": subject}
-                return {label: expression_displacement(head.identity, head.param, label, 1.0) for label in self.labels}
         samples = self.by_identity[identity]
         missing = [label for label in self.labels if label not in samples]
         if missing:
@@ -147,7 +134,7 @@ def _write_audio(ref: SequenceRef, dest: Path) -> None:
 
 def _write_subject_files(out: Path, ref: SequenceRef, pickled: dict[str, np.ndarray]) -> None:
     if ref.faces is not None:
-        write_ply(out / "templates" / f"{ref.subject}.ply", ref.template, ref.faces)
+        save_arrays(out / "templates" / f"{ref.subject}.ply", ref.template, ref.faces)
     else:
         pickled[ref.subject] = np.asarray(ref.template, dtype=np.float32)
     for region, indices in (("lip", ref.lip_vertices), ("upper", ref.upper_vertices)):
@@ -181,7 +168,7 @@ def build_emovoca(
     baseline). split: only this split of the talking set. cache_dir: operator cache.
     """
     talking_root, out = Path(talking).expanduser(), Path(out_dir).expanduser()
-    labels = [check_label(label) for label in (labels or EMOTIONS)]
+    labels = [emotion_label(label) for label in (labels or EMOTIONS)]
     levels = list(levels)
     for level in levels:
         if level not in INTENSITY_NUMBERS:
@@ -189,7 +176,7 @@ def build_emovoca(
     if mu_e is not None and len(mu_e) != len(levels):
         raise DatasetError(f"mu_e needs one value per level {levels}, got {list(mu_e)}")
     refs = load_dataset(talking_root, split=split)
-    transfer = ExpressionTransfer(Path(expressions).expanduser(), talking_root, labels)
+    transfer = ExpressionTransfer(Path(expressions).expanduser(), labels)
     blender = None
     if checkpoint is not None:
         from emotion.training import load_blender

@@ -1,21 +1,20 @@
-"""Training the `EmoBlender` with Lightning: `EmoBlenderModule` (losses) + `EmoBlenderDataModule` (data).
+"""Training the `EmoBlender` with Lightning: `EmoBlenderModule` (losses), `load_blender`, and the
+per-subject batching its data modules share (`SubjectBatches`, `SubjectBatchesDataModule`).
 
-The data are the procedural talking heads (`scantalk.data.synth.generate_dataset`, generated on
-first use) and the procedural expressions of `emotion.expressions`, evaluated on every subject's
-own head. A batch is `frames_per_batch` talking frames of one subject and as many random
-expressions (random labels, intensities in [`min_intensity`, 1]) on the same surface, so the
-batch shares one `SurfaceOperators`. It trains through `scantalk fit` like every model:
+The data are the anatomical heads speaking through the rig × FACS expressions
+(`emotion.blender_data.HeadsBlenderDataModule`). A batch is `frames_per_batch` talking frames of
+one subject and as many expressions on the same surface, so the batch shares one
+`SurfaceOperators`. It trains through `scantalk fit` like every model:
 
-    scantalk fit --config experiments/configs/emoblender.yaml
+    scantalk fit --config experiments/configs/emoblender_heads.yaml
 
-(the config names `emotion.training.EmoBlenderModule` and `EmoBlenderDataModule` by class_path).
+(the config names `emotion.training.EmoBlenderModule` and `emotion.blender_data.HeadsBlenderDataModule`
+by class_path).
 """
 
 from __future__ import annotations
 
 import abc
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from emotion.blending import EmoBlender
-from emotion.expressions import all_expressions
-from scantalk.emotions import EMOTIONS
-from scantalk.data import load_dataset
-from scantalk.data.synth import build_head
-from scantalk.data.synth.heads import HeadIdentity
 from scantalk.checkpoint import load_checkpoint_dict
-from scantalk.errors import CheckpointError, DatasetError, ScanTalkError
-from scantalk.geometry.cache import OperatorCache, default_cache_dir
+from scantalk.errors import CheckpointError, ScanTalkError
 
 CHECKPOINT_KIND = "emoblender"
 
@@ -137,7 +130,7 @@ def load_blender(path: str | Path) -> EmoBlender:
     """An `EmoBlender` (eval mode) from a checkpoint written by `EmoBlenderModule` training.
 
     Args:
-        path: the `.ckpt` (`scantalk fit --config experiments/configs/emoblender.yaml` writes them).
+        path: the `.ckpt` (`scantalk fit --config experiments/configs/emoblender_heads.yaml` writes them).
 
     Returns:
         The blender, in eval mode.
@@ -156,7 +149,7 @@ def load_blender(path: str | Path) -> EmoBlender:
     except (TypeError, ValueError, RuntimeError) as error:
         first_line = (str(error).splitlines() or [""])[0][:200]
         raise CheckpointError(f"blender checkpoint {path} does not match this version's EmoBlender ({first_line}); "
-                              "re-train it with `scantalk fit --config experiments/configs/emoblender.yaml`") from None
+                              "re-train it with `scantalk fit --config experiments/configs/emoblender_heads.yaml`") from None
     return blender.eval()
 
 
@@ -209,83 +202,3 @@ class SubjectBatchesDataModule(L.LightningDataModule, metaclass=abc.ABCMeta):
     def val_dataloader(self) -> DataLoader:
         """`val_batches` batches of the validation subjects."""
         return self._loader("val", self.val_batches, self.seed + 1)
-
-
-class EmoBlenderDataModule(SubjectBatchesDataModule):
-    """Procedural talking frames × procedural expressions, batched per subject.
-
-    Args:
-        root: procedural dataset folder (default: the user cache). It is generated when it holds
-            no dataset yet, or (re)generated with `procedural` when that is given (keyword
-            arguments of `scantalk.data.synth.generate_dataset`); None uses what is there.
-        procedural: keyword arguments of `scantalk.data.synth.generate_dataset`, or None.
-        k_eig: eigenpairs per template (must equal the blender's k_eig).
-        cache_dir: operator cache folder (default: the user cache).
-        frames_per_batch: talking frames (and expressions) per batch.
-        min_intensity: expressions are shown at intensities in [min_intensity, 1].
-        batches_per_epoch: training batches per epoch.
-        val_batches: validation batches.
-        max_sequences: talking sequences per subject to load (all when None).
-        seed: seed of the batch draws (batch i of a split is the same in every run).
-    """
-
-    def __init__(self, root: str | None = None, procedural: dict[str, Any] | None = None, k_eig: int = 128,
-                 cache_dir: str | None = None, frames_per_batch: int = 8, min_intensity: float = 0.3,
-                 batches_per_epoch: int = 200, val_batches: int = 20, max_sequences: int | None = None,
-                 seed: int = 0) -> None:
-        super().__init__()
-        self.root = Path(os.path.expanduser(root)) if root else Path(default_cache_dir()).parent / "datasets" / "procedural"
-        self.procedural = None if procedural is None else dict(procedural)
-        self.k_eig, self.cache_dir = k_eig, str(cache_dir or default_cache_dir())
-        self.frames_per_batch, self.min_intensity = frames_per_batch, min_intensity
-        self.batches_per_epoch, self.val_batches = batches_per_epoch, val_batches
-        self.max_sequences, self.seed = max_sequences, seed
-        self._subjects: dict[str, list[dict[str, Any]]] = {}
-
-    def prepare_data(self) -> None:
-        """Generate the procedural dataset when `root` holds none (or `procedural` is given)."""
-        from scantalk.data.synth import generate_dataset
-
-        # An existing procedural dataset is used as it is unless generation options are given.
-        if self.procedural is not None or not (self.root / "meta.json").is_file():
-            generate_dataset(self.root, **(self.procedural or {}))
-
-    def subjects(self, split: str) -> list[dict[str, Any]]:
-        """The subjects of a split, loaded once and kept.
-
-        Args:
-            split: "train", "val" or "test".
-
-        Returns:
-            Per subject: "template" (V, 3) metres, "talking" (N, V, 3) displacements in metres,
-            "expressions" (11, V, 3) displacements in metres (EMOTIONS order), "ops".
-
-        Raises:
-            DatasetError: `root` is not a procedural dataset (no meta.json).
-        """
-        if split not in self._subjects:
-            meta_path = self.root / "meta.json"
-            if not meta_path.is_file():
-                raise DatasetError(f"{self.root}: no meta.json; the EmoBlender trains on the procedural dataset "
-                                   "(`scantalk synth DIR`), whose heads the expression generator needs")
-            heads = json.loads(meta_path.read_text())["subjects"]
-            by_subject: dict[str, list[np.ndarray]] = {}
-            for ref in load_dataset(self.root, split=split):
-                if self.max_sequences is None or len(by_subject.get(ref.subject, [])) < self.max_sequences:
-                    by_subject.setdefault(ref.subject, []).append(ref.load_frames() - ref.template[None])
-            cache = OperatorCache(self.cache_dir)
-            found = []
-            for name in sorted(by_subject):
-                info = heads[name]
-                head = build_head(HeadIdentity(**info["identity"]), info["meshing"], seed=int(info["identity_seed"]))
-                expressions = all_expressions(head.identity, head.param, EMOTIONS)
-                template = head.verts.astype(np.float32)
-                found.append({"template": template, "talking": np.concatenate(by_subject[name]).astype(np.float32),
-                              "expressions": np.stack([expressions[label] for label in EMOTIONS]),
-                              "ops": cache.get_or_compute(template, head.faces, self.k_eig)})
-            self._subjects[split] = found
-        return self._subjects[split]
-
-    def batches(self, split: str, length: int, seed: int) -> Dataset:
-        """`length` batches of the subjects of `split`, drawn with `seed`."""
-        return SubjectBatches(self.subjects(split), self.frames_per_batch, self.min_intensity, length, seed)

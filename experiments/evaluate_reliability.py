@@ -88,13 +88,13 @@ def _collinear(folder: Path) -> None:
 
 def _mouth_only(folder: Path) -> None:
     """james's mouth and what lies 35 mm around it, as a user might crop a scan."""
-    from scantalk.data.synth import write_ply
     from scantalk.face.samples import real_face
+    from scantalk.geometry.mesh import save_arrays
 
     head = real_face("james")
     keep = np.linalg.norm(head.verts - head.landmarks.mouth_centre, axis=1) < 0.035
     index = np.cumsum(keep) - 1
-    write_ply(folder / "mouth.ply", head.verts[keep], index[head.faces[keep[head.faces].all(axis=1)]])
+    save_arrays(folder / "mouth.ply", head.verts[keep], index[head.faces[keep[head.faces].all(axis=1)]])
 
 
 def _corrupt_cache(folder: Path) -> None:
@@ -197,13 +197,13 @@ def make_inputs(folder: Path) -> Path:
     import soundfile as sf
 
     from scantalk.data.speech.real import real_speech_set
-    from scantalk.data.synth import write_ply
     from scantalk.face.samples import real_face
+    from scantalk.geometry.mesh import save_arrays
 
     head = real_face("james")
-    write_ply(folder / "face.ply", head.verts, head.faces)
+    save_arrays(folder / "face.ply", head.verts, head.faces)
     to_file = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-    write_ply(folder / "face_zup.ply", 1000.0 * head.verts @ to_file.T, head.faces)
+    save_arrays(folder / "face_zup.ply", 1000.0 * head.verts @ to_file.T, head.faces)
     utterance = real_speech_set()[0]
     sf.write(folder / "speech.wav", utterance.samples[: 2 * utterance.sample_rate], utterance.sample_rate)
     return folder

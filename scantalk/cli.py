@@ -19,7 +19,7 @@ from scantalk.plugins import plugin_commands
 # `scantalk --help` stays fast and a broken optional dependency only affects its own command.
 COMMANDS: dict[str, tuple[str, str]] = {
     "precompute": ("scantalk.commands.precompute", "precompute surface operators into a cache"),
-    "synth": ("scantalk.commands.synth", "generate the procedural talking-head dataset"),
+    "synth": ("scantalk.commands.synth", "write the procedural talking set (new heads saying sentences through the rig)"),
     "evaluate": ("scantalk.commands.evaluate", "LVE / MVE / FDD of predictions against a dataset"),
     "animate": ("scantalk.commands.animate", "animate a face (mesh, scan or point cloud) from speech"),
     "render": ("scantalk.commands.render", "render a saved animation to video"),

@@ -28,6 +28,12 @@ def emotion_index(name: str, labels: tuple[str, ...] | list[str] = EMOTIONS) -> 
     return lowered.index(key)
 
 
+def emotion_label(name: str) -> str:
+    """The canonical (lower-case) `EMOTIONS` label of `name` ("Sad" → "sad"); unknown labels raise
+    `ScanTalkError`, listing the known ones."""
+    return EMOTIONS[emotion_index(name)]
+
+
 def intensity_value(intensity: float | str) -> float:
     """A level name (low/mid/high) or a number in [0, 1] → a number in [0, 1]."""
     if isinstance(intensity, str):

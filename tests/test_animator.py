@@ -2,8 +2,9 @@
 
 Only properties every valid model obeys are tested here (shapes, file vertex order, units,
 determinism, invariances, errors). How *well* the shipped model talks (lip movement, a quiet
-forehead, a still mouth in pauses) is measured by `experiments/evaluate_default.py`, so a
-retrained model cannot break the tests by moving its lips differently.
+forehead, a still mouth in pauses) is measured by `experiments/evaluate_real.py` and
+`experiments/evaluate_mouth.py`, so a retrained model cannot break the tests by moving its lips
+differently.
 """
 
 from pathlib import Path
@@ -14,7 +15,9 @@ import soundfile as sf
 
 from scantalk import Animator
 from scantalk.checkpoint import DEFAULT_CHECKPOINT
-from scantalk.data.synth import build_head, lip_vertices, make_sample_speech, sample_identity, upper_face_vertices
+from scantalk.commands.demo import DEMO_SPEECH
+from scantalk.data.heads.meshing import decimate
+from scantalk.data.heads.procedural import procedural_head
 from scantalk.errors import AudioError, CheckpointError, MeshError, ScanTalkError
 from scantalk.geometry import Mesh, save_mesh
 from scantalk.model import ScanTalk
@@ -29,12 +32,23 @@ def animator(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def speech():
-    return make_sample_speech(HELD_OUT_SEED, seconds=3.0)
+    """Three seconds of the demo's real recording, 16 kHz."""
+    samples, rate = sf.read(DEMO_SPEECH, dtype="float32")
+    assert rate == 16000
+    return samples[: 3 * rate]
 
 
 def _head(meshing: str):
-    head = build_head(sample_identity(HELD_OUT_SEED), meshing, seed=HELD_OUT_SEED)
-    return head, lip_vertices(head.identity, head.param), upper_face_vertices(head.identity, head.param)
+    """A held-out anatomical head: "coarse" (about 2.9k vertices), "as_made" (4.5k) or
+    "decimated" (the 4.5k head simplified to 3.5k: irregular triangles); and its lip region."""
+    if meshing == "coarse":
+        head = procedural_head(HELD_OUT_SEED, resolution=0.01)
+    else:
+        head = procedural_head(HELD_OUT_SEED, resolution=0.007)
+        if meshing == "decimated":
+            head = decimate(head, 3500)
+    mouth = 0.5 * (head.landmarks.mouth_left + head.landmarks.mouth_right)
+    return head, np.flatnonzero(np.linalg.norm(head.verts - mouth, axis=1) < 0.015)
 
 
 def _check_valid(animation, neutral):
@@ -68,9 +82,9 @@ def test_shipped_model_is_small_and_names_the_recipe_that_made_it():
     assert not model.training
 
 
-@pytest.mark.parametrize("meshing", ["icosphere", "irregular"])
+@pytest.mark.parametrize("meshing", ["as_made", "decimated"])
 def test_registered_and_unseen_meshings(animator, speech, meshing):
-    head, _, _ = _head(meshing)
+    head, _ = _head(meshing)
     animation = animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000)
     assert animation.num_frames == 90 and animation.fps == 30.0
     _check_valid(animation, head.verts)
@@ -79,7 +93,7 @@ def test_registered_and_unseen_meshings(animator, speech, meshing):
 def test_decimated_mesh_and_point_cloud(animator, speech, tmp_path):
     import open3d as o3d
 
-    head, _, _ = _head("icosphere")
+    head, _ = _head("as_made")
     mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(head.verts), o3d.utility.Vector3iVector(head.faces))
     small = mesh.simplify_quadric_decimation(target_number_of_triangles=len(head.faces) // 3)
     verts, faces = np.asarray(small.vertices), np.asarray(small.triangles)
@@ -100,7 +114,7 @@ def _non_manifold_scan(verts, faces, size=1.0):
 
 
 def test_non_manifold_scan_with_several_components(animator, speech, tmp_path):
-    head, _, _ = _head("icosphere")
+    head, _ = _head("as_made")
     verts, faces = _non_manifold_scan(head.verts, head.faces)
     path = tmp_path / "scan.ply"
     save_mesh(path, verts, Mesh.from_arrays(verts, faces))
@@ -111,7 +125,7 @@ def test_non_manifold_scan_with_several_components(animator, speech, tmp_path):
 
 def test_a_still_model_gives_back_the_file_exactly(still_animator, speech):
     """No motion predicted → every frame is the file's own vertices: order, units and position kept."""
-    head, _, _ = _head("irregular")
+    head, _ = _head("decimated")
     order = np.random.default_rng(1).permutation(len(head.verts))
     verts_mm = head.verts[order] * 1000.0 + np.array([3.0, -50.0, 20.0])  # millimetres, off-centre, shuffled
     faces = np.argsort(order)[head.faces]
@@ -122,7 +136,7 @@ def test_a_still_model_gives_back_the_file_exactly(still_animator, speech):
 
 
 def test_tuple_array_and_path_faces_give_the_same_animation(animator, speech, tmp_path):
-    head, _, _ = _head("uv_coarse")
+    head, _ = _head("coarse")
     path = tmp_path / "face.obj"
     save_mesh(path, head.verts, Mesh.from_arrays(head.verts, head.faces))
     by_tuple = animator.animate((head.verts, head.faces), speech[:16000], sample_rate=16000)
@@ -135,7 +149,7 @@ def test_tuple_array_and_path_faces_give_the_same_animation(animator, speech, tm
 
 
 def test_millimetre_scan_in_another_vertex_order(animator, speech):
-    head, _, _ = _head("irregular")
+    head, _ = _head("decimated")
     order = np.random.default_rng(0).permutation(len(head.verts))
     inverse = np.argsort(order)
     verts_mm, faces = head.verts[order] * 1000.0, inverse[head.faces]
@@ -150,14 +164,14 @@ def test_millimetre_scan_in_another_vertex_order(animator, speech):
 
 
 def test_animating_twice_gives_the_same_frames(animator, speech):
-    head, _, _ = _head("uv_coarse")
+    head, _ = _head("coarse")
     first = animator.animate(head.verts, speech[:16000], faces=head.faces, sample_rate=16000)
     second = animator.animate(head.verts, speech[:16000], faces=head.faces, sample_rate=16000)
     assert np.array_equal(first.frames, second.frames)
 
 
 def test_emotion_options(speech):
-    head, _, _ = _head("uv_coarse")
+    head, _ = _head("coarse")
     emotional = Animator(ScanTalk(k_eig=16, emotion={"embed_dim": 8}), device="cpu", cache_dir=False)
     with pytest.raises(ScanTalkError, match="known emotions: afraid"):
         emotional.animate(head.verts, speech, faces=head.faces, sample_rate=16000, emotion="ecstatic")
@@ -169,7 +183,7 @@ def test_emotion_options(speech):
 
 
 def test_bad_faces_and_audio_are_clear_errors(animator, speech, tmp_path):
-    head, _, _ = _head("uv_coarse")
+    head, _ = _head("coarse")
     (tmp_path / "garbage.ply").write_bytes(b"\x00\x01 not a mesh")
     with pytest.raises(MeshError, match="garbage.ply"):
         animator.animate(tmp_path / "garbage.ply", speech, sample_rate=16000)
@@ -200,7 +214,7 @@ def test_checkpoints_of_other_models_are_refused(tmp_path):
 
 def test_long_audio_is_seamless(animator, speech):
     """Windows of 1 s cross-faded over 0.2 s give the same motion as one pass, without jumps."""
-    head, lips, _ = _head("uv_coarse")
+    head, lips = _head("coarse")
     whole = animator.animate(head.verts, speech, faces=head.faces, sample_rate=16000)
     windowed_animator = Animator(animator.model, recipe=animator.recipe, device="cpu", cache_dir=False,
                                  window_seconds=1.0, overlap_seconds=0.2)

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
 
     from scantalk import Animator
-    from scantalk.data.synth import make_sample_speech
+    from scantalk.commands.demo import DEMO_SPEECH
     from scantalk.geometry import Mesh, save_mesh
     from scantalk.geometry.shapes import head_like
 
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     verts, faces = head_like(args.vertices)
     face_path, audio_path = work / "face.ply", work / "speech.wav"
     save_mesh(face_path, verts, Mesh.from_arrays(verts, faces))
-    sf.write(audio_path, make_sample_speech(7, seconds=args.seconds), 16000)
+    speech, rate = sf.read(DEMO_SPEECH, dtype="float32")  # the demo's real recording, repeated to --seconds
+    sf.write(audio_path, np.resize(speech, int(args.seconds * rate)), rate)
 
     clock = time.perf_counter()
     animator = Animator.from_checkpoint(cache_dir=work / "operators")

@@ -144,13 +144,13 @@ class TalkingHeadDataModule(L.LightningDataModule):
     Args:
         datasets: one dict per dataset: ``root`` (folder), optional ``layout`` ("auto", or
             "emovoca" for emotional data written by `scantalk emovoca build`),
-            ``dataset`` ("auto" | "vocaset" | "biwi" | "multiface" | "procedural"),
+            ``dataset`` ("auto" | "vocaset" | "biwi" | "multiface" | "talking"),
             ``train_split`` / ``val_split`` / ``test_split`` / ``predict_split`` (defaults
             "train" / "val" / "test" / "test"; null leaves the dataset out of that stage), and any reader option (``fps``, ``lip_mask``,
-            ``upper_mask``, ``frame_step``...). ``procedural: {...}`` generates the procedural
-            dataset into ``root`` on first use (its value: keyword arguments of
-            `scantalk.data.synth.generate_dataset`); ``root`` may then be omitted (a folder in
-            the user cache).
+            ``upper_mask``, ``frame_step``...). ``talking_set: {...}`` writes the procedural
+            talking set into ``root`` on first use (its value: keyword arguments of
+            `scantalk.data.talking_set.generate_talking_set`); ``root`` may then be omitted (a
+            folder in the user cache).
         cache_dir: operator cache folder (default: the per-user cache).
         k_eig: eigenpairs per template (must match the model's k_eig).
         max_train_frames: random training windows of at most this many frames (None: whole).
@@ -173,6 +173,11 @@ class TalkingHeadDataModule(L.LightningDataModule):
         if not datasets:
             raise DatasetError("TalkingHeadDataModule needs at least one entry in `datasets`")
         self.dataset_specs = [dict(spec) for spec in datasets]
+        for spec in self.dataset_specs:
+            if "procedural" in spec:
+                raise DatasetError(f"dataset entry {spec}: the `procedural` generator was replaced by the talking "
+                                   "set; write `talking_set: {identities: 8, sentences: 6}` instead (keyword "
+                                   "arguments of scantalk.data.talking_set.generate_talking_set)")
         self.cache_dir = str(cache_dir or default_cache_dir())
         self.k_eig = k_eig
         self.max_train_frames = max_train_frames
@@ -184,17 +189,17 @@ class TalkingHeadDataModule(L.LightningDataModule):
 
     def prepare_data(self) -> None:
         for spec in self.dataset_specs:
-            if spec.get("procedural") is not None:
-                from scantalk.data.synth import generate_dataset
+            if spec.get("talking_set") is not None:
+                from scantalk.data.talking_set import generate_talking_set
 
-                generate_dataset(self._root(spec), **dict(spec["procedural"] or {}))
+                generate_talking_set(self._root(spec), **dict(spec["talking_set"] or {}))
 
     @staticmethod
     def _root(spec: dict[str, Any]) -> Path:
         if spec.get("root"):
             return Path(os.path.expanduser(str(spec["root"])))
-        if spec.get("procedural") is not None:
-            return default_data_dir() / "procedural"
+        if spec.get("talking_set") is not None:
+            return default_data_dir() / "talking"
         raise DatasetError(f"dataset entry {spec} has no `root` folder")
 
     def records(self, stage: str) -> list[Any]:
@@ -258,4 +263,4 @@ class TalkingHeadDataModule(L.LightningDataModule):
         return self._loader("predict", shuffle=False)
 
 
-_SPEC_KEYS = {"root", "layout", "procedural", "train_split", "val_split", "test_split", "predict_split"}
+_SPEC_KEYS = {"root", "layout", "talking_set", "train_split", "val_split", "test_split", "predict_split"}

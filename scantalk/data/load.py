@@ -3,7 +3,7 @@
 Layouts: "vocaset_raw" (`data_verts.npy` + pickles, see `scantalk.data.vocaset`),
 "processed" (`wav/` + `vertices_npy/`, see `scantalk.data.processed`), and any layout a plugin
 registers (`scantalk.plugins`, e.g. "emovoca" from the `emotion` package). Dataset kinds
-("vocaset", "biwi", "multiface", or any other name such as "procedural") set the default fps,
+("vocaset", "biwi", "multiface", or any other name such as "talking") set the default fps,
 frame step and standard subject splits. A folder may also carry:
 
     splits.json     {split name: [subject, ...]} — used instead of the standard splits, and may

@@ -25,7 +25,7 @@ class TalkingSequence:
     audio (N,) float32 mono at `sample_rate` Hz (16 kHz from every reader) ·
     frames (T, V, 3) float32 metres at `fps` · template (V, 3) float32 neutral face of the subject ·
     faces (F, 3) int64 or None · lip_vertices (L,) / upper_vertices (U,) int64 vertex indices or
-    None · dataset: which dataset it came from ("vocaset", "biwi", "multiface", "procedural", ...).
+    None · dataset: which dataset it came from ("vocaset", "biwi", "multiface", "talking", ...).
     """
 
     subject: str

@@ -10,10 +10,10 @@ Modules, one concept each: `mesh` (files ↔ `Mesh`), `validation` and `cleaning
 """
 
 from scantalk.geometry.cache import OperatorCache, default_cache_dir
-from scantalk.geometry.mesh import Mesh, load_mesh, save_mesh
+from scantalk.geometry.mesh import Mesh, load_mesh, save_arrays, save_mesh
 from scantalk.geometry.operators import SurfaceOperators, compute_operators, hks
 
 __all__ = [
     "Mesh", "OperatorCache", "SurfaceOperators", "compute_operators", "default_cache_dir", "hks",
-    "load_mesh", "save_mesh",
+    "load_mesh", "save_arrays", "save_mesh",
 ]

@@ -145,8 +145,21 @@ def save_mesh(path: str | Path, verts: np.ndarray, mesh: Mesh) -> None:
         )
     if not np.all(np.isfinite(verts)):
         raise MeshError(f"cannot save {path}: the positions contain NaN or infinite values.")
+    save_arrays(path, verts, mesh.file_faces)
+
+
+def save_arrays(path: str | Path, verts: np.ndarray, faces: np.ndarray | None) -> None:
+    """Write `verts` (V, 3) metres and `faces` (F, 3) exactly as given (no cleaning), atomically.
+
+    The format follows the suffix, as in `save_mesh`; datasets and generators use this for the
+    arrays they made themselves. Raises `MeshError` for an unsupported suffix or unwritable data.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITERS:
+        raise MeshError(f"cannot save {path}: unsupported file type '{path.suffix}'; use one of {' '.join(SAVE_SUFFIXES)}.")
     try:
         with atomic_path(path) as tmp:
-            WRITERS[suffix](tmp, verts, mesh.file_faces)
+            WRITERS[suffix](tmp, np.asarray(verts, dtype=np.float64), None if faces is None else np.asarray(faces))
     except ValueError as error:
         raise MeshError(f"cannot save {path}: {error}.") from error

@@ -2,7 +2,7 @@
 
 Each config file names its model and data by `class_path` (`scantalk.training.ScanTalkModule` +
 `scantalk.data.datamodule.TalkingHeadDataModule`, or `emotion.training.EmoBlenderModule` +
-`emotion.training.EmoBlenderDataModule`), so every model trains through this one command.
+`emotion.blender_data.HeadsBlenderDataModule`), so every model trains through this one command.
 `scantalk` never imports `emotion`: LightningCLI imports a `class_path` when a config names it.
 
 Every run first loads `experiments/configs/base.yaml` (seed, trainer defaults, checkpoint

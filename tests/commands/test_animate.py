@@ -9,16 +9,19 @@ import soundfile as sf
 
 from scantalk.animation import read_pc2
 from scantalk.cli import main
-from scantalk.data.synth import make_sample_face, make_sample_speech
+from scantalk.commands.demo import DEMO_SPEECH
+from scantalk.data.heads.procedural import procedural_head
 from scantalk.geometry import Mesh, load_mesh, save_mesh
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("inputs")
-    verts, faces = make_sample_face(4243, meshing="uv_coarse")
+    head = procedural_head(4243, resolution=0.01)  # a face no model trained on, about 2.9k vertices
+    verts, faces = head.verts, head.faces
     save_mesh(folder / "face.obj", verts, Mesh.from_arrays(verts, faces))
-    sf.write(folder / "speech.wav", make_sample_speech(4243, seconds=1.0), 16000)
+    speech, rate = sf.read(DEMO_SPEECH, dtype="float32")
+    sf.write(folder / "speech.wav", speech[:rate], rate)  # one second of real speech
     return folder / "face.obj", folder / "speech.wav", len(verts)
 
 

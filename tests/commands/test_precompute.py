@@ -70,10 +70,12 @@ def test_precompute_then_animate_hits_the_cache(tmp_path, monkeypatch, capsys):
     import soundfile as sf
 
     from scantalk import Animator
-    from scantalk.data.synth import make_sample_face, make_sample_speech
+    from scantalk.commands.demo import DEMO_SPEECH
+    from scantalk.data.heads.procedural import procedural_head
     from scantalk.geometry import Mesh, operators, save_mesh
 
-    verts, faces = make_sample_face(4243, meshing="uv_coarse")
+    head = procedural_head(4243, resolution=0.01)
+    verts, faces = head.verts, head.faces
     face = tmp_path / "face.obj"
     save_mesh(face, verts * 1000.0, Mesh.from_arrays(verts, faces))  # millimetres: align="auto" rescales
     cache_dir = tmp_path / "cache"
@@ -85,7 +87,7 @@ def test_precompute_then_animate_hits_the_cache(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(operators, "compute_operators", recompute)
     animator = Animator.from_checkpoint(device="cpu", cache_dir=cache_dir)
-    speech = make_sample_speech(4243, seconds=1.0)
+    speech = sf.read(DEMO_SPEECH, dtype="float32")[0][:16000]  # one second of real speech at 16 kHz
     animation = animator.animate(face, speech, sample_rate=16000)
     assert animation.frames.shape == (30, len(verts), 3)
     sf.write(tmp_path / "speech.wav", speech, 16000)
@@ -119,9 +121,9 @@ def test_tiny_point_cloud_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     import soundfile as sf
 
-    from scantalk.data.synth import make_sample_speech
+    from scantalk.commands.demo import DEMO_SPEECH
 
-    sf.write(tmp_path / "s.wav", make_sample_speech(1, seconds=1.0), 16000)
+    sf.write(tmp_path / "s.wav", sf.read(DEMO_SPEECH, dtype="float32")[0][:16000], 16000)
     assert main(["animate", str(cloud), str(tmp_path / "s.wav"), "-o", str(out), "--no-video"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "tiny.xyz" in err and "points" in err and len(err.strip().splitlines()) == 1

@@ -63,3 +63,25 @@ def test_a_test_set_speaks_with_the_voices_it_is_given(tmp_path, monkeypatch):
     heard.clear()
     write_talking_set(tmp_path / "train", {"train": heads[:1]}, per_head=1)
     assert heard == [TRAIN_VOICES[0]]
+
+
+def test_a_config_entry_writes_the_set_on_first_use_and_the_old_generator_is_named(tmp_path):
+    """`talking_set: {...}` in a config writes the set into its root once; the removed
+    `procedural: {...}` entry is a clear error that says what to write instead."""
+    from scantalk.data.datamodule import TalkingHeadDataModule
+    from scantalk.data.talking_set import GENERATOR, talking_set_params
+    from scantalk.errors import DatasetError
+
+    spec = {"root": str(tmp_path / "talking"), "talking_set": {"identities": 1, "val_identities": 1,
+                                                               "test_identities": 0, "sentences": 1,
+                                                               "resolution": 0.01}}
+    data = TalkingHeadDataModule([spec])
+    data.prepare_data()
+    assert len(data.records("train")) == len(data.records("val")) == 1
+    assert talking_set_params(tmp_path / "talking")["identities"] == 1
+    assert json.loads((tmp_path / "talking" / "dataset.json").read_text())["generator"] == GENERATOR
+    stamp = (tmp_path / "talking" / "splits.json").stat().st_mtime_ns
+    TalkingHeadDataModule([spec]).prepare_data()  # written once
+    assert (tmp_path / "talking" / "splits.json").stat().st_mtime_ns == stamp
+    with pytest.raises(DatasetError, match="talking_set"):
+        TalkingHeadDataModule([{"procedural": {}}])

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from emotion.blending import EmoBlender, blend, default_mu, relative_squared_error
-from emotion.expressions import all_expressions, upper_face_vertices
 from scantalk.errors import ScanTalkError
 from scantalk.geometry.operators import compute_operators
 
@@ -21,7 +20,7 @@ def relative_error(prediction: torch.Tensor, target: torch.Tensor) -> float:
 
 @pytest.fixture(scope="module")
 def trained(small_head):
-    """A tiny blender trained for 400 steps (~20 s on one core) on one small procedural head."""
+    """A tiny blender trained for 400 steps (~20 s on one core) on one small anatomical head."""
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)  # small products: a second thread costs more than it gives on a shared CPU
@@ -29,7 +28,7 @@ def trained(small_head):
         head = small_head
         ops = compute_operators(head.verts, head.faces, k_eig=48)
         template = torch.tensor(head.verts, dtype=torch.float32)
-        expressions = all_expressions(head.identity, head.param, TRAIN_LABELS)
+        expressions = head.expressions(TRAIN_LABELS)
         shapes = torch.tensor(np.stack([expressions[label] for label in TRAIN_LABELS]))
         talking = torch.tensor(head.talking(200, seed=0))
         blender = EmoBlender(latent=16, width=32, n_blocks=2, k_eig=48, gradient_features=False)
@@ -45,7 +44,7 @@ def trained(small_head):
     finally:
         torch.set_num_threads(threads)
     blender.eval()
-    held_out_talking = torch.tensor(head.talking(40, seed=1))  # another articulation track
+    held_out_talking = torch.tensor(head.talking(40, seed=1))  # another phone string
     return blender, ops, template, shapes, held_out_talking
 
 
@@ -87,7 +86,7 @@ def test_zero_expression_weight_returns_talking_motion(trained):
 @pytest.mark.slow
 def test_larger_expression_weight_gives_more_expression(trained, small_head):
     blender, ops, template, shapes, talking = trained
-    upper = torch.as_tensor(upper_face_vertices(small_head.identity, small_head.param))
+    upper = torch.as_tensor(small_head.upper)
     frames = template + talking
     amounts = []
     for mu_e in (0.0, 1 / 3, 2 / 3, 1.0):
@@ -116,7 +115,7 @@ def test_emovoca_objective_trains_equal_latents(small_head):
     ops = compute_operators(small_head.verts, small_head.faces, k_eig=16)
     template = torch.tensor(small_head.verts, dtype=torch.float32)
     talking = torch.tensor(small_head.talking(8, seed=2)[:2])
-    expression = torch.tensor(all_expressions(small_head.identity, small_head.param, ["sad"])["sad"])[None].expand(2, -1, -1)
+    expression = torch.tensor(small_head.expressions(["sad"])["sad"])[None].expand(2, -1, -1)
     blender = EmoBlender(latent=4, width=8, n_blocks=1, k_eig=16, gradient_features=False, objective="emovoca")
     with torch.no_grad():
         for layer in blender.modules():  # a non-trivial decoder, so the check below is not 0 == 0

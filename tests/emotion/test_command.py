@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from emotion.florence import write_procedural_expressions
+from emotion.florence import write_facs_expressions
 from scantalk.cli import main
-from scantalk.data.synth import generate_dataset
+from scantalk.data.heads.procedural import procedural_head
+
+RESOLUTION = 0.01  # coarse heads (about 2.9k vertices): the tests are about the command's guards
 
 
 @pytest.fixture(scope="module")
-def talking_set(tmp_path_factory):
-    root = tmp_path_factory.mktemp("talking")
-    return generate_dataset(root, num_train_identities=1, num_val_identities=0, num_test_identities=0,
-                            sequences_per_subject=1, seconds=(1.0, 1.0), train_meshings=("uv_coarse", "icosphere"),
-                            meshings_per_train_identity=1, verbose=False)
+def talking_set(tmp_path_factory, talking_by_hand):
+    return talking_by_hand(tmp_path_factory.mktemp("talking"), {"facs500": procedural_head(500, resolution=RESOLUTION)})
 
 
 @pytest.fixture(scope="module")
 def expression_set(tmp_path_factory):
-    return write_procedural_expressions(tmp_path_factory.mktemp("expr") / "expr", identity_seeds=(500,),
-                                        labels=["happy", "sad"])
+    return write_facs_expressions(tmp_path_factory.mktemp("expr") / "expr", seeds=(500,), resolution=RESOLUTION,
+                                  labels=["happy", "sad"])
 
 
 def _one_line_error(capsys, *needles):
@@ -43,24 +42,26 @@ def test_expressions_refuse_the_root_a_file_and_a_folder_of_other_files(tmp_path
     assert main(["emovoca", "expressions", "-o", str(tmp_path / "notes.txt")]) == 1
     _one_line_error(capsys, "notes.txt", "existing file")
     mine = tmp_path / "mine"
-    (mine / "expr500_uv_coarse").mkdir(parents=True)
-    (mine / "expr500_uv_coarse" / "neutral.ply").write_text("my own scan")
+    (mine / "facs500").mkdir(parents=True)
+    (mine / "facs500" / "neutral.ply").write_text("my own scan")
     (mine / "thesis.tex").write_text("years of work")
     before = _files(mine)
     for extra in ([], ["--overwrite"]):
-        assert main(["emovoca", "expressions", "-o", str(mine), "--seeds", "500", *extra]) == 1
+        assert main(["emovoca", "expressions", "-o", str(mine), "--seeds", "500", "--resolution", "0.01", *extra]) == 1
         _one_line_error(capsys, str(mine))
         assert _files(mine) == before
 
 
 def test_expressions_replace_only_their_own_output(tmp_path, capsys):
     out = tmp_path / "expr"
-    assert main(["emovoca", "expressions", "-o", str(out), "--seeds", "500"]) == 0
-    assert (out / "expr500_uv_coarse" / "Happy.ply").is_file() and (out / "expressions.json").is_file()
-    assert main(["emovoca", "expressions", "-o", str(out), "--seeds", "501"]) == 1
+    coarse = ["--resolution", str(RESOLUTION)]
+    assert main(["emovoca", "expressions", "-o", str(out), "--seeds", "500", *coarse]) == 0
+    assert (out / "facs500" / "Happy.ply").is_file() and (out / "facs500" / "neutral.ply").is_file()
+    assert main(["emovoca", "expressions", "-o", str(out), "--seeds", "501", *coarse]) == 1
     _one_line_error(capsys, "--overwrite")
-    assert main(["emovoca", "expressions", "-o", str(out), "--seeds", "501", "--overwrite"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["expr501_uv_coarse", "expressions.json"]
+    # --facs, the only kind of expressions now, is still taken from older scripts.
+    assert main(["emovoca", "expressions", "-o", str(out), "--seeds", "501", "--facs", "--overwrite", *coarse]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["facs501"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["expr"]
 
 

@@ -1,4 +1,4 @@
-"""EmoVOCA's pipeline on FACS expressions: `scantalk emovoca expressions --facs` writes the
+"""EmoVOCA's pipeline on FACS expressions: `scantalk emovoca expressions` writes the
 Florence-like set, `build` pairs it with a talking set on the same heads, and the emotion head's
 reader finds, in every built sequence, the emotion's unit activations at its intensity."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import soundfile
 
 from emotion.emotions import expression_weights
 from emotion.florence import read_expressions
@@ -16,30 +15,19 @@ from emotion.synthesis import build_emovoca
 from scantalk import Animator
 from scantalk.cli import main as scantalk_main
 from scantalk.data.heads.procedural import procedural_head
-from scantalk.data.synth import write_ply
 from scantalk.emotions import EMOTIONS
-from scantalk.rig.rig import rig_basis
 
 SEED, RESOLUTION = 6, 0.01
 
 
-def _talking_set(root, frames: int = 24) -> None:
+def _talking_set(root, talking_by_hand) -> None:
     """One head saying something through its rig, in the processed layout."""
-    head = procedural_head(SEED, resolution=RESOLUTION)
-    write_ply(root / "templates" / "facs6.ply", head.verts, head.faces)
-    jaw = 0.5 * (1 - np.cos(np.linspace(0, 4 * np.pi, frames)))
-    motion = np.einsum("t,vc->tvc", jaw, rig_basis(head)[:, 0])
-    (root / "vertices_npy").mkdir(parents=True)
-    np.save(root / "vertices_npy" / "facs6_sentence01.npy", (head.verts[None] + motion).astype(np.float32))
-    (root / "wav").mkdir()
-    speech = 0.1 * np.random.default_rng(0).normal(size=int(16000 * frames / 30)) * np.repeat(jaw, 16000 // 30 + 1)[: int(16000 * frames / 30)]
-    soundfile.write(root / "wav" / "facs6_sentence01.wav", speech.astype(np.float32), 16000)
-    (root / "splits.json").write_text(json.dumps({"train": ["facs6"], "val": [], "test": []}))
+    talking_by_hand(root, {f"facs{SEED}": procedural_head(SEED, resolution=RESOLUTION)})
 
 
-def test_facs_expressions_build_an_emotional_set_the_head_reads(tmp_path, capsys):
+def test_facs_expressions_build_an_emotional_set_the_head_reads(tmp_path, capsys, talking_by_hand):
     expressions = tmp_path / "expressions"
-    assert scantalk_main(["emovoca", "expressions", "--facs", "--seeds", str(SEED), "--resolution", str(RESOLUTION),
+    assert scantalk_main(["emovoca", "expressions", "--seeds", str(SEED), "--resolution", str(RESOLUTION),
                           "-o", str(expressions)]) == 0
     samples = read_expressions(expressions, list(EMOTIONS))
     assert sorted(sample.label for sample in samples) == sorted(EMOTIONS)
@@ -47,7 +35,7 @@ def test_facs_expressions_build_an_emotional_set_the_head_reads(tmp_path, capsys
     assert max(np.abs(sample.displacement).max() for sample in samples) > 1e-3  # millimetres of motion
 
     talking = tmp_path / "talking"
-    _talking_set(talking)
+    _talking_set(talking, talking_by_hand)
     emotional = build_emovoca(talking, expressions, tmp_path / "emovoca", labels=["happy", "sad"], verbose=False)
     manifest = json.loads((emotional / "emovoca.json").read_text())
     assert manifest["sources"]["facs6"]["method"] == "direct"  # same head: no transfer needed
@@ -66,14 +54,14 @@ def test_facs_expressions_build_an_emotional_set_the_head_reads(tmp_path, capsys
         assert np.allclose(by_level[(label, 1.0)], 3 * by_level[(label, 0.333)], rtol=1e-3, atol=1e-6)
 
 
-def test_the_head_reads_an_additive_build_on_the_units_it_was_made_with(tmp_path):
+def test_the_head_reads_an_additive_build_on_the_units_it_was_made_with(tmp_path, talking_by_hand):
     """The additive baseline adds the whole expression, lip gap included: read on units whose lip
     gap is left to speech, an upper-lip raiser cannot show and other units stand in for it."""
     from emotion.action_units import ACTION_UNITS
 
-    assert scantalk_main(["emovoca", "expressions", "--facs", "--seeds", str(SEED), "--resolution", str(RESOLUTION),
+    assert scantalk_main(["emovoca", "expressions", "--seeds", str(SEED), "--resolution", str(RESOLUTION),
                           "-o", str(tmp_path / "expressions")]) == 0
-    _talking_set(tmp_path / "talking")
+    _talking_set(tmp_path / "talking", talking_by_hand)
     emotional = build_emovoca(tmp_path / "talking", tmp_path / "expressions", tmp_path / "emovoca",
                               labels=["disgust", "angry"], levels=["high"], verbose=False)
     animator = Animator.from_checkpoint(device="cpu", cache_dir=False)

@@ -1,77 +1,34 @@
-"""Procedural expressions and their classifier, the Florence-like reader, `scantalk emovoca build` and its reader."""
+"""The Florence-like expression reader, carrying an expression to another meshing, `scantalk emovoca
+build` and its reader."""
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import numpy as np
 import pytest
 
+from emotion.emotions import emotion_expression
 from emotion.emovoca_reader import EmotionalSequence, read_emovoca
-from emotion.expressions import (
-    all_expressions,
-    classify_emotion,
-    emotion_signatures,
-    expression_displacement,
-    upper_face_vertices,
-)
-from emotion.florence import label_from_filename, read_expressions, write_procedural_expressions
-from scantalk.emotions import EMOTIONS, INTENSITY_LEVELS
+from emotion.florence import label_from_filename, read_expressions, write_facs_expressions
 from emotion.synthesis import build_emovoca, transfer_nearest
 from scantalk.cli import main as scantalk_main
-from scantalk.data.synth import build_head, generate_dataset, sample_identity, write_ply
+from scantalk.data.heads.procedural import procedural_head
+from scantalk.emotions import EMOTIONS
 from scantalk.errors import DatasetError, ScanTalkError
+from scantalk.geometry.mesh import save_arrays
 
-
-@pytest.fixture(scope="module")
-def upper_patterns(small_head):
-    upper = upper_face_vertices(small_head.identity, small_head.param)
-    return upper, emotion_signatures(small_head.identity, small_head.param, upper_vertices=upper)
-
-
-def test_expressions_are_pairwise_distinct_on_the_upper_face(upper_patterns):
-    _, patterns = upper_patterns
-    assert sorted(patterns) == sorted(EMOTIONS)
-    for a, b in itertools.combinations(EMOTIONS, 2):
-        x, y = patterns[a].ravel(), patterns[b].ravel()
-        cosine = x @ y / (np.linalg.norm(x) * np.linalg.norm(y))
-        assert cosine < 0.8, (a, b, cosine)
-
-
-def test_expression_amplitudes_are_millimetres_and_scale_with_intensity(small_head):
-    for label in EMOTIONS:
-        full = expression_displacement(small_head.identity, small_head.param, label, "high")
-        assert 0.0015 < np.abs(full).max() < 0.0061, label  # brows up to ~5 mm
-        low = expression_displacement(small_head.identity, small_head.param, label, "low")
-        np.testing.assert_allclose(low, full * INTENSITY_LEVELS["low"], rtol=1e-5, atol=1e-9)
-
-
-def test_classifier_recovers_every_label_at_every_intensity_with_talking_motion(small_head, upper_patterns):
-    upper, candidates = upper_patterns
-    talking = small_head.talking(60, seed=4)[:, upper]
-    rng = np.random.default_rng(0)
-    for label in EMOTIONS:
-        for level in INTENSITY_LEVELS:
-            pattern = expression_displacement(small_head.identity, small_head.param, label, level)[upper]
-            assert classify_emotion(pattern, candidates) == label
-            noisy = pattern[None] + talking + rng.normal(0.0, 1e-4, talking.shape)  # 0.1 mm sensor noise
-            assert classify_emotion(noisy, candidates) == label, (label, level)
-
-
-def test_unknown_emotion_lists_the_known_labels(small_head):
-    with pytest.raises(ScanTalkError, match="known emotions: afraid, disgust, angry"):
-        expression_displacement(small_head.identity, small_head.param, "bored", 1.0)
+RESOLUTION = 0.01  # coarse anatomical heads, about 2.9k vertices
 
 
 def test_florence_reader_accepts_emovoca_names_and_sibling_neutrals(tmp_path, small_head):
     verts, faces = small_head.verts, small_head.faces
-    expressions = all_expressions(small_head.identity, small_head.param, ["angry", "happy", "sad"])
-    write_ply(tmp_path / "COMA_CH01.ply", verts, faces)  # EmoVOCA: neutral beside the identity folder
-    write_ply(tmp_path / "COMA_CH01" / "Irritated1_30.ply", verts + expressions["angry"], faces)
-    write_ply(tmp_path / "COMA_CH01" / "Smile2_30.ply", verts + expressions["happy"], faces)
-    write_ply(tmp_path / "COMA_CH01" / "Sad1_30.ply", verts + expressions["sad"], faces)
-    write_ply(tmp_path / "COMA_CH01" / "Kiss_30.ply", verts, faces)  # not an emotion: skipped
+    expressions = small_head.expressions(["angry", "happy", "sad"])
+    save_arrays(tmp_path / "COMA_CH01.ply", verts, faces)  # EmoVOCA: neutral beside the identity folder
+    save_arrays(tmp_path / "COMA_CH01" / "Irritated1_30.ply", verts + expressions["angry"], faces)
+    save_arrays(tmp_path / "COMA_CH01" / "Smile2_30.ply", verts + expressions["happy"], faces)
+    save_arrays(tmp_path / "COMA_CH01" / "Sad1_30.ply", verts + expressions["sad"], faces)
+    save_arrays(tmp_path / "COMA_CH01" / "Kiss_30.ply", verts, faces)  # not an emotion: skipped
     with pytest.warns(UserWarning, match="Kiss"):
         samples = read_expressions(tmp_path)
     assert [(s.identity, s.label) for s in samples] == [("COMA_CH01", "angry"), ("COMA_CH01", "sad"), ("COMA_CH01", "happy")]
@@ -79,24 +36,29 @@ def test_florence_reader_accepts_emovoca_names_and_sibling_neutrals(tmp_path, sm
     assert label_from_filename("Drunk2_30") == "drunk" and label_from_filename("Neutral") is None
 
 
-def test_nearest_transfer_matches_the_generator_on_another_meshing():
-    identity = sample_identity(7)
-    coarse, dense = build_head(identity, "uv_coarse"), build_head(identity, "icosphere")
-    moved = transfer_nearest(expression_displacement(identity, coarse.param, "afraid"), coarse.verts, dense.verts)
-    exact = expression_displacement(identity, dense.param, "afraid")
-    assert np.linalg.norm(moved - exact) / np.linalg.norm(exact) < 0.2
+def test_nearest_transfer_follows_the_face_in_other_units_place_and_order(small_head):
+    """The same face stored 1.2× larger, elsewhere and in another vertex order gets the expression
+    1.2× larger, vertex by vertex: the transfer aligns by centroid and rms radius."""
+    expression = small_head.expressions(["afraid"])["afraid"]
+    order = np.random.default_rng(0).permutation(len(small_head.verts))
+    target = 1.2 * small_head.verts[order] + np.array([0.01, -0.02, 0.03])
+    moved = transfer_nearest(expression, small_head.verts, target)
+    np.testing.assert_allclose(moved, 1.2 * expression[order], atol=1e-7)
 
 
 @pytest.fixture(scope="module")
-def talking_set(tmp_path_factory):
-    root = tmp_path_factory.mktemp("talking")
-    return generate_dataset(root, num_train_identities=1, num_val_identities=1, num_test_identities=0,
-                            sequences_per_subject=1, seconds=(1.0, 1.0), train_meshings=("uv_coarse", "icosphere"),
-                            meshings_per_train_identity=1, verbose=False)
+def talking_set(tmp_path_factory, talking_by_hand):
+    heads = {f"facs{seed}": procedural_head(seed, resolution=RESOLUTION) for seed in (500, 501)}
+    return talking_by_hand(tmp_path_factory.mktemp("talking"), heads, splits={"train": ["facs500"], "val": ["facs501"]})
+
+
+def _expressions(root, labels):
+    """FACS expressions of the first talking subject's own head, named after it."""
+    return write_facs_expressions(root, seeds=(500,), resolution=RESOLUTION, names=["facs500"], labels=labels)
 
 
 def test_build_writes_emovoca_layout_and_reader_reads_it_back(tmp_path, talking_set, capsys):
-    expressions = write_procedural_expressions(tmp_path / "expr", identity_seeds=(500,), labels=["happy", "sad"])
+    expressions = _expressions(tmp_path / "expr", ["happy", "sad"])
     out = tmp_path / "emovoca"
     code = scantalk_main(["emovoca", "build", "--talking", str(talking_set), "--expressions", str(expressions),
                           "-o", str(out), "--additive", "--labels", "happy", "sad"])
@@ -107,12 +69,9 @@ def test_build_writes_emovoca_layout_and_reader_reads_it_back(tmp_path, talking_
     assert stems == sorted(f"{key}_{label}_{n}" for key in talking for label in ("Happy", "Sad") for n in (1, 2, 3))
     for folder, suffix in (("label", ".npy"), ("intensity", ".npy"), ("wav", ".wav")):
         assert sorted(p.stem for p in (out / folder).glob(f"*{suffix}")) == stems
-    key = talking[0]
+    key = "facs500_sentence01"
     assert int(np.load(out / "label" / f"{key}_Sad_2.npy")) == EMOTIONS.index("sad")
     assert int(np.load(out / "intensity" / f"{key}_Sad_2.npy")) == 2
-    manifest = json.loads((out / "emovoca.json").read_text())
-    assert {source["method"] for source in manifest["sources"].values()} == {"procedural"}
-
     refs = read_emovoca(out)
     assert len(refs) == len(stems)
     record = next(ref for ref in refs if ref.key == f"{key}_Sad_2").load()
@@ -121,11 +80,8 @@ def test_build_writes_emovoca_layout_and_reader_reads_it_back(tmp_path, talking_
     original = np.load(talking_set / "vertices_npy" / f"{key}.npy")
     assert record.frames.shape == original.shape and record.audio.ndim == 1
     # Additive baseline: talking + (2/3) · the subject's own sad expression, exactly.
-    subject = record.subject
-    info = json.loads((talking_set / "meta.json").read_text())["subjects"][subject]
-    head = build_head(sample_identity(info["identity_seed"]), info["meshing"], seed=info["identity_seed"])
-    expected = original + expression_displacement(head.identity, head.param, "sad", "mid")
-    np.testing.assert_allclose(record.frames, expected, atol=1e-6)
+    sad = read_expressions(expressions, ["sad"])[0]
+    np.testing.assert_allclose(record.frames, original + (2 / 3) * sad.displacement, atol=1e-6)
     # Splits follow the talking subjects.
     train = read_emovoca(out, split="train")
     assert {ref.subject for ref in train} == set(json.loads((talking_set / "splits.json").read_text())["train"])
@@ -136,7 +92,7 @@ def test_build_writes_emovoca_layout_and_reader_reads_it_back(tmp_path, talking_
 
 
 def test_build_refuses_a_non_empty_folder_and_unknown_labels(tmp_path, talking_set):
-    expressions = write_procedural_expressions(tmp_path / "expr", identity_seeds=(500,), labels=["happy"])
+    expressions = _expressions(tmp_path / "expr", ["happy"])
     with pytest.raises(ScanTalkError, match="known emotions"):
         build_emovoca(talking_set, expressions, tmp_path / "out", labels=["bored"], verbose=False)
     (tmp_path / "busy").mkdir()
@@ -154,13 +110,14 @@ def test_trained_blender_checkpoint_drives_the_build(tmp_path, talking_set):
     import lightning as L
     import torch
 
-    from emotion.training import EmoBlenderDataModule, EmoBlenderModule, load_blender
+    from emotion.blender_data import HeadsBlenderDataModule
+    from emotion.training import EmoBlenderModule, load_blender
 
     torch.manual_seed(0)
     cache = str(tmp_path / "cache")
     module = EmoBlenderModule(latent=8, width=8, n_blocks=1, k_eig=16, gradient_features=False, lr=1e-3)
-    data = EmoBlenderDataModule(root=str(talking_set), k_eig=16, cache_dir=cache, frames_per_batch=2,
-                                batches_per_epoch=2, val_batches=1)
+    data = HeadsBlenderDataModule(train_seeds=[3], val_seeds=[4], resolutions=[RESOLUTION], k_eig=16, cache_dir=cache,
+                                  frames_per_batch=2, batches_per_epoch=2, val_batches=1)
     trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, accelerator="cpu")
     trainer.fit(module, datamodule=data)
@@ -171,7 +128,7 @@ def test_trained_blender_checkpoint_drives_the_build(tmp_path, talking_set):
     for name, value in module.blender.state_dict().items():
         torch.testing.assert_close(blender.state_dict()[name], value)
 
-    expressions = write_procedural_expressions(tmp_path / "expr", identity_seeds=(500,), labels=["angry"])
+    expressions = _expressions(tmp_path / "expr", ["angry"])
     out = build_emovoca(talking_set, expressions, tmp_path / "out", checkpoint=checkpoint, labels=["angry"],
                         levels=["high"], cache_dir=cache, verbose=False)
     manifest = json.loads((out / "emovoca.json").read_text())

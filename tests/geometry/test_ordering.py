@@ -53,7 +53,8 @@ def scipy_csr(matrix: torch.Tensor) -> "scipy.sparse.csr_matrix":
 
 
 def head_surface(which: str) -> tuple[np.ndarray, np.ndarray]:
-    """A procedural head meshing (scantalk.data.synth.heads) or the vendored real scan, in metres."""
+    """An anatomical procedural head (identity 3, "procedural_<spacing in m>") or the vendored real
+    scan, in metres."""
     if which == "james_scan":
         from pathlib import Path
 
@@ -61,14 +62,17 @@ def head_surface(which: str) -> tuple[np.ndarray, np.ndarray]:
 
         scan = np.load(Path(scantalk.__file__).parent / "assets" / "faces" / "james.npz")
         return scan["verts_mm"].astype(np.float64) / 1000.0, scan["faces"].astype(np.int64)
-    from scantalk.data.synth.heads import mesh_head, sample_identity
+    from scantalk.data.heads.procedural import procedural_head
 
-    return mesh_head(sample_identity(3), which)
+    head = procedural_head(3, resolution=float(which.split("_")[1]))
+    return head.verts, head.faces
 
 
-# uv_coarse (2562 v) is solved by ARPACK; icosphere (4842 v) and the real scan (6393 v) by the
-# coarse-to-fine solver, whose choices followed the vertex order before the canonical order.
-@pytest.mark.parametrize("which, multilevel", [("uv_coarse", False), ("icosphere", True), ("james_scan", True)])
+# The 10 mm head (about 2.9k v) is solved by ARPACK; the 7 mm head (about 4.5k v) and the real
+# scan (6393 v) by the coarse-to-fine solver, whose choices followed the vertex order before the
+# canonical order.
+@pytest.mark.parametrize("which, multilevel", [("procedural_0.01", False), ("procedural_0.007", True),
+                                               ("james_scan", True)])
 def test_permuted_head_gets_the_same_operators_and_network_output(which, multilevel):
     from scantalk.geometry.multilevel import MULTILEVEL_MIN_VERTICES
 
@@ -88,9 +92,9 @@ def test_permuted_head_gets_the_same_operators_and_network_output(which, multile
 
 
 def test_permuted_point_cloud_gets_the_same_operators():
-    from scantalk.data.synth.heads import mesh_head, sample_identity
+    from scantalk.data.heads.procedural import procedural_head
 
-    verts, _ = mesh_head(sample_identity(4), "uv_coarse")
+    verts = procedural_head(4, resolution=0.01).verts
     new_verts, _, perm = permuted(verts, None, seed=2)
     assert_same_operators_up_to_permutation(compute_operators(verts, None, k_eig=32),
                                             compute_operators(new_verts, None, k_eig=32), perm)

@@ -1,11 +1,11 @@
+import shutil
+
 import pytest
 
-from scantalk.data.synth import generate_dataset
+from scantalk.data.talking_set import generate_talking_set
 
-TINY_PROCEDURAL = {
-    "num_train_identities": 1, "num_val_identities": 1, "num_test_identities": 1, "sequences_per_subject": 1,
-    "seconds": [1.0, 1.5], "train_meshings": ["uv_coarse"], "meshings_per_train_identity": 1, "verbose": False,
-}
+# One head per split saying one sentence, meshed coarsely (about 2.9k vertices): seconds to write.
+TINY_TALKING_SET = {"identities": 1, "val_identities": 1, "test_identities": 1, "sentences": 1, "resolution": 0.01}
 # A small network: training tests check behaviour, not quality.
 # data.k_eig follows model.config.k_eig (link_arguments).
 TINY_MODEL = ["--model.config.width=8", "--model.config.n_blocks=2", "--model.config.k_eig=16"]
@@ -13,15 +13,18 @@ TINY_MODEL = ["--model.config.width=8", "--model.config.n_blocks=2", "--model.co
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
-    return generate_dataset(tmp_path_factory.mktemp("procedural"), **TINY_PROCEDURAL)
+    """The procedural talking set at its smallest (festival and flite speak its sentences)."""
+    if shutil.which("festival") is None or shutil.which("flite") is None:
+        pytest.skip("festival and flite speak the talking set's sentences (apt-get install festival flite)")
+    return generate_talking_set(tmp_path_factory.mktemp("talking"), **TINY_TALKING_SET)
 
 
 @pytest.fixture()
 def tiny_cli_args(tiny_dataset, tmp_path):
-    """LightningCLI arguments for a quick run on the tiny procedural dataset, logs under tmp_path."""
+    """LightningCLI arguments for a quick run on the tiny talking set, logs under tmp_path."""
     import json
 
-    datasets = json.dumps([{"dataset": "procedural", "root": str(tiny_dataset)}])
+    datasets = json.dumps([{"root": str(tiny_dataset)}])
     return [
         "--config", "experiments/configs/synthetic.yaml", f"--data.datasets={datasets}",
         f"--data.cache_dir={tmp_path / 'ops'}", f"--trainer.default_root_dir={tmp_path / 'runs'}", *TINY_MODEL,

@@ -59,28 +59,29 @@ def test_data_k_eig_follows_the_model(monkeypatch, tiny_cli_args):
     assert cli.trainer.gradient_clip_val == 1.0  # from base.yaml
 
 
-def test_emoblender_config_builds_the_blender_with_its_own_k_eig(monkeypatch, tiny_dataset, tmp_path):
+def test_emoblender_config_builds_the_blender_with_its_own_k_eig(monkeypatch, tmp_path):
     monkeypatch.setattr(ScanTalkCLI, "_run_subcommand", lambda self, subcommand: None)
-    cli = run_lightning_cli(["fit", "--config", "experiments/configs/emoblender.yaml", f"--data.root={tiny_dataset}",
+    cli = run_lightning_cli(["fit", "--config", "experiments/configs/emoblender_heads.yaml",
                              f"--trainer.default_root_dir={tmp_path}"])
-    assert type(cli.model).__name__ == "EmoBlenderModule" and type(cli.datamodule).__name__ == "EmoBlenderDataModule"
+    assert type(cli.model).__name__ == "EmoBlenderModule" and type(cli.datamodule).__name__ == "HeadsBlenderDataModule"
     assert cli.model.blender.k_eig == cli.datamodule.k_eig == 64
     # Its own learning rate, not ScanTalkModule's default carried over from another class.
-    assert cli.model.lr == pytest.approx(0.003)
+    assert cli.model.lr == pytest.approx(0.002)
     assert cli.model.blender.position_unit == 0.1 and cli.model.blender.displacement_unit == 0.001
 
 
 @pytest.mark.integration
-def test_emoblender_trains_through_scantalk_fit_and_its_checkpoint_loads(tiny_dataset, tmp_path):
+def test_emoblender_trains_through_scantalk_fit_and_its_checkpoint_loads(tmp_path):
     from emotion.training import load_blender
 
     runs = tmp_path / "runs"
     tiny = ["--model.latent=8", "--model.width=8", "--model.n_blocks=1", "--model.k_eig=16", "--data.k_eig=16",
-            "--data.frames_per_batch=2", "--data.batches_per_epoch=2", "--data.val_batches=1", "--data.max_sequences=1"]
+            "--data.train_seeds=[3]", "--data.val_seeds=[4]", "--data.resolutions=[0.01]",
+            "--data.frames_per_batch=2", "--data.batches_per_epoch=2", "--data.val_batches=1"]
     result = subprocess.run(
-        [sys.executable, "-m", "scantalk.cli", "fit", "--config", "experiments/configs/emoblender.yaml",
-         f"--data.root={tiny_dataset}", "--data.procedural=null", f"--data.cache_dir={tmp_path / 'ops'}",
-         f"--trainer.default_root_dir={runs}", "--trainer.max_steps=2", "--trainer.limit_val_batches=1", *tiny],
+        [sys.executable, "-m", "scantalk.cli", "fit", "--config", "experiments/configs/emoblender_heads.yaml",
+         f"--data.cache_dir={tmp_path / 'ops'}", f"--trainer.default_root_dir={runs}", "--trainer.max_steps=2",
+         "--trainer.limit_val_batches=1", *tiny],
         cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
