@@ -29,9 +29,10 @@ install: $(STAMP)
 # System packages, installed only when missing and root: the libraries open3d needs, the speech
 # synthesizers built from real voices (training speech), the real recordings used for evaluation and
 # the demo (pocketsphinx-testdata), and headless Blender (with the numpy its glTF importer needs)
-# that the export tests import every .glb into.
+# that the export tests import every .glb into, and headless Chromium that the live viewer's test
+# loads the page in.
 SYSDEPS := libusb-1.0-0 libgl1 libegl1 libgomp1 festival flite festvox-us-slt-hts festvox-kallpc16k \
-	festvox-kdlpc16k pocketsphinx-testdata blender python3-numpy
+	festvox-kdlpc16k pocketsphinx-testdata blender python3-numpy chromium
 sysdeps:
 	@missing=""; for p in $(SYSDEPS); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("scantalk.commands.render", "render a saved animation to video"),
     "demo": ("scantalk.commands.demo", "animate a sample face with the shipped default model"),
     "landmarks": ("scantalk.commands.landmarks", "show and write where the rig is placed on a face"),
+    "live": ("scantalk.commands.live", "a face talking live in the browser (file, microphone or client)"),
 }
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 # Options whose value may be a negative axis ("-y"), which argparse would read as an option.

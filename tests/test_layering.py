@@ -37,7 +37,7 @@ INFERENCE = (
     "scantalk.face", "scantalk.rig", "scantalk.articulation", "scantalk.model", "scantalk.life", "scantalk.render",
     "scantalk.export", "scantalk.geometry", "scantalk.nn", "scantalk.audio", "scantalk.animator",
     "scantalk.animation", "scantalk.frames", "scantalk.alignment", "scantalk.commands.animate",
-    "scantalk.commands.demo", "scantalk.commands.landmarks", "scantalk.commands.render",
+    "scantalk.commands.demo", "scantalk.commands.landmarks", "scantalk.commands.render", "scantalk.live",
 )
 TRAINING_SIDE = ("scantalk.data", "scantalk.training", "scantalk.commands", "emotion")
 
@@ -158,6 +158,14 @@ def test_no_module_of_the_core_imports_the_emotion_package() -> None:
     offences = [f"{_where(path, line)} imports {imported}"
                 for path in SCANTALK.values() for line, imported in _imports(path) if _within(imported, ("emotion",))]
     assert offences == [], "scantalk must not depend on its optional emotion package:\n" + "\n".join(offences)
+
+
+def test_only_the_live_command_imports_the_optional_live_viewer() -> None:
+    """`scantalk.live` needs the `websockets` extra; the core imports without it."""
+    offences = [f"{_where(path, line)} imports {imported}" for name, path in SCANTALK.items()
+                if not _within(name, ("scantalk.live", "scantalk.commands.live"))
+                for line, imported in _imports(path) if _within(imported, ("scantalk.live",))]
+    assert offences == [], "the core must not depend on its optional live viewer:\n" + "\n".join(offences)
 
 
 def test_scantalks_packages_import_each_other_without_a_cycle() -> None:
