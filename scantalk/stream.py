@@ -76,6 +76,8 @@ class AnimationStream:
         channels: the articulation channels of each frame's row.
         rest: (V, 3) float32, the face as given (file order and units).
         faces: (F, 3) the face file's triangles, or None for a point cloud.
+        alignment: how the face file sits in the model frame (`scantalk.alignment.Alignment`;
+            the file's up is `alignment.rotation[1]`, its forward `alignment.rotation[2]`).
         heard: seconds of speech decoded so far.
     """
 
@@ -111,6 +113,7 @@ class AnimationStream:
         if provider is not None:
             owned = speech_owned_lips(provider.basis(head), basis[:, 0].cpu().numpy(), head)
             self._expression_basis = torch.as_tensor(owned, dtype=torch.float32, device=animator.device)
+        self.alignment = alignment
         self.rest = mesh.file_verts.astype(np.float32)
         self.faces = mesh.file_faces
         self.head = head
@@ -155,6 +158,14 @@ class AnimationStream:
         if self._resampler is not None:
             frames = self._frames(*self._articulation.push(self._resampler.close()))
         return frames + self._frames(*self._articulation.close())
+
+    def reset(self) -> "AnimationStream":
+        """Hear a new speech on the same face (prepared once): frame numbers and times start at
+        0 again, the recogniser starts afresh. Returns the stream itself."""
+        self._articulation = ArticulationStream(self.fps, self.lookahead)
+        self._resampler = None
+        self._closed = False
+        return self
 
     def frames(self, chunks: Iterable[np.ndarray], sample_rate: int = 16000) -> Iterator[StreamFrame]:
         """Every frame of a stream of chunks, each as soon as it is final, then the rest at its end."""

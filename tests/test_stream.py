@@ -69,3 +69,11 @@ def test_an_end_to_end_model_cannot_stream(mediapipe_face):
     end_to_end = Animator(ScanTalk(), device="cpu", cache_dir=False)
     with pytest.raises(ScanTalkError, match="articulation track"):
         end_to_end.stream(mediapipe_face)
+
+
+def test_a_reset_stream_hears_a_new_speech_as_a_fresh_one(tiny_animator, mediapipe_face, papa_spoken):
+    stream = tiny_animator.stream(mediapipe_face, lookahead=0.1)
+    first = _all_frames(stream, papa_spoken.samples, 1600)
+    again = _all_frames(stream.reset(), papa_spoken.samples, 1600)
+    assert [f.index for f in again] == list(range(len(first)))
+    np.testing.assert_array_equal(np.stack([f.vertices for f in again]), np.stack([f.vertices for f in first]))

@@ -56,9 +56,16 @@ def run(args: argparse.Namespace) -> int:
         speech = Microphone(None if args.microphone == "default" else _device(args.microphone))
     animator = Animator.from_checkpoint(args.checkpoint, device=device)
 
+    prepared = []
+
     def make_stream():
-        return animator.stream(args.face, fps=fps, lookahead=args.lookahead, align=args.align, up=args.up,
-                               forward=args.forward, landmarks=landmarks, emotion=emotion, intensity=args.intensity)
+        # The face is prepared once; every later speech starts the same stream afresh.
+        if not prepared:
+            prepared.append(animator.stream(args.face, fps=fps, lookahead=args.lookahead, align=args.align,
+                                            up=args.up, forward=args.forward, landmarks=landmarks, emotion=emotion,
+                                            intensity=args.intensity))
+            return prepared[0]
+        return prepared[0].reset()
 
     async def serve() -> None:
         try:

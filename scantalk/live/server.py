@@ -69,7 +69,8 @@ class LiveServer:
             each speech, e.g. `lambda: animator.stream(face, lookahead=0.1)`).
         port: TCP port; 0 picks a free one (`url` tells which).
         max_queue: messages a viewer may fall behind before its oldest are dropped.
-        up, forward: the face file's up and forward axes, for the viewer's camera ("y", "-z", ...).
+        up, forward: the face file's up and forward axes, for the viewer's camera ("y", "-z", ...);
+            default: the ones the stream found (`AnimationStream.alignment`).
     """
 
     def __init__(self, make_stream: Callable[[], AnimationStream], port: int = 0,
@@ -78,8 +79,8 @@ class LiveServer:
             raise ScanTalkError("the live viewer needs the websockets package: pip install 'scantalk[live]'")
         self._make_stream = make_stream
         self._port, self._max_queue = port, max_queue
-        rotation = axes_rotation(up or "y", forward or "z")
-        self._view = {"up": rotation[1].tolist(), "forward": rotation[2].tolist()}
+        self._axes = None if up is None and forward is None else axes_rotation(up or "y", forward or "z")
+        self._view: dict[str, list[float]] = {}
         self.audience = Audience()
         # One thread: pushes must run in order, and one worker leaves the other core to the loop.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scantalk-live")
@@ -95,6 +96,9 @@ class LiveServer:
     async def start(self) -> None:
         """Prepare the face (the first stream) and start listening."""
         stream = await asyncio.get_running_loop().run_in_executor(self._worker, self._make_stream)
+        # The camera looks at the face from its front: the axes given, else those the stream found.
+        rotation = self._axes if self._axes is not None else np.asarray(stream.alignment.rotation)
+        self._view = {"up": np.asarray(rotation[1], float).tolist(), "forward": np.asarray(rotation[2], float).tolist()}
         self._next_stream = asyncio.get_running_loop().create_future()
         self._next_stream.set_result(stream)
         hello = text("hello", version=VERSION, fps=stream.fps, lookahead=stream.lookahead, latency=stream.latency,
