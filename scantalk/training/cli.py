@@ -5,7 +5,7 @@ Each config file names its model and data by `class_path` (`scantalk.training.Sc
 `emotion.blender_data.HeadsBlenderDataModule`), so every model trains through this one command.
 `scantalk` never imports `emotion`: LightningCLI imports a `class_path` when a config names it.
 
-Every run first loads `experiments/configs/base.yaml` (seed, trainer defaults, checkpoint
+Every run first loads `base.yaml` beside this module (seed, trainer defaults, checkpoint
 callbacks; LightningCLI's `default_config_files`), then each `--config FILE`, then flags; the
 later value wins. `--print_config` shows the merged result. Multi-GPU and multi-node training are
 Lightning's DDP: `--trainer.devices N --trainer.num_nodes M`.
@@ -23,8 +23,8 @@ from scantalk.atomic import atomic_save_npy
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
-BASE_CONFIG = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "base.yaml"
-"""The defaults every run extends (present in a source checkout; an installed wheel lacks it)."""
+BASE_CONFIG = Path(__file__).resolve().parent / "base.yaml"
+"""The defaults every run extends (package data: an installed wheel carries it too)."""
 
 
 class PredictionWriter(BasePredictionWriter):
