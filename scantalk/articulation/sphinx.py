@@ -52,10 +52,9 @@ def _decoder(kind: str, **options):
     pocketsphinx = _pocketsphinx()
     model = _model_dir()
     if kind == "phones":
-        return pocketsphinx.Decoder(
-            hmm=str(model / "en-us"), allphone=str(model / "en-us-phone.lm.bin"), lm=None,
-            samprate=SAMPLE_RATE, loglevel="FATAL", beam=1e-20, pbeam=1e-20, lw=2.0, **options,
-        )  # fmt: skip
+        settings = dict(hmm=str(model / "en-us"), allphone=str(model / "en-us-phone.lm.bin"), lm=None,
+                        samprate=SAMPLE_RATE, loglevel="FATAL", beam=1e-20, pbeam=1e-20, lw=2.0)
+        return pocketsphinx.Decoder(**{**settings, **options})
     if kind == "words":
         return pocketsphinx.Decoder(hmm=str(model / "en-us"), lm=str(model / "en-us.lm.bin"),
                                     dict=str(model / "cmudict-en-us.dict"), samprate=SAMPLE_RATE, loglevel="FATAL")
