@@ -1,13 +1,15 @@
 """ScanTalk: animate any 3D face — mesh, raw scan or point cloud — from speech.
 
-`Animator` is the way in; `scantalk.geometry`, `scantalk.nn`, `scantalk.audio`, `scantalk.face`,
+`Animator` is the way in: `animate` a recording, `articulate` speech into an editable track and
+`animate_track` it onto any face, or `stream` audio chunks live into frames (`AnimationStream`).
+`scantalk.geometry`, `scantalk.nn`, `scantalk.audio`, `scantalk.face`,
 `scantalk.rig`, `scantalk.articulation`, `scantalk.data` and `scantalk.training` hold the pieces.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["Animation", "Animator", "__version__"]
+__all__ = ["Animation", "AnimationStream", "Animator", "StreamFrame", "__version__"]
 
 
 def __getattr__(name: str):
@@ -20,4 +22,8 @@ def __getattr__(name: str):
         from scantalk.animation import Animation
 
         return Animation
+    if name in ("AnimationStream", "StreamFrame"):
+        import scantalk.stream
+
+        return getattr(scantalk.stream, name)
     raise AttributeError(f"module 'scantalk' has no attribute {name!r}")
