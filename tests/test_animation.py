@@ -114,6 +114,7 @@ Animation(frames + 1.0, frames[0], None, 30.0, np.zeros(1600, np.float32)).save(
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["writing", "between_renames", "after_exchange"])
 def test_kill_9_at_any_moment_loses_nothing_and_the_next_run_cleans_up(tmp_path, point):
     import subprocess

@@ -82,6 +82,7 @@ def test_shipped_model_is_small_and_names_the_recipe_that_made_it():
     assert not model.training
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("meshing", ["as_made", "decimated"])
 def test_registered_and_unseen_meshings(animator, speech, meshing):
     head, _ = _head(meshing)
@@ -90,6 +91,7 @@ def test_registered_and_unseen_meshings(animator, speech, meshing):
     _check_valid(animation, head.verts)
 
 
+@pytest.mark.slow
 def test_decimated_mesh_and_point_cloud(animator, speech, tmp_path):
     import open3d as o3d
 
@@ -113,6 +115,7 @@ def _non_manifold_scan(verts, faces, size=1.0):
     return np.vstack([verts, extra]), np.vstack([faces, [[a, b, n]], [[n + 1, n + 2, n + 3]]])
 
 
+@pytest.mark.slow
 def test_non_manifold_scan_with_several_components(animator, speech, tmp_path):
     head, _ = _head("as_made")
     verts, faces = _non_manifold_scan(head.verts, head.faces)
@@ -123,6 +126,7 @@ def test_non_manifold_scan_with_several_components(animator, speech, tmp_path):
     _check_valid(animation, verts)
 
 
+@pytest.mark.slow
 def test_a_still_model_gives_back_the_file_exactly(still_animator, speech):
     """No motion predicted → every frame is the file's own vertices: order, units and position kept."""
     head, _ = _head("decimated")
@@ -135,6 +139,7 @@ def test_a_still_model_gives_back_the_file_exactly(still_animator, speech):
     assert animation.meta["alignment"]["units"] == "millimetres"
 
 
+@pytest.mark.slow
 def test_tuple_array_and_path_faces_give_the_same_animation(animator, speech, tmp_path):
     head, _ = _head("coarse")
     path = tmp_path / "face.obj"
@@ -148,6 +153,7 @@ def test_tuple_array_and_path_faces_give_the_same_animation(animator, speech, tm
         animator.animate((head.verts, head.faces), speech, faces=head.faces, sample_rate=16000)
 
 
+@pytest.mark.slow
 def test_millimetre_scan_in_another_vertex_order(animator, speech):
     head, _ = _head("decimated")
     order = np.random.default_rng(0).permutation(len(head.verts))
@@ -163,6 +169,7 @@ def test_millimetre_scan_in_another_vertex_order(animator, speech):
     assert error < 0.1 * np.abs(reference.displacements).max(), error
 
 
+@pytest.mark.slow
 def test_animating_twice_gives_the_same_frames(animator, speech):
     head, _ = _head("coarse")
     first = animator.animate(head.verts, speech[:16000], faces=head.faces, sample_rate=16000)
@@ -182,6 +189,7 @@ def test_emotion_options(speech):
         plain.animate(head.verts, speech, faces=head.faces, sample_rate=16000, emotion="happy")
 
 
+@pytest.mark.slow
 def test_bad_faces_and_audio_are_clear_errors(animator, speech, tmp_path):
     head, _ = _head("coarse")
     (tmp_path / "garbage.ply").write_bytes(b"\x00\x01 not a mesh")
@@ -212,6 +220,7 @@ def test_checkpoints_of_other_models_are_refused(tmp_path):
         Animator.from_checkpoint(tmp_path / "nowhere.ckpt")
 
 
+@pytest.mark.slow
 def test_long_audio_is_seamless(animator, speech):
     """Windows of 1 s cross-faded over 0.2 s give the same motion as one pass, without jumps."""
     head, lips = _head("coarse")

@@ -55,6 +55,7 @@ def _motion(animation) -> float:
     return float(np.abs(animation.displacements).max())
 
 
+@pytest.mark.slow
 def test_streamed_and_in_memory_frames_are_identical(animator, face, speech, tmp_path):
     in_memory = animator.animate(face, speech, sample_rate=16000)
     streamed = animator.animate(face, speech, sample_rate=16000, out=tmp_path / "frames.npy")
@@ -64,6 +65,7 @@ def test_streamed_and_in_memory_frames_are_identical(animator, face, speech, tmp
     assert np.array_equal(streamed.articulation.values, in_memory.articulation.values)
 
 
+@pytest.mark.slow
 def test_the_saved_track_decodes_back_to_the_saved_frames(animator, face, speech, tmp_path):
     animation = animator.animate(face, speech, sample_rate=16000)
     animation.save(tmp_path / "out")
@@ -79,6 +81,7 @@ def test_the_saved_track_decodes_back_to_the_saved_frames(animator, face, speech
     assert loaded.articulation.channels == ARTICULATION_CHANNELS
 
 
+@pytest.mark.slow
 def test_animate_keeps_the_track_it_decoded(animator, face, speech):
     track = animator.articulate(speech, fps=25, sample_rate=16000)
     animation = animator.animate(face, speech, fps=25, sample_rate=16000)
@@ -94,6 +97,7 @@ def test_articulate_needs_no_face(animator, speech):
     assert float(track.values.min()) >= 0.0 and float(track.values.max()) <= 1.0
 
 
+@pytest.mark.slow
 def test_setting_a_channel_to_zero_removes_its_motion(animator, face):
     rest = {name: 0.0 for name in ARTICULATION_CHANNELS}
     jaw_only = _track(**{**rest, "jaw_open": 0.8})
@@ -105,6 +109,7 @@ def test_setting_a_channel_to_zero_removes_its_motion(animator, face):
     assert _motion(edited) < _motion(half) < _motion(moving)
 
 
+@pytest.mark.slow
 def test_channels_in_another_order_are_reordered(animator, face):
     track = _track()
     reordered = ArticulationTrack(track.array(ARTICULATION_CHANNELS[::-1]), track.fps, ARTICULATION_CHANNELS[::-1])
@@ -120,6 +125,7 @@ def test_a_missing_channel_is_a_clear_error(animator, face):
         animator.animate_track(face, partial)
 
 
+@pytest.mark.slow
 def test_a_permuted_face_gets_the_same_motion_in_its_own_order(animator, face):
     verts, faces = face
     order = np.random.default_rng(2).permutation(len(verts))
@@ -131,6 +137,7 @@ def test_a_permuted_face_gets_the_same_motion_in_its_own_order(animator, face):
     assert np.abs(permuted.displacements - motion[:, order]).max() < 1e-4 * np.abs(motion).max()
 
 
+@pytest.mark.slow
 def test_a_face_in_millimetres_moves_a_thousand_times_as_far(animator, face):
     verts, faces = face
     track = _track()
@@ -163,6 +170,7 @@ def test_track_methods_need_an_articulated_model(face, speech):
         end_to_end.animate_track(face, _track())
 
 
+@pytest.mark.slow
 def test_fit_face_reads_an_animation_back_in_the_model_frame(animator, face):
     """A face file in millimetres and shuffled order: its animation, mapped back by the fit,
     is the track's motion on the fit's basis."""

@@ -56,6 +56,7 @@ def test_a_face_whose_jaw_does_not_part_the_lips_is_refused(head):
         speech_owned_lips(np.zeros((head.num_vertices, 2, 3)), np.zeros((head.num_vertices, 3)), head)
 
 
+@pytest.mark.slow
 def test_with_an_emotion_the_lip_gap_is_the_speech_alone(head):
     animator = Animator.from_checkpoint(device="cpu", cache_dir=False)
     if not animator.articulated:

@@ -160,6 +160,7 @@ def test_no_module_of_the_core_imports_the_emotion_package() -> None:
     assert offences == [], "scantalk must not depend on its optional emotion package:\n" + "\n".join(offences)
 
 
+@pytest.mark.slow
 def test_only_the_live_command_imports_the_optional_live_viewer() -> None:
     """`scantalk.live` needs the `websockets` extra; the core imports without it."""
     offences = [f"{_where(path, line)} imports {imported}" for name, path in SCANTALK.items()
@@ -208,6 +209,7 @@ def test_the_emotion_package_imports_no_private_name_of_scantalk() -> None:
     assert offences == [], "emotion imports private names of scantalk:\n" + "\n".join(offences)
 
 
+@pytest.mark.slow
 def test_nothing_in_the_project_imports_an_old_module_path() -> None:
     modules = _modules("scantalk", "emotion", "experiments", "tests")
     offences = [f"{_where(path, line)} imports {imported} (now {SHIMS[imported]})"

@@ -23,6 +23,7 @@ def _all_frames(stream, samples, chunk, rate=16000):
     return frames + stream.close()
 
 
+@pytest.mark.slow
 def test_frames_are_the_offline_animation_of_the_phones_heard(tiny_animator, mediapipe_face, papa_spoken):
     stream = tiny_animator.stream(mediapipe_face, lookahead=5.0)
     frames = _all_frames(stream, papa_spoken.samples, 1600)
@@ -35,12 +36,14 @@ def test_frames_are_the_offline_animation_of_the_phones_heard(tiny_animator, med
     assert np.abs(live - stream.rest).max() > 1e-4  # the face moves
 
 
+@pytest.mark.slow
 def test_the_same_speech_cut_up_differently_gives_the_same_frames(tiny_animator, mediapipe_face, papa_spoken):
     one = _all_frames(tiny_animator.stream(mediapipe_face, lookahead=0.1), papa_spoken.samples, 1000)
     other = _all_frames(tiny_animator.stream(mediapipe_face, lookahead=0.1), papa_spoken.samples, 333)
     np.testing.assert_array_equal(np.stack([f.vertices for f in one]), np.stack([f.vertices for f in other]))
 
 
+@pytest.mark.slow
 def test_stereo_pcm_at_another_rate_is_heard_like_the_same_speech_at_16k(tiny_animator, mediapipe_face, papa_spoken):
     at_48k = resample_poly(papa_spoken.samples, 3, 1)
     stereo = (np.stack([at_48k, at_48k], axis=1) * 32767).clip(-32768, 32767).astype(np.int16)
@@ -71,6 +74,7 @@ def test_an_end_to_end_model_cannot_stream(mediapipe_face):
         end_to_end.stream(mediapipe_face)
 
 
+@pytest.mark.slow
 def test_a_reset_stream_hears_a_new_speech_as_a_fresh_one(tiny_animator, mediapipe_face, papa_spoken):
     stream = tiny_animator.stream(mediapipe_face, lookahead=0.1)
     first = _all_frames(stream, papa_spoken.samples, 1600)

@@ -31,6 +31,7 @@ def spoken(papa_spoken):
     return papa_spoken
 
 
+@pytest.mark.slow
 def test_lips_close_at_p_and_open_at_the_vowel(spoken):
     track = phonetic_track(spoken.samples, fps=FPS)
     assert track.num_frames == audio_frame_count(len(spoken.samples), 16000, FPS)
@@ -45,6 +46,7 @@ def test_lips_close_at_p_and_open_at_the_vowel(spoken):
     assert track.values[centre, JAW] > 0.15 > track.values[0, JAW]  # the jaw opens from rest
 
 
+@pytest.mark.slow
 def test_frame_count_rate_and_phones(spoken):
     phones, track = phonetic_phones_and_track(spoken.samples, fps=25.0, num_frames=40)
     assert track.values.shape == (40, len(ARTICULATION_CHANNELS)) and track.fps == 25.0

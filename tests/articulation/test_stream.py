@@ -65,6 +65,7 @@ def test_a_row_is_given_out_once_the_lookahead_past_it_was_heard(papa_spoken):
         assert stream.next_row / FPS > decoded - lookahead - 1.0 / FPS - 1e-9  # nothing held longer
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_over_a_long_talk(papa_spoken):
     gap = np.zeros(8000, np.float32)
     talk = np.concatenate([papa_spoken.samples, gap] * 12)  # ~30 s

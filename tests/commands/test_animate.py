@@ -30,6 +30,7 @@ def operator_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SCANTALK_CACHE_DIR", str(tmp_path / "operators"))
 
 
+@pytest.mark.slow
 def test_animate_writes_everything_and_refuses_to_overwrite(inputs, tmp_path, capsys):
     face, audio, num_vertices = inputs
     out = tmp_path / "out"
@@ -54,6 +55,7 @@ def test_animate_writes_everything_and_refuses_to_overwrite(inputs, tmp_path, ca
     assert not (out / "animation.mp4").exists()
 
 
+@pytest.mark.slow
 def test_interrupted_animate_leaves_nothing_behind(inputs, tmp_path, monkeypatch):
     from scantalk.animation import Animation
 
@@ -66,6 +68,7 @@ def test_interrupted_animate_leaves_nothing_behind(inputs, tmp_path, monkeypatch
     assert list(tmp_path.iterdir()) == [tmp_path / "operators"]
 
 
+@pytest.mark.slow
 def test_missing_face_is_a_clear_error(inputs, tmp_path, capsys):
     _, audio, _ = inputs
     assert main(["animate", str(tmp_path / "nope.ply"), str(audio), "-o", str(tmp_path / "out")]) == 1
@@ -73,6 +76,7 @@ def test_missing_face_is_a_clear_error(inputs, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_run_leaves_no_folder_it_made_behind(inputs, tmp_path, capsys):
     _, audio, _ = inputs
     broken = tmp_path / "broken.ply"
@@ -85,6 +89,7 @@ def test_a_failed_run_leaves_no_folder_it_made_behind(inputs, tmp_path, capsys):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["broken.ply", "operators"]  # the test's cache
 
 
+@pytest.mark.slow
 def test_render_side_by_side(inputs, tmp_path):
     import av
 
@@ -217,6 +222,7 @@ def test_stale_staging_of_a_killed_run_is_removed_with_a_message(inputs, tmp_pat
     assert f"removed {stale}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_render_bad_folders_and_options_are_one_line_errors(inputs, tmp_path, capsys):
     face, audio, num_vertices = inputs
     out = tmp_path / "out"

@@ -54,6 +54,7 @@ def _animate(inputs, out, *extra, audio=True) -> list[str]:
             "--checkpoint", str(inputs / "tiny.ckpt"), "--no-video", "--device", "cpu", *extra]
 
 
+@pytest.mark.slow
 def test_animate_writes_the_track_and_track_decodes_it_back(inputs, tmp_path):
     assert main(_animate(inputs, tmp_path / "out")) == 0
     out = tmp_path / "out"
@@ -70,6 +71,7 @@ def test_animate_writes_the_track_and_track_decodes_it_back(inputs, tmp_path):
     assert json.loads((again / "meta.json").read_text())["num_frames"] == 30
 
 
+@pytest.mark.slow
 def test_an_edited_track_moves_the_face_as_edited(inputs, tmp_path):
     rest = ArticulationTrack(np.zeros((25, 5)), 25.0)  # as long as the 1 s of speech
     rest.save_csv(tmp_path / "rest.csv")
@@ -134,6 +136,7 @@ def test_the_installed_command_decodes_a_track(inputs, tmp_path):
     assert np.load(tmp_path / "out" / "animation.npy").shape == (6, 468, 3)
 
 
+@pytest.mark.slow
 def test_audio_may_follow_the_options_and_a_track_alone_writes_no_soundtrack(inputs, tmp_path):
     ArticulationTrack(np.full((30, 5), 0.5), 30.0).save_csv(tmp_path / "track.csv")
     common = ["--checkpoint", str(inputs / "tiny.ckpt"), "--device", "cpu", "--resolution", "64"]
@@ -149,6 +152,7 @@ def test_audio_may_follow_the_options_and_a_track_alone_writes_no_soundtrack(inp
     assert json.loads((tmp_path / "silent" / "meta.json").read_text())["num_frames"] == 30
 
 
+@pytest.mark.slow
 def test_a_track_without_audio_makes_a_silent_video_and_renders_again(inputs, tmp_path):
     ArticulationTrack(np.full((6, 5), 0.5), 30.0).save_csv(tmp_path / "track.csv")
     common = ["--checkpoint", str(inputs / "tiny.ckpt"), "--device", "cpu", "--resolution", "64"]

@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from scantalk.cli import main
 from scantalk.geometry.cache import OperatorCache
@@ -29,6 +30,7 @@ def _write_obj(path: Path, verts: np.ndarray, faces: np.ndarray) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_precompute_two_files_in_parallel_then_reuses_them(tmp_path, capsys):
     files = [_write_obj(tmp_path / f"face{s}.obj", *_sphere(s)) for s in (0, 1)]
     broken = tmp_path / "broken.ply"
@@ -65,6 +67,7 @@ def test_precompute_unusable_cache_dir_is_a_clear_error(tmp_path, capsys):
     assert "is a file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_precompute_then_animate_hits_the_cache(tmp_path, monkeypatch, capsys):
     """The README's promise: `scantalk precompute F` makes `scantalk animate F` skip the precompute."""
     import soundfile as sf
@@ -110,6 +113,7 @@ def test_precompute_refuses_an_unwritable_cache_but_animate_only_warns(tmp_path,
     assert "not writable" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_tiny_point_cloud_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     cloud = tmp_path / "tiny.xyz"
     np.savetxt(cloud, np.random.default_rng(0).normal(size=(20, 3)) * 0.1)

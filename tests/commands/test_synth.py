@@ -38,6 +38,7 @@ def test_synth_refuses_a_users_dataset_in_the_same_layout(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no lock or staging left behind
 
 
+@pytest.mark.slow
 @needs_speech
 def test_synth_writes_keeps_and_replaces_only_its_own_dataset(tmp_path, capsys):
     data = tmp_path / "data"

@@ -63,6 +63,7 @@ def rig_root(tmp_path_factory):
     return build_rig_heads(tmp_path_factory.mktemp("rig"), num_procedural=0, num_real=2, val_every=2, k_eig=K_EIG)
 
 
+@pytest.mark.slow
 def test_rig_heads_split_by_identity_and_resume_without_rework(rig_root):
     splits = json.loads((rig_root / "splits.json").read_text())
     train_ids = {name.split("__")[0] for name in splits["train"]}
@@ -76,6 +77,7 @@ def test_rig_heads_split_by_identity_and_resume_without_rework(rig_root):
     assert {p.name: p.stat().st_mtime_ns for p in (rig_root / "heads").glob("*.npz")} == stamps
 
 
+@pytest.mark.slow
 def test_rig_items_have_matching_shapes_and_a_positive_mouth_heavy_weight(rig_root):
     module = RigDataModule(str(rig_root), k_eig=K_EIG, lip_weight=4.0)
     item = next(iter(module.train_dataloader()))

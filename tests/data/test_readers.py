@@ -249,6 +249,7 @@ def test_unsafe_template_pickle_is_refused(writers, tmp_path: Path) -> None:
         load_dataset(tmp_path)
 
 
+@pytest.mark.slow
 def test_listing_a_dataset_does_not_import_torch_and_audio_is_at_the_one_sample_rate(tmp_path) -> None:
     import subprocess
     import sys

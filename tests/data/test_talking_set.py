@@ -17,6 +17,7 @@ pytestmark = pytest.mark.skipif(shutil.which("festival") is None or shutil.which
                                 reason="festival and flite are needed (apt-get install festival flite)")
 
 
+@pytest.mark.slow
 def test_the_set_reads_back_as_a_dataset_whose_motion_is_the_rig(tmp_path):
     train, val = procedural_head(3001, resolution=0.01), procedural_head(3002, resolution=0.01)
     root = write_talking_set(tmp_path / "talking", {"train": [train], "val": [val]}, per_head=1)
@@ -43,6 +44,7 @@ def test_the_set_reads_back_as_a_dataset_whose_motion_is_the_rig(tmp_path):
     assert (root / "splits.json").stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_a_test_set_speaks_with_the_voices_it_is_given(tmp_path, monkeypatch):
     """A held-out set is spoken by the held-out voices, heads taking them in turn; the default is
     the training voices."""
@@ -65,6 +67,7 @@ def test_a_test_set_speaks_with_the_voices_it_is_given(tmp_path, monkeypatch):
     assert heard == [TRAIN_VOICES[0]]
 
 
+@pytest.mark.slow
 def test_a_config_entry_writes_the_set_on_first_use_and_the_old_generator_is_named(tmp_path):
     """`talking_set: {...}` in a config writes the set into its root once; the removed
     `procedural: {...}` entry is a clear error that says what to write instead."""

@@ -4,6 +4,7 @@ per batch, with mixtures whose lips are left to speech."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from emotion.blender_data import CONSONANTS, HeadsBlenderDataModule, random_articulation
@@ -21,6 +22,7 @@ def test_random_speech_moves_every_channel_within_its_range():
     assert "P" in CONSONANTS and "AA" not in CONSONANTS
 
 
+@pytest.mark.slow
 def test_a_batch_is_one_surface_and_its_mixture_keeps_the_lips_together(tmp_path):
     data = HeadsBlenderDataModule(train_seeds=[3], val_seeds=[4], resolutions=[0.009], k_eig=16,
                                   cache_dir=str(tmp_path), frames_per_batch=3, batches_per_epoch=2)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from emotion.emotions import expression_weights
 from emotion.florence import read_expressions
@@ -25,6 +26,7 @@ def _talking_set(root, talking_by_hand) -> None:
     talking_by_hand(root, {f"facs{SEED}": procedural_head(SEED, resolution=RESOLUTION)})
 
 
+@pytest.mark.slow
 def test_facs_expressions_build_an_emotional_set_the_head_reads(tmp_path, capsys, talking_by_hand):
     expressions = tmp_path / "expressions"
     assert scantalk_main(["emovoca", "expressions", "--seeds", str(SEED), "--resolution", str(RESOLUTION),
@@ -54,6 +56,7 @@ def test_facs_expressions_build_an_emotional_set_the_head_reads(tmp_path, capsys
         assert np.allclose(by_level[(label, 1.0)], 3 * by_level[(label, 0.333)], rtol=1e-3, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_head_reads_an_additive_build_on_the_units_it_was_made_with(tmp_path, talking_by_hand):
     """The additive baseline adds the whole expression, lip gap included: read on units whose lip
     gap is left to speech, an upper-lip raiser cannot show and other units stand in for it."""

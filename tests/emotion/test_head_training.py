@@ -45,6 +45,7 @@ def speech():
     return (0.1 * rng.normal(size=12000) * np.sin(np.linspace(0, 8, 12000)) ** 2).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_a_head_holding_the_facs_table_animates_as_the_provider(speech):
     plain = Animator(_shipped(), device="cpu", cache_dir=False)  # emotion= reads the FACS table
     headed = Animator(_with_head(FACS_TABLE), device="cpu", cache_dir=False)
@@ -58,6 +59,7 @@ def test_a_head_holding_the_facs_table_animates_as_the_provider(speech):
     assert headed.emotions == list(EMOTIONS)
 
 
+@pytest.mark.slow
 def test_a_head_for_other_units_is_refused_by_name(speech):
     headed = Animator(_with_head(FACS_TABLE[:, :3], units=("AU1", "AU2", "AU99")), device="cpu", cache_dir=False)
     head = real_face("mediapipe")
@@ -65,6 +67,7 @@ def test_a_head_for_other_units_is_refused_by_name(speech):
         headed.animate((head.verts, head.faces), speech, sample_rate=16000, emotion="happy")
 
 
+@pytest.mark.slow
 def test_training_recovers_each_emotions_activations():
     rng = np.random.default_rng(0)
     units = len(ACTION_UNITS)

@@ -33,6 +33,7 @@ def _extra(animation, plain) -> np.ndarray:
     return np.linalg.norm(np.asarray(animation.frames) - np.asarray(plain.frames), axis=-1)
 
 
+@pytest.mark.slow
 def test_an_expression_adds_motion_that_grows_with_intensity(animator, face, speech):
     if not animator.articulated:
         pytest.skip("the shipped model is not articulated")
@@ -46,6 +47,7 @@ def test_an_expression_adds_motion_that_grows_with_intensity(animator, face, spe
     assert full.meta["emotion"] == "happy"
 
 
+@pytest.mark.slow
 def test_a_mix_and_keyframes(animator, face, speech):
     if not animator.articulated:
         pytest.skip("the shipped model is not articulated")
@@ -67,6 +69,7 @@ def test_a_mix_and_keyframes(animator, face, speech):
         animator.animate(face, speech, sample_rate=16000, emotion=[(0.0, "happy", 1.0)], intensity=0.5)
 
 
+@pytest.mark.slow
 def test_the_cli_takes_labels_mixes_and_keyframes(animator, face, speech, tmp_path):
     import soundfile as sf
 

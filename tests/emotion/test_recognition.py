@@ -35,6 +35,7 @@ def _accuracy(head, classifier, seed: int) -> tuple[float, np.ndarray]:
     return float(np.trace(matrix) / matrix.sum()), matrix
 
 
+@pytest.mark.slow
 def test_recognition_far_above_chance_on_held_out_heads_and_meshings(classifier: EmotionClassifier) -> None:
     james = real_face("james")
     held_out = [procedural_head(900003, resolution=0.005), james,
@@ -54,6 +55,7 @@ def test_pattern_is_the_same_on_two_meshings_of_one_head() -> None:
     assert np.linalg.norm(a - b) < 0.2 * np.linalg.norm(a)
 
 
+@pytest.mark.slow
 def test_scores_are_probabilities_and_neutral_is_not_confident(classifier: EmotionClassifier) -> None:
     head = procedural_head(900003, resolution=0.005)
     label, scores = recognise(head, emotion_expression(head, "happy", 1.0), classifier)

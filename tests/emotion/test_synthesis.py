@@ -106,6 +106,7 @@ def test_reader_rejects_a_folder_that_is_not_emovoca(tmp_path):
         read_emovoca(tmp_path)
 
 
+@pytest.mark.slow
 def test_trained_blender_checkpoint_drives_the_build(tmp_path, talking_set):
     import lightning as L
     import torch

@@ -25,6 +25,7 @@ def _driver():
     return module
 
 
+@pytest.mark.slow
 def test_a_z_up_face_stands_up_in_blender_and_plays_within_the_bound(tmp_path, talking_animation):
     driver = _driver()
     rotation = axes_rotation("z", "-y")  # stored z up, facing -y: the file → model rotation

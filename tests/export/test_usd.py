@@ -11,6 +11,7 @@ from scantalk.export.usd import export_usd, read_usd_frames
 pxr = pytest.importorskip("pxr", reason="usd-core is not installed (pip install usd-core)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["face.usda", "face.usdc"])
 def test_point_cache_reads_back_exactly(tmp_path, talking_animation, name):
     report = export_usd(talking_animation, tmp_path / name)

@@ -47,6 +47,7 @@ def test_given_landmarks_place_the_rig_and_come_back_in_file_coordinates(animato
     assert np.allclose(fit.basis, rig_basis(placed), atol=1e-7)
 
 
+@pytest.mark.slow
 def test_points_left_out_are_still_found(animator, mask):
     head, millimetres = mask
     found = animator.fit_face((millimetres, head.faces)).landmarks_in_file()
@@ -58,6 +59,7 @@ def test_points_left_out_are_still_found(animator, mask):
     assert np.allclose(moved[others], found[others], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_every_animation_saves_its_landmarks_and_they_read_back(animator, mask, tmp_path):
     head, millimetres = mask
     animation = animator.animate_track((millimetres, head.faces), _track())
@@ -105,6 +107,7 @@ def test_the_landmarks_command_writes_the_points_and_a_picture(mask, tmp_path, c
     assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_landmarks_that_do_not_make_a_face_are_refused_with_what_to_do(animator, mask):
     head, millimetres = mask
     points = 1000.0 * head.landmarks.as_array()
@@ -113,6 +116,7 @@ def test_landmarks_that_do_not_make_a_face_are_refused_with_what_to_do(animator,
         animator.fit_face((millimetres, head.faces), landmarks=swapped)
 
 
+@pytest.mark.slow
 def test_a_sphere_is_not_taken_for_a_face(animator):
     import open3d as o3d
 

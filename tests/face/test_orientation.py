@@ -84,6 +84,7 @@ def _stored(head, turn: np.ndarray, units: float = 1.0) -> tuple[np.ndarray, np.
     return head.verts @ turn.T * units, head.faces
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(24))
 def test_every_axis_aligned_orientation_is_found_exactly(heads, index):
     turn = AXIS_ROTATIONS[index]
@@ -95,6 +96,7 @@ def test_every_axis_aligned_orientation_is_found_exactly(heads, index):
         assert np.linalg.norm(found.nose_tip / units @ turn - head.landmarks.nose_tip) < 0.008
 
 
+@pytest.mark.slow
 def test_a_tilted_face_is_stood_up_within_a_few_degrees(heads):
     rng = np.random.default_rng(7)
     for name in ("procedural", "james"):
@@ -107,6 +109,7 @@ def test_a_tilted_face_is_stood_up_within_a_few_degrees(heads):
             assert "tilt" in found.description and found.confidence >= alignment.MIN_TILT_CONFIDENCE
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["bust", "crop", "points", "hair", "big_chin"])
 def test_busts_crops_clouds_hair_and_caricatures_are_found(odd_heads, kind):
     head = odd_heads[kind]
@@ -118,6 +121,7 @@ def test_busts_crops_clouds_hair_and_caricatures_are_found(odd_heads, kind):
         assert np.linalg.norm(found.nose_tip / 1000.0 @ turn - head.landmarks.nose_tip) < 0.01
 
 
+@pytest.mark.slow
 def test_the_nose_tip_is_the_nose_and_not_a_chin_that_juts_out_beyond_it(odd_heads):
     head = odd_heads["big_chin"]
     landmarks = head.landmarks
@@ -138,6 +142,7 @@ def _old_nose_tip(verts: np.ndarray) -> np.ndarray:
     return np.array([0.5 * (verts[:, 0].max() + verts[:, 0].min()), front[:, 1].mean(), front[:, 2].mean()])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["procedural", "james", "mediapipe"])
 def test_upright_faces_keep_their_exact_bytes(heads, name):
     """An upright face gives the very template (and so the cache key) it gave before orientations
@@ -158,6 +163,7 @@ def test_upright_faces_keep_their_exact_bytes(heads, name):
                 assert template.tobytes() == expected.tobytes()
 
 
+@pytest.mark.slow
 def test_a_found_frame_maps_the_file_back_exactly_and_is_recorded(heads):
     head = heads["james"]
     turn = AXIS_ROTATIONS[5]

@@ -213,6 +213,7 @@ def test_hks_shape_and_decay(sphere):
     assert torch.all(signature[:, 1:] <= signature[:, :-1] + 1e-6)  # heat only spreads out over time
 
 
+@pytest.mark.slow
 def test_coarse_to_fine_eigensolver_matches_direct_solve():
     verts, faces = shapes.head_like(8000)
     fast = compute_operators(verts, faces, k_eig=128, eigensolver="multilevel").evals.double().numpy()

@@ -186,6 +186,7 @@ def animator(tmp_path_factory):
     return Animator.from_checkpoint(path, device="cpu", cache_dir=False)
 
 
+@pytest.mark.slow
 def test_animate_with_life_zero_is_unchanged_and_life_moves_the_upper_face_and_is_saved(animator, speech, tmp_path):
     from scantalk.animation import Animation
 

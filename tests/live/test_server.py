@@ -34,6 +34,7 @@ def _get(url: str) -> tuple[int, str, bytes]:
         return error.code, error.headers["Content-Type"], error.read()
 
 
+@pytest.mark.slow
 def test_the_viewer_page_is_served_on_localhost_at_a_free_port(live_server):
     url = live_server.server.url
     assert url.startswith("http://127.0.0.1:") and live_server.server.port > 0
@@ -56,6 +57,7 @@ def test_a_client_speaking_gets_the_frames_of_its_speech(live_server, papa_spoke
     assert np.abs(vertices - vertices[0]).max() > 1e-4  # the mouth moves
 
 
+@pytest.mark.slow
 def test_every_viewer_gets_the_face_the_audio_and_every_frame(live_server, papa_spoken):
     async def scene():
         viewers = [asyncio.create_task(watch(live_server.server.stream_url)) for _ in range(2)]
@@ -76,6 +78,7 @@ def test_every_viewer_gets_the_face_the_audio_and_every_frame(live_server, papa_
         assert starts == sorted(starts) and starts[0] == viewer["frames"][0]["time"]  # one timeline
 
 
+@pytest.mark.slow
 def test_a_viewer_that_never_reads_holds_up_neither_the_stream_nor_another_viewer(tiny_animator, mediapipe_face,
                                                                                   papa_spoken):
     speech = np.tile(papa_spoken.samples, 2)  # 2.5 s in real time: more than the stalled socket can buffer
@@ -111,6 +114,7 @@ BAD_MESSAGES = [
 ]
 
 
+@pytest.mark.slow
 def test_protocol_mistakes_are_answered_in_words_and_the_server_carries_on(live_server, papa_spoken):
     url = live_server.server.stream_url
 

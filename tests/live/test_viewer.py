@@ -109,6 +109,7 @@ async def _read_page(page: str) -> tuple[dict, list[np.ndarray]]:
         return stats, pictures
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; `make test` does)")
 def test_pages_draw_the_frames_in_time_with_their_audio(tiny_animator, mediapipe_face, papa_spoken, tmp_path):
     """Two pages, each in its own window, watch one stream (a looped recording played in real time)."""

@@ -20,6 +20,7 @@ def spoken(papa_spoken):
     return papa_spoken
 
 
+@pytest.mark.slow
 def test_features_are_the_front_ends_track_whatever_the_level(spoken):
     encoder = build_audio_encoder("phonetic")
     assert isinstance(encoder, PhoneticEncoder) and encoder.config()["name"] == "phonetic"
@@ -39,6 +40,7 @@ def test_features_are_the_front_ends_track_whatever_the_level(spoken):
     assert set(np.unique(speaking)) == {0.0, 1.0} and speaking[0] == 0.0  # the first frames are silence
 
 
+@pytest.mark.slow
 def test_a_clip_heard_before_is_answered_from_the_cache_and_silence_rests(spoken):
     encoder = PhoneticEncoder(cache_size=1)
     clip = torch.as_tensor(spoken.samples, dtype=torch.float32)
@@ -49,6 +51,7 @@ def test_a_clip_heard_before_is_answered_from_the_cache_and_silence_rests(spoken
     assert torch.count_nonzero(encoder(torch.zeros(16000), 30)) == 0
 
 
+@pytest.mark.slow
 def test_scantalk_learns_from_it_and_a_saved_model_rebuilds_it(spoken, tmp_path):
     from scantalk.checkpoint import load_model, save_model
     from scantalk.geometry import compute_operators

@@ -152,6 +152,7 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
 
 
+@pytest.mark.slow
 def test_same_surface_meshed_two_ways_gives_the_same_network_outputs(two_meshings) -> None:
     regular, irregular, nearest = two_meshings
     net = _net(c_in=3, c_out=8, width=32, n_blocks=4, diffusion_time_init=0.05)
@@ -165,6 +166,7 @@ def test_same_surface_meshed_two_ways_gives_the_same_network_outputs(two_meshing
     assert np.abs(matched - out_irregular).mean() < 0.03 * np.abs(out_irregular).mean()
 
 
+@pytest.mark.slow
 def test_same_surface_meshed_two_ways_diffuses_a_field_the_same_way(two_meshings) -> None:
     regular, irregular, nearest = two_meshings
     layer = SpectralDiffusion(1, time_init=0.05)

@@ -100,6 +100,7 @@ def _interpolated(head, field, points):
     return np.einsum("nk,nkc->nc", weights, field[tri])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("remesh", ["decimated", "subdivided", "clustered", "point_cloud"])
 def test_every_meshing_moves_the_same_at_the_same_surface_point(head, remesh):
     rng = np.random.default_rng(4)

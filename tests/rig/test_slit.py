@@ -158,6 +158,7 @@ def test_mouth_corners_far_from_a_holes_ends_move_onto_them_near_ones_stay():
     assert np.array_equal(moved.landmarks.as_array()[2:], squeezed[2:])
 
 
+@pytest.mark.slow
 def test_a_nose_jutting_out_over_the_lips_does_not_hide_the_slit():
     """The philtrum seed stays on the face: seeded on a long nose's underside, the walk to the
     upper lip ran round the nose and the lips read as one surface."""
@@ -170,6 +171,7 @@ def test_a_nose_jutting_out_over_the_lips_does_not_hide_the_slit():
     assert slit.kind == "open" and len(slit.upper_edge) and len(slit.lower_edge)
 
 
+@pytest.mark.slow
 def test_lip_landmarks_found_on_the_wrong_side_of_the_slit_are_put_on_their_own_lips():
     """The big-nose head's mouth landmarks where the network found them (mm off the truth: lip
     midlines 5 mm high, the lower one in the gap, at depths that pitch the face's axes); with them
@@ -198,6 +200,7 @@ def test_lip_landmarks_found_on_the_wrong_side_of_the_slit_are_put_on_their_own_
     assert shut <= 0.0005
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("half_width", [0.034, 0.018])
 def test_the_ends_of_a_slit_between_separate_lips_are_read_from_the_surface(half_width):
     """A mouth far wider or narrower than the finder's usual one: the corners it puts at the usual
@@ -245,6 +248,7 @@ def test_lip_midlines_found_beside_the_middle_of_a_holes_ends_move_to_it():
     assert np.linalg.norm(refined.landmarks.as_array()[2:4] - truth[2:4], axis=1).max() < 0.0025
 
 
+@pytest.mark.slow
 def test_a_chin_found_on_the_slope_below_the_lip_goes_to_the_chins_front():
     """The chin landmark sits on the chin's most forward point (real faces) or below it
     (the procedural heads'): one found 10 mm up the slope towards the lower lip is moved there;

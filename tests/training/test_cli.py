@@ -25,6 +25,7 @@ def merged_config(capsys, *args: str) -> dict:
     return yaml.safe_load(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_base_yaml_is_the_only_trainer_block_and_every_config_extends_it(capsys):
     base = yaml.safe_load(BASE_CONFIG.read_text())
     assert CONFIGS, "no configs found"
@@ -51,6 +52,7 @@ def test_a_later_file_and_flags_override_the_base(capsys, tmp_path):
     assert merged["trainer"]["max_time"] == "00:00:40:00"  # synthetic.yaml's own value is kept
 
 
+@pytest.mark.slow
 def test_data_k_eig_follows_the_model(monkeypatch, tiny_cli_args):
     # Stop after the classes are built: this test is about configuration, not training.
     monkeypatch.setattr(ScanTalkCLI, "_run_subcommand", lambda self, subcommand: None)

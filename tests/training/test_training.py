@@ -50,6 +50,7 @@ def test_tiny_model_overfits_one_talking_sequence(tiny_dataset):
     assert min(losses[-10:]) < still / 3, (still, losses[-10:])
 
 
+@pytest.mark.slow
 def test_a_training_window_hears_the_whole_clip_and_decodes_only_its_frames(tiny_dataset, tmp_path):
     from scantalk.data.datamodule import SequenceDataset
     from scantalk.training import ScanTalkModule

@@ -79,6 +79,7 @@ def test_landmarks_lie_on_the_skin(head):
     assert np.allclose(to_centre, to_centre[0], atol=1e-4)  # the eye landmarks are the eyeball centres
 
 
+@pytest.mark.slow
 def test_seeds_give_different_people_and_the_same_seed_the_same_head():
     heads = [procedural_head(seed, resolution=0.005) for seed in range(4)]
     again = procedural_head(1, resolution=0.005)
@@ -97,6 +98,7 @@ def test_bad_resolution_is_a_clear_error():
         procedural_head(0, resolution=0.05)
 
 
+@pytest.mark.slow
 def test_mouth_landmarks_sit_on_the_front_of_the_lips_even_on_a_mouth_open_at_rest():
     """Corners where the lips meet in front (not down the slit, inside the mouth); lip midpoints on
     the lips, even when a 10 mm gap at rest would let a search fall through into the mouth."""

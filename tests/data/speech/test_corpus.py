@@ -15,6 +15,7 @@ pytestmark = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not
 VOICES = ("flite:awb", "flite:kal16")  # flite starts in milliseconds: keeps the test fast
 
 
+@pytest.mark.slow
 def test_corpus_records_audio_with_matching_phones(tmp_path):
     root = build_speech_corpus(tmp_path / "corpus", 3, seed=1, voices=VOICES, workers=1)
     corpus = load_speech_corpus(root)

@@ -24,6 +24,7 @@ def real_set(tmp_path_factory):
     return cache, real_speech_set(cache)
 
 
+@pytest.mark.slow
 def test_real_set_holds_every_recording_with_a_transcript(real_set):
     _, utterances = real_set
     sources = [u.voice for u in utterances]
@@ -53,6 +54,7 @@ def test_alignment_is_cached_as_json_and_reused(real_set):
     assert [u.phones for u in again] == [u.phones for u in utterances]
 
 
+@pytest.mark.slow
 def test_decoding_without_transcript_agrees_with_the_alignment_on_many_frames(real_set):
     _, utterances = real_set
     utt = next(u for u in utterances if u.text == "he was not an ill disposed young man")
@@ -63,6 +65,7 @@ def test_decoding_without_transcript_agrees_with_the_alignment_on_many_frames(re
     assert agreement > 0.35  # measured 0.55 on this clip; chance is well under 0.1
 
 
+@pytest.mark.slow
 def test_phone_decoding_is_the_same_whatever_was_decoded_before():
     """pocketsphinx decoders carry state between utterances: decoding must not depend on history."""
     pytest.importorskip("pocketsphinx")
@@ -79,6 +82,7 @@ def test_phone_decoding_is_the_same_whatever_was_decoded_before():
     assert decode_phones(speech[:48000]) == first  # after another clip
 
 
+@pytest.mark.slow
 def test_words_heard_then_aligned_give_the_bilabials_of_a_real_sentence(real_set):
     """The default decoding hears words with the language model and aligns them: the phones of real
     words, so "he might even have been made the amiable himself" gets lip closures."""
