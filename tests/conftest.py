@@ -107,7 +107,8 @@ def papa_spoken():
 @pytest.fixture(scope="session")
 def tiny_articulated_config() -> dict:
     """A tiny articulated model with the per-vertex basis decoder: untrained it keeps the face still."""
-    return dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16, decoder="basis")
+    return dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16, decoder="basis",
+                frontend="mel")
 
 
 @pytest.fixture(scope="session")

@@ -57,7 +57,10 @@ def rig_inputs(articulation: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class ArticulatedConfig:
-    """Everything that rebuilds an `ArticulatedTalker` (saved in its checkpoints).
+    """Everything that rebuilds an `ArticulatedTalker` (saved in its checkpoints). The defaults
+    are the shipped model's (`experiments/recipes/default_articulated.py`), except what is
+    learned from its training faces (`reference_center`) and the emotion head's labels and units
+    (`experiments/recipes/emotional_default.py`).
 
     Attributes:
         k_eig: eigenpairs the face's operators must have.
@@ -89,7 +92,7 @@ class ArticulatedConfig:
     """
 
     k_eig: int = 128
-    width: int = 64
+    width: int = 32
     n_blocks: int = 4
     position_unit: float = 0.1
     displacement_unit: float = 0.001
@@ -101,7 +104,7 @@ class ArticulatedConfig:
     channels: tuple[str, ...] = ARTICULATION_CHANNELS
     reference_center: tuple[float, float, float] = (0.0, 0.0, 0.0)
     align_anchor: str = "nose"
-    frontend: str = "mel"
+    frontend: str = "phonetic"
     combine_weights: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5, 0.5)
     decoder: str = "landmarks"
     landmark_crop: bool = True

@@ -24,7 +24,7 @@ from scantalk.model import ScanTalk
 from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
 
 # The per-vertex basis decoder: an untrained one keeps the face still, which these tests rely on.
-TINY = dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16, decoder="basis")
+TINY = dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16, frontend="mel", decoder="basis")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from scantalk.model.articulated import (
 )
 
 # The per-vertex basis decoder: an untrained one keeps the face still, which these tests rely on.
-TINY = dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16, decoder="basis")
+TINY = dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16, frontend="mel", decoder="basis")
 NUM_INPUTS = len(RIG_INPUTS)
 JAW = ARTICULATION_CHANNELS.index("jaw_open")
 

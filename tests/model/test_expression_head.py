@@ -14,7 +14,7 @@ from scantalk.errors import ScanTalkError
 from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
 from scantalk.model.expression_head import ExpressionHead
 
-TINY = dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16)
+TINY = dict(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1, k_eig=16, frontend="mel")
 
 
 def _head(seed: int = 0) -> ExpressionHead:
