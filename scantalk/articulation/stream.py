@@ -57,7 +57,7 @@ class PhoneStream:
         self._decoder = _decoder("phones", cmninit=LIVE_CEPSTRAL_MEAN)
         self._decoder.start_utt()
         self._pending = np.zeros(0, np.float32)  # pushed, not yet a whole hop
-        self._utterance = np.zeros(0, np.float32)  # audio of the current search, for a restart
+        self._utterance: list[np.ndarray] = []  # audio blocks of the current search, for a restart
         self._utterance_start = 0.0  # seconds
         self._done: list[PhoneSegment] = []  # phones of searches that ended
         self._current: list[PhoneSegment] = []  # the current search's best hypothesis
@@ -103,7 +103,7 @@ class PhoneStream:
 
     def _decode(self, block: np.ndarray) -> None:
         self._decoder.process_raw(_pcm16(block, SAMPLE_RATE), full_utt=False)
-        self._utterance = np.concatenate([self._utterance, block])
+        self._utterance.append(block)
         self.heard += len(block) / SAMPLE_RATE
         self._current = self._hypothesis()
         self._maybe_restart()
@@ -138,8 +138,8 @@ class PhoneStream:
                 self._done.append(PhoneSegment(phone.phone, phone.start, min(phone.end, cut)))
         self._decoder.end_utt()
         self._decoder.start_utt()
-        tail = self._utterance[int(round((cut - self._utterance_start) * SAMPLE_RATE)):]
-        self._utterance_start, self._utterance = cut, tail
+        tail = np.concatenate(self._utterance)[int(round((cut - self._utterance_start) * SAMPLE_RATE)):]
+        self._utterance_start, self._utterance = cut, [tail]
         if len(tail):
             self._decoder.process_raw(_pcm16(tail, SAMPLE_RATE), full_utt=False)
         self._current = self._hypothesis()
