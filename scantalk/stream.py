@@ -28,6 +28,7 @@ needs the whole phrase.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
@@ -41,7 +42,6 @@ from scantalk.articulation.stream import HOP_S, ArticulationStream
 from scantalk.audio.stream import StreamResampler
 from scantalk.errors import AudioError, ScanTalkError
 from scantalk.expression import expression_track, speech_owned_lips
-from scantalk.face.landmarks import read_landmarks
 from scantalk.rig.rig import sealed
 
 #: Default seconds of audio heard past a frame before it is shown: lips close on p/b/m about as
@@ -101,25 +101,23 @@ class AnimationStream:
             raise ScanTalkError("a stream takes one emotion (a label or a mix {label: share}) for its whole length; "
                                 "keyframes need the whole recording: use Animator.animate")
         provider = animator._expressions(emotion, intensity)
-        given = None if landmarks is None else read_landmarks(landmarks)
-        timings: dict[str, float] = {}
-        mesh, template, alignment, ops = animator._face(face, faces, align, up, forward, timings)
-        with torch.inference_mode():
-            head, basis = animator._rig(template, ops, alignment, given)
+        clock = time.perf_counter()
+        fit = animator.fit_face(face, faces=faces, align=align, up=up, forward=forward, landmarks=landmarks)
+        basis = torch.as_tensor(fit.basis, dtype=torch.float32, device=animator.device)
         self._basis = animator.model.basis_rows(basis)
-        self._to_file = file_frames(mesh, alignment)
+        self._to_file = file_frames(fit.mesh, fit.alignment)
         self._emotion, self._intensity = emotion, intensity
         self._provider, self._expression_basis = provider, None
         if provider is not None:
-            owned = speech_owned_lips(provider.basis(head), basis[:, 0].cpu().numpy(), head)
+            owned = speech_owned_lips(provider.basis(fit.head), fit.basis[:, 0], fit.head)
             self._expression_basis = torch.as_tensor(owned, dtype=torch.float32, device=animator.device)
-        self.alignment = alignment
-        self.rest = mesh.file_verts.astype(np.float32)
-        self.faces = mesh.file_faces
-        self.head = head
+        self.alignment = fit.alignment
+        self.rest = fit.mesh.file_verts.astype(np.float32)
+        self.faces = fit.mesh.file_faces
+        self.head = fit.head
         self._resampler: StreamResampler | None = None
         self._closed = False
-        self.timings = {"setup_s": sum(timings.values())}
+        self.timings = {"setup_s": time.perf_counter() - clock}
 
     @property
     def heard(self) -> float:
