@@ -147,3 +147,39 @@ def test_mains_hum_is_heard_as_silence():
     stream = ArticulationStream(30.0, 0.1)
     rows = np.concatenate([stream.push(hum[start:start + 1600])[1] for start in range(0, len(hum), 1600)])
     assert rows.max() < 0.05
+
+
+def test_long_speech_is_cut_at_its_pauses_into_pieces_of_bounded_length():
+    from scantalk.articulation.sphinx import speech_pieces
+
+    rng = np.random.default_rng(0)
+    loud = lambda seconds: (0.3 * rng.standard_normal(int(seconds * 16000))).astype(np.float32)  # noqa: E731
+    quiet = lambda seconds: np.zeros(int(seconds * 16000), np.float32)  # noqa: E731
+    audio = np.concatenate([loud(7.0), quiet(0.5), loud(4.0), quiet(0.5), loud(8.0)])
+    pieces = speech_pieces(audio, 16000, longest=10.0)
+    assert pieces[0][0] == 0 and pieces[-1][1] == len(audio)
+    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))  # they tile the audio
+    assert all(stop - start <= 10 * 16000 for start, stop in pieces)
+    cuts = np.array([stop for _, stop in pieces[:-1]]) / 16000
+    assert len(cuts) == 2 and np.all(np.isin(np.floor(cuts * 4) / 4, [7.0, 7.25, 11.5, 11.75]))  # in the pauses
+    assert speech_pieces(audio[:16000], 16000, longest=10.0) == [(0, 16000)]
+
+
+@pytest.mark.slow
+def test_speech_decoded_in_pieces_keeps_its_times(spoken, monkeypatch):
+    """Long speech is decoded a piece at a time (bounded memory); the phones still tile the whole
+    audio at their own times, each piece's as when it is decoded alone."""
+    import scantalk.articulation.sphinx as sphinx
+
+    gap = np.zeros(8000, np.float32)
+    audio = np.concatenate([spoken.samples, gap, spoken.samples]).astype(np.float32)
+    alone = sphinx.decode_phones(spoken.samples)
+    monkeypatch.setattr(sphinx, "PIECE_S", 0.6 * len(audio) / 16000)
+    phones = sphinx.decode_phones(audio)
+    assert phones[0].start == 0.0 and phones[-1].end == pytest.approx(len(audio) / 16000)
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(phones, phones[1:]))
+    spoken_alone = [p.phone for p in alone if p.phone != "SIL"]
+    assert [p.phone for p in phones if p.phone != "SIL"] == spoken_alone + spoken_alone
+    second = [p for p in phones if p.start >= spoken.duration + 0.5 - 1e-9 and p.phone != "SIL"]
+    first = [p for p in alone if p.phone != "SIL"]
+    assert [p.start - spoken.duration - 0.5 for p in second] == pytest.approx([p.start for p in first], abs=0.02)
