@@ -12,6 +12,7 @@ the frame rate of every animation and articulation track.
 
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
 from pathlib import Path
@@ -164,12 +165,54 @@ class FrameStore:
             low, high = min(positions[0], positions[-1]), max(positions[0], positions[-1])
             block = self._read(low, high + 1)
             return block[np.asarray(positions) - low] if positions.step != 1 else block
-        if isinstance(index, tuple) and index and _basic(index[1:]) and isinstance(index[0], (int, np.integer, slice)):
-            # store[t, v] or store[a:b, :, 0]: read only the frames asked for, then index within
-            # them (the same answer as numpy's, since the remaining indices are basic ones).
-            frames = self[index[0]]
-            return frames[(slice(None),) + index[1:]] if isinstance(index[0], slice) else frames[index[1:]]
+        if isinstance(index, tuple) and index and _basic(index[1:]):
+            # store[t, v], store[a:b, :, 0], store[rows, v0:v1]: read only the frames asked for, a
+            # block at a time, and index within each (the same answer as numpy's, since the
+            # remaining indices are basic ones), so a column of a long animation costs its size.
+            if isinstance(index[0], (int, np.integer)):
+                return self[index[0]][index[1:]]
+            if isinstance(index[0], slice):
+                positions = np.arange(len(self))[index[0]]
+                if len(positions) <= self._block_frames():  # a short span: read it whole
+                    return self[index[0]][(slice(None),) + index[1:]]
+            else:
+                positions = np.arange(len(self))[np.asarray(index[0])]
+                if positions.ndim != 1:
+                    return np.asarray(self)[index]
+            rest = (slice(None),) + index[1:]
+            if len(positions) == 0:
+                return np.empty((0, self.shape[1], 3), FRAME_DTYPE)[rest]
+            return self._gather(positions, rest)
         return np.asarray(self)[index]
+
+    def _gather(self, positions: np.ndarray, rest: tuple) -> np.ndarray:
+        """`frames[positions][rest]`, read a block of frames at a time so that only one block is
+        ever in memory. A run of consecutive frames goes through a memory map (a few vertices of
+        every frame read a fraction of the file), each block's pages dropped from this process's
+        resident memory once copied (the kernel keeps them in its page cache); scattered frames
+        are read one by one."""
+        size = self._block_frames()
+        if len(positions) < 2 or not np.all(np.diff(positions) == 1):
+            pieces = [np.stack([self._read(int(t), int(t) + 1)[0] for t in positions[start:start + size]])[rest]
+                      for start in range(0, len(positions), size)]
+            return np.concatenate(pieces)
+        with open(self.path, "rb") as handle:
+            mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            frames = np.frombuffer(mapping, FRAME_DTYPE, count=int(np.prod(self.shape)),
+                                   offset=self._offset).reshape(self.shape)
+            pieces = []
+            for start in range(int(positions[0]), int(positions[-1]) + 1, size):
+                pieces.append(np.array(frames[start:min(start + size, int(positions[-1]) + 1)][rest]))
+                mapping.madvise(mmap.MADV_DONTNEED)
+            del frames
+        finally:
+            mapping.close()
+        return np.concatenate(pieces)
+
+    def _block_frames(self) -> int:
+        """Frames per read when a long span is read in pieces: about 64 MB."""
+        return max(1, (64 << 20) // max(1, self.shape[1] * 12))
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for chunk in self.chunks():
@@ -177,7 +220,7 @@ class FrameStore:
 
     def chunks(self, frames_per_chunk: int | None = None) -> Iterator[np.ndarray]:
         """Consecutive (t, V, 3) blocks; by default about 64 MB each."""
-        size = frames_per_chunk or max(1, (64 << 20) // max(1, self.shape[1] * 12))
+        size = frames_per_chunk or self._block_frames()
         for start in range(0, len(self), size):
             yield self._read(start, min(len(self), start + size))
 

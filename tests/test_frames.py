@@ -137,7 +137,8 @@ def test_fancy_indexing_iteration_and_chunks_agree_with_the_array(tmp_path):
 
 @pytest.mark.parametrize("index", [(3, 5), (3, slice(2, 6)), (-1, Ellipsis, 0), (slice(2, 9), 4),
                                    (slice(None, None, -2), slice(None), 1), (slice(4, 5), None, 0),
-                                   (np.int64(2), [1, 0]), (slice(1, 4), [0, 2], 1), ([0, 2], 1)])
+                                   (np.int64(2), [1, 0]), (slice(1, 4), [0, 2], 1), ([0, 2], 1),
+                                   (slice(None), slice(2, 6)), ([9, 0, 9], slice(1, 3)), (np.array([], int), 0)])
 def test_tuple_indexing_agrees_with_the_array_and_reads_only_the_frames_asked_for(tmp_path, monkeypatch, index):
     frames = _frames()
     store = _write(tmp_path / "frames.npy", frames)
@@ -180,6 +181,26 @@ def test_reading_a_long_animation_in_chunks_keeps_resident_memory_bounded(tmp_pa
     assert firsts == [float(start) for start in range(0, num_frames, frames_per_chunk)]
     # Mapping or loading the file would add its whole ~150 MB; chunked reads add about two chunks.
     assert grown_bytes < 3 * chunk_bytes
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in kilobytes on Linux only")
+def test_a_few_vertices_of_every_frame_of_a_long_animation_keep_resident_memory_bounded(tmp_path, monkeypatch):
+    """An export reads a long animation a block of vertices at a time across all its frames: that
+    costs the block, not the file."""
+    num_vertices, num_frames = 20_000, 640  # 240 kB a frame, ~150 MB on disk
+    frame = np.arange(num_vertices * 3, dtype=np.float32).reshape(num_vertices, 3)
+    with FrameWriter(tmp_path / "long.npy", num_frames, num_vertices) as writer:
+        for start in range(0, num_frames, 64):
+            writer.write(np.broadcast_to(frame, (64, num_vertices, 3)) + start)
+    store = FrameStore(tmp_path / "long.npy")
+    monkeypatch.setattr(FrameStore, "_block_frames", lambda self: 64)  # ~15 MB blocks
+    before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    columns = store[:, 100:300]
+    rows = store[np.arange(0, num_frames, 7), 5000:5100]
+    grown_bytes = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kb) * 1024
+    assert np.array_equal(columns, frame[None, 100:300] + np.arange(num_frames, dtype=np.float32)[:, None, None] // 64 * 64)
+    assert np.array_equal(rows, frame[None, 5000:5100] + (np.arange(0, num_frames, 7) // 64 * 64)[:, None, None])
+    assert grown_bytes < 50 << 20  # the whole file is ~150 MB
 
 
 def test_an_existing_frames_file_is_kept_without_overwrite(tmp_path):

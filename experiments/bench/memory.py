@@ -11,6 +11,11 @@ procedural head (decimated) and a >= 200k-vertex one (subdivided). Models: the s
 on the shapes, not the weights. Speech: real recordings from pocketsphinx-testdata, concatenated
 with short pauses up to the asked length, at 16 kHz.
 
+Exports (issue 18): a case may also write `--export glb` / `usd` (the fifth field of `--case`,
+e.g. `5k-zup-mm:default:no-video:600:glb+usd`); "5k-zup-mm" is the 5k head stored z up, facing
+-y, in millimetres, so the exports also scale and turn every frame. `--exports` runs the export
+cases at 120 s and 600 s: memory that is flat in length is the same in both.
+
 Targets (issue 8): < 1.5 GB at 5k vertices, < 4 GB at 200k vertices (GB = 10^9 bytes).
 A case whose output would not fit on the disk, or whose run would not end in reasonable time,
 is run on shorter speech and says so in its row (`seconds` column and `note`); memory that is
@@ -75,24 +80,28 @@ def long_speech(seconds: float, pause_s: float = 0.4) -> np.ndarray:
 
 
 def make_faces(work: Path, big: bool) -> dict[str, Path]:
-    """The benchmark heads as .ply files: "5k" (decimated) and, if `big`, "200k" (subdivided)."""
+    """The benchmark heads as .ply files: "5k" (decimated), "5k-zup-mm" (the same stored z up in
+    millimetres) and, if `big`, "200k" (subdivided)."""
     from scantalk.data.heads.meshing import decimate, subdivide
     from scantalk.data.heads.procedural import procedural_head
     from scantalk.geometry import Mesh, save_mesh
 
     head = procedural_head(900100)
-    heads = {"5k": decimate(head, 5000)}
+    small = decimate(head, 5000)
+    # The same head as a z-up scan in millimetres, facing -y: (x, y, z) → (x, -z, y) · 1000.
+    heads = {"5k": (small.verts, small.faces),
+             "5k-zup-mm": (small.verts[:, [0, 2, 1]] * np.array([1.0, -1.0, 1.0]) * 1000.0, small.faces)}
     if big:
         # Midpoint subdivision quadruples the vertex count: decimate to just above 200k / 16 first
         # so two iterations land a little above 200k, not at 300k+.
         large = subdivide(decimate(head, 12600), "midpoint", iterations=2)
         while large.num_vertices < 200_000:
             large = subdivide(large, "midpoint", iterations=1)
-        heads["200k"] = large
+        heads["200k"] = (large.verts, large.faces)
     paths = {}
-    for name, item in heads.items():
+    for name, (verts, faces) in heads.items():
         paths[name] = work / f"head_{name}.ply"
-        save_mesh(paths[name], item.verts, Mesh.from_arrays(item.verts, item.faces))
+        save_mesh(paths[name], verts, Mesh.from_arrays(verts, faces))
     return paths
 
 
@@ -142,11 +151,15 @@ def run_animate(command: list[str], env: dict[str, str], timeout_s: float) -> di
 
 def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The cases to run: face, model, video or not, seconds of speech."""
-    if args.case:
-        cases = []
-        for spec in args.case:
-            face, model, video, seconds = spec.split(":")
-            cases.append({"face": face, "model": model, "video": video == "video", "seconds": float(seconds)})
+    cases = []
+    for spec in args.case:
+        face, model, video, seconds, *exports = spec.split(":")
+        cases.append({"face": face, "model": model, "video": video == "video", "seconds": float(seconds),
+                      "exports": exports[0].split("+") if exports else []})
+    if args.exports:
+        cases += [{"face": face, "model": "default", "video": False, "seconds": seconds, "exports": ["glb", "usd"]}
+                  for face in ("5k", "5k-zup-mm") for seconds in (120.0, 600.0)]
+    if cases:
         return cases
     if args.quick:
         return [{"face": "5k", "model": "default", "video": False, "seconds": 30.0},
@@ -196,6 +209,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--case", action="append", default=[], metavar="FACE:MODEL:VIDEO:SECONDS",
                         help="run this case instead of the plan, e.g. 200k:articulated-random:no-video:60 "
                              "(faces 5k/200k, models default/articulated-random); repeat for several")
+    parser.add_argument("--exports", action="store_true",
+                        help="the export cases: glb and usd, 5k and 5k-zup-mm heads, 120 s and 600 s")
     parser.add_argument("--resolution", type=int, default=256, help="video frame size in pixels")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds after which a run is stopped")
     parser.add_argument("--work-dir", default=None, help="where the temporary files go (default: the system temp)")
@@ -230,6 +245,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             command = [str(scantalk), "animate", str(faces[case["face"]]), str(audio), "-o", str(out),
                        "--checkpoint", str(checkpoints[case["model"]]), "--device", "cpu",
                        "--resolution", str(args.resolution)] + ([] if case["video"] else ["--no-video"])
+            command += [f"--export={kind}" for kind in case.get("exports", [])]
             load_before = os.getloadavg()[0]
             result = run_animate(command, env, args.timeout)
             frames, size = None, None
@@ -239,8 +255,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             else:
                 note = "; ".join(filter(None, [note, "timed out" if result["timed_out"] else "failed"]))
             shutil.rmtree(out, ignore_errors=True)
-            target = TARGETS[case["face"]]
+            target = TARGETS[case["face"].split("-")[0]]
             name = f"{case['face']} {case['model']} {'video ' + str(args.resolution) if case['video'] else 'no-video'}"
+            name += "".join(f" +{kind}" for kind in case.get("exports", []))
             rows.append({
                 "case": name, "vertices": vertices[case["face"]], "seconds": case["seconds"], "frames": frames,
                 "peak_rss_mb": round(result["peak_rss_mb"], 1), "wall_s": round(result["wall_s"], 1),

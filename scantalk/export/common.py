@@ -19,6 +19,7 @@ import soundfile as sf
 
 from scantalk.atomic import atomic_path, atomic_write_text
 from scantalk.errors import OutputExistsError, ScanTalkError
+from scantalk.frames import FrameStore
 
 EXPORT_INFO = "export.json"
 AUDIO_FILE = "audio.wav"
@@ -94,14 +95,15 @@ def check_frames(frames: Any, neutral: Any, faces: Any, fps: Any) -> tuple[np.nd
     Raises:
         ExportError: a shape, value or index that cannot be exported, with what to do.
     """
-    frames = np.asarray(frames)
+    # A long animation's frames stay on disk (`FrameStore`): read by blocks, never whole.
+    frames = frames if isinstance(frames, FrameStore) else np.asarray(frames)
     if frames.ndim != 3 or frames.shape[-1] != 3 or frames.shape[0] < 1 or frames.shape[1] < 1:
         raise ExportError(f"animation frames have shape {frames.shape}; expected (T, V, 3) with T ≥ 1 frames")
     neutral = np.asarray(neutral)
     if neutral.shape != frames.shape[1:]:
         raise ExportError(f"neutral face has shape {neutral.shape} but the frames have {frames.shape[1]} vertices; "
                           "pass the neutral of the same mesh")
-    if not (np.all(np.isfinite(frames)) and np.all(np.isfinite(neutral))):
+    if not (all_finite(frames) and np.all(np.isfinite(neutral))):
         raise ExportError("animation holds NaN or infinite positions; fix the frames before exporting")
     if faces is not None:
         faces = np.asarray(faces)
@@ -116,7 +118,19 @@ def check_frames(frames: Any, neutral: Any, faces: Any, fps: Any) -> tuple[np.nd
         fps = float("nan")
     if not (np.isfinite(fps) and fps > 0):
         raise ExportError(f"animation fps {fps!r} must be a positive number of frames per second")
-    return frames.astype(np.float32, copy=False), neutral.astype(np.float32, copy=False), faces, fps
+    if not isinstance(frames, FrameStore):  # a store is float32 already
+        frames = frames.astype(np.float32, copy=False)
+    return frames, neutral.astype(np.float32, copy=False), faces, fps
+
+
+#: Bytes of frames read at a time when a whole animation is scanned (a long one is often a memory map).
+SCAN_BYTES = 64 << 20
+
+
+def all_finite(frames: np.ndarray) -> bool:
+    """True when every value of `frames` (T, V, 3) is finite, read a block of frames at a time."""
+    step = max(1, SCAN_BYTES // max(1, frames[0].nbytes))
+    return all(np.isfinite(frames[start:start + step]).all() for start in range(0, len(frames), step))
 
 
 def check_bound(max_error: Any, max_targets: Any) -> tuple[float, int]:
@@ -162,12 +176,46 @@ def upright_rotation(meta: dict[str, Any], upright: bool) -> np.ndarray:
     return rotation
 
 
-def stood_upright(frames: np.ndarray, neutral: np.ndarray, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`frames` (T, V, 3) and `neutral` (V, 3) turned by `rotation` (float32; unchanged for identity)."""
-    if np.array_equal(rotation, np.eye(3)):
+class PlacedFrames:
+    """(T, V, 3) frames scaled and turned as they are read, never as a whole.
+
+    An export of a long animation (often a memory map of tens of thousands of frames) reads it
+    by frames or by vertex blocks; each read is scaled by `scale` and turned by `rotation`
+    (x_written = rotation @ (x_file · scale), float32), so no transformed copy of the animation
+    is ever held. Indexing must keep the last axis whole (`frames[i]`, `frames[rows, a:b]`).
+    """
+
+    def __init__(self, frames: np.ndarray, scale: float, rotation: np.ndarray):
+        self.frames = frames
+        self.scale = np.float32(scale)
+        self.turn = rotation.T.astype(np.float32)
+        self.shape = frames.shape
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 3
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        picked = np.asarray(self.frames[index], np.float32)
+        return ((picked * self.scale).astype(np.float32) @ self.turn).astype(np.float32)
+
+    def __iter__(self):
+        return (self[index] for index in range(len(self)))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        whole = self[:]
+        return whole if dtype is None else whole.astype(dtype)
+
+
+def placed(frames: np.ndarray, neutral: np.ndarray, scale: float,
+           rotation: np.ndarray) -> tuple[np.ndarray | PlacedFrames, np.ndarray]:
+    """`frames` (T, V, 3) and `neutral` (V, 3) in the written file's units and axes: scaled by
+    `scale` and turned by `rotation`. The frames come back as they are when nothing changes,
+    else as `PlacedFrames`, read lazily; the neutral is transformed at once (float32)."""
+    if scale == 1.0 and np.array_equal(rotation, np.eye(3)):
         return frames, neutral
-    turn = rotation.T.astype(np.float32)
-    return (frames @ turn).astype(np.float32), (neutral @ turn).astype(np.float32)
+    return PlacedFrames(frames, scale, rotation), PlacedFrames(neutral[None], scale, rotation)[0]
 
 
 def resolve_destination(path: str | Path, suffixes: tuple[str, ...], default_name: str,

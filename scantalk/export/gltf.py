@@ -24,8 +24,8 @@ import pygltflib
 from scantalk.geometry.normals import vertex_normals
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
-from scantalk.export.common import (ExportReport, check_bound, check_frames, finish, resolve_destination,
-                                    stood_upright, unit_scale_of, upright_rotation)
+from scantalk.export.common import (ExportReport, check_bound, check_frames, finish, placed, resolve_destination,
+                                    unit_scale_of, upright_rotation)
 from scantalk.export.lowrank import (CHUNK_VERTICES, DEFAULT_MAX_ERROR, DEFAULT_MAX_TARGETS, MorphBasis,
                                      exact_basis, factorise_motion, nonnegative)
 
@@ -167,10 +167,8 @@ def export_gltf(animation: Any, path: str | Path, *, max_error: float = DEFAULT_
     meta = dict(getattr(animation, "meta", {}) or {})
     scale = unit_scale_of(meta, unit_scale)
     destination, folder = resolve_destination(path, (".glb",), GLB_NAME, overwrite)
-    if scale != 1.0:
-        frames, neutral = (frames * np.float32(scale)).astype(np.float32), (neutral * np.float32(scale)).astype(np.float32)
     rotation = upright_rotation(meta, upright)
-    frames, neutral = stood_upright(frames, neutral, rotation)
+    frames, neutral = placed(frames, neutral, scale, rotation)
     if exact:
         basis = exact_basis(frames, neutral, chunk)
     else:

@@ -122,7 +122,7 @@ def exact_basis(frames: np.ndarray, neutral: np.ndarray, chunk: int = CHUNK_VERT
     Returns:
         A MorphBasis with T targets and identity weights (T, T).
     """
-    targets = (frames.astype(np.float32) - np.asarray(neutral, np.float32)[None]).astype(np.float32)
+    targets = (np.asarray(frames, np.float32) - np.asarray(neutral, np.float32)[None]).astype(np.float32)
     weights = np.eye(frames.shape[0], dtype=np.float32)
     worst, rms = _reconstruction_errors(frames, neutral, weights, targets, chunk)
     return MorphBasis(targets, weights, worst, rms, bound=worst, bound_met=True, exact=True)

@@ -22,7 +22,7 @@ import numpy as np
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
 from scantalk.export.common import (AUDIO_FILE, ExportError, ExportReport, check_frames, finish,
-                                    resolve_destination, stood_upright, unit_scale_of, upright_rotation)
+                                    placed, resolve_destination, unit_scale_of, upright_rotation)
 
 USD_SUFFIXES = (".usda", ".usdc", ".usd")
 
@@ -63,18 +63,46 @@ def export_usd(animation: Any, path: str | Path, *, binary: bool | None = None, 
     """
     started = time.perf_counter()
     pxr = _pxr()
-    Gf, Sdf, Usd, UsdGeom, UsdMedia, Vt = pxr.Gf, pxr.Sdf, pxr.Usd, pxr.UsdGeom, pxr.UsdMedia, pxr.Vt
+    Sdf, Usd = pxr.Sdf, pxr.Usd
     frames, neutral, faces, fps = check_frames(animation.frames, animation.neutral, animation.faces, animation.fps)
     meta = dict(getattr(animation, "meta", {}) or {})
     scale = unit_scale_of(meta, unit_scale)
     rotation = upright_rotation(meta, upright)
-    frames, neutral = stood_upright(frames, neutral, rotation)
+    frames, neutral = placed(frames, neutral, 1.0, rotation)
     name = "animation.usda" if binary is False else "animation.usdc"
     destination, folder = resolve_destination(path, USD_SUFFIXES, name, overwrite)
     audio = getattr(animation, "audio", None)
     audio = np.zeros(0, np.float32) if audio is None else np.asarray(audio, np.float32).reshape(-1)
 
-    stage = Usd.Stage.CreateInMemory()
+    with atomic_path(destination) as tmp:
+        # The temporary name keeps the real suffix, from which USD picks text or binary (".usd": binary).
+        if destination.suffix.lower() == ".usda":
+            stage = Usd.Stage.CreateInMemory()
+        else:
+            # A binary (crate) layer written to its file as it fills: each save appends the new
+            # time samples and leaves them on disk, so memory stays flat however long the speech.
+            stage = Usd.Stage.Open(Sdf.Layer.CreateNew(str(tmp)))
+        _fill_stage(pxr, stage, frames, neutral, faces, fps, scale, speech=folder is not None and audio.size > 0)
+        layer = stage.GetRootLayer()
+        written = layer.Export(str(tmp)) if destination.suffix.lower() == ".usda" else layer.Save()
+        del stage, layer
+        if not written:
+            raise ExportError(f"USD could not write {destination}; check the folder is writable")
+    report = ExportReport(path=destination, format="usda" if destination.suffix.lower() == ".usda" else "usdc",
+                          num_frames=frames.shape[0], num_vertices=frames.shape[1], fps=fps, exact=True,
+                          rotation=rotation.tolist())
+    return finish(report, folder, audio, getattr(animation, "sample_rate", SAMPLE_RATE), meta, started)
+
+
+#: Frames between two saves of a binary stage (each save moves their samples from memory to disk).
+SAVE_EVERY_BYTES = 64 << 20
+
+
+def _fill_stage(pxr: Any, stage: Any, frames: np.ndarray, neutral: np.ndarray, faces: np.ndarray | None,
+                fps: float, scale: float, speech: bool) -> None:
+    """Write the face, its points at every frame and the speech reference into `stage`, saving
+    a binary stage's layer every `SAVE_EVERY_BYTES` of frames."""
+    Gf, Sdf, Usd, UsdGeom, UsdMedia, Vt = pxr.Gf, pxr.Sdf, pxr.Usd, pxr.UsdGeom, pxr.UsdMedia, pxr.Vt
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
     UsdGeom.SetStageMetersPerUnit(stage, scale)
     stage.SetTimeCodesPerSecond(fps)
@@ -96,23 +124,21 @@ def export_usd(animation: Any, path: str | Path, *, binary: bool | None = None, 
     geometry.CreateDisplayColorAttr([Gf.Vec3f(0.80, 0.66, 0.58)])
     points = geometry.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(neutral))
     extent = geometry.CreateExtentAttr()
-    for index, frame in enumerate(frames):
-        points.Set(Vt.Vec3fArray.FromNumpy(np.ascontiguousarray(frame)), Usd.TimeCode(index))
-        extent.Set(Vt.Vec3fArray([Gf.Vec3f(*map(float, frame.min(0))), Gf.Vec3f(*map(float, frame.max(0)))]),
-                   Usd.TimeCode(index))
-    if folder is not None and audio.size:
+    if speech:
+        # The speech starts at time code 0, SpatialAudio's fallback startTime. (Writing it would
+        # store a timecode value, which makes USD upgrade a crate file already saved, with a warning.)
         sound = UsdMedia.SpatialAudio.Define(stage, "/Face/Speech")
         sound.CreateFilePathAttr(Sdf.AssetPath(f"./{AUDIO_FILE}"))
         sound.CreateAuralModeAttr(UsdMedia.Tokens.nonSpatial)
-        sound.CreateStartTimeAttr(Sdf.TimeCode(0))
-    with atomic_path(destination) as tmp:
-        # The temporary name keeps the real suffix, from which USD picks text or binary (".usd": binary).
-        if not stage.GetRootLayer().Export(str(tmp)):
-            raise ExportError(f"USD could not write {destination}; check the folder is writable")
-    report = ExportReport(path=destination, format="usda" if destination.suffix.lower() == ".usda" else "usdc",
-                          num_frames=frames.shape[0], num_vertices=frames.shape[1], fps=fps, exact=True,
-                          rotation=rotation.tolist())
-    return finish(report, folder, audio, getattr(animation, "sample_rate", SAMPLE_RATE), meta, started)
+    binary = stage.GetRootLayer().GetFileFormat().formatId != "usda"
+    every = max(1, SAVE_EVERY_BYTES // max(1, 12 * len(neutral)))
+    for index in range(len(frames)):
+        frame = np.ascontiguousarray(frames[index], np.float32)
+        points.Set(Vt.Vec3fArray.FromNumpy(frame), Usd.TimeCode(index))
+        extent.Set(Vt.Vec3fArray([Gf.Vec3f(*map(float, frame.min(0))), Gf.Vec3f(*map(float, frame.max(0)))]),
+                   Usd.TimeCode(index))
+        if binary and (index + 1) % every == 0:
+            stage.GetRootLayer().Save()
 
 
 def read_usd_frames(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, float, float]:

@@ -103,6 +103,21 @@ def test_millimetre_animation_is_written_in_metres(tmp_path, talking_animation):
     assert _error(frames, talking_animation.frames) <= 1e-4
 
 
+def test_a_memory_mapped_z_up_millimetre_animation_plays_upright_in_metres(tmp_path, talking_animation):
+    from scantalk.alignment import axes_rotation
+
+    rotation = axes_rotation("z", "-y")
+    np.save(tmp_path / "frames.npy", (1000 * talking_animation.frames @ rotation).astype(np.float32))
+    stored = Animation(np.load(tmp_path / "frames.npy", mmap_mode="r"), 1000 * talking_animation.neutral @ rotation,
+                       talking_animation.faces, 30.0, talking_animation.audio,
+                       meta={"alignment": {"scale": 0.001, "rotation": rotation.tolist()}})
+    report = export_gltf(stored, tmp_path / "face.glb")
+    frames, _, _ = read_gltf_frames(report.path)
+    assert _error(frames, talking_animation.frames) <= 1e-4
+    exact = export_gltf(stored, tmp_path / "exact.glb", exact=True)
+    assert _error(read_gltf_frames(exact.path)[0], talking_animation.frames) <= 1e-6
+
+
 def test_refuses_to_overwrite_and_bad_input(tmp_path, talking_animation):
     export_gltf(talking_animation, tmp_path / "face.glb")
     with pytest.raises(OutputExistsError, match="overwrite=True"):
