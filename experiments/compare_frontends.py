@@ -164,7 +164,7 @@ def mel_front_end(args: argparse.Namespace) -> tuple[TrackMaker | None, str, str
         model, step = articulator_from_lightning(args.lightning_articulator)
         source = f"Lightning articulator {args.lightning_articulator} (step {step})"
     else:
-        model, _ = load_model(args.checkpoint)
+        model = load_model(args.checkpoint)
         source = f"checkpoint {args.checkpoint}"
         if not isinstance(model, ArticulatedTalker):
             return None, source, (f"{source} is an end-to-end ScanTalk model with no articulation output: only the "

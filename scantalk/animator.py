@@ -23,7 +23,7 @@ from scantalk.audio import audio_frame_count, load_audio, prepare_audio
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.articulation import ArticulationTrack
 from scantalk.atomic import atomic_write_text
-from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_model
+from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_model_with_checkpoint
 from scantalk.errors import CacheError, DeviceError, FaceNotFoundError, MeshError, ScanTalkError
 from scantalk.emotions import emotion_shares, intensity_value
 from scantalk.expression import expression_track, speech_owned_lips
@@ -177,7 +177,7 @@ class Animator:
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, **kwargs: Any) -> "Animator":
         """An Animator from a checkpoint of either model kind; no path means the shipped default."""
-        model, checkpoint = load_model(path)
+        model, checkpoint = load_model_with_checkpoint(path)
         source = str(path) if path is not None else f"default ({DEFAULT_CHECKPOINT.name})"
         return cls(model, checkpoint=source, recipe=checkpoint.get("recipe"), **kwargs)
 

@@ -13,7 +13,7 @@ import io
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -96,14 +96,36 @@ def config_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> Scan
                               "it was written by another version or edited — re-train or re-export it") from None
 
 
-def load_model(path: str | Path | None = None) -> tuple[ScanTalk | ArticulatedTalker, dict[str, Any]]:
-    """Rebuild whichever talking-head model a checkpoint holds (eval mode).
+class LoadedModel(NamedTuple):
+    """A model rebuilt from its checkpoint, and the checkpoint's dict (recipe, epoch, hyperparameters)."""
+
+    model: ScanTalk | ArticulatedTalker
+    checkpoint: dict[str, Any]
+
+
+def load_model(path: str | Path | None = None) -> ScanTalk | ArticulatedTalker:
+    """Rebuild whichever talking-head model a checkpoint holds (eval mode): a `ScanTalk` or an
+    `ArticulatedTalker`; `load_model_with_checkpoint` also gives the checkpoint's dict.
 
     Args:
         path: a checkpoint from `scantalk fit`, `save_model` or a recipe; None for the shipped model.
+    """
+    return load_model_with_checkpoint(path).model
+
+
+def load_model_with_checkpoint(path: str | Path | None = None, end_to_end: bool = False) -> LoadedModel:
+    """Rebuild the model a checkpoint holds (eval mode), with the checkpoint's dict.
+
+    Args:
+        path: a checkpoint from `scantalk fit`, `save_model` or a recipe; None for the shipped model.
+        end_to_end: require an end-to-end `ScanTalk` (training and evaluating it).
 
     Returns:
-        (model, the checkpoint dict): a `ScanTalk` or an `ArticulatedTalker`.
+        LoadedModel(model, checkpoint).
+
+    Raises:
+        CheckpointError: a file that is not a usable checkpoint, or (with `end_to_end`) one that
+            holds another kind of model.
     """
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     checkpoint = load_checkpoint_dict(path, kind=(CHECKPOINT_KIND, ARTICULATED_KIND))
@@ -130,7 +152,10 @@ def load_model(path: str | Path | None = None) -> tuple[ScanTalk | ArticulatedTa
         raise CheckpointError(f"checkpoint {path} does not match its own model configuration: {error}") from None
     check_finite_weights(model.state_dict(), path)
     model.eval()
-    return model, checkpoint
+    if end_to_end and not isinstance(model, ScanTalk):
+        raise CheckpointError(f"checkpoint {path} holds a {type(model).__name__}, not an end-to-end ScanTalk; "
+                              "use scantalk.checkpoint.load_model (or Animator) for it")
+    return LoadedModel(model, checkpoint)
 
 
 def check_finite_weights(state: dict[str, Any], path: str | Path, what: str = "checkpoint") -> None:
@@ -143,25 +168,6 @@ def check_finite_weights(state: dict[str, Any], path: str | Path, what: str = "c
         if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
             raise CheckpointError(f"{what} {path} has weights that are not finite (NaN or inf, first in {key!r}); "
                                   "it comes from a diverged training run or is corrupted — use another checkpoint")
-
-
-def model_from_checkpoint(path: str | Path | None = None) -> tuple[ScanTalk, dict[str, Any]]:
-    """Rebuild a `ScanTalk` (eval mode) from a checkpoint.
-
-    Args:
-        path: a checkpoint from `scantalk fit` or `save_model`; None for the shipped model.
-
-    Returns:
-        (model, the checkpoint dict).
-
-    Raises:
-        CheckpointError: also when the checkpoint holds another kind of model.
-    """
-    model, checkpoint = load_model(path)
-    if not isinstance(model, ScanTalk):
-        raise CheckpointError(f"checkpoint {path or DEFAULT_CHECKPOINT} holds a {type(model).__name__}, not an "
-                              "end-to-end ScanTalk; use scantalk.checkpoint.load_model (or Animator) for it")
-    return model, checkpoint
 
 
 def save_model(path: str | Path, model: ScanTalk | ArticulatedTalker, **extra: Any) -> None:

@@ -78,7 +78,7 @@ def test_shipped_model_is_small_and_names_the_recipe_that_made_it():
     repo = Path(__file__).resolve().parents[1]
     made_by = recipe.get("recipe") or recipe.get("config")
     assert made_by and (repo / made_by).is_file(), made_by
-    model, _ = load_model()
+    model = load_model()
     assert not model.training
 
 

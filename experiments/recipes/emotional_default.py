@@ -129,11 +129,11 @@ def main(argv: list[str] | None = None) -> Path:
     if "export" not in stages:
         return work
     from emotion.action_units import ACTION_UNITS
-    from scantalk.checkpoint import load_model, save_model
+    from scantalk.checkpoint import load_model_with_checkpoint, save_model
     from scantalk.emotions import EMOTIONS
     from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
 
-    base, stored = load_model(args.base)
+    base, stored = load_model_with_checkpoint(args.base)
     trained = torch.load(head_file, map_location="cpu", weights_only=True)
     settings = base.config.to_dict()
     settings.update(emotion_labels=list(EMOTIONS), expression_units=list(ACTION_UNITS))

@@ -58,7 +58,7 @@ class ScanTalkModule(L.LightningModule):
     Args:
         config: the network (`scantalk.model.ScanTalkConfig`: `model.config.width` etc. in YAML).
             Checkpoints store it as a plain dict, so `ScanTalkModule.load_from_checkpoint(path)`
-            and `scantalk.checkpoint.model_from_checkpoint(path)` alone rebuild the model.
+            and `scantalk.checkpoint.load_model(path)` alone rebuild the model.
         lr: Adam learning rate (1e-4 in ScanTalk).
         weight_decay: Adam weight decay.
         mse_weight: weight of the all-vertex MSE (see `reconstruction_loss`; unregistered: of

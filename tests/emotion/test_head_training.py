@@ -22,7 +22,7 @@ FACS_TABLE = np.stack([expression_weights(label, 1.0) for label in EMOTIONS])  #
 
 def _shipped(labels=(), units=()) -> ArticulatedTalker:
     """The shipped model's speech networks, with an emotion head for `labels` × `units` (or none)."""
-    base, _ = load_model(None)
+    base = load_model(None)
     settings = base.config.to_dict() | {"emotion_labels": list(labels), "expression_units": list(units)}
     model = ArticulatedTalker(ArticulatedConfig.from_dict(settings))
     model.load_state_dict({key: value for key, value in base.state_dict().items()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
-from scantalk.checkpoint import load_model, model_from_checkpoint, save_model
+from scantalk.checkpoint import load_model, load_model_with_checkpoint, save_model
 from scantalk.errors import CheckpointError
 from scantalk.face.samples import real_face
 from scantalk.geometry import compute_operators
@@ -146,7 +146,7 @@ def test_checkpoint_round_trip_rebuilds_the_identical_model(tmp_path, face):
     config = ArticulatedConfig(**TINY, reference_center=(0.0, 0.01, 0.02))
     model.config = config  # a non-default field must survive the file too
     save_model(tmp_path / "tiny.ckpt", model, recipe={"steps": 3})
-    loaded, checkpoint = load_model(tmp_path / "tiny.ckpt")
+    loaded, checkpoint = load_model_with_checkpoint(tmp_path / "tiny.ckpt")
     assert isinstance(loaded, ArticulatedTalker) and not loaded.training
     assert loaded.config == config and checkpoint["recipe"] == {"steps": 3}
     state, restored = model.state_dict(), loaded.state_dict()
@@ -159,10 +159,10 @@ def test_checkpoint_round_trip_rebuilds_the_identical_model(tmp_path, face):
         assert torch.equal(model.basis(template, ops), loaded.basis(template, ops))
 
 
-def test_model_from_checkpoint_refuses_an_articulated_file_clearly(tmp_path):
+def test_loading_end_to_end_refuses_an_articulated_file_clearly(tmp_path):
     save_model(tmp_path / "tiny.ckpt", ArticulatedTalker(ArticulatedConfig(**TINY)))
     with pytest.raises(CheckpointError, match="ArticulatedTalker.*load_model"):
-        model_from_checkpoint(tmp_path / "tiny.ckpt")
+        load_model_with_checkpoint(tmp_path / "tiny.ckpt", end_to_end=True)
 
 
 def test_config_round_trips_and_refuses_unknown_settings():

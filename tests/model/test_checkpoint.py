@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint_dict, load_model, model_from_checkpoint, save_model
+from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint_dict, load_model, load_model_with_checkpoint, save_model
 from scantalk.errors import CheckpointError
 from scantalk.model import ScanTalk
 
@@ -20,21 +20,21 @@ def _slim(tmp_path, **config_changes):
 
 
 def test_the_shipped_model_loads_with_its_config():
-    model, checkpoint = load_model()
+    model, checkpoint = load_model_with_checkpoint()
     stored = checkpoint.get("scantalk_model_config") or checkpoint.get("articulated_model_config")
     assert model.k_eig == stored["k_eig"]
     assert not model.training
 
 
 def test_an_old_checkpoint_with_a_chunk_budget_still_loads(tmp_path):
-    model, _ = model_from_checkpoint(_slim(tmp_path, max_chunk_floats=400_000_000))
+    model = load_model_with_checkpoint(_slim(tmp_path, max_chunk_floats=400_000_000), end_to_end=True).model
     assert model.config.width == 8
 
 
 def test_an_unknown_config_key_is_a_checkpoint_error_naming_it(tmp_path):
     path = _slim(tmp_path, n_layers=3)
     with pytest.raises(CheckpointError, match=r"model.ckpt.*n_layers"):
-        model_from_checkpoint(path)
+        load_model_with_checkpoint(path, end_to_end=True)
 
 
 class _RunsCode:
@@ -59,7 +59,7 @@ def test_another_kind_of_checkpoint_names_its_kind(tmp_path):
     path = tmp_path / "other.ckpt"
     torch.save({"scantalk_kind": "emoblender", "state_dict": {}}, path)
     with pytest.raises(CheckpointError, match="'emoblender'"):
-        model_from_checkpoint(path)
+        load_model_with_checkpoint(path, end_to_end=True)
     assert DEFAULT_CHECKPOINT.is_file()
 
 

@@ -72,7 +72,7 @@ def test_the_head_survives_its_checkpoint(tmp_path):
     with torch.no_grad():
         model.expression_head.table.normal_()
     save_model(tmp_path / "emotional.ckpt", model)
-    loaded, _ = load_model(tmp_path / "emotional.ckpt")
+    loaded = load_model(tmp_path / "emotional.ckpt")
     assert loaded.config.emotion_labels == tuple(EMOTIONS) and loaded.config.expression_units == ("AU1", "AU12", "AU15")
     shares, articulation = torch.eye(len(EMOTIONS))[:2], torch.rand(2, 5)
     with torch.no_grad():
@@ -86,5 +86,5 @@ def test_a_checkpoint_from_before_the_head_loads_without_one(tmp_path):
     for key in ("emotion_labels", "expression_units"):  # the settings older versions did not write
         del stored["articulated_model_config"][key]
     torch.save(stored, tmp_path / "older.ckpt")
-    loaded, _ = load_model(tmp_path / "older.ckpt")
+    loaded = load_model(tmp_path / "older.ckpt")
     assert loaded.expression_head is None

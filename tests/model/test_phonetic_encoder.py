@@ -67,7 +67,7 @@ def test_scantalk_learns_from_it_and_a_saved_model_rebuilds_it(spoken, tmp_path)
     frames.square().mean().backward()
     assert model.audio_projection.weight.grad.abs().sum() > 0  # the features reach the network
     save_model(tmp_path / "phonetic.ckpt", model)
-    loaded, _ = load_model(tmp_path / "phonetic.ckpt")
+    loaded = load_model(tmp_path / "phonetic.ckpt")
     assert isinstance(loaded.audio_encoder, PhoneticEncoder)
     with torch.no_grad():
         torch.testing.assert_close(loaded(audio, template, ops, num_frames=40), model.eval()(audio, template, ops, num_frames=40))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from scantalk.checkpoint import model_from_checkpoint
+from scantalk.checkpoint import load_model_with_checkpoint
 from scantalk.data import load_dataset
 from scantalk.geometry import compute_operators
 from scantalk.model import ScanTalk
@@ -99,7 +99,7 @@ def test_checkpoint_alone_rebuilds_the_model_and_predicts_the_same(tiny_cli_args
                        "--model.lr=0.01")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     checkpoint = next((tmp_path / "runs").rglob("last.ckpt"))
-    model, _ = model_from_checkpoint(checkpoint)
+    model = load_model_with_checkpoint(checkpoint, end_to_end=True).model
     assert model.config.width == 8 and model.k_eig == 16
 
     from scantalk.training import ScanTalkModule

@@ -115,7 +115,7 @@ def test_scantalk_fit_runs_the_unregistered_config(tiny_dataset, tmp_path):
     import sys
     from pathlib import Path
 
-    from scantalk.checkpoint import model_from_checkpoint
+    from scantalk.checkpoint import load_model_with_checkpoint
 
     repo = Path(__file__).resolve().parents[2]
     datasets = json.dumps([{"root": str(tiny_dataset)}])
@@ -127,7 +127,7 @@ def test_scantalk_fit_runs_the_unregistered_config(tiny_dataset, tmp_path):
          "--trainer.limit_val_batches=1"],
         cwd=repo, env={**os.environ, "PYTHONUNBUFFERED": "1"}, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    model, checkpoint = model_from_checkpoint(next((tmp_path / "runs").rglob("last.ckpt")))
+    model, checkpoint = load_model_with_checkpoint(next((tmp_path / "runs").rglob("last.ckpt")), end_to_end=True)
     assert checkpoint["hyper_parameters"]["targets"] == "unregistered" and model.config.k_eig == 16
 
 
