@@ -2,6 +2,8 @@
 
     python experiments/evaluate_exports_in_blender.py            # james stored z-up in mm, a real clip
     python experiments/evaluate_exports_in_blender.py --blender /path/to/blender
+    python experiments/evaluate_exports_in_blender.py --bpy-python /path/to/venv/bin/python
+        # also Blender as a Python module (`pip install bpy`, Blender 5 with its USD importer)
 
 The shipped default animates the real `james` scan stored as many scans are (z up, facing -y,
 millimetres) with a held-out real recording, life on (blinks, gaze, brows, head motion); the animation is exported as .glb (low-rank morph
@@ -34,11 +36,27 @@ DEFAULT_OUT = HERE / "results" / "blender_exports.json"
 Y_UP_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 
-def blender_frames(blender: str, path: Path, fps: float, frames: list[int], work: Path) -> dict:
+SCRIPT = HERE / "blender" / "import_and_play.py"
+
+
+def clients(blender: str | None, bpy_python: str | None) -> dict[str, list[str]]:
+    """{Blender's version: the command that runs SCRIPT in it, up to its "--"}: the Blender
+    executable and/or a Python with PyPI's `bpy` module."""
+    found = {}
+    if blender:
+        version = subprocess.run([blender, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        found[version] = [blender, "-b", "--factory-startup", "--python-exit-code", "1", "-P", str(SCRIPT), "--"]
+    if bpy_python:
+        version = subprocess.run([bpy_python, "-c", "import bpy; print(bpy.app.version_string)"], capture_output=True,
+                                 text=True, check=True).stdout.strip().splitlines()[-1]
+        found[f"Blender {version} (PyPI bpy)"] = [bpy_python, str(SCRIPT), "--"]
+    return found
+
+
+def blender_frames(client: list[str], path: Path, fps: float, frames: list[int], work: Path) -> dict:
     """What Blender plays for the export at `path`: rest (V, 3), frames (K, V, 3), fps, range."""
     out = work / f"{path.name}.json"
-    command = [blender, "-b", "--factory-startup", "--python-exit-code", "1", "-P", str(HERE / "blender" / "import_and_play.py"),
-               "--", str(path), str(out), str(fps)] + [str(f) for f in frames]
+    command = client + [str(path), str(out), str(fps)] + [str(f) for f in frames]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if "unsupported: " in done.stdout + done.stderr:
         return {"unsupported": (done.stdout + done.stderr).split("unsupported: ")[1].splitlines()[0]}
@@ -77,11 +95,15 @@ def compare(expected: np.ndarray, rest_expected: np.ndarray, played: dict, landm
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--blender", default=shutil.which("blender"), help="the Blender executable")
+    parser.add_argument("--bpy-python", default=None,
+                        help="also a Python that has Blender as a module (`pip install bpy` in its own venv)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of the real clip used")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON results")
     args = parser.parse_args(argv)
-    if not args.blender:
-        raise SystemExit("Blender is not installed: apt-get install blender (Debian), or pass --blender PATH")
+    if not (args.blender or args.bpy_python):
+        raise SystemExit("Blender is not installed: apt-get install blender (Debian), or pass --blender PATH "
+                         "or --bpy-python PYTHON (a Python with `pip install bpy`)")
+    blenders = clients(args.blender, args.bpy_python)
 
     from scantalk import Animator
     from scantalk.atomic import atomic_write_text
@@ -113,12 +135,12 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         reports = {"glb": export_gltf(animation, work / "glb"), "usd": export_usd(animation, work / "usd")}
-        for name, report in reports.items():
+        for (name, report), (blender, client) in ((r, c) for c in blenders.items() for r in reports.items()):
             path = report.path
             # Time 0 lands on Blender's frame 0 (glTF importer), time code i on frame i (USD).
-            played = blender_frames(args.blender, path, animation.fps, frames, work)
-            row = {"export": name, "file": path.name, "frames": frames, "targets": report.num_targets,
-                   "stated_error_mm": 1000.0 * report.max_error}
+            played = blender_frames(client, path, animation.fps, frames, work)
+            row = {"export": name, "blender": blender, "file": path.name, "frames": frames,
+                   "targets": report.num_targets, "stated_error_mm": 1000.0 * report.max_error}
             if "unsupported" in played:
                 rows.append({**row, "unsupported": played["unsupported"]})
                 continue
@@ -128,17 +150,16 @@ def main(argv: list[str] | None = None) -> None:
                         "expected_range": [0, count - 1]})
             rows.append(row)
     print(f"\njames stored z-up in mm, {count} frames at {animation.fps:g} fps, frames compared {frames}\n")
-    print("| export | largest error in Blender (mm) | stated by the export (mm) | fps (expected) | frame range (expected) | up from +z | facing from -y | height |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| Blender | export | largest error in Blender (mm) | stated by the export (mm) | fps (expected) | frame range (expected) | up from +z | facing from -y | height |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "unsupported" in r:
-            print(f"| {r['export']} | not checked: {r['unsupported']} | | | | | | |")
+            print(f"| {r['blender']} | {r['export']} | not checked: {r['unsupported']} | | | | | | |")
             continue
-        print(f"| {r['export']} | {r['max_error_mm']:.4f} | {r['stated_error_mm']:.4f} | {r['fps']:g} ({r['expected_fps']:g}) | "
+        print(f"| {r['blender']} | {r['export']} | {r['max_error_mm']:.4f} | {r['stated_error_mm']:.4f} | {r['fps']:g} ({r['expected_fps']:g}) | "
               f"{r['frame_range']} ({r['expected_range']}) | {r['up_from_z_degrees']:.0f}° | "
               f"{r['facing_from_minus_y_degrees']:.0f}° | {r['height_m']:.3f} m |")
-    version = subprocess.run([args.blender, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    payload = {"blender": version, "rows": rows, "seconds": time.perf_counter() - clock,
+    payload = {"blender": list(blenders), "rows": rows, "seconds": time.perf_counter() - clock,
                "command": " ".join(["python", "experiments/evaluate_exports_in_blender.py"] + sys.argv[1:])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(payload, indent=1))

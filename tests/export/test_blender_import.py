@@ -35,7 +35,7 @@ def test_a_z_up_face_stands_up_in_blender_and_plays_within_the_bound(tmp_path, t
     report = export_gltf(stored, tmp_path / "face.glb", max_error=1e-4)
     assert np.allclose(report.rotation, rotation)
     frames = [0, 17, 59]
-    played = driver.blender_frames(BLENDER, report.path, stored.fps, frames, tmp_path)
+    played = driver.blender_frames(next(iter(driver.clients(BLENDER, None).values())), report.path, stored.fps, frames, tmp_path)
     # Blender shows the face as the model frame has it (upright), in its own z-up axes.
     expected = talking_animation.frames[frames] @ driver.Y_UP_TO_BLENDER.T
     rest = talking_animation.neutral @ driver.Y_UP_TO_BLENDER.T
