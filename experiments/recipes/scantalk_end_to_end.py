@@ -1,7 +1,7 @@
 """ScanTalk end to end on realistic talking faces: talking set → `scantalk fit` → checkpoint (issue 22).
 
     python experiments/recipes/scantalk_end_to_end.py --work runs/scantalk_e2e [--minutes 120]
-        [--heads 16] [--identities 6] [--per-head 8] [--meshings some|all] [--encoder phonetic]
+        [--heads 16] [--identities 6] [--per-head 8] [--meshings some|all] [--encoder phonetic] [--identity hks]
         [--config experiments/configs/scantalk_unregistered.yaml] [--resume | --resume-from CKPT]
 
 1. talking: anatomical heads (`procedural_head`, two meshings each: 4.7k and 3k vertices) and
@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="meshings of the training heads (see talking_heads)")
     parser.add_argument("--minutes", type=float, default=120.0, help="wall-clock limit of the fit")
     parser.add_argument("--encoder", default="phonetic", help="audio encoder: phonetic, mel, hubert, wav2vec2")
+    parser.add_argument("--identity", choices=("xyz", "hks"), default="xyz",
+                        help="what the network hears of the face: its neutral coordinates, or its heat kernel "
+                             "signature (intrinsic, so the same for any meshing, pose or placement)")
     parser.add_argument("--config", type=Path, default=CONFIG,
                         help="the fit's config: scantalk_talking.yaml (registered targets) or "
                              "scantalk_unregistered.yaml (the same set seen as raw scans, Chamfer loss)")
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import numpy as np
 
-    from scantalk.checkpoint import model_from_checkpoint, save_model
+    from scantalk.checkpoint import load_model_with_checkpoint, save_model
     from scantalk.data.load import load_dataset
     from scantalk.data.talking_set import write_talking_set
     from scantalk.training.cli import run_lightning_cli
@@ -88,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     run = args.work / "fit"
     hours, minutes = divmod(int(round(args.minutes)), 60)
     command = ["fit", "--config", str(args.config), f"--data.datasets={json.dumps([{'root': str(talking)}])}",
-               f"--model.config.audio_encoder={args.encoder}", f"--trainer.default_root_dir={run}",
+               f"--model.config.audio_encoder={args.encoder}",
+               f"--model.config.identity_input={args.identity}", f"--trainer.default_root_dir={run}",
                f"--trainer.max_time=00:{hours:02d}:{minutes:02d}:00"]
     last = max(run.rglob("last.ckpt"), key=lambda path: path.stat().st_mtime, default=None) if run.exists() else None
     if args.resume_from is not None:
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     run_lightning_cli(command)
     last = max(run.rglob("last.ckpt"), key=lambda path: path.stat().st_mtime)
 
-    model, lightning_checkpoint = model_from_checkpoint(last)
+    model, lightning_checkpoint = load_model_with_checkpoint(last, end_to_end=True)
     train = load_dataset(talking, split="train")
     centre = np.mean([0.5 * (ref.template.max(0) + ref.template.min(0)) for ref in train], axis=0)
     config = args.config.resolve()
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
               "config": str(config.relative_to(REPO)) if config.is_relative_to(REPO) else str(config),
               "talking_set": {"heads": args.heads, "identities": args.identities, "per_head": args.per_head,
                               "meshings": args.meshings},
-              "encoder": args.encoder, "epochs": int(lightning_checkpoint.get("epoch", -1)) + 1,
+              "encoder": args.encoder, "identity": args.identity, "epochs": int(lightning_checkpoint.get("epoch", -1)) + 1,
               "steps": int(lightning_checkpoint.get("global_step", -1)),
               "minutes": round((time.perf_counter() - started) / 60, 1),
               # `align="auto"` centres a face where the training faces were.

@@ -75,7 +75,7 @@ def write_talking_set(root: str | Path, splits: dict[str, list[Head]], per_head:
     from scantalk.data.speech import TRAIN_VOICES, synthesize_many
     from scantalk.data.speech.text import sentences
     from scantalk.geometry.mesh import save_arrays
-    from scantalk.rig.rig import lip_vertices, rig_basis, rig_inputs
+    from scantalk.rig.rig import region_masks, rig_basis, rig_inputs
 
     root = Path(root)
     if (root / "splits.json").is_file():
@@ -91,8 +91,7 @@ def write_talking_set(root: str | Path, splits: dict[str, list[Head]], per_head:
             subject = subject_name(head)
             names[split].append(subject)
             save_arrays(root / "templates" / f"{subject}.ply", head.verts, head.faces)
-            upper, lower = lip_vertices(head)
-            atomic_save_npy(root / "masks" / f"{subject}_lip.npy", np.union1d(upper, lower).astype(np.int64))
+            atomic_save_npy(root / "masks" / f"{subject}_lip.npy", np.flatnonzero(region_masks(head)["lips"]))
             atomic_save_npy(root / "masks" / f"{subject}_upper.npy", upper_face(head))
             basis = rig_basis(head)
             voice = speakers[position % len(speakers)]

@@ -11,7 +11,7 @@ import pytest
 from scantalk.data.heads.procedural import procedural_head
 from scantalk.data.load import load_dataset
 from scantalk.data.talking_set import TALKING_FPS, subject_name, write_talking_set
-from scantalk.rig.rig import lip_vertices, rig_basis
+from scantalk.rig.rig import lip_vertices, region_masks, rig_basis
 
 pytestmark = pytest.mark.skipif(shutil.which("festival") is None or shutil.which("flite") is None,
                                 reason="festival and flite are needed (apt-get install festival flite)")
@@ -28,8 +28,9 @@ def test_the_set_reads_back_as_a_dataset_whose_motion_is_the_rig(tmp_path):
     assert sequence.fps == TALKING_FPS and sequence.sample_rate == 16000
     np.testing.assert_allclose(sequence.template, train.verts, atol=1e-6)
     np.testing.assert_array_equal(sequence.faces, train.faces)
-    upper, lower = lip_vertices(train)
-    np.testing.assert_array_equal(sequence.lip_vertices, np.union1d(upper, lower))
+    # The lip mask is the lips' region (what the lip loss and LVE weigh), midlines included.
+    np.testing.assert_array_equal(sequence.lip_vertices, np.flatnonzero(region_masks(train)["lips"]))
+    assert set(lip_vertices(train)) <= set(sequence.lip_vertices.tolist()) and len(sequence.lip_vertices) > 20
     assert sequence.upper_vertices is not None and len(sequence.upper_vertices) > 0
     # One frame per 1/30 s of the speech, and every frame lies in the span of the head's rig.
     assert abs(len(sequence.frames) - len(sequence.audio) / 16000 * TALKING_FPS) <= 1
