@@ -312,6 +312,9 @@ class Animator:
         landmarks: Any = None,
         emotion: Any = None,
         intensity: float | None = None,
+        life: float = 0.0,
+        life_groups: Sequence[str] | None = None,
+        life_seed: int = 0,
     ) -> AnimationStream:
         """A live animation of `face`: push audio chunks, get frames as soon as they are final.
 
@@ -322,15 +325,18 @@ class Animator:
                 `scantalk.stream.DEFAULT_LOOKAHEAD`): shorter answers sooner, longer is more
                 accurate.
             emotion / intensity: one label or mix for the whole stream (see `animate_track`).
+            life / life_groups / life_seed: as in `animate`, drawn live from what has been heard
+                (`scantalk.life.stream`); 0 leaves the frames exactly as without.
 
         Returns:
             An `AnimationStream` (see `scantalk.stream`): `push(chunk, sample_rate)` and
             `close()` return `StreamFrame`s (index, time, vertices (V, 3) in the file's order
-            and units, articulation row).
+            and units, articulation row, life row).
         """
         return AnimationStream(self, face, fps=fps, lookahead=DEFAULT_LOOKAHEAD if lookahead is None else lookahead,
                                faces=faces, align=align, up=up, forward=forward, landmarks=landmarks,
-                               emotion=emotion, intensity=intensity)
+                               emotion=emotion, intensity=intensity, life=life, life_groups=life_groups,
+                               life_seed=life_seed)
 
     def articulate(self, audio: str | Path | np.ndarray, fps: float = 30.0,
                    sample_rate: int | None = None) -> ArticulationTrack:

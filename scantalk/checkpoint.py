@@ -12,8 +12,9 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Iterator
 
 import torch
 
@@ -96,11 +97,16 @@ def config_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> Scan
                               "it was written by another version or edited — re-train or re-export it") from None
 
 
-class LoadedModel(NamedTuple):
-    """A model rebuilt from its checkpoint, and the checkpoint's dict (recipe, epoch, hyperparameters)."""
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model rebuilt from its checkpoint, and the checkpoint's dict (recipe, epoch, hyperparameters);
+    unpacks as `model, checkpoint = ...`."""
 
     model: ScanTalk | ArticulatedTalker
     checkpoint: dict[str, Any]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.model, self.checkpoint))
 
 
 def load_model(path: str | Path | None = None) -> ScanTalk | ArticulatedTalker:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -42,6 +42,8 @@ from scantalk.articulation.stream import HOP_S, ArticulationStream
 from scantalk.audio.stream import StreamResampler
 from scantalk.errors import AudioError, ScanTalkError
 from scantalk.expression import expression_track, speech_owned_lips
+from scantalk.life.rig import LifeRig
+from scantalk.life.stream import LifeStream
 from scantalk.rig.rig import sealed
 
 #: Default seconds of audio heard past a frame before it is shown: lips close on p/b/m about as
@@ -58,12 +60,15 @@ class StreamFrame:
         time: seconds of audio the frame shows (index / fps).
         vertices: (V, 3) float32, the face file's vertex order and units.
         articulation: (A,) float32 in 0..1, the track's row (`AnimationStream.channels`).
+        life: (C,) the `LifeTrack` row (`scantalk.life.LIFE_CHANNELS`, their units) when the
+            stream draws life, else None.
     """
 
     index: int
     time: float
     vertices: np.ndarray
     articulation: np.ndarray
+    life: np.ndarray | None = None
 
 
 class AnimationStream:
@@ -84,7 +89,8 @@ class AnimationStream:
     def __init__(self, animator: Any, face: Any, fps: float = 30.0, lookahead: float = DEFAULT_LOOKAHEAD,
                  faces: np.ndarray | None = None, align: str = "auto", up: str | None = None,
                  forward: str | None = None, landmarks: Any = None, emotion: Any = None,
-                 intensity: float | None = None) -> None:
+                 intensity: float | None = None, life: float = 0.0, life_groups: Sequence[str] | None = None,
+                 life_seed: int = 0) -> None:
         animator._need_articulated("stream")
         self.fps = check_fps(fps)
         self._articulation = ArticulationStream(self.fps, lookahead)
@@ -96,6 +102,8 @@ class AnimationStream:
             raise ScanTalkError(f"{animator.checkpoint} speaks through channels {missing} that the streaming front end "
                                 f"does not make (it makes {list(ARTICULATION_CHANNELS)})")
         self.channels = channels
+        self._life_options = (float(life), life_groups, int(life_seed))
+        self._life = LifeStream(self.fps, *self._life_options) if life else None
         self._columns = [ARTICULATION_CHANNELS.index(name) for name in channels]
         if emotion is not None and not isinstance(emotion, (str, dict)):
             raise ScanTalkError("a stream takes one emotion (a label or a mix {label: share}) for its whole length; "
@@ -111,6 +119,11 @@ class AnimationStream:
         if provider is not None:
             owned = speech_owned_lips(provider.basis(fit.head), fit.basis[:, 0], fit.head)
             self._expression_basis = torch.as_tensor(owned, dtype=torch.float32, device=animator.device)
+        self._template = fit.template
+        if self._life is not None and fit.head is None:
+            raise ScanTalkError(f"life= needs a model that places its rig from the face's landmarks; "
+                                f"{animator.checkpoint} predicts its motion basis directly")
+        self._life_rig = LifeRig.of(fit.head) if self._life is not None else None
         self.alignment = fit.alignment
         self.rest = fit.mesh.file_verts.astype(np.float32)
         self.faces = fit.mesh.file_faces
@@ -144,8 +157,7 @@ class AnimationStream:
         elif sample_rate != self._resampler.sample_rate:
             raise AudioError(f"this stream's audio is at {self._resampler.sample_rate} Hz; a chunk at {sample_rate} Hz "
                              "cannot join it (resample it first, or start a new stream)")
-        speech = self._resampler.push(samples)
-        return self._frames(*self._articulation.push(speech))
+        return self._hear(self._resampler.push(samples))
 
     def close(self) -> list[StreamFrame]:
         """The end of the speech → the frames still held back (the audio's last frames)."""
@@ -154,13 +166,14 @@ class AnimationStream:
         self._closed = True
         frames = []
         if self._resampler is not None:
-            frames = self._frames(*self._articulation.push(self._resampler.close()))
+            frames = self._hear(self._resampler.close())
         return frames + self._frames(*self._articulation.close())
 
     def reset(self) -> "AnimationStream":
         """Hear a new speech on the same face (prepared once): frame numbers and times start at
         0 again, the recogniser starts afresh. Returns the stream itself."""
         self._articulation = ArticulationStream(self.fps, self.lookahead)
+        self._life = LifeStream(self.fps, *self._life_options) if self._life is not None else None
         self._resampler = None
         self._closed = False
         return self
@@ -177,9 +190,15 @@ class AnimationStream:
     def __exit__(self, *exc: object) -> None:
         self._closed = True
 
+    def _hear(self, speech: np.ndarray) -> list[StreamFrame]:
+        if self._life is not None:
+            self._life.hear(speech)
+        return self._frames(*self._articulation.push(speech))
+
     def _frames(self, first: int, rows: np.ndarray) -> list[StreamFrame]:
         if len(rows) == 0:
             return []
+        life = self._life.rows(rows) if self._life is not None else None
         values = rows[:, self._columns]
         device = self._animator.device
         with torch.inference_mode():
@@ -190,5 +209,9 @@ class AnimationStream:
                 weights = expression_track(weights_of, self._emotion, self._intensity, len(values), self.fps)
                 expression = torch.as_tensor(weights, dtype=torch.float32, device=device)
                 motion = motion + torch.einsum("tu,vuc->tvc", expression, self._expression_basis)
-            vertices = self._to_file(motion.cpu().numpy())
-        return [StreamFrame(first + i, (first + i) / self.fps, vertices[i], values[i]) for i in range(len(values))]
+            motion = motion.cpu().numpy()
+            if life is not None:
+                motion = self._life_rig.displace(self._template, motion, life)
+            vertices = self._to_file(motion)
+        return [StreamFrame(first + i, (first + i) / self.fps, vertices[i], values[i],
+                            None if life is None else life[i].astype(np.float32)) for i in range(len(values))]

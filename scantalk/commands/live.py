@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import webbrowser
 
-from scantalk.commands.animate import parse_emotion
+from scantalk.commands.animate import parse_emotion, parse_life_groups
 from scantalk.errors import ScanTalkError
 
 
@@ -32,6 +32,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--landmarks", default=None, help="a landmarks.json to place the rig from instead of the points found")
     parser.add_argument("--emotion", default=None, help="one emotion label (happy) or mix (happy:0.6,pleased:0.3)")
     parser.add_argument("--intensity", type=float, default=None, help="emotion strength in [0, 1]")
+    parser.add_argument("--life", type=float, default=0.0,
+                        help="0..1: blinks, gaze, brows and head motion drawn live from the speech (0 = only the mouth moves)")
+    parser.add_argument("--life-groups", default=None,
+                        help="which of blinks,gaze,brows,head --life draws (comma-separated; default all)")
+    parser.add_argument("--life-seed", type=int, default=0, help="the random draw of the life motion")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
 
 
@@ -49,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ScanTalkError(f"--port {args.port} is not a TCP port; use 1024..65535, or 0 for any free one")
     emotion = parse_emotion(args.emotion)
+    life_groups = parse_life_groups(args.life_groups)
+    if not 0.0 <= args.life <= 1.0:
+        raise ScanTalkError(f"--life {args.life} must be in 0..1 (0 = only the mouth moves, 1 = fully alive)")
     landmarks = None if args.landmarks is None else read_landmarks(args.landmarks)
     device = resolve_device(args.device)
     speech = FileSpeech(args.audio, loop=args.loop) if args.audio is not None else None
@@ -63,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         if not prepared:
             prepared.append(animator.stream(args.face, fps=fps, lookahead=args.lookahead, align=args.align,
                                             up=args.up, forward=args.forward, landmarks=landmarks, emotion=emotion,
-                                            intensity=args.intensity))
+                                            intensity=args.intensity, life=args.life, life_groups=life_groups,
+                                            life_seed=args.life_seed))
             return prepared[0]
         return prepared[0].reset()
 

@@ -240,6 +240,21 @@ def _smooth(values: np.ndarray, fps: float, seconds: float) -> np.ndarray:
     return np.convolve(values, kernel / kernel.sum(), mode="same")
 
 
+def checked_groups(life: float, groups: Sequence[str] | None) -> tuple[str, ...]:
+    """The `LIFE_GROUPS` chosen (all for None), after checking `life` is in 0..1.
+
+    Raises:
+        LifeError: `life` outside 0..1, or an unknown group.
+    """
+    if not (isinstance(life, (int, float)) and 0.0 <= float(life) <= 1.0):
+        raise LifeError(f"life={life!r} must be a number in 0..1 (0 = only the mouth moves, 1 = fully alive)")
+    chosen = tuple(LIFE_GROUPS) if groups is None else tuple(groups)
+    unknown = [group for group in chosen if group not in LIFE_GROUPS]
+    if unknown:
+        raise LifeError(f"unknown life group(s) {unknown}; groups are {list(LIFE_GROUPS)}")
+    return chosen
+
+
 def life_from_speech(samples: np.ndarray, sample_rate: int, fps: float, num_frames: int,
                      phones: Sequence[Any] | None = None, life: float = 1.0,
                      groups: Sequence[str] | None = None, seed: int = 0) -> LifeTrack:
@@ -257,12 +272,7 @@ def life_from_speech(samples: np.ndarray, sample_rate: int, fps: float, num_fram
     Raises:
         LifeError: `life` outside 0..1, or an unknown group.
     """
-    if not (isinstance(life, (int, float)) and 0.0 <= float(life) <= 1.0):
-        raise LifeError(f"life={life!r} must be a number in 0..1 (0 = only the mouth moves, 1 = fully alive)")
-    chosen = tuple(LIFE_GROUPS) if groups is None else tuple(groups)
-    unknown = [group for group in chosen if group not in LIFE_GROUPS]
-    if unknown:
-        raise LifeError(f"unknown life group(s) {unknown}; groups are {list(LIFE_GROUPS)}")
+    chosen = checked_groups(life, groups)
     count = max(1, int(num_frames))
     values = np.zeros((count, len(LIFE_CHANNELS)))
     if life == 0 or not chosen:

@@ -34,6 +34,8 @@ def face_file(tmp_path_factory, mediapipe_face):
     (["--port", "70000"], "--port 70000 is not a TCP port"),
     (["--fps", "0"], "fps"),
     (["--audio", "missing.wav"], "missing.wav"),
+    (["--life", "2"], "--life 2.0 must be in 0..1"),
+    (["--life-groups", "ears"], "--life-groups 'ears'"),
 ])
 def test_mistakes_are_one_line_errors(face_file, arguments, message, capsys):
     assert main(["live", str(face_file), *arguments]) == 1

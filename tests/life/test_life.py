@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 import scantalk
 from scantalk.data.heads.procedural import procedural_head
@@ -169,21 +168,6 @@ def test_brows_rise_and_fall_where_the_brows_are_and_nowhere_near_the_mouth():
 
 
 # --- through the Animator -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def animator(tmp_path_factory):
-    """A tiny landmark-decoder model; the face's landmarks are given, so its rig is placed right."""
-    from scantalk import Animator
-    from scantalk.checkpoint import save_model
-    from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
-
-    torch.manual_seed(0)
-    model = ArticulatedTalker(ArticulatedConfig(width=8, n_blocks=1, audio_hidden=16, lstm_hidden=8, lstm_layers=1,
-                                                k_eig=16, frontend="mel"))
-    path = tmp_path_factory.mktemp("model") / "tiny.ckpt"
-    save_model(path, model)
-    return Animator.from_checkpoint(path, device="cpu", cache_dir=False)
 
 
 @pytest.mark.slow
