@@ -81,4 +81,3 @@ def test_a_reset_stream_hears_a_new_speech_as_a_fresh_one(tiny_animator, mediapi
     again = _all_frames(stream.reset(), papa_spoken.samples, 1600)
     assert [f.index for f in again] == list(range(len(first)))
     np.testing.assert_array_equal(np.stack([f.vertices for f in again]), np.stack([f.vertices for f in first]))
-
