@@ -42,7 +42,7 @@ INFERENCE = (
 TRAINING_SIDE = ("scantalk.data", "scantalk.training", "scantalk.commands", "emotion")
 
 #: Packages whose modules import each other without a cycle, module by module.
-ACYCLIC_MODULES = ("scantalk.face", "scantalk.rig")
+ACYCLIC_MODULES = ("scantalk.face", "scantalk.rig", "scantalk.audio", "scantalk.export", "scantalk.life")
 
 
 def _within(module: str, packages: tuple[str, ...]) -> bool:

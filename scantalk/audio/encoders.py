@@ -1,4 +1,4 @@
-"""The one interface every audio encoder follows, and `build_audio_encoder` to make one by name.
+"""The one interface every audio encoder follows (`AudioEncoder`) and what encoders share.
 
 An encoder turns 16 kHz speech into one feature vector per mesh frame:
 
@@ -6,14 +6,12 @@ An encoder turns 16 kHz speech into one feature vector per mesh frame:
 
 Encoders: `MelEncoder` ("mel", learned from scratch, no downloads — the offline default),
 `HubertEncoder` ("hubert", ScanTalk's choice), `Wav2Vec2Encoder` ("wav2vec2"), and any that an
-upper layer registers with `register_audio_encoder` ("phonetic": the phonetic front end's
-articulation track, `scantalk.model.phonetic_encoder`).
+upper layer registers ("phonetic": the phonetic front end's articulation track,
+`scantalk.model.phonetic_encoder`); `scantalk.audio.registry.build_audio_encoder` makes one by name.
 """
 
 from __future__ import annotations
 
-import inspect
-import json
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -106,56 +104,3 @@ def resample_frames(features: torch.Tensor, num_frames: int, antialias: bool = F
         image, size=(features.shape[1], num_frames), mode="bilinear", align_corners=False, antialias=True
     )
     return resampled.squeeze(1)
-
-
-_REGISTERED: dict[str, type[AudioEncoder]] = {}
-
-
-def register_audio_encoder(name: str, encoder: type[AudioEncoder]) -> None:
-    """Make `build_audio_encoder(name)` build `encoder`: for encoders that live in upper layers
-    (the phonetic front end's, `scantalk.model.phonetic_encoder`, registers itself so)."""
-    _REGISTERED[name.lower()] = encoder
-
-
-def build_audio_encoder(config: dict[str, Any] | str) -> AudioEncoder:
-    """Make an encoder from a name or a config dict.
-
-    Args:
-        config: "mel", "hubert", "wav2vec2" or a registered name (defaults), a dict `{"name": ..., **kwargs}`
-            as returned by `AudioEncoder.config()`, or that dict as a JSON string.
-
-    Returns:
-        The encoder (pretrained ones load their weights from disk; see `HubertEncoder`).
-    """
-    # Imported here: the encoder modules import this one for the base class.
-    from scantalk.audio.mel import MelEncoder
-    from scantalk.audio.pretrained import HubertEncoder, Wav2Vec2Encoder
-
-    encoders: dict[str, type[AudioEncoder]] = {
-        "mel": MelEncoder,
-        "hubert": HubertEncoder,
-        "wav2vec2": Wav2Vec2Encoder,
-        **_REGISTERED,
-    }
-    if isinstance(config, str):
-        text = config.strip()
-        if text.startswith("{"):
-            try:
-                config = json.loads(text)
-            except json.JSONDecodeError as error:
-                raise ScanTalkError(f"Audio encoder config {text!r} is not valid JSON ({error}).") from error
-        else:
-            config = {"name": text}
-    if not isinstance(config, dict) or "name" not in config:
-        raise ScanTalkError(
-            f"Audio encoder config {config!r} must be a name ({', '.join(encoders)}) or a dict with a 'name' key."
-        )
-    kwargs = dict(config)
-    name = str(kwargs.pop("name")).lower()
-    if name not in encoders:
-        raise ScanTalkError(f"Unknown audio encoder {name!r}; choose one of: {', '.join(encoders)}.")
-    try:
-        inspect.signature(encoders[name]).bind(**kwargs)
-    except TypeError as error:
-        raise ScanTalkError(f"Audio encoder {name!r} got unsupported settings {sorted(kwargs)}: {error}.") from error
-    return encoders[name](**kwargs)

@@ -19,7 +19,8 @@ import torch
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.articulation.phones import SILENCE, frame_labels
-from scantalk.audio.encoders import AudioEncoder, register_audio_encoder
+from scantalk.audio.encoders import AudioEncoder
+from scantalk.audio.registry import register_audio_encoder
 from scantalk.audio.io import SAMPLE_RATE
 from scantalk.errors import AudioError
 
