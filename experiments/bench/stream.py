@@ -1,6 +1,6 @@
 """Latency of `Animator.stream` on a ~10k-vertex head over a long talk, on this machine's CPU.
 
-    python experiments/bench/stream.py [--seconds 300] [--lookahead 0.1 0.2] [--chunk-ms 20]
+    python experiments/bench/stream.py [--seconds 300] [--lookahead 0.1 0.2] [--chunk-ms 20] [--life 1]
 
 Real recorded speech (the pocketsphinx test recordings, joined with short pauses and repeated
 to `--seconds`) is pushed in microphone-sized chunks. Each push is timed for real; the schedule
@@ -15,7 +15,7 @@ the audio) to the end of the push that gives it out, split into
 
 Also: frames given out per second of audio (30 at 30 fps when it keeps up), how far behind the
 live audio the last frame came out, and the resident memory every 30 s of audio (flat when
-the state does not grow). Prints a table and writes JSON (default
+the state does not grow). `--life 1` also draws blinks, gaze, brows and head motion live. Prints a table and writes JSON (default
 experiments/bench/results/stream.json).
 """
 
@@ -55,8 +55,8 @@ def _talk(seconds: float) -> np.ndarray:
     return np.tile(once, repeats)[:int(seconds * 16000)]
 
 
-def run(animator, head, speech: np.ndarray, lookahead: float, chunk: int, fps: float) -> dict:
-    stream = animator.stream((head.verts, head.faces), fps=fps, lookahead=lookahead)
+def run(animator, head, speech: np.ndarray, lookahead: float, chunk: int, fps: float, life: float = 0.0) -> dict:
+    stream = animator.stream((head.verts, head.faces), fps=fps, lookahead=lookahead, life=life)
     chunk_s = chunk / 16000
     free_at = 0.0  # when the (replayed) program is done with the previous push
     latencies, computes, memory = [], [], []
@@ -80,6 +80,7 @@ def run(animator, head, speech: np.ndarray, lookahead: float, chunk: int, fps: f
     seconds = len(speech) / 16000
     return {
         "lookahead_s": lookahead,
+        "life": life,
         "chunk_ms": 1000 * chunk_s,
         "vertices": len(head.verts),
         "latency_median_ms": 1000 * float(np.median(total)),
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--lookahead", type=float, nargs="+", default=[0.1], help="lookaheads to measure (s)")
     parser.add_argument("--chunk-ms", type=float, default=20.0, help="microphone chunk length (ms)")
     parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--life", type=float, default=0.0, help="draw blinks, gaze, brows and head motion live (0..1)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for lookahead in args.lookahead:
         print(f"streaming {args.seconds:.0f} s of speech onto {len(head.verts)} vertices, lookahead {lookahead} s ...",
               file=sys.stderr, flush=True)
-        rows.append(run(animator, head, speech, lookahead, int(round(args.chunk_ms * 16)), args.fps))
+        rows.append(run(animator, head, speech, lookahead, int(round(args.chunk_ms * 16)), args.fps, args.life))
     table = [{key: value for key, value in row.items() if key != "memory_trace"} for row in rows]
     report("stream", table, args.out, seconds=args.seconds, traces={row["lookahead_s"]: row["memory_trace"] for row in rows},
            command=" ".join(["python", "experiments/bench/stream.py", *(argv if argv is not None else sys.argv[1:])]))
