@@ -30,7 +30,7 @@ from scantalk.expression import expression_track, speech_owned_lips
 from scantalk.face.head import Head
 from scantalk.face.head import eyeball_parts
 from scantalk.rig.rig import head_slit, sealed
-from scantalk.rig.slit import mouth_on_slit
+from scantalk.rig.mouth_landmarks import mouth_on_slit
 from scantalk.face.landmarks import implausible, landmarks_record, merged, read_landmarks
 from scantalk.life.channels import LIFE_GROUPS
 from scantalk.geometry import Mesh, load_mesh

@@ -7,8 +7,9 @@ Inference and the training data both drive faces with it; nothing here imports t
   (`scantalk.rig.rig`): the motion basis and the smooth regions of the face it moves.
 - `face_frame`, `FaceFrame`: the face frame every weight is read in; they live in
   `scantalk.face.frame` and are re-exported here for code that found them in the rig.
-- `mouth_slit`, `MouthSlit`, `mouth_on_slit`, `cut_slit` (`scantalk.rig.slit`): which vertices
-  belong to which lip, read from the surface, and fused lips opened along the lip line.
+- `mouth_slit`, `MouthSlit`, `cut_slit` (`scantalk.rig.slit`): which vertices belong to which
+  lip, read from the surface, and fused lips opened along the lip line.
+- `mouth_on_slit` (`scantalk.rig.mouth_landmarks`): the mouth landmarks moved onto that slit.
 - `visible_aperture`, `MouthProbe` (`scantalk.rig.aperture`): how far apart the lips look to a
   viewer in front of the face, (T,) metres.
 """
@@ -19,7 +20,8 @@ from scantalk.rig.rig import (
     RIG_INPUTS, FaceRegions, RigError, face_regions, head_slit, lip_opening, lip_vertices, region_masks, rig_basis,
     rig_displacement, rig_inputs, sealed,
 )
-from scantalk.rig.slit import MouthSlit, cut_slit, mouth_on_slit, mouth_slit
+from scantalk.rig.mouth_landmarks import mouth_on_slit
+from scantalk.rig.slit import MouthSlit, cut_slit, mouth_slit
 
 __all__ = [
     "RIG_INPUTS",

@@ -141,7 +141,7 @@ def test_teeth_and_tongue_move_rigidly_lower_with_the_jaw_upper_still(james):
 def test_mouth_corners_far_from_a_holes_ends_move_onto_them_near_ones_stay():
     """A hole at the mouth shows where the lips meet: a corner found 12 mm inside it is moved to
     its end; corners a template puts on the outer lip contour, millimetres outside it, stay."""
-    from scantalk.rig.slit import CORNER_SNAP, mouth_on_slit
+    from scantalk.rig.mouth_landmarks import CORNER_SNAP, mouth_on_slit
 
     face = real_face("mediapipe")
     truth = face.landmarks.as_array()
@@ -179,7 +179,7 @@ def test_lip_landmarks_found_on_the_wrong_side_of_the_slit_are_put_on_their_own_
     from the surface, each lip landmark lies beyond its own edge of the slit, and lip_close shuts
     the mouth."""
     from scantalk.data.heads.procedural import procedural_head, sample_shape
-    from scantalk.rig.slit import LIP_BEYOND_EDGE, mouth_on_slit
+    from scantalk.rig.mouth_landmarks import LIP_BEYOND_EDGE, mouth_on_slit
 
     shape = dataclasses.replace(sample_shape(900028), nose_projection=0.034, nose_length=0.056)
     head = procedural_head(900028, shape=shape)
@@ -207,7 +207,7 @@ def test_the_ends_of_a_slit_between_separate_lips_are_read_from_the_surface(half
     width (the network kept them within 1 mm of 25 mm on these heads, 9-11 mm off) move to where
     the two lips' surfaces join."""
     from scantalk.data.heads.procedural import procedural_head, sample_shape
-    from scantalk.rig.slit import mouth_on_slit
+    from scantalk.rig.mouth_landmarks import mouth_on_slit
 
     seed = 900025 if half_width > 0.025 else 900026
     head = procedural_head(seed, shape=dataclasses.replace(sample_shape(seed), mouth_half_width=half_width))
@@ -226,7 +226,7 @@ def test_a_lip_landmark_found_far_beyond_its_lip_goes_to_the_lips_front(james, l
     """An upper lip found on the philtrum, a lower one on the chin's slope (the network did this
     on caricatured faces, 10-14 mm off): each goes to its lip's most forward point, found by
     following the surface away from the slit."""
-    from scantalk.rig.slit import mouth_on_slit
+    from scantalk.rig.mouth_landmarks import mouth_on_slit
 
     truth = james.landmarks.as_array()
     found = truth.copy()
@@ -238,7 +238,7 @@ def test_a_lip_landmark_found_far_beyond_its_lip_goes_to_the_lips_front(james, l
 
 
 def test_lip_midlines_found_beside_the_middle_of_a_holes_ends_move_to_it():
-    from scantalk.rig.slit import mouth_on_slit
+    from scantalk.rig.mouth_landmarks import mouth_on_slit
 
     face = real_face("mediapipe")
     truth = face.landmarks.as_array()
@@ -254,7 +254,7 @@ def test_a_chin_found_on_the_slope_below_the_lip_goes_to_the_chins_front():
     (the procedural heads'): one found 10 mm up the slope towards the lower lip is moved there;
     the truth of either convention stays where it is."""
     from scantalk.data.heads.procedural import procedural_head
-    from scantalk.rig.slit import mouth_on_slit
+    from scantalk.rig.mouth_landmarks import mouth_on_slit
 
     for face in (real_face("mediapipe"), real_face("james"), procedural_head(900001)):
         kept, _ = mouth_on_slit(face)
