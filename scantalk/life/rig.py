@@ -110,6 +110,13 @@ class LifeRig:
         brow = np.stack([column["brow_inner_up"], column["brow_outer_up"], column["brow_down"]], axis=1)
         if np.any(brow):
             out += np.einsum("tb,vbc->tvc", brow, self.brows)
+            for eye, blink in zip(self.eyes, (column["blink_left"], column["blink_right"])):
+                # A closing lid leaves the brows behind: the brows' pull on the lid fades with the
+                # blink, most at the margin (which turns most), so a raised brow cannot hold the eye open.
+                if len(eye.lid) and np.any(blink):
+                    share = eye.lid_turn / max(float(eye.lid_turn.max()), 1e-12)
+                    out[:, eye.lid] -= (blink[:, None] * share[None])[..., None] * np.einsum(
+                        "tb,vbc->tvc", brow, self.brows[eye.lid])
         for eye, blink in zip(self.eyes, (column["blink_left"], column["blink_right"])):
             if len(eye.lid) and np.any(blink):
                 points = verts[eye.lid]

@@ -121,6 +121,17 @@ def test_a_full_blink_brings_the_lids_together_over_separate_eyeballs_without_en
     assert half[0] < 0.8 * open_gaps[0] and half[1] == pytest.approx(open_gaps[1])  # only the left eye blinks
 
 
+def test_raised_or_lowered_brows_do_not_hold_a_blinking_eye_open(head):
+    rig = LifeRig.of(head)
+    pairs = lid_margins(rig, head.verts, head.parts == 0)
+    plain = lid_gaps(rig, _frames(head, rig, blink_left=1.0, blink_right=1.0)[None], pairs)[0]
+    for brows in ({"brow_inner_up": 0.8, "brow_outer_up": 0.56}, {"brow_down": 0.3}):
+        closed = lid_gaps(rig, _frames(head, rig, blink_left=1.0, blink_right=1.0, **brows)[None], pairs)[0]
+        assert np.all(np.abs(closed - plain) < 0.0001)  # within 0.1 mm of the blink alone
+    raised = lid_gaps(rig, _frames(head, rig, brow_inner_up=0.8, brow_outer_up=0.56)[None], pairs)[0]
+    assert np.all(raised > lid_gaps(rig, head.verts[None], pairs)[0])  # open, the brows still lift the lids
+
+
 def test_eyeballs_turn_rigidly_about_their_centres_and_the_gaze_goes_where_asked(head):
     rig = LifeRig.of(head)
     looked = _frames(head, rig, eye_yaw=20.0, eye_pitch=-10.0)
