@@ -1,5 +1,6 @@
 """Project exceptions: every error a user can cause is a `ScanTalkError` with a sentence that
-names their input and says what to do."""
+names their input and says what to do. Every one of them is defined here (the modules that raise
+them import them from here), so a caller finds them all in one place."""
 
 from __future__ import annotations
 
@@ -58,3 +59,33 @@ class FaceNotFoundError(ScanTalkError):
 
 class RigError(ScanTalkError):
     """An articulation track or a head the rig cannot use (landmarks that place no face frame)."""
+
+
+class OrientationError(ScanTalkError):
+    """A face whose orientation cannot be found (too few points, no symmetric face with a nose)."""
+
+
+class LandmarksError(ScanTalkError):
+    """A landmarks file or dict that cannot place the rig."""
+
+
+class ExportError(ScanTalkError):
+    """An animation, track or option that cannot be exported (wrong shapes, NaN, bad bound)."""
+
+
+class MeshingError(ScanTalkError):
+    """A head that a meshing transform cannot handle (e.g. faces needed but it is a point cloud)."""
+
+
+class ArticulationError(ScanTalkError):
+    """Phones, an articulation track or a track file that cannot be used (unknown phone or channel,
+    NaN, values far outside 0..1, a non-positive frame rate, a file written by something else)."""
+
+
+class ProtocolError(ScanTalkError):
+    """A live-viewer message that does not follow `scantalk.live.protocol` (the sender is told
+    why; nothing else changes)."""
+
+
+class LifeError(ScanTalkError):
+    """A life track that cannot be used: unknown channels, values out of range, a bad file."""

@@ -228,3 +228,17 @@ def test_an_old_module_path_warns_and_gives_the_new_modules_objects(old: str) ->
     assert names and all(getattr(moved, name) is getattr(new, name) for name in names)
     with pytest.raises(AttributeError, match=f"moved to '{SHIMS[old]}'"):
         moved.no_such_name  # noqa: B018
+
+
+def test_every_error_a_user_can_cause_is_defined_in_scantalk_errors() -> None:
+    """One place to find them: a `ScanTalkError` subclass defined anywhere else in the core is
+    one a caller would have to hunt for (the `emotion` plugin keeps its own)."""
+    offences = []
+    for name, path in _modules("scantalk").items():
+        if name == "scantalk.errors":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ClassDef) and any(
+                    getattr(base, "id", getattr(base, "attr", "")).endswith("Error") for base in node.bases):
+                offences.append(f"{_where(path, node.lineno)} defines {node.name}")
+    assert offences == [], "define these in scantalk/errors.py:\n" + "\n".join(offences)

@@ -13,11 +13,11 @@ ArticulationTrack.load_csv("mouth.csv").plot()
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS, CHANNEL_UNITS, NUM_CHANNELS
 from scantalk.articulation.coarticulation import ArticulationStyle, articulation_from_phones
-from scantalk.articulation.errors import ArticulationError
 from scantalk.articulation.phones import ARPABET_PHONES, PHONE_INVENTORY, SILENCE, Phone, TimedPhone, frame_labels, normalise_phones
 from scantalk.articulation.targets import PHONE_TARGETS
 from scantalk.articulation.track import ArticulationTrack
 from scantalk.articulation.visemes import VISEME_CLASSES, VISEMES, phone_agreement, viseme_agreement
+from scantalk.errors import ArticulationError
 
 __all__ = [
     "ARPABET_PHONES",

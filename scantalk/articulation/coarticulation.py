@@ -19,10 +19,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS, NUM_CHANNELS
-from scantalk.articulation.errors import ArticulationError
 from scantalk.articulation.phones import SILENCE, Phone, PhonesLike, check_fps, default_num_frames, normalise_phones
 from scantalk.articulation.targets import DIPHTHONG_ONSET_FRACTION, channel_decay_power, channel_time_scale, target_arrays
 from scantalk.articulation.track import ArticulationTrack
+from scantalk.errors import ArticulationError
 
 # Channels whose target is a contact (lips together, lip on teeth): reached, not scaled by effort.
 _CONTACT = np.array([name in ("lip_close", "labiodental") for name in ARTICULATION_CHANNELS])

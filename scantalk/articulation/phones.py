@@ -17,7 +17,7 @@ from typing import Protocol, Union, runtime_checkable
 
 import numpy as np
 
-from scantalk.articulation.errors import ArticulationError
+from scantalk.errors import ArticulationError
 
 SILENCE = "SIL"
 

@@ -29,11 +29,11 @@ import numpy as np
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.articulation.coarticulation import ArticulationStyle, articulation_from_phones
-from scantalk.articulation.errors import ArticulationError
 from scantalk.articulation.segments import PhoneSegment
 from scantalk.articulation.sphinx import decode_phones
 from scantalk.articulation.track import ArticulationTrack
 from scantalk.audio.io import SAMPLE_RATE, audio_frame_count, prepare_audio
+from scantalk.errors import ArticulationError
 
 Weights = Union[float, Sequence[float], Mapping[str, float], np.ndarray]
 """Per-channel weight of the first track: one number for all channels, one per channel (in the

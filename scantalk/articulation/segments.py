@@ -9,9 +9,9 @@ as the phonetic front end (`scantalk.articulation.sphinx`) hears it and the spee
 
 from __future__ import annotations
 
-from scantalk.articulation.errors import ArticulationError
 from scantalk.articulation.phones import SILENCE, VOWELS, Phone, normalise_symbol
 from scantalk.audio.io import SAMPLE_RATE  # the rate of every utterance, as the audio encoders expect
+from scantalk.errors import ArticulationError
 
 __all__ = ["PHONES", "PHONE_INDEX", "SAMPLE_RATE", "SILENCE", "PhoneSegment", "merge_silences", "silence_vowelless_runs",
            "to_arpabet"]

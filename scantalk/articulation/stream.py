@@ -27,10 +27,10 @@ from collections.abc import Iterator
 import numpy as np
 
 from scantalk.articulation.coarticulation import ArticulationStyle, articulation_frames, coarticulation_reach
-from scantalk.articulation.errors import ArticulationError
 from scantalk.articulation.phones import SILENCE, check_fps
 from scantalk.articulation.segments import SAMPLE_RATE, PhoneSegment, merge_silences, silence_vowelless_runs, to_arpabet
 from scantalk.articulation.sphinx import FRAME_S, LIVE_CEPSTRAL_MEAN, _decoder, _pcm16
+from scantalk.errors import ArticulationError
 
 #: Seconds of audio between two reads of the recogniser's hypothesis (two of its 10 ms frames).
 HOP_S = 0.02

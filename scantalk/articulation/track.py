@@ -18,8 +18,8 @@ import numpy as np
 
 from scantalk.articulation import trackfile
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
-from scantalk.articulation.errors import ArticulationError
 from scantalk.articulation.phones import SILENCE, normalise_phones
+from scantalk.errors import ArticulationError
 
 RANGE_TOLERANCE = 0.05
 """Values this far outside 0..1 are kept as given (an editor's overshoot)."""

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from scantalk.articulation.channels import CHANNEL_UNITS
-from scantalk.articulation.errors import ArticulationError
 from scantalk.atomic import atomic_write_text
+from scantalk.errors import ArticulationError
 from scantalk.frames import MAX_FPS, MIN_FPS
 
 FORMAT_NAME = "scantalk.articulation"

@@ -18,15 +18,11 @@ import numpy as np
 import soundfile as sf
 
 from scantalk.atomic import atomic_path, atomic_write_text
-from scantalk.errors import OutputExistsError, ScanTalkError
+from scantalk.errors import ExportError, OutputExistsError
 from scantalk.frames import FrameStore
 
 EXPORT_INFO = "export.json"
 AUDIO_FILE = "audio.wav"
-
-
-class ExportError(ScanTalkError):
-    """An animation, track or option that cannot be exported (wrong shapes, NaN, bad bound)."""
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from scantalk.errors import ScanTalkError
+from scantalk.errors import LandmarksError
 from scantalk.face.head import FaceLandmarks
 
 LANDMARK_NAMES: tuple[str, ...] = tuple(f.name for f in fields(FaceLandmarks))
@@ -31,10 +31,6 @@ NOSE_PROTRUSION = 0.008
 # cropped tight at the hairline: 40 mm; a lower-face or mouth-only crop, on which a finder
 # squeezes a whole face: under 10 mm).
 EYES_BELOW_TOP = 0.015
-
-
-class LandmarksError(ScanTalkError):
-    """A landmarks file or dict that cannot place the rig."""
 
 
 def landmarks_record(points: np.ndarray, slit: dict | None = None, alignment: dict | None = None) -> dict:

@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.spatial import ConvexHull, QhullError, cKDTree
 from scipy.spatial.transform import Rotation
 
-from scantalk.errors import ScanTalkError
+from scantalk.errors import OrientationError
 from scantalk.geometry.sampling import sample_triangles
 
 # Unit guesses from the bounding-box diagonal: (lower bound of the diagonal, metres per unit, name).
@@ -58,10 +58,6 @@ def guess_units(verts: np.ndarray) -> tuple[float, str]:
     kept = verts[~stray] if stray.any() else verts
     diagonal = float(np.linalg.norm(kept.max(0) - kept.min(0)))
     return next((scale, units) for lower, scale, units in UNIT_GUESSES if diagonal >= lower)
-
-
-class OrientationError(ScanTalkError):
-    """A face whose orientation cannot be found (too few points, no symmetric face with a nose)."""
 
 
 @dataclass(frozen=True)

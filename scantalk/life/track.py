@@ -16,15 +16,11 @@ from typing import Any
 import numpy as np
 
 from scantalk.atomic import atomic_write_text
-from scantalk.errors import ScanTalkError
+from scantalk.errors import LifeError
 from scantalk.life.channels import LIFE_CHANNELS, LIFE_GROUPS, LIFE_LIMITS
 
 FORMAT_NAME = "scantalk.life"
 _FPS_COMMENT = re.compile(r"fps\s*=\s*([0-9.eE+-]+)")
-
-
-class LifeError(ScanTalkError):
-    """A life track that cannot be used: unknown channels, values out of range, a bad file."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from scantalk.audio.stream import audio_chunk
-from scantalk.errors import AudioError, ScanTalkError
+from scantalk.errors import AudioError, ProtocolError
 
 #: Protocol version sent in `hello`; a change that breaks old clients bumps it.
 VERSION = 1
@@ -62,10 +62,6 @@ MAX_CHANNELS = 8
 _MESH = struct.Struct("<4sIII")
 _AUDIO = struct.Struct("<4sIdII")
 _FRAME = struct.Struct("<4sIdII")
-
-
-class ProtocolError(ScanTalkError):
-    """A message that does not follow the protocol (the sender is told why; nothing else changes)."""
 
 
 @dataclass(frozen=True)

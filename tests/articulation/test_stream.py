@@ -10,8 +10,8 @@ import pytest
 
 from scantalk.articulation import articulation_from_phones
 from scantalk.articulation.coarticulation import articulation_frames
-from scantalk.articulation.errors import ArticulationError
 from scantalk.articulation.stream import HOP_S, MAX_UTTERANCE_S, ArticulationStream
+from scantalk.errors import ArticulationError
 
 FPS = 30.0
 

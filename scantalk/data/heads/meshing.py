@@ -16,11 +16,7 @@ from scipy.spatial import cKDTree
 
 from scantalk.geometry.normals import vertex_normals
 from scantalk.face.head import Head
-from scantalk.errors import ScanTalkError
-
-
-class MeshingError(ScanTalkError):
-    """A head that a meshing transform cannot handle (e.g. faces needed but it is a point cloud)."""
+from scantalk.errors import MeshingError
 
 
 MESHING_KINDS: tuple[str, ...] = ("decimated", "subdivided", "clustered", "point_cloud", "permuted", "noisy",
