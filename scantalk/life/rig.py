@@ -281,7 +281,9 @@ def _opening(local: np.ndarray, theta: np.ndarray, distance: np.ndarray, skin: n
     else:
         table, (first, last) = _opening_table(gaps, middle)
         extent = (float(columns[first]), float(columns[last]))
-        if min(-extent[0], extent[1]) < 0.4 * radius:
+        # Counted in columns (0.1 radius apart): as distances, an opening reaching exactly 0.4
+        # radius could fall short by a rounding error.
+        if min(middle - first, last - middle) < OPENING_REACH_COLUMNS:
             # An opening on one side of the eye only is not an eye's (skin folds of a scan with
             # closed eyes): an anatomical one instead.
             taper = np.sqrt(np.clip(1.0 - (columns / (1.1 * radius)) ** 2, 0.0, 1.0))
@@ -292,6 +294,11 @@ def _opening(local: np.ndarray, theta: np.ndarray, distance: np.ndarray, skin: n
         return np.stack([np.interp(np.atleast_1d(x), columns, table[:, k]) for k in range(3)], axis=1)
 
     return opening, extent
+
+
+#: Columns (0.1 eye radius each) an opening must reach on both sides of the eye's middle to be an
+#: eye's opening; less is skin folds on one side (a scan with closed eyes).
+OPENING_REACH_COLUMNS = 4
 
 
 def _opening_table(gaps: list, middle: int) -> tuple[np.ndarray, tuple[int, int]]:

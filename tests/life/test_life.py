@@ -121,6 +121,27 @@ def test_a_full_blink_brings_the_lids_together_over_separate_eyeballs_without_en
     assert half[0] < 0.8 * open_gaps[0] and half[1] == pytest.approx(open_gaps[1])  # only the left eye blinks
 
 
+def test_an_eye_landmark_found_a_little_off_still_finds_the_opening_and_closes_it():
+    """MediaPipe's mask with its eye landmarks 0.6-1 mm off, as the landmark finder places them:
+    each eye's opening is still read from the surface, and a blink closes it."""
+    from dataclasses import replace
+
+    from scantalk.face.head import FaceLandmarks
+    from scantalk.life.rig import DEFAULT_OPENING
+
+    face = real_face("mediapipe")
+    points = face.landmarks.as_array()
+    for offset in ([0.0005, 0.0004, 0.0003], [0.001, 0.0, 0.0003]):
+        points[6:8] = face.landmarks.as_array()[6:8] + np.array(offset)
+        moved = replace(face, landmarks=FaceLandmarks.from_array(points))
+        rig = LifeRig.of(moved)
+        assert all(tuple(round(v, 6) for v in eye.opening) != DEFAULT_OPENING for eye in rig.eyes)
+        pairs = lid_margins(rig, face.verts)
+        (open_gaps, closed_gaps) = lid_gaps(rig, np.stack([face.verts, _frames(moved, rig, blink_left=1.0,
+                                                                                blink_right=1.0)]), pairs)
+        assert np.all(closed_gaps <= np.maximum(0.001, 0.1 * open_gaps))
+
+
 def test_raised_or_lowered_brows_do_not_hold_a_blinking_eye_open(head):
     rig = LifeRig.of(head)
     pairs = lid_margins(rig, head.verts, head.parts == 0)
