@@ -76,6 +76,9 @@ def test_the_head_reads_an_additive_build_on_the_units_it_was_made_with(tmp_path
             errors[lips, EMOTIONS[example.label]] = np.linalg.norm(found - row) / np.linalg.norm(row)
             if EMOTIONS[example.label] == "disgust":
                 errors[lips, "AU10"] = found[ACTION_UNITS.index("AU10_upper_lip_raiser")]
-    for label in ("disgust", "angry"):
-        assert errors[None, label] < errors["speech", label], errors
+    # Over both labels the build is read better on its own units. (Label by label, disgust's two
+    # readings are within 10 % of each other, and their order flipped between two fresh installs
+    # of the same code: 0.79 against 0.71 on numpy 2.4.6 / scipy 1.17.1.)
+    assert sum(errors[None, label] for label in ("disgust", "angry")) < \
+        0.5 * sum(errors["speech", label] for label in ("disgust", "angry")), errors
     assert errors[None, "AU10"] > 0.25 > errors["speech", "AU10"], errors  # disgust's 0.9 (± its jitter)
