@@ -40,6 +40,18 @@ ACCENT_SEMITONES = 1.5
 """How far F0 must rise over its running baseline, on a loud syllable, to count as a pitch accent."""
 HEAD_LIMITS = {"head_yaw": 10.0, "head_pitch": 6.0, "head_roll": 4.0}
 """Degrees the drawn head motion stays within (natural conversational range)."""
+HEAD_DRIFT = {"head_yaw": (3.5, 2.5), "head_pitch": (1.5, 2.0), "head_roll": (1.2, 3.0),
+              "head_x": (1.0, 2.5), "head_y": (0.6, 2.0), "head_z": (0.8, 2.5)}
+"""The head's slow wander per channel: (standard deviation in degrees or mm, time constant in s)."""
+BROW_RAISE_S, NOD_S, FROWN_S = (0.12, 0.45), (0.15, 0.35), (0.1, 0.4)
+"""(rise, fall) seconds of a brow raise and a nod on a pitch accent, and of a frown."""
+FROWN = 0.3
+"""How far the brows draw down on a loud syllable whose pitch falls (0..1)."""
+
+
+def accent_heights(excess: float) -> tuple[float, float]:
+    """(brow raise 0..1, nod degrees) of a pitch accent `excess` semitones over the baseline."""
+    return float(np.clip(0.25 + 0.12 * excess, 0.3, 0.8)), min(3.0, 1.5 + 0.4 * excess)
 
 
 def speech_features(samples: np.ndarray, sample_rate: int, fps: float, num_frames: int,
@@ -296,14 +308,13 @@ def life_from_speech(samples: np.ndarray, sample_rate: int, fps: float, num_fram
     if "brows" in chosen:
         raise_, lower = np.zeros(count), np.zeros(count)
         for frame, excess in accents:
-            height = float(np.clip(0.25 + 0.12 * excess, 0.3, 0.8))
-            raise_ = np.maximum(raise_, height * _pulse(count, fps, frame / fps, 0.12, 0.45))
+            raise_ = np.maximum(raise_, accent_heights(excess)[0] * _pulse(count, fps, frame / fps, *BROW_RAISE_S))
         f0, energy = features["f0_hz"], features["energy_db"]
         if speaking.any():
             loud = np.flatnonzero(speaking & (energy > np.percentile(energy[speaking], 90)))
             falling = [f for f in loud if 0 < f < count - 2 and 0 < f0[f + 2] < f0[f] * 0.94]
             for frame in falling[:: max(1, int(0.5 * fps))]:
-                lower = np.maximum(lower, 0.3 * _pulse(count, fps, frame / fps, 0.1, 0.4))
+                lower = np.maximum(lower, FROWN * _pulse(count, fps, frame / fps, *FROWN_S))
         values[:, column["brow_inner_up"]] = life * raise_
         values[:, column["brow_outer_up"]] = life * 0.7 * raise_
         values[:, column["brow_down"]] = life * lower * (1.0 - raise_)
@@ -312,16 +323,17 @@ def life_from_speech(samples: np.ndarray, sample_rate: int, fps: float, num_fram
         activity = 0.5 + 0.5 * _smooth(speaking.astype(float), fps, 0.5)
         nod = np.zeros(count)
         for frame, excess in accents:
-            nod = np.maximum(nod, min(3.0, 1.5 + 0.4 * excess) * _pulse(count, fps, frame / fps, 0.15, 0.35))
+            nod = np.maximum(nod, accent_heights(excess)[1] * _pulse(count, fps, frame / fps, *NOD_S))
         loudness = _smooth(np.clip((features["energy_db"] - np.percentile(features["energy_db"], 20)) / 30.0, 0, 1),
                            fps, 0.4)
+        drift = {name: _drift(count, fps, sigma, tau, rng) for name, (sigma, tau) in HEAD_DRIFT.items()}
         head = {
-            "head_yaw": _drift(count, fps, 3.5, 2.5, rng) * activity,
-            "head_pitch": _drift(count, fps, 1.5, 2.0, rng) * activity + nod,
-            "head_roll": _drift(count, fps, 1.2, 3.0, rng) * activity,
-            "head_x": _drift(count, fps, 1.0, 2.5, rng),
-            "head_y": _drift(count, fps, 0.6, 2.0, rng),
-            "head_z": 2.0 * loudness + _drift(count, fps, 0.8, 2.5, rng),
+            "head_yaw": drift["head_yaw"] * activity,
+            "head_pitch": drift["head_pitch"] * activity + nod,
+            "head_roll": drift["head_roll"] * activity,
+            "head_x": drift["head_x"],
+            "head_y": drift["head_y"],
+            "head_z": 2.0 * loudness + drift["head_z"],
         }
         for name, curve in head.items():
             limit = HEAD_LIMITS.get(name, LIFE_LIMITS[name][1] / 10.0)

@@ -26,8 +26,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from scantalk.life.channels import LIFE_CHANNELS, LIFE_GROUPS, LIFE_LIMITS
-from scantalk.life.motion import (ACCENT_SEMITONES, BLINK_CLOSE_S, BLINK_HOLD_S, BLINK_OPEN_S, HEAD_LIMITS,
-                                  MIN_BLINK_GAP_S, PAUSE_S, _blink, _pitch, _pulse, checked_groups)
+from scantalk.life.motion import (ACCENT_SEMITONES, BLINK_CLOSE_S, BLINK_HOLD_S, BLINK_OPEN_S, BROW_RAISE_S, FROWN,
+                                  FROWN_S, HEAD_DRIFT, HEAD_LIMITS, MIN_BLINK_GAP_S, NOD_S, PAUSE_S, _blink, _pitch,
+                                  _pulse, accent_heights, checked_groups)
 
 SAMPLE_RATE = 16000
 WINDOW_S = 0.04
@@ -79,7 +80,7 @@ class LifeStream:
         self._blink_due = self._draw_interval()
         self._last_accent = self._last_frown = -np.inf
         self._gaze = {"current": (0.0, 0.0), "target": (0.0, 0.0), "stop": -1, "next": 0}
-        self._drift = {name: 0.0 for name in ("head_yaw", "head_pitch", "head_roll", "head_x", "head_y", "head_z")}
+        self._drift = {name: 0.0 for name in HEAD_DRIFT}
         self._activity = 0.0
         self._loudness = 0.0
 
@@ -131,8 +132,7 @@ class LifeStream:
             loud = np.clip((energy - float(np.percentile(self._energy, 20))) / 30.0, 0.0, 1.0)
             self._loudness += (loud - self._loudness) * (1.0 - np.exp(-1.0 / (0.2 * fps)))
             rng, activity = self._rngs["head"], 0.5 + 0.5 * self._activity
-            for name, (sigma, tau) in (("head_yaw", (3.5, 2.5)), ("head_pitch", (1.5, 2.0)), ("head_roll", (1.2, 3.0)),
-                                       ("head_x", (1.0, 2.5)), ("head_y", (0.6, 2.0)), ("head_z", (0.8, 2.5))):
+            for name, (sigma, tau) in HEAD_DRIFT.items():
                 decay = np.exp(-1.0 / (fps * tau))
                 self._drift[name] = decay * self._drift[name] + rng.normal(0.0, sigma * np.sqrt(1.0 - decay**2))
             head = {"head_yaw": self._drift["head_yaw"] * activity,
@@ -204,13 +204,13 @@ class LifeStream:
         if (peak and excess >= ACCENT_SEMITONES and energy > np.percentile(voiced_energy, 40)
                 and frame - self._last_accent >= 0.4 * self.fps):
             self._last_accent = frame
-            height = float(np.clip(0.25 + 0.12 * excess, 0.3, 0.8))
-            self._motions.append((frame, self._pulse(0.12, 0.45), height, "raise"))
-            self._motions.append((frame, self._pulse(0.15, 0.35), min(3.0, 1.5 + 0.4 * excess), "nod"))
+            brow, nod = accent_heights(excess)
+            self._motions.append((frame, self._pulse(*BROW_RAISE_S), brow, "raise"))
+            self._motions.append((frame, self._pulse(*NOD_S), nod, "nod"))
         if (energy > self._percentile_speaking(90) and 0 < later < 0.94 * f0
                 and frame - self._last_frown >= 0.5 * self.fps):
             self._last_frown = frame
-            self._motions.append((frame, self._pulse(0.1, 0.4), 0.3, "lower"))
+            self._motions.append((frame, self._pulse(*FROWN_S), FROWN, "lower"))
 
     def _pulse(self, rise: float, fall: float) -> np.ndarray:
         """A pulse from 0 up to 1 over `rise` s and down over `fall` s, from its first frame."""
