@@ -27,6 +27,15 @@ FRAME_DTYPE = np.dtype("<f4")
 MIN_FPS, MAX_FPS = 1.0, 240.0
 
 
+#: Bytes of frames read or handled at a time when a long animation is gone through in blocks.
+BLOCK_BYTES = 64 << 20
+
+
+def block_frames(num_vertices: int) -> int:
+    """Frames of `num_vertices` float32 xyz vertices in one `BLOCK_BYTES` block (at least 1)."""
+    return max(1, BLOCK_BYTES // max(1, int(num_vertices) * 12))
+
+
 class FrameWriter:
     """Write (T, V, 3) float32 frames to an `.npy` file in order, chunk by chunk, atomically.
 
@@ -212,7 +221,7 @@ class FrameStore:
 
     def _block_frames(self) -> int:
         """Frames per read when a long span is read in pieces: about 64 MB."""
-        return max(1, (64 << 20) // max(1, self.shape[1] * 12))
+        return block_frames(self.shape[1])
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for chunk in self.chunks():
@@ -264,6 +273,6 @@ def frame_chunks(frames, frames_per_chunk: int | None = None) -> Iterator[np.nda
         yield from frames.chunks(frames_per_chunk)
         return
     frames = np.asarray(frames)
-    size = frames_per_chunk or max(1, (64 << 20) // max(1, frames.shape[1] * 12))
+    size = frames_per_chunk or block_frames(frames.shape[1])
     for start in range(0, len(frames), size):
         yield frames[start:start + size]

@@ -19,7 +19,7 @@ import soundfile as sf
 
 from scantalk.atomic import atomic_path, atomic_write_text
 from scantalk.errors import ExportError, OutputExistsError
-from scantalk.frames import FrameStore
+from scantalk.frames import FrameStore, block_frames
 
 EXPORT_INFO = "export.json"
 AUDIO_FILE = "audio.wav"
@@ -119,13 +119,9 @@ def check_frames(frames: Any, neutral: Any, faces: Any, fps: Any) -> tuple[np.nd
     return frames, neutral.astype(np.float32, copy=False), faces, fps
 
 
-#: Bytes of frames read at a time when a whole animation is scanned (a long one is often a memory map).
-SCAN_BYTES = 64 << 20
-
-
 def all_finite(frames: np.ndarray) -> bool:
     """True when every value of `frames` (T, V, 3) is finite, read a block of frames at a time."""
-    step = max(1, SCAN_BYTES // max(1, frames[0].nbytes))
+    step = block_frames(frames.shape[1])
     return all(np.isfinite(frames[start:start + step]).all() for start in range(0, len(frames), step))
 
 

@@ -23,6 +23,7 @@ from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
 from scantalk.export.common import (AUDIO_FILE, ExportError, ExportReport, check_frames, finish,
                                     placed, resolve_destination, unit_scale_of, upright_rotation)
+from scantalk.frames import BLOCK_BYTES
 
 USD_SUFFIXES = (".usda", ".usdc", ".usd")
 
@@ -95,7 +96,7 @@ def export_usd(animation: Any, path: str | Path, *, binary: bool | None = None, 
 
 
 #: Frames between two saves of a binary stage (each save moves their samples from memory to disk).
-SAVE_EVERY_BYTES = 64 << 20
+SAVE_EVERY_BYTES = BLOCK_BYTES
 
 
 def _fill_stage(pxr: Any, stage: Any, frames: np.ndarray, neutral: np.ndarray, faces: np.ndarray | None,

@@ -193,14 +193,13 @@ class LifeStream:
         if len(self._tones) < 5:
             return
         (f0, energy), later = self._tones[2], self._tones[4][0]
-        voiced = [f for f in self._f0 if f > 0]
-        if f0 <= 0 or len(voiced) < 5:
-            return
-        tones = 12.0 * np.log2(np.array([f for f, _ in self._tones]).clip(1e-6) / np.median(voiced))
-        recent = [f for f in list(self._f0)[-int(1.5 * self.fps) - 3:-2] if f > 0]
-        excess = tones[2] - 12.0 * np.log2(np.median(recent) / np.median(voiced))
-        peak = all(f <= f0 for f, _ in self._tones)
         voiced_energy = [e for e, f in zip(self._energy, self._f0) if f > 0]
+        if f0 <= 0 or len(voiced_energy) < 5:
+            return
+        # Semitones over the median pitch of the last 1.5 s up to the peak (which is voiced itself).
+        recent = [f for f in list(self._f0)[-int(1.5 * self.fps) - 3:-2] if f > 0]
+        excess = 12.0 * np.log2(f0 / np.median(recent))
+        peak = all(f <= f0 for f, _ in self._tones)
         if (peak and excess >= ACCENT_SEMITONES and energy > np.percentile(voiced_energy, 40)
                 and frame - self._last_accent >= 0.4 * self.fps):
             self._last_accent = frame
