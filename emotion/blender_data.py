@@ -1,6 +1,6 @@
 """The EmoBlender's training data on the anatomical heads: rig speech × FACS expressions.
 
-Every subject is an anatomical head (`scantalk.data.heads.procedural`) at a coarse, randomly
+Every subject is an anatomical head (`scantalk.synthesis.heads.procedural`) at a coarse, randomly
 chosen meshing. Its talking frames come from the rig (`scantalk.rig.rig`) driven by
 articulation tracks of random phone strings (`scantalk.articulation`), its expressions from the
 FACS action units (`emotion.action_units`) with this person's own unit strengths, as the 11
@@ -26,7 +26,7 @@ from scantalk.articulation import articulation_from_phones
 from scantalk.articulation.coarticulation import ArticulationStyle
 from scantalk.articulation.phones import SILENCE, VOWELS
 from scantalk.articulation.targets import PHONE_TARGETS
-from scantalk.data.heads.procedural import procedural_head
+from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.emotions import EMOTIONS
 from scantalk.expression import speech_owned_lips
 from scantalk.geometry.cache import OperatorCache, default_cache_dir

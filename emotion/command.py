@@ -50,7 +50,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     expressions.add_argument("--overwrite", action="store_true",
                              help="replace an expression set this command wrote in --out (never other folders)")
     expressions.add_argument("--seeds", type=int, nargs="+", default=[500, 501],
-                             help="identity seeds of the anatomical heads (scantalk.data.heads.procedural)")
+                             help="identity seeds of the anatomical heads (scantalk.synthesis.heads.procedural)")
     expressions.add_argument("--facs", action="store_true", help=argparse.SUPPRESS)  # the only kind now; old scripts pass it
     expressions.add_argument("--resolution", type=float, default=0.007, help="the heads' meshing spacing, metres")
 
@@ -140,7 +140,7 @@ def _gigabytes(size: int) -> str:
 def _build(args: argparse.Namespace) -> int:
     from emotion.synthesis import build_emovoca
     from scantalk.atomic import check_output_dir, staged_output_dir
-    from scantalk.data import load_dataset
+    from scantalk.datasets import load_dataset
     from scantalk.emotions import EMOTIONS, emotion_label
 
     _check_weights(args)

@@ -1,10 +1,10 @@
 """Read an EmoVOCA-layout folder (see `emotion.layout`) back as talking-sequence records.
 
 `read_emovoca(root, split=...)` lists lazy `EmotionalRef`s; `ref.load()` gives an
-`EmotionalSequence`: a `scantalk.data.TalkingSequence` plus `emotion` (index into EMOTIONS),
+`EmotionalSequence`: a `scantalk.datasets.TalkingSequence` plus `emotion` (index into EMOTIONS),
 `intensity` (low/mid/high as 1/3, 2/3, 1) and `label`. Splits follow the talking subjects
 (`splits.json` copied from the talking set). Records carry the `emotion` / `intensity`
-attributes that `scantalk.data.datamodule.SequenceDataset` passes to the emotion head.
+attributes that `scantalk.training.datamodule.SequenceDataset` passes to the emotion head.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import numpy as np
 
 from scantalk.emotions import EMOTIONS, INTENSITY_LEVELS, emotion_index
 from emotion.layout import INTENSITY_NUMBERS, MANIFEST, OUTPUT_FOLDERS
-from scantalk.data.load import select_split
-from scantalk.data.masks import subject_masks
-from scantalk.data.processed import ProcessedRef, read_templates, split_stem
-from scantalk.data.sequence import TalkingSequence
+from scantalk.datasets.load import select_split
+from scantalk.datasets.masks import subject_masks
+from scantalk.datasets.processed import ProcessedRef, read_templates, split_stem
+from scantalk.datasets.sequence import TalkingSequence
 from scantalk.errors import DatasetError
 
 _LEVEL_OF_NUMBER = {number: level for level, number in INTENSITY_NUMBERS.items()}

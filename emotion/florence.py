@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scantalk.data.processed import read_template_file
+from scantalk.datasets.processed import read_template_file
 from scantalk.emotions import EMOTIONS, emotion_label
 from scantalk.errors import DatasetError
 from scantalk.geometry.mesh import save_arrays
@@ -148,7 +148,7 @@ def write_facs_expressions(
 
     Args:
         out_dir: the folder to write.
-        seeds: identity seeds of `scantalk.data.heads.procedural.procedural_head`.
+        seeds: identity seeds of `scantalk.synthesis.heads.procedural.procedural_head`.
         resolution: its meshing spacing in metres.
         names: identity folder names (default "facs<seed>"); name them after the subjects of a
             talking set built on the same heads, and `scantalk emovoca build` pairs them directly.
@@ -156,7 +156,7 @@ def write_facs_expressions(
     """
     from emotion.action_units import action_unit_basis
     from emotion.emotions import emotion_expression
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
 
     out = Path(out_dir).expanduser()
     names = list(names) if names is not None else [f"facs{int(seed)}" for seed in seeds]

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from emotion.layout import MANIFEST
 from emotion.provider import FacsExpressions
 from scantalk.audio.io import SAMPLE_RATE
-from scantalk.data import load_dataset
+from scantalk.datasets import load_dataset
 from scantalk.emotions import EMOTIONS, INTENSITY_LEVELS
 from scantalk.errors import DatasetError
 from scantalk.expression import speech_owned_lips

@@ -244,8 +244,8 @@ def default_classifier(region: str = "all") -> EmotionClassifier:
     """The classifier `recognise` uses when given none: procedural seeds `DEFAULT_TRAINING_SEEDS`
     plus four deformed MediaPipe identities (the real face "james" is never used). Built once per
     process (a few seconds)."""
-    from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.heads.real import real_identities
+    from scantalk.synthesis.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.real import real_identities
 
     heads = [procedural_head(seed, resolution=0.005) for seed in DEFAULT_TRAINING_SEEDS] + real_identities(4)
     return fit_classifier(heads, region=region)

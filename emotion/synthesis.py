@@ -47,9 +47,9 @@ from emotion.florence import ExpressionSample, read_expressions
 from emotion.layout import INTENSITY_NUMBERS, MANIFEST, OUTPUT_FOLDERS
 from scantalk.emotions import EMOTIONS, INTENSITY_LEVELS, emotion_index, emotion_label
 from scantalk.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_text
-from scantalk.data import load_dataset
+from scantalk.datasets import load_dataset
 from scantalk.audio.io import SAMPLE_RATE
-from scantalk.data.sequence import SequenceRef
+from scantalk.datasets.sequence import SequenceRef
 from scantalk.errors import DatasetError, OutputExistsError
 from scantalk.geometry.mesh import save_arrays
 
@@ -160,7 +160,7 @@ def build_emovoca(
 ) -> Path:
     """Write the emotional dataset (layout in the module docstring) to `out_dir`; returns it.
 
-    talking: a talking-head dataset folder `scantalk.data.load_dataset` reads; expressions: a
+    talking: a talking-head dataset folder `scantalk.datasets.load_dataset` reads; expressions: a
     Florence-like folder (`emotion.florence`). checkpoint: an EmoBlender checkpoint; None uses
     the additive baseline. labels: subset of `EMOTIONS` (default all 11; unknown names raise).
     levels: subset of low / mid / high. mu_t / mu_e: override the latent weights (mu_e: one

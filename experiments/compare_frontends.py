@@ -83,14 +83,14 @@ def make_clip(name: str, samples: np.ndarray, phones: list, text: str = "") -> C
 
 def real_clips() -> list[Clip]:
     """The held-out real recordings (pocketsphinx-testdata) with their forced alignments."""
-    from scantalk.data.speech import real_speech_set
+    from scantalk.synthesis.speech import real_speech_set
 
     return [make_clip(Path(u.meta["path"]).name, u.samples, u.phones) for u in real_speech_set()]
 
 
 def val_clips(root: Path, limit: int) -> list[Clip]:
     """The first `limit` utterances of a speech corpus built by `build_speech_corpus`."""
-    from scantalk.data.speech import load_speech_corpus
+    from scantalk.synthesis.speech import load_speech_corpus
 
     corpus = load_speech_corpus(root)
     return [make_clip(corpus.ids[i], u.samples, u.phones, u.text) for i, u in enumerate(corpus[:limit])]
@@ -106,7 +106,7 @@ def alignment_reference(clips: list[Clip], made: dict[str, list[ArticulationTrac
         pocketsphinx alignment favours a front end; number of clips aligned). Clips the aligner
         fails on (noisy augmentations) are left out.
     """
-    from scantalk.data.speech import SpeechToolError, align_phones
+    from scantalk.synthesis.speech import SpeechToolError, align_phones
 
     kept, tracks, phones, indices = [], [], [], []
     for index, clip in enumerate(clips):

@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> dict:
     from emotion.training import load_blender
     from scantalk import Animator, metrics
     from scantalk.atomic import atomic_write_text
-    from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.speech import real_speech_set
+    from scantalk.synthesis.heads.procedural import procedural_head
+    from scantalk.synthesis.speech import real_speech_set
     from scantalk.emotions import EMOTIONS
     from scantalk.expression import speech_owned_lips
     from scantalk.face.samples import real_face

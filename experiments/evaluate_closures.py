@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     from scantalk.articulation.track import ArticulationTrack
     from scantalk.atomic import atomic_write_text
     from scantalk.audio import audio_frame_count
-    from scantalk.data.speech.real import real_speech_set
+    from scantalk.synthesis.speech.real import real_speech_set
 
     clock = time.perf_counter()
     utterances = real_speech_set()

@@ -48,10 +48,10 @@ def main(argv: list[str] | None = None) -> dict:
     from emotion.recognition import confusion_matrix, default_classifier, recognise
     from scantalk import Animator
     from scantalk.atomic import atomic_write_text
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
     from scantalk.face.samples import real_face
     from scantalk.rig.rig import region_masks
-    from scantalk.data.speech import real_speech_set
+    from scantalk.synthesis.speech import real_speech_set
     from scantalk.emotions import EMOTIONS
     from scantalk import metrics
 

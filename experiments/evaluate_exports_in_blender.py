@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from scantalk import Animator
     from scantalk.atomic import atomic_write_text
-    from scantalk.data.speech.real import real_speech_set
+    from scantalk.synthesis.speech.real import real_speech_set
     from scantalk.export import export_gltf
     from scantalk.export.usd import export_usd
     from scantalk.face.samples import real_face

@@ -36,8 +36,8 @@ from emotion.action_units import action_unit_basis  # noqa: E402
 from emotion.emotions import EMOTIONS, emotion_expression  # noqa: E402
 from emotion.recognition import confusion_matrix, default_classifier, recognise  # noqa: E402
 from scantalk.atomic import atomic_write_text  # noqa: E402
-from scantalk.data.heads import meshing  # noqa: E402
-from scantalk.data.heads.procedural import procedural_head  # noqa: E402
+from scantalk.synthesis.heads import meshing  # noqa: E402
+from scantalk.synthesis.heads.procedural import procedural_head  # noqa: E402
 from scantalk.face.samples import real_face  # noqa: E402
 from scantalk.rig.rig import rig_displacement  # noqa: E402
 

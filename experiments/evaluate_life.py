@@ -65,8 +65,8 @@ class TestHead:
 
 def build_heads(quick: bool) -> list[TestHead]:
     from scantalk.alignment import axes_rotation
-    from scantalk.data.heads.procedural import procedural_head, sample_shape, stylised_shape
-    from scantalk.data.heads.real import deformed_identity
+    from scantalk.synthesis.heads.procedural import procedural_head, sample_shape, stylised_shape
+    from scantalk.synthesis.heads.real import deformed_identity
     from scantalk.face.head import Head
     from scantalk.face.samples import real_face
 
@@ -97,8 +97,8 @@ def build_heads(quick: bool) -> list[TestHead]:
 
 def recording(seconds: float):
     """(samples (N,), phones tiling them, clip boundaries in s): the real recordings in a row."""
-    from scantalk.data.speech.phones import PhoneSegment
-    from scantalk.data.speech.real import real_speech_set
+    from scantalk.synthesis.speech.phones import PhoneSegment
+    from scantalk.synthesis.speech.real import real_speech_set
 
     utterances = real_speech_set()
     samples, phones, boundaries, offset = [], [], [], 0.0

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
     from emotion.action_units import action_unit_basis
     from emotion.emotions import emotion_combination
     from scantalk.atomic import atomic_write_text
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
     from scantalk.emotions import EMOTIONS
     from scantalk.expression import speech_owned_lips
     from scantalk.face.samples import real_face

@@ -79,9 +79,9 @@ def _rotation(up: str, forward: str, tilt_degrees: float = 0.0) -> np.ndarray:
 
 
 def build_heads(quick: bool) -> list[TestHead]:
-    from scantalk.data.heads.meshing import crop_face
-    from scantalk.data.heads.procedural import HeadShape, procedural_head, sample_shape
-    from scantalk.data.heads.real import deformed_identity
+    from scantalk.synthesis.heads.meshing import crop_face
+    from scantalk.synthesis.heads.procedural import HeadShape, procedural_head, sample_shape
+    from scantalk.synthesis.heads.real import deformed_identity
     from scantalk.face.samples import real_face
 
     identity = np.eye(3)
@@ -191,7 +191,7 @@ def previous_rig(revision: str):
     import subprocess
     import tempfile
 
-    # The rig lived in scantalk/data/heads/ before it had a package of its own.
+    # The rig lived in scantalk/synthesis/heads/ before it had a package of its own.
     for where in ("scantalk/rig/rig.py", "scantalk/data/heads/rig.py"):
         shown = subprocess.run(["git", "show", f"{revision}:{where}"], capture_output=True, text=True,
                                cwd=Path(__file__).resolve().parent)
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from scantalk import Animator
     from scantalk.atomic import atomic_write_text
-    from scantalk.data.speech.real import real_speech_set
+    from scantalk.synthesis.speech.real import real_speech_set
     from scantalk.errors import ScanTalkError
     from scantalk.rig.aperture import MouthProbe
 

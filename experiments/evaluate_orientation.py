@@ -35,7 +35,7 @@ MAX_TILT_DEGREES = 20.0
 
 def head_from_shape(shape, name: str, resolution: float):
     """A procedural head of a custom `HeadShape` (what `procedural_head` does for a seed's shape)."""
-    from scantalk.data.heads import procedural as P
+    from scantalk.synthesis.heads import procedural as P
     from scantalk.face.head import Head
 
     skin_v, skin_f = P._marching_cubes(shape, resolution)
@@ -62,8 +62,8 @@ def evaluation_heads(resolution: float) -> list:
     """The 12 heads, in the model frame, with their landmarks."""
     from dataclasses import replace
 
-    from scantalk.data.heads import procedural as P
-    from scantalk.data.heads.meshing import crop_face, point_cloud
+    from scantalk.synthesis.heads import procedural as P
+    from scantalk.synthesis.heads.meshing import crop_face, point_cloud
     from scantalk.face.samples import real_face
 
     heads = [P.procedural_head(seed, resolution) for seed in range(900000, 900005)]

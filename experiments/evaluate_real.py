@@ -11,7 +11,7 @@ it itself in a git checkout, or by hand:
     git show d825e68:scantalk/assets/default.ckpt > /tmp/old_default.ckpt
 
 Speech: pocketsphinx-testdata recordings of real people, force-aligned at the phone level
-(`scantalk.data.speech.real_speech_set`), never trained on. Heads: the held-out real scan
+(`scantalk.synthesis.speech.real_speech_set`), never trained on. Heads: the held-out real scan
 (`real_face("james")`) and anatomical procedural heads of seeds >= 900000 (training uses lower
 seeds). Figures, from the predicted frames and the aligned phones (`scantalk.metrics`):
 
@@ -162,7 +162,7 @@ def speech_figures(records: list[dict]) -> dict:
 def _decimate_subdivide(head, fraction: float):
     """(decimated, subdivided) Heads; the project's meshing module when present, else open3d."""
     try:
-        from scantalk.data.heads.meshing import decimate, subdivide
+        from scantalk.synthesis.heads.meshing import decimate, subdivide
 
         return decimate(head, int(head.num_vertices * fraction)), subdivide(head, "midpoint", 1)
     except ImportError:
@@ -219,7 +219,7 @@ def meshing_figures(animate, head, utterance, variants) -> dict:
 
 def load_heads(names: list[str], resolution: float) -> list:
     """Heads by name: "james" (the held-out real scan) or "procedural:SEED" (SEED >= 900000)."""
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
     from scantalk.face.samples import real_face
 
     heads = []
@@ -237,8 +237,8 @@ def load_heads(names: list[str], resolution: float) -> list:
 
 def pick_clips(count: int, seconds: float | None) -> tuple[list, object]:
     """(the first `count` real clips in `CLIP_ORDER`, the meshing clip), cut to `seconds` when given."""
-    from scantalk.data.speech.phones import PhoneSegment, Utterance
-    from scantalk.data.speech.real import real_speech_set
+    from scantalk.synthesis.speech.phones import PhoneSegment, Utterance
+    from scantalk.synthesis.speech.real import real_speech_set
 
     by_path = {u.meta["path"]: u for u in real_speech_set()}
     ranked = sorted(by_path, key=lambda path: next((i for i, key in enumerate(CLIP_ORDER) if path.endswith(key)),

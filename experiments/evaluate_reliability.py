@@ -196,7 +196,7 @@ def make_inputs(folder: Path) -> Path:
     """The user's files: a real face (also stored z-up in millimetres) and a real recording."""
     import soundfile as sf
 
-    from scantalk.data.speech.real import real_speech_set
+    from scantalk.synthesis.speech.real import real_speech_set
     from scantalk.face.samples import real_face
     from scantalk.geometry.mesh import save_arrays
 

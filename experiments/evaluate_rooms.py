@@ -64,7 +64,7 @@ _BABBLE: list[np.ndarray] = []
 def _babble(length: int) -> np.ndarray:
     """Six synthetic voices (training voices, other sentences) talking at once, unit RMS."""
     if not _BABBLE:
-        from scantalk.data.speech.engines import TRAIN_VOICES, available_voices, synthesize
+        from scantalk.synthesis.speech.engines import TRAIN_VOICES, available_voices, synthesize
 
         voices = available_voices(TRAIN_VOICES)
         for i, text in enumerate(BABBLE_TEXTS):
@@ -169,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     from scantalk import Animator
     from scantalk.atomic import atomic_write_text
     from scantalk.audio import audio_frame_count
-    from scantalk.data.speech.augment import _speech_rms
-    from scantalk.data.speech.phones import Utterance
-    from scantalk.data.speech.real import real_speech_set
+    from scantalk.synthesis.speech.augment import _speech_rms
+    from scantalk.synthesis.speech.phones import Utterance
+    from scantalk.synthesis.speech.real import real_speech_set
     from scantalk.face.samples import real_face
     from scantalk.rig.aperture import visible_aperture
 

@@ -3,7 +3,7 @@
     python experiments/evaluate_talking.py                      # the shipped default and both end-to-end models
     python experiments/evaluate_talking.py --checkpoint mine=runs/x.ckpt --out results.json
 
-The test set is written once into --work (`scantalk.data.talking_set.write_talking_set`, the
+The test set is written once into --work (`scantalk.synthesis.talking_set.write_talking_set`, the
 VOCASET-like layout the training set has): identities no training run saw — procedural heads
 (seeds 2100+, the training runs used 2000-2017), MediaPipe's mask warped with new seeds, and the
 james scan (never used in training) — each as made ("test_seen_meshing") and remeshed in a way no
@@ -39,9 +39,9 @@ SPLITS = ("test_seen_meshing", "test_unseen_meshing")
 
 def test_heads(procedural: int, identities: int) -> dict[str, list]:
     """The held-out heads of each split: as made, and remeshed unlike any training head."""
-    from scantalk.data.heads.meshing import cluster_vertices, subdivide
-    from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.heads.real import real_identities
+    from scantalk.synthesis.heads.meshing import cluster_vertices, subdivide
+    from scantalk.synthesis.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.real import real_identities
     from scantalk.face.samples import real_face
 
     made = [procedural_head(2100 + index, resolution=0.007) for index in range(procedural)]
@@ -94,9 +94,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     from scantalk.atomic import atomic_write_text
-    from scantalk.data import load_dataset
-    from scantalk.data.speech import HELD_OUT_VOICES
-    from scantalk.data.talking_set import write_talking_set
+    from scantalk.datasets import load_dataset
+    from scantalk.synthesis.speech import HELD_OUT_VOICES
+    from scantalk.synthesis.talking_set import write_talking_set
     from scantalk.errors import ScanTalkError
 
     models = dict(CHECKPOINTS)

@@ -3,7 +3,7 @@
 `Animator` is the way in: `animate` a recording, `articulate` speech into an editable track and
 `animate_track` it onto any face, or `stream` audio chunks live into frames (`AnimationStream`).
 `scantalk.geometry`, `scantalk.nn`, `scantalk.audio`, `scantalk.face`,
-`scantalk.rig`, `scantalk.articulation`, `scantalk.data` and `scantalk.training` hold the pieces.
+`scantalk.rig`, `scantalk.articulation`, `scantalk.datasets` and `scantalk.training` hold the pieces.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def papa_spoken():
     pytest.importorskip("pocketsphinx", reason="pocketsphinx not installed (pip install pocketsphinx==5.1.1)")
     if shutil.which("flite") is None:
         pytest.skip("flite not installed (apt-get install flite)")
-    from scantalk.data.speech import synthesize
+    from scantalk.synthesis.speech import synthesize
 
     return synthesize("Papa bought a map.", "flite:kal16")
 

@@ -16,8 +16,8 @@ import soundfile as sf
 from scantalk import Animator
 from scantalk.checkpoint import DEFAULT_CHECKPOINT
 from scantalk.commands.demo import DEMO_SPEECH
-from scantalk.data.heads.meshing import decimate
-from scantalk.data.heads.procedural import procedural_head
+from scantalk.synthesis.heads.meshing import decimate
+from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.errors import AudioError, CheckpointError, MeshError, ScanTalkError
 from scantalk.geometry import Mesh, save_mesh
 from scantalk.model import ScanTalk

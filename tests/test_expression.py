@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scantalk import Animator
-from scantalk.data.heads.procedural import procedural_head
+from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.errors import ScanTalkError
 from scantalk.expression import lip_edges, speech_owned_lips
 from scantalk.face.head import PARTS, eyeball_parts

@@ -29,6 +29,16 @@ SHIMS = {
     "scantalk.landmarks": "scantalk.face.landmarks",
     "scantalk.orientation": "scantalk.face.orientation",
     "scantalk.aperture": "scantalk.rig.aperture",
+    # `scantalk.data` did three jobs: readers, made data, data modules.
+    "scantalk.data": "scantalk.datasets",
+    **{f"scantalk.data.{name}": f"scantalk.datasets.{name}"
+       for name in ("load", "masks", "processed", "safe_pickle", "sequence", "vocaset")},
+    "scantalk.data.datamodule": "scantalk.training.datamodule",
+    "scantalk.data.articulated": "scantalk.training.articulated_data",
+    "scantalk.data.talking_set": "scantalk.synthesis.talking_set",
+    **{f"scantalk.data.{name}": f"scantalk.synthesis.{name}"
+       for name in ("heads", "heads.procedural", "heads.real", "heads.meshing", "speech", "speech.augment",
+                    "speech.corpus", "speech.engines", "speech.phones", "speech.real", "speech.text")},
 }
 
 #: What runs when a face is animated: none of it may import `TRAINING_SIDE`. The commands that
@@ -39,7 +49,8 @@ INFERENCE = (
     "scantalk.animation", "scantalk.frames", "scantalk.alignment", "scantalk.commands.animate",
     "scantalk.commands.demo", "scantalk.commands.landmarks", "scantalk.commands.render", "scantalk.live",
 )
-TRAINING_SIDE = ("scantalk.data", "scantalk.training", "scantalk.commands", "emotion")
+TRAINING_SIDE = ("scantalk.data", "scantalk.datasets", "scantalk.synthesis", "scantalk.training", "scantalk.commands",
+                 "emotion")
 
 #: Packages whose modules import each other without a cycle, module by module.
 ACYCLIC_MODULES = ("scantalk.face", "scantalk.rig", "scantalk.audio", "scantalk.export", "scantalk.life")
@@ -65,7 +76,7 @@ SCANTALK = {name: path for name, path in PROJECT.items() if name.startswith("sca
 
 def _imports(path: Path, modules_only: bool = False) -> list[tuple[int, str]]:
     """(line, module) for every import in the file; `from a import b` names `a`, and `a.b` too when
-    that is a module of the project (`from scantalk.data.heads import rig`). With `modules_only`,
+    that is a module of the project (`from scantalk.synthesis.heads import procedural`). With `modules_only`,
     `a` is left out where every name imported is such a module: `a` is then only the way to them
     (running `a`'s `__init__`, which the module importing them needs anyway when `a` is its package)."""
     found = []

@@ -103,7 +103,7 @@ def test_evaluate_command_end_to_end(tmp_path, capsys) -> None:
     import json
 
     from scantalk.cli import main
-    from scantalk.data import load_dataset
+    from scantalk.datasets import load_dataset
 
     _write_dataset(tmp_path / "data", ["subj_a", "subj_b", "subj_c"])
     preds = tmp_path / "preds"

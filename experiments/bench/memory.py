@@ -64,7 +64,7 @@ def long_speech(seconds: float, pause_s: float = 0.4) -> np.ndarray:
     Returns:
         Exactly `round(seconds * 16000)` samples.
     """
-    from scantalk.data.speech.real import read_clip, real_clips
+    from scantalk.synthesis.speech.real import read_clip, real_clips
 
     clips = [read_clip(clip) for clip in real_clips()]
     pause = np.zeros(int(pause_s * SAMPLE_RATE), np.float32)
@@ -82,8 +82,8 @@ def long_speech(seconds: float, pause_s: float = 0.4) -> np.ndarray:
 def make_faces(work: Path, big: bool) -> dict[str, Path]:
     """The benchmark heads as .ply files: "5k" (decimated), "5k-zup-mm" (the same stored z up in
     millimetres) and, if `big`, "200k" (subdivided)."""
-    from scantalk.data.heads.meshing import decimate, subdivide
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.meshing import decimate, subdivide
+    from scantalk.synthesis.heads.procedural import procedural_head
     from scantalk.geometry import Mesh, save_mesh
 
     head = procedural_head(900100)

@@ -70,7 +70,7 @@ def measure_size(num_vertices: int, k_eig: int, reference: bool, blas_threads: i
 def permutation_effect(resolution: float = 0.007, k_eig: int = 128, seed: int = 1) -> dict:
     """How much renumbering a procedural head's vertices changes its operators and a network's output.
 
-    The head (`scantalk.data.heads.procedural.procedural_head`, identity 3, meshed at `resolution`
+    The head (`scantalk.synthesis.heads.procedural.procedural_head`, identity 3, meshed at `resolution`
     metres) gets its vertices shuffled and its faces re-indexed, shuffled and rotated. A seeded
     DiffusionNet (width 32, 4 blocks, k_eig) runs on both; the figure is the worst vertex's output
     difference over the output's range.
@@ -78,7 +78,7 @@ def permutation_effect(resolution: float = 0.007, k_eig: int = 128, seed: int = 
     Returns:
         {"resolution", "vertices", "max_rel_eval_difference", "worst_vertex_fraction_of_range"}.
     """
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
     from scantalk.nn import DiffusionNet
 
     head = procedural_head(3, resolution=resolution)

@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     from scantalk.articulation.sphinx import decode_phones
     from scantalk.articulation.track import ArticulationTrack
     from scantalk.audio import audio_frame_count
-    from scantalk.data.speech.real import real_speech_set
+    from scantalk.synthesis.speech.real import real_speech_set
 
     clock = time.perf_counter()
     utterances = real_speech_set()[:args.clips]

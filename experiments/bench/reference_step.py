@@ -55,7 +55,7 @@ TRAINED_DIFFUSION_TIME = 1e-3
 
 def _setup(resolution: float, frames: int) -> dict[str, Any]:
     """The shared batch and a seeded, trained-like model: the same in every process."""
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
     from scantalk.geometry import compute_operators
     from scantalk.model import ScanTalk
 
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         print(json.dumps(result))
         return []
 
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
 
     load_before = os.getloadavg()
     rows, checks, skipped, runs = [], {}, [], {}

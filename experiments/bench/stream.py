@@ -46,7 +46,7 @@ def _rss_mb() -> float:
 
 def _talk(seconds: float) -> np.ndarray:
     """`seconds` of real speech at 16 kHz: the test recordings with 0.4 s pauses, repeated."""
-    from scantalk.data.speech.real import real_speech_set
+    from scantalk.synthesis.speech.real import real_speech_set
 
     pause = np.zeros(6400, np.float32)
     pieces = [piece for utterance in real_speech_set() for piece in (utterance.samples, pause)]
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
 
     from scantalk import Animator
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
 
     head = procedural_head(HEAD_SEED, resolution=HEAD_RESOLUTION)
     speech = _talk(args.seconds)

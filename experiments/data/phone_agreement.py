@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from scantalk.atomic import atomic_write_text
-from scantalk.data.speech import VOICES, SpeechToolError, align_phones, available_voices, decode_phones
-from scantalk.data.speech import real_speech_set, sentences, synthesize
+from scantalk.synthesis.speech import VOICES, SpeechToolError, align_phones, available_voices, decode_phones
+from scantalk.synthesis.speech import real_speech_set, sentences, synthesize
 from scantalk.articulation.visemes import phone_agreement, viseme_agreement
-from scantalk.data.speech.phones import PhoneSegment
+from scantalk.synthesis.speech.phones import PhoneSegment
 
 FPS = 100.0
 

@@ -7,9 +7,9 @@ About 1 h 45 min on a 2-core CPU with the defaults (data 15 min, then the two ne
 `--stages` they can run side by side in two processes, `--threads 1` each).
 
 1. speech from real voices (festival, flite) with exact phone timings: a training corpus from
-   the training voices and a validation corpus from held-out voices (`scantalk.data.speech`);
+   the training voices and a validation corpus from held-out voices (`scantalk.synthesis.speech`);
 2. rigged heads: anatomical procedural heads and real faces deformed into new identities, each
-   in several meshings (`scantalk.data.articulated.build_rig_heads`);
+   in several meshings (`scantalk.training.articulated_data.build_rig_heads`);
 3. the speech → articulation network (`SpeechArticulatorModule`), on log-mel features of
    augmented speech precomputed once (`build_speech_features`);
 4. the DiffusionNet landmark decoder (`LandmarkDecoderModule`), on the rigged heads: it learns
@@ -110,14 +110,14 @@ def main(argv: list[str] | None = None) -> Path:
         torch.set_num_threads(args.threads)
     stages = set(args.stages.split(","))
 
-    from scantalk.data.articulated import (
+    from scantalk.training.articulated_data import (
         RigDataModule,
         SpeechFeatureDataModule,
         build_rig_heads,
         build_speech_features,
         mean_nose_tip,
     )
-    from scantalk.data.speech import HELD_OUT_VOICES, TRAIN_VOICES, build_speech_corpus
+    from scantalk.synthesis.speech import HELD_OUT_VOICES, TRAIN_VOICES, build_speech_corpus
     from scantalk.training.articulated import LandmarkDecoderModule, SpeechArticulatorModule
 
     torch.manual_seed(0)

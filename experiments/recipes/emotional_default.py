@@ -38,8 +38,8 @@ def write_talking(root: Path, seeds: list[int], per_head: int, resolution: float
     """The talking set (processed layout) of anatomical heads speaking festival sentences via the rig."""
     from dataclasses import replace
 
-    from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.talking_set import write_talking_set
+    from scantalk.synthesis.heads.procedural import procedural_head
+    from scantalk.synthesis.talking_set import write_talking_set
 
     heads = [replace(procedural_head(seed, resolution=resolution), name=f"emo{seed:04d}") for seed in seeds]
     write_talking_set(root, {"train": heads, "val": [], "test": []}, per_head, styles=False)

@@ -6,7 +6,7 @@
 
 1. talking: anatomical heads (`procedural_head`, two meshings each: 4.7k and 3k vertices) and
    real-face identities (`real_identities`, the held-out `james` never among them) say festival
-   sentences through the rig, written by `scantalk.data.talking_set.write_talking_set` in the
+   sentences through the rig, written by `scantalk.synthesis.talking_set.write_talking_set` in the
    processed FaceFormer layout with lip and upper-face masks; two heads and one identity are the
    validation split;
 2. fit: `scantalk fit --config experiments/configs/scantalk_talking.yaml` (or the `--config`
@@ -37,9 +37,9 @@ def talking_heads(heads: int, identities: int, meshings: str = "some") -> dict[s
     meshings "some": every procedural head as made (4.7k vertices), every other one also decimated
     to 3k, identities as made (MediaPipe's 468-vertex mask, warped); "all": every procedural head
     also at 3k and 2k, every identity also Loop-subdivided twice (7k vertices, scan-like density)."""
-    from scantalk.data.heads.meshing import decimate, subdivide
-    from scantalk.data.heads.procedural import procedural_head
-    from scantalk.data.heads.real import real_identities
+    from scantalk.synthesis.heads.meshing import decimate, subdivide
+    from scantalk.synthesis.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.real import real_identities
 
     procedural = [procedural_head(2000 + index, resolution=0.007) for index in range(heads + 2)]
     people = real_identities(identities + 1, seed=22, strengths=(0.5, 2.0))
@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
 
     from scantalk.checkpoint import load_model_with_checkpoint, save_model
-    from scantalk.data.load import load_dataset
-    from scantalk.data.talking_set import write_talking_set
+    from scantalk.datasets.load import load_dataset
+    from scantalk.synthesis.talking_set import write_talking_set
     from scantalk.training.cli import run_lightning_cli
 
     started = time.perf_counter()

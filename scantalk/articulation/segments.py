@@ -4,7 +4,7 @@ Festival (radio phone set), flite (cmu phone set) and pocketsphinx each name pho
 way; `to_arpabet` maps all of them onto the 39 ARPAbet phones and "SIL", so the articulation
 targets downstream need one table only. `PhoneSegment` is one phone with its time in the audio,
 as the phonetic front end (`scantalk.articulation.sphinx`) hears it and the speech corpora
-(`scantalk.data.speech`) carry it.
+(`scantalk.synthesis.speech`) carry it.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ import numpy as np
 
 from scantalk.animation import check_fps
 from scantalk.atomic import atomic_write_text
-from scantalk.data.load import load_dataset
-from scantalk.data.sequence import SequenceRef
+from scantalk.datasets.load import load_dataset
+from scantalk.datasets.sequence import SequenceRef
 from scantalk.errors import DatasetError, ScanTalkError
 from scantalk.metrics import EvaluationReport, evaluate_sequences
 

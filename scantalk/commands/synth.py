@@ -1,4 +1,4 @@
-"""`scantalk synth OUT_DIR`: write the procedural talking set (`scantalk.data.talking_set`).
+"""`scantalk synth OUT_DIR`: write the procedural talking set (`scantalk.synthesis.talking_set`).
 
 New anatomical heads say festival / flite sentences through the rig, written in the processed
 FaceFormer layout that `scantalk fit` and `scantalk evaluate` read like VOCASET.
@@ -25,7 +25,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def is_synth_dataset(path: str | Path) -> bool:
     """Whether `path` is a dataset `scantalk synth` wrote: its dataset.json says so, and only its own entries."""
-    from scantalk.data.talking_set import TALKING_ENTRIES, talking_set_params
+    from scantalk.synthesis.talking_set import TALKING_ENTRIES, talking_set_params
 
     path = Path(path)
     try:
@@ -37,7 +37,7 @@ def is_synth_dataset(path: str | Path) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from scantalk.atomic import staged_output_dir
-    from scantalk.data.talking_set import generate_talking_set, talking_set_params
+    from scantalk.synthesis.talking_set import generate_talking_set, talking_set_params
     from scantalk.errors import OutputExistsError
 
     out = Path(args.out_dir).expanduser()

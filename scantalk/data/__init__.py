@@ -1,27 +1,6 @@
-"""Talking-head datasets: readers for the layouts users bring, one record type, safe pickles.
+"""Deprecated: moved to `scantalk.datasets`. This path still works, with a DeprecationWarning, for
+one more release."""
 
-`load_dataset(root, split=...)` lists a dataset as lazy `SequenceRef`s; `ref.load()` reads one
-`TalkingSequence` (audio at 16 kHz, frames (T, V, 3) in metres, template, faces, masks).
-"""
+from scantalk.deprecation import moved
 
-from scantalk.data.load import DATASET_DEFAULTS, STANDARD_SPLITS, detect_layout, load_dataset
-from scantalk.data.masks import read_vertex_mask
-from scantalk.data.processed import ProcessedRef, read_processed
-from scantalk.data.safe_pickle import safe_load_pickle
-from scantalk.data.sequence import SequenceRef, TalkingSequence
-from scantalk.data.vocaset import VocasetRawRef, read_vocaset_raw
-
-__all__ = [
-    "DATASET_DEFAULTS",
-    "STANDARD_SPLITS",
-    "ProcessedRef",
-    "SequenceRef",
-    "TalkingSequence",
-    "VocasetRawRef",
-    "detect_layout",
-    "load_dataset",
-    "read_processed",
-    "read_vertex_mask",
-    "read_vocaset_raw",
-    "safe_load_pickle",
-]
+__getattr__ = moved(__name__, "scantalk.datasets")

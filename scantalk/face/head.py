@@ -3,8 +3,8 @@ landmarks a rig needs.
 
 Frame and units follow FLAME: metres, y up, the face looks towards +z, the head about 0.15-0.18 m
 wide and centred near the origin. A face the user brings becomes a `Head` at inference; procedural
-heads (`scantalk.data.heads.procedural`) and the sample faces (`scantalk.face.samples`) deformed
-into new identities (`scantalk.data.heads.real`) produce them for training; `scantalk.data.heads.meshing` remeshes,
+heads (`scantalk.synthesis.heads.procedural`) and the sample faces (`scantalk.face.samples`) deformed
+into new identities (`scantalk.synthesis.heads.real`) produce them for training; `scantalk.synthesis.heads.meshing` remeshes,
 decimates, subdivides, samples point clouds and permutes them; `scantalk.rig.rig` turns
 articulation into per-vertex motion from the landmarks alone, so every meshing of one head moves
 the same way at the same surface point.

@@ -2,7 +2,7 @@
 face, aligned into FLAME's frame, given a mouth slit and landmarks.
 
 `real_face(name)` gives one as a `Head`, ready to animate (`scantalk demo` animates james). The
-training data warps them into new identities (`scantalk.data.heads.real`), never `HELD_OUT_FACE`.
+training data warps them into new identities (`scantalk.synthesis.heads.real`), never `HELD_OUT_FACE`.
 The vendored arrays and their licences are in `scantalk/assets/faces/` (README.md there says
 what each is).
 
@@ -38,7 +38,7 @@ from scantalk.geometry.topology import split_along, surface_path
 
 REAL_FACES: tuple[str, ...] = ("james", "mediapipe")
 HELD_OUT_FACE = "james"
-"""The real face kept out of the training identities (`scantalk.data.heads.real.real_identities`)
+"""The real face kept out of the training identities (`scantalk.synthesis.heads.real.real_identities`)
 by default, to evaluate on undeformed."""
 
 # Where FLAME puts a face: the mouth centre this far below the origin and the lip midlines this

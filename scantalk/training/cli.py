@@ -1,7 +1,7 @@
 """`scantalk fit|validate|test|predict`: LightningCLI in subclass mode over any LightningModule.
 
 Each config file names its model and data by `class_path` (`scantalk.training.ScanTalkModule` +
-`scantalk.data.datamodule.TalkingHeadDataModule`, or `emotion.training.EmoBlenderModule` +
+`scantalk.training.datamodule.TalkingHeadDataModule`, or `emotion.training.EmoBlenderModule` +
 `emotion.blender_data.HeadsBlenderDataModule`), so every model trains through this one command.
 `scantalk` never imports `emotion`: LightningCLI imports a `class_path` when a config names it.
 

@@ -10,7 +10,7 @@ import soundfile as sf
 from scantalk.animation import read_pc2
 from scantalk.cli import main
 from scantalk.commands.demo import DEMO_SPEECH
-from scantalk.data.heads.procedural import procedural_head
+from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.geometry import Mesh, load_mesh, save_mesh
 
 

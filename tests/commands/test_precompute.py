@@ -74,7 +74,7 @@ def test_precompute_then_animate_hits_the_cache(tmp_path, monkeypatch, capsys):
 
     from scantalk import Animator
     from scantalk.commands.demo import DEMO_SPEECH
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
     from scantalk.geometry import Mesh, operators, save_mesh
 
     head = procedural_head(4243, resolution=0.01)

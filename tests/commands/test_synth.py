@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from scantalk.cli import main
-from scantalk.data import load_dataset
+from scantalk.datasets import load_dataset
 
 SMALL = ["--identities", "1", "--val-identities", "1", "--test-identities", "0", "--sentences", "1",
          "--resolution", "0.01"]
@@ -44,7 +44,7 @@ def test_synth_writes_keeps_and_replaces_only_its_own_dataset(tmp_path, capsys):
     data = tmp_path / "data"
     assert main(["synth", str(data), *SMALL]) == 0
     meta = json.loads((data / "dataset.json").read_text())
-    assert meta["generator"] == "scantalk.data.talking_set" and meta["params"]["identities"] == 1
+    assert meta["generator"] == "scantalk.synthesis.talking_set" and meta["params"]["identities"] == 1
     train, val = load_dataset(data, split="train"), load_dataset(data, split="val")
     assert len(train) == len(val) == 1 and train[0].subject != val[0].subject  # held-out identities
     assert train[0].lip_vertices is not None and len(train[0].template) > 1000

@@ -14,9 +14,9 @@ import soundfile
 from emotion.action_units import action_unit_basis
 from emotion.blender_data import random_articulation
 from emotion.emotions import expression_weights
-from scantalk.data.heads.meshing import decimate
-from scantalk.data.heads.procedural import procedural_head
-from scantalk.data.talking_set import upper_face
+from scantalk.synthesis.heads.meshing import decimate
+from scantalk.synthesis.heads.procedural import procedural_head
+from scantalk.synthesis.talking_set import upper_face
 from scantalk.face.head import Head
 from scantalk.geometry.mesh import save_arrays
 from scantalk.rig.rig import lip_vertices, rig_basis, rig_inputs

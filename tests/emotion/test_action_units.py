@@ -10,7 +10,7 @@ from emotion.action_units import (
     expression_displacement, identity_scales,
 )
 from emotion.emotions import EMOTIONS, emotion_combination, emotion_expression, expression_weights
-from scantalk.data.heads.procedural import procedural_head
+from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.errors import ScanTalkError
 from scantalk.face.head import PARTS, FaceLandmarks, Head
 from scantalk.face.samples import real_face

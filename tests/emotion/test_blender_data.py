@@ -10,7 +10,7 @@ import torch
 from emotion.blender_data import CONSONANTS, HeadsBlenderDataModule, random_articulation
 from emotion.blending import EmoBlender, blend
 from scantalk.articulation.channels import NUM_CHANNELS
-from scantalk.data.heads.procedural import procedural_head
+from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.metrics import nearest_vertex
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from emotion.florence import write_facs_expressions
 from scantalk.cli import main
-from scantalk.data.heads.procedural import procedural_head
+from scantalk.synthesis.heads.procedural import procedural_head
 
 RESOLUTION = 0.01  # coarse heads (about 2.9k vertices): the tests are about the command's guards
 

@@ -15,7 +15,7 @@ from emotion.head_training import head_examples
 from emotion.synthesis import build_emovoca
 from scantalk import Animator
 from scantalk.cli import main as scantalk_main
-from scantalk.data.heads.procedural import procedural_head
+from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.emotions import EMOTIONS
 
 SEED, RESOLUTION = 6, 0.01

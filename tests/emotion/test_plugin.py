@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scantalk.data import load_dataset
+from scantalk.datasets import load_dataset
 from scantalk.errors import DatasetError
 from scantalk.plugins import plugin_commands, plugin_layouts
 

@@ -11,9 +11,9 @@ from emotion.recognition import (
     EmotionClassifier, RecognitionError, canonical_points, confusion_matrix, expression_pattern, fit_classifier,
     recognise,
 )
-from scantalk.data.heads import meshing
-from scantalk.data.heads.procedural import procedural_head
-from scantalk.data.heads.real import real_identities
+from scantalk.synthesis.heads import meshing
+from scantalk.synthesis.heads.procedural import procedural_head
+from scantalk.synthesis.heads.real import real_identities
 from scantalk.face.samples import real_face
 
 

@@ -13,7 +13,7 @@ from emotion.emovoca_reader import EmotionalSequence, read_emovoca
 from emotion.florence import label_from_filename, read_expressions, write_facs_expressions
 from emotion.synthesis import build_emovoca, transfer_nearest
 from scantalk.cli import main as scantalk_main
-from scantalk.data.heads.procedural import procedural_head
+from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.emotions import EMOTIONS
 from scantalk.errors import DatasetError, ScanTalkError
 from scantalk.geometry.mesh import save_arrays
@@ -86,7 +86,7 @@ def test_build_writes_emovoca_layout_and_reader_reads_it_back(tmp_path, talking_
     train = read_emovoca(out, split="train")
     assert {ref.subject for ref in train} == set(json.loads((talking_set / "splits.json").read_text())["train"])
     # The core reads the layout through the plugin registry, as `layout: emovoca` in a config does.
-    from scantalk.data import load_dataset
+    from scantalk.datasets import load_dataset
 
     assert [ref.vertices_path for ref in load_dataset(out, layout="emovoca", split="train")] == [ref.vertices_path for ref in train]
 

@@ -128,7 +128,7 @@ def test_a_sphere_is_not_taken_for_a_face(animator):
 def test_a_mouth_only_crop_is_refused_as_a_crop_whole_faces_and_face_crops_are_not():
     """A lower-face crop animated at about half amplitude without a word (the finder squeezed a
     whole face into it): the surface must reach a brow's height above the eyes."""
-    from scantalk.data.heads.meshing import crop_face
+    from scantalk.synthesis.heads.meshing import crop_face
     from scantalk.face.landmarks import implausible
 
     james = real_face("james")

@@ -11,8 +11,8 @@ from scipy.spatial.transform import Rotation
 
 from scantalk import alignment
 from scantalk.alignment import Alignment, aligned_template, fit_alignment, nose_tip
-from scantalk.data.heads import procedural_head
-from scantalk.data.heads.meshing import crop_face, decimate, point_cloud
+from scantalk.synthesis.heads import procedural_head
+from scantalk.synthesis.heads.meshing import crop_face, decimate, point_cloud
 from scantalk.face.orientation import Orientation, OrientationError, find_orientation
 from scantalk.face.samples import real_face
 

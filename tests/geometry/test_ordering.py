@@ -62,7 +62,7 @@ def head_surface(which: str) -> tuple[np.ndarray, np.ndarray]:
 
         scan = np.load(Path(scantalk.__file__).parent / "assets" / "faces" / "james.npz")
         return scan["verts_mm"].astype(np.float64) / 1000.0, scan["faces"].astype(np.int64)
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
 
     head = procedural_head(3, resolution=float(which.split("_")[1]))
     return head.verts, head.faces
@@ -92,7 +92,7 @@ def test_permuted_head_gets_the_same_operators_and_network_output(which, multile
 
 
 def test_permuted_point_cloud_gets_the_same_operators():
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
 
     verts = procedural_head(4, resolution=0.01).verts
     new_verts, _, perm = permuted(verts, None, seed=2)

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 import scantalk
-from scantalk.data.heads.procedural import procedural_head
+from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.face.samples import real_face
 from scantalk.life import (LIFE_CHANNELS, LIFE_GROUPS, LifeError, LifeRig, LifeTrack, lid_gaps, lid_margins,
                            life_from_speech)

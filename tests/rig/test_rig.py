@@ -7,8 +7,8 @@ import open3d as o3d
 import pytest
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
-from scantalk.data.heads import procedural_head
-from scantalk.data.heads.meshing import cluster_vertices, decimate, point_cloud, punch_holes, subdivide
+from scantalk.synthesis.heads import procedural_head
+from scantalk.synthesis.heads.meshing import cluster_vertices, decimate, point_cloud, punch_holes, subdivide
 from scantalk.face.head import PARTS
 from scantalk.rig.rig import (
     RIG_INPUTS, SEALED_JAW, RigError, lip_opening, lip_vertices, region_masks, rig_basis, rig_displacement, sealed,

@@ -162,7 +162,7 @@ def test_mouth_corners_far_from_a_holes_ends_move_onto_them_near_ones_stay():
 def test_a_nose_jutting_out_over_the_lips_does_not_hide_the_slit():
     """The philtrum seed stays on the face: seeded on a long nose's underside, the walk to the
     upper lip ran round the nose and the lips read as one surface."""
-    from scantalk.data.heads.procedural import procedural_head, sample_shape
+    from scantalk.synthesis.heads.procedural import procedural_head, sample_shape
 
     shape = dataclasses.replace(sample_shape(900028), nose_projection=0.034, nose_length=0.056)
     head = procedural_head(900028, shape=shape)
@@ -178,7 +178,7 @@ def test_lip_landmarks_found_on_the_wrong_side_of_the_slit_are_put_on_their_own_
     the shipped model closed the lips on 7 % of p/b/m (`experiments/evaluate_mouth.py`). Refined
     from the surface, each lip landmark lies beyond its own edge of the slit, and lip_close shuts
     the mouth."""
-    from scantalk.data.heads.procedural import procedural_head, sample_shape
+    from scantalk.synthesis.heads.procedural import procedural_head, sample_shape
     from scantalk.rig.mouth_landmarks import LIP_BEYOND_EDGE, mouth_on_slit
 
     shape = dataclasses.replace(sample_shape(900028), nose_projection=0.034, nose_length=0.056)
@@ -206,7 +206,7 @@ def test_the_ends_of_a_slit_between_separate_lips_are_read_from_the_surface(half
     """A mouth far wider or narrower than the finder's usual one: the corners it puts at the usual
     width (the network kept them within 1 mm of 25 mm on these heads, 9-11 mm off) move to where
     the two lips' surfaces join."""
-    from scantalk.data.heads.procedural import procedural_head, sample_shape
+    from scantalk.synthesis.heads.procedural import procedural_head, sample_shape
     from scantalk.rig.mouth_landmarks import mouth_on_slit
 
     seed = 900025 if half_width > 0.025 else 900026
@@ -253,7 +253,7 @@ def test_a_chin_found_on_the_slope_below_the_lip_goes_to_the_chins_front():
     """The chin landmark sits on the chin's most forward point (real faces) or below it
     (the procedural heads'): one found 10 mm up the slope towards the lower lip is moved there;
     the truth of either convention stays where it is."""
-    from scantalk.data.heads.procedural import procedural_head
+    from scantalk.synthesis.heads.procedural import procedural_head
     from scantalk.rig.mouth_landmarks import mouth_on_slit
 
     for face in (real_face("mediapipe"), real_face("james"), procedural_head(900001)):

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from scantalk.data.talking_set import generate_talking_set
+from scantalk.synthesis.talking_set import generate_talking_set
 
 # One head per split saying one sentence, meshed coarsely (about 2.9k vertices): seconds to write.
 TINY_TALKING_SET = {"identities": 1, "val_identities": 1, "test_identities": 1, "sentences": 1, "resolution": 0.01}

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
-from scantalk.data.articulated import RigDataModule, RigDataset, SpeechCrop, collate_crops, save_head
+from scantalk.training.articulated_data import RigDataModule, RigDataset, SpeechCrop, collate_crops, save_head
 from scantalk.face.samples import real_face
 from scantalk.geometry.cache import OperatorCache
 from scantalk.model.articulated import RIG_INPUTS

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from scantalk.checkpoint import load_model_with_checkpoint
-from scantalk.data import load_dataset
+from scantalk.datasets import load_dataset
 from scantalk.geometry import compute_operators
 from scantalk.model import ScanTalk
 from scantalk.training import reconstruction_loss
@@ -52,7 +52,7 @@ def test_tiny_model_overfits_one_talking_sequence(tiny_dataset):
 
 @pytest.mark.slow
 def test_a_training_window_hears_the_whole_clip_and_decodes_only_its_frames(tiny_dataset, tmp_path):
-    from scantalk.data.datamodule import SequenceDataset
+    from scantalk.training.datamodule import SequenceDataset
     from scantalk.training import ScanTalkModule
 
     records = load_dataset(tiny_dataset, split="train")

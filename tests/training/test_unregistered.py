@@ -76,8 +76,8 @@ def test_smoothness_is_zero_for_a_rigid_shift_and_grows_with_a_crumpled_surface(
 
 @pytest.mark.slow
 def test_the_module_says_what_to_set_when_unregistered_samples_carry_no_scans(tiny_dataset, tmp_path):
-    from scantalk.data import load_dataset
-    from scantalk.data.datamodule import SequenceDataset
+    from scantalk.datasets import load_dataset
+    from scantalk.training.datamodule import SequenceDataset
     from scantalk.model import ScanTalk
     from scantalk.training import ScanTalkModule
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scantalk.data.safe_pickle import safe_load_pickle
+from scantalk.datasets.safe_pickle import safe_load_pickle
 from scantalk.errors import DatasetError
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import open3d as o3d
 import pytest
 
-from scantalk.data.heads import PARTS, procedural_head
+from scantalk.synthesis.heads import PARTS, procedural_head
 from scantalk.errors import ScanTalkError
 
 
@@ -104,7 +104,7 @@ def test_mouth_landmarks_sit_on_the_front_of_the_lips_even_on_a_mouth_open_at_re
     the lips, even when a 10 mm gap at rest would let a search fall through into the mouth."""
     from dataclasses import replace
 
-    from scantalk.data.heads.procedural import sample_shape
+    from scantalk.synthesis.heads.procedural import sample_shape
 
     for gap in (0.003, 0.010):
         head = procedural_head(4, shape=replace(sample_shape(4), lip_gap=gap))
@@ -118,7 +118,7 @@ def test_mouth_landmarks_sit_on_the_front_of_the_lips_even_on_a_mouth_open_at_re
 
 
 def test_stylised_shapes_go_beyond_the_adult_range_and_stay_heads():
-    from scantalk.data.heads.procedural import STYLISED_RANGES, sample_shape, stylised_shape
+    from scantalk.synthesis.heads.procedural import STYLISED_RANGES, sample_shape, stylised_shape
     from scantalk.rig.slit import mouth_slit
 
     shapes = [stylised_shape(seed) for seed in range(40)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scantalk.data.heads import real
-from scantalk.data.heads.real import IdentityWarp, deformed_identity, flipped_triangles, real_identities
+from scantalk.synthesis.heads import real
+from scantalk.synthesis.heads.real import IdentityWarp, deformed_identity, flipped_triangles, real_identities
 from scantalk.errors import DatasetError, ScanTalkError
 from scantalk.face import samples
 from scantalk.face.head import Head

@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from scantalk.data.speech import engines
-from scantalk.data.speech.engines import HELD_OUT_VOICES, TRAIN_VOICES, VOICES, SpeechToolError, synthesize
-from scantalk.data.speech.phones import PHONES, SILENCE
+from scantalk.synthesis.speech import engines
+from scantalk.synthesis.speech.engines import HELD_OUT_VOICES, TRAIN_VOICES, VOICES, SpeechToolError, synthesize
+from scantalk.synthesis.speech.phones import PHONES, SILENCE
 from scantalk.errors import ScanTalkError
 
 SENTENCE = "Well, the boy enjoyed a quiet pause."

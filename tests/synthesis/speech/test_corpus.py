@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from scantalk.data.speech import build_speech_corpus, load_speech_corpus
+from scantalk.synthesis.speech import build_speech_corpus, load_speech_corpus
 from scantalk.errors import DatasetError
 
 pytestmark = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed (apt-get install flite)")

@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("pocketsphinx", reason="pocketsphinx not installed (pip install pocketsphinx==5.1.1)")
 
-from scantalk.data.speech import decode_phones, phone_frames, real_speech_set  # noqa: E402
-from scantalk.data.speech.real import TESTDATA_DIR  # noqa: E402
+from scantalk.synthesis.speech import decode_phones, phone_frames, real_speech_set  # noqa: E402
+from scantalk.synthesis.speech.real import TESTDATA_DIR  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not (TESTDATA_DIR / "librivox").is_dir(), reason="pocketsphinx-testdata not installed (apt-get install pocketsphinx-testdata)"
@@ -72,7 +72,7 @@ def test_phone_decoding_is_the_same_whatever_was_decoded_before():
     import soundfile as sf
 
     import scantalk
-    from scantalk.data.speech import decode_phones
+    from scantalk.synthesis.speech import decode_phones
 
     clip = Path(scantalk.__file__).parent / "assets" / "speech" / "librivox_sense_and_sensibility_0870.wav"
     speech, _ = sf.read(clip, dtype="float32")
@@ -97,7 +97,7 @@ def test_words_heard_then_aligned_give_the_bilabials_of_a_real_sentence(real_set
 
 
 def test_an_unknown_decoding_method_is_a_clear_error():
-    from scantalk.data.speech import SpeechToolError
+    from scantalk.synthesis.speech import SpeechToolError
 
     with pytest.raises(SpeechToolError, match="words, phones"):
         decode_phones(np.zeros(16000, dtype=np.float32), method="syllables")

@@ -6,8 +6,8 @@ import numpy as np
 import open3d as o3d
 import pytest
 
-from scantalk.data.heads import MESHING_KINDS, PARTS, meshing_variants, procedural_head
-from scantalk.data.heads.meshing import MeshingError, decimate, permute, point_cloud, sample_surface
+from scantalk.synthesis.heads import MESHING_KINDS, PARTS, meshing_variants, procedural_head
+from scantalk.synthesis.heads.meshing import MeshingError, decimate, permute, point_cloud, sample_surface
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from scantalk.data.heads.procedural import procedural_head
-from scantalk.data.load import load_dataset
-from scantalk.data.talking_set import TALKING_FPS, subject_name, write_talking_set
+from scantalk.synthesis.heads.procedural import procedural_head
+from scantalk.datasets.load import load_dataset
+from scantalk.synthesis.talking_set import TALKING_FPS, subject_name, write_talking_set
 from scantalk.rig.rig import lip_vertices, region_masks, rig_basis
 
 pytestmark = pytest.mark.skipif(shutil.which("festival") is None or shutil.which("flite") is None,
@@ -49,8 +49,8 @@ def test_the_set_reads_back_as_a_dataset_whose_motion_is_the_rig(tmp_path):
 def test_a_test_set_speaks_with_the_voices_it_is_given(tmp_path, monkeypatch):
     """A held-out set is spoken by the held-out voices, heads taking them in turn; the default is
     the training voices."""
-    import scantalk.data.speech as speech
-    from scantalk.data.speech import HELD_OUT_VOICES, TRAIN_VOICES
+    import scantalk.synthesis.speech as speech
+    from scantalk.synthesis.speech import HELD_OUT_VOICES, TRAIN_VOICES
 
     heard = []
     real = speech.synthesize_many
@@ -72,8 +72,8 @@ def test_a_test_set_speaks_with_the_voices_it_is_given(tmp_path, monkeypatch):
 def test_a_config_entry_writes_the_set_on_first_use_and_the_old_generator_is_named(tmp_path):
     """`talking_set: {...}` in a config writes the set into its root once; the removed
     `procedural: {...}` entry is a clear error that says what to write instead."""
-    from scantalk.data.datamodule import TalkingHeadDataModule
-    from scantalk.data.talking_set import GENERATOR, talking_set_params
+    from scantalk.training.datamodule import TalkingHeadDataModule
+    from scantalk.synthesis.talking_set import GENERATOR, talking_set_params
     from scantalk.errors import DatasetError
 
     spec = {"root": str(tmp_path / "talking"), "talking_set": {"identities": 1, "val_identities": 1,

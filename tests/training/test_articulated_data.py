@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
-from scantalk.data.articulated import (
+from scantalk.training.articulated_data import (
     RigDataModule,
     RigDataset,
     SpeechCrop,
@@ -23,7 +23,7 @@ from scantalk.data.articulated import (
     save_head,
     training_meshings,
 )
-from scantalk.data.heads.meshing import point_cloud
+from scantalk.synthesis.heads.meshing import point_cloud
 from scantalk.errors import ScanTalkError
 from scantalk.face.samples import real_face
 from scantalk.geometry.cache import OperatorCache
@@ -139,7 +139,7 @@ def test_collate_crops_pads_with_rest_and_masks_the_padding():
 def corpus(tmp_path_factory):
     if shutil.which("flite") is None:
         pytest.skip("flite not installed (apt-get install flite): no tiny speech corpus can be built")
-    from scantalk.data.speech import build_speech_corpus, load_speech_corpus
+    from scantalk.synthesis.speech import build_speech_corpus, load_speech_corpus
 
     root = build_speech_corpus(tmp_path_factory.mktemp("corpus"), 2, seed=1, voices=("flite:awb", "flite:kal16"),
                                workers=1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scantalk.data.speech.augment import augment, change_rate, pitch_shift, time_stretch
-from scantalk.data.speech.phones import PhoneSegment, Utterance
+from scantalk.synthesis.speech.augment import augment, change_rate, pitch_shift, time_stretch
+from scantalk.synthesis.speech.phones import PhoneSegment, Utterance
 
 SR = 16000
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from scantalk.data import TalkingSequence, detect_layout, load_dataset, read_vertex_mask
-from scantalk.data.processed import split_stem
+from scantalk.datasets import TalkingSequence, detect_layout, load_dataset, read_vertex_mask
+from scantalk.datasets.processed import split_stem
 from scantalk.errors import DatasetError
 
 
@@ -255,7 +255,7 @@ def test_listing_a_dataset_does_not_import_torch_and_audio_is_at_the_one_sample_
     import sys
 
     # A fresh interpreter: whether torch is loaded is global state this test process cannot undo.
-    code = ("import sys; import scantalk.data; from scantalk.audio import SAMPLE_RATE; "
+    code = ("import sys; import scantalk.datasets; from scantalk.audio import SAMPLE_RATE; "
             "print(SAMPLE_RATE, 'torch' in sys.modules, 'emotion' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["16000", "False", "False"], result.stderr[-2000:]

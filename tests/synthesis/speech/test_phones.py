@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scantalk.data.speech.phones import PHONES, PhoneSegment, phone_frames, segments_from_ends
+from scantalk.synthesis.speech.phones import PHONES, PhoneSegment, phone_frames, segments_from_ends
 
 
 def test_engine_labels_become_a_tiling_of_the_whole_audio():
