@@ -2,8 +2,8 @@
 
 Only properties every valid model obeys are tested here (shapes, file vertex order, units,
 determinism, invariances, errors). How *well* the shipped model talks (lip movement, a quiet
-forehead, a still mouth in pauses) is measured by `experiments/evaluate_real.py` and
-`experiments/evaluate_mouth.py`, so a retrained model cannot break the tests by moving its lips
+forehead, a still mouth in pauses) is measured by `experiments/evaluate/real.py` and
+`experiments/evaluate/mouth.py`, so a retrained model cannot break the tests by moving its lips
 differently.
 """
 

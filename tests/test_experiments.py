@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-SCRIPTS = sorted(path for folder in (EXPERIMENTS, EXPERIMENTS / "recipes", EXPERIMENTS / "bench")
+SCRIPTS = sorted(path for folder in (EXPERIMENTS / "evaluate", EXPERIMENTS / "recipes", EXPERIMENTS / "bench")
                  for path in folder.glob("*.py") if path.name != "common.py")
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: str(path.relative_to(EXPERIMENTS)))
 def test_the_script_answers_help(script, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(script.parent))
+    # bench/ and evaluate/ each have a `common` of their own: the script's folder must provide it.
+    monkeypatch.delitem(sys.modules, "common", raising=False)
     spec = importlib.util.spec_from_file_location(f"experiment_{script.stem}", script)
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up there

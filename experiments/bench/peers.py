@@ -28,7 +28,7 @@ Against the forced alignment of `real_speech_set()` (pocketsphinx-testdata, neve
   alignment's, pooled over clips, as given and at the best lag;
 - lag: the shift (-300..+300 ms, positive = later than the sound) that maximises that agreement,
   and the shift that maximises the overlap (IoU) of closed frames with the aligned P/B/M;
-- p/b/m recall and closed frames on a real p/b/m, as `experiments/evaluate_closures.py` counts
+- p/b/m recall and closed frames on a real p/b/m, as `experiments/evaluate/closures.py` counts
   them (30 fps; our tracks: lip_close > 0.5).
 
 Oculus visemes onto the classes: sil→rest, PP→closed, FF→labiodental, TH→dental, DD/SS/nn→alveolar,
@@ -57,8 +57,9 @@ from pathlib import Path
 
 import numpy as np
 
+# The evaluations first, then this folder in front of them (its `common` is the one imported here).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluate"))
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import report  # noqa: E402
 
 PACKAGE = "@met4citizen/headaudio@0.1.0"
@@ -68,7 +69,7 @@ OCULUS_CLASS = {"sil": "rest", "PP": "closed", "FF": "labiodental", "TH": "denta
                 "kk": "velar", "CH": "postalveolar", "SS": "alveolar", "nn": "alveolar", "RR": "rounded",
                 "aa": "open", "E": "open", "I": "spread", "O": "rounded", "U": "rounded"}
 STEP_S = 0.01  # the comparison grid: 100 frames per second
-FPS = 30.0  # the closure figures, as evaluate_closures.py
+FPS = 30.0  # the closure figures, as evaluate/closures.py
 REST_BELOW = 0.1  # an animated mouth whose largest viseme value is below this is at rest
 PP_CLOSED = 0.5
 MAX_LAG_S = 0.3
@@ -332,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default results/peers.json)")
     args = parser.parse_args(argv)
 
-    from evaluate_closures import clip_figures, summarise
+    from closures import clip_figures, summarise
 
     from scantalk.articulation import ARTICULATION_CHANNELS, articulation_from_phones
     from scantalk.articulation.sphinx import decode_phones

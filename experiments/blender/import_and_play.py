@@ -11,7 +11,7 @@ each scene FRAME, `fps` (the scene's frame rate after the import), `frame_start`
 (the shape keys' action range, else the scene's). Only Blender's own Python runs here: no numpy
 (Debian's Blender has none).
 
-`experiments/evaluate_exports_in_blender.py` drives it and compares against the project's frames.
+`experiments/evaluate/exports_in_blender.py` drives it and compares against the project's frames.
 """
 
 from __future__ import annotations

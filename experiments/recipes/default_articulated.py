@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--decoder-minutes", type=float, default=45.0)
     parser.add_argument("--stages", default="speech,heads,articulator,decoder,export")
     parser.add_argument("--frontend", default="phonetic", choices=["mel", "phonetic", "combined"],
-                        help="how the shipped model turns speech into the track (see compare_frontends.py)")
+                        help="how the shipped model turns speech into the track (see evaluate/frontends.py)")
     parser.add_argument("--export", default=str(REPO / "scantalk" / "assets" / "default.ckpt"))
     parser.add_argument("--init-decoder", default=None,
                         help="decoder to start from: a decoder run's checkpoint or a model checkpoint (its decoder)")

@@ -18,7 +18,7 @@
    `<work>/scantalk_talking.ckpt`) that `Animator.from_checkpoint` loads.
 
 Each stage skips itself when its output is there, so an interrupted run goes on. Evaluate with
-`python experiments/evaluate_real.py --checkpoint <work>/scantalk_talking.ckpt`.
+`python experiments/evaluate/real.py --checkpoint <work>/scantalk_talking.ckpt`.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     export = args.export or args.work / "scantalk_talking.ckpt"
     save_model(export, model, recipe=recipe)
     print(json.dumps(recipe, indent=1))
-    print(f"wrote {export}; evaluate with python experiments/evaluate_real.py --checkpoint {export}", flush=True)
+    print(f"wrote {export}; evaluate with python experiments/evaluate/real.py --checkpoint {export}", flush=True)
 
 
 if __name__ == "__main__":

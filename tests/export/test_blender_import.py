@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(BLENDER is None, reason="Blender is not installe
 
 
 def _driver():
-    path = Path(__file__).resolve().parents[2] / "experiments" / "evaluate_exports_in_blender.py"
+    path = Path(__file__).resolve().parents[2] / "experiments" / "evaluate/exports_in_blender.py"
     spec = importlib.util.spec_from_file_location("evaluate_exports_in_blender", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

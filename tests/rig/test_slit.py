@@ -175,7 +175,7 @@ def test_a_nose_jutting_out_over_the_lips_does_not_hide_the_slit():
 def test_lip_landmarks_found_on_the_wrong_side_of_the_slit_are_put_on_their_own_lips():
     """The big-nose head's mouth landmarks where the network found them (mm off the truth: lip
     midlines 5 mm high, the lower one in the gap, at depths that pitch the face's axes); with them
-    the shipped model closed the lips on 7 % of p/b/m (`experiments/evaluate_mouth.py`). Refined
+    the shipped model closed the lips on 7 % of p/b/m (`experiments/evaluate/mouth.py`). Refined
     from the surface, each lip landmark lies beyond its own edge of the slit, and lip_close shuts
     the mouth."""
     from scantalk.synthesis.heads.procedural import procedural_head, sample_shape

@@ -1,6 +1,6 @@
 """One head, one sentence, a row per emotion: what `emotion=` does with the shipped model.
 
-    python experiments/render_emotions.py [--out experiments/results/emotions.png]
+    python experiments/evaluate/render_emotions.py [--out experiments/results/emotions.png]
 
 The james scan (never seen in training) speaking the first seconds of the vendored LibriVox clip:
 one row with no emotion and one per EmoVOCA label at full intensity, each row the same frames of
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -1,6 +1,6 @@
 """How a mix of two emotions should combine the action units they share: four rules compared.
 
-    python experiments/evaluate_mix_rules.py [--heads 3]
+    python experiments/evaluate/mix_rules.py [--heads 3]
 
 A mix {a: 1, b: 1} shows the units of both emotions (`emotion.emotions.expression_weights`). A
 unit both use needs a rule; four are scored here, per unit activation x_a, x_b:
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "experiments" / "results" / "mix_rules.json"
 
 RULES = {

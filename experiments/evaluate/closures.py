@@ -1,7 +1,7 @@
 """Where the articulation track closes the lips, against where the speaker really did (issue 21).
 
-    python experiments/evaluate_closures.py                 # the phonetic front end, both decoders
-    python experiments/evaluate_closures.py --stream 0.1 0.3   # and the streaming front end
+    python experiments/evaluate/closures.py                 # the phonetic front end, both decoders
+    python experiments/evaluate/closures.py --stream 0.1 0.3   # and the streaming front end
 
 On every real recording of `real_speech_set()` (pocketsphinx-testdata, force-aligned at the phone
 level, never trained on), the track the shipped front end makes from the audio alone is compared
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "closures.json"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "closures.json"
 FPS = 30.0
 BILABIALS = ("P", "B", "M")
 CLOSED = 0.5
@@ -134,10 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     from scantalk.articulation.track import ArticulationTrack
     from scantalk.atomic import atomic_write_text
     from scantalk.audio import audio_frame_count
-    from scantalk.synthesis.speech.real import real_speech_set
+    from common import real_clips
 
     clock = time.perf_counter()
-    utterances = real_speech_set()
+    utterances = real_clips()
     results = {}
 
     def streamed(samples: np.ndarray, lookahead: float, count: int) -> ArticulationTrack:
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{s['closures_on_no_bilabial']} of {s['closures']} | {100 * s['bilabial_recall']:.0f} % "
               f"({s['bilabials_closed']}/{s['bilabials']}) | {s['pause_jaw_mean']:.3f} / {s['pause_middle_jaw_mean']:.3f} |")
     payload = {"clips": len(utterances), "fps": FPS, "results": results, "seconds": time.perf_counter() - clock,
-               "command": " ".join(["python", "experiments/evaluate_closures.py", *(argv or sys.argv[1:])])}
+               "command": " ".join(["python", "experiments/evaluate/closures.py", *(argv or sys.argv[1:])])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(payload, indent=1))
     print(f"\nwrote {args.out} ({payload['seconds']:.0f} s)")

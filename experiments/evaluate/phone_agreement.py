@@ -8,7 +8,7 @@
    offset of boundaries both put between the same two phones. This bounds how exact the
    engines' timing is (the aligner's own error is about 10-20 ms).
 
-Run: `.venv/bin/python experiments/data/phone_agreement.py` (about a minute on 2 cores). Prints a
+Run: `.venv/bin/python experiments/evaluate/phone_agreement.py` (about a minute on 2 cores). Prints a
 table and writes experiments/results/phone_agreement.json.
 """
 
@@ -23,11 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from scantalk.articulation.visemes import phone_agreement, viseme_agreement
 from scantalk.atomic import atomic_write_text
 from scantalk.synthesis.speech import VOICES, SpeechToolError, align_phones, available_voices, decode_phones
-from scantalk.synthesis.speech import real_speech_set, sentences, synthesize
-from scantalk.articulation.visemes import phone_agreement, viseme_agreement
+from scantalk.synthesis.speech import sentences, synthesize
 from scantalk.synthesis.speech.phones import PhoneSegment
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import real_clips  # noqa: E402
 
 FPS = 100.0
 
@@ -58,7 +61,7 @@ def _alignable(text: str) -> str:
 
 def real_section() -> dict:
     rows = []
-    for utt in real_speech_set():
+    for utt in real_clips():
         phone, shape = frame_agreement(utt.phones, decode_phones(utt.samples))
         rows.append({"source": utt.voice, "path": utt.meta["path"], "seconds": round(utt.duration, 2), "phone": phone, "mouth_shape": shape})
     weights = np.array([row["seconds"] for row in rows])

@@ -1,7 +1,7 @@
 """Speech from real rooms, and sound that is not speech: the mouth offline and live (issue 21).
 
-    python experiments/evaluate_rooms.py                  # every condition, 12 clips, ~10 minutes
-    python experiments/evaluate_rooms.py --clips 4 --conditions clean noise_0db music
+    python experiments/evaluate/rooms.py                  # every condition, 12 clips, ~10 minutes
+    python experiments/evaluate/rooms.py --clips 4 --conditions clean noise_0db music
 
 The held-out real recordings (`real_speech_set`: pocketsphinx-testdata, force-aligned, never
 trained on) are played through conditions a microphone meets, and animated on the held-out real
@@ -12,9 +12,9 @@ scan (`real_face("james")`) by the shipped default, offline (`Animator.animate`)
   voices talking at once), a room with 0.4 s and 0.8 s reverberation (direct-to-reverberant
   ratio 3 and 0 dB: a few metres from the microphone), a telephone line (300-3400 Hz, 8 kHz),
   a quiet microphone (-30 dB);
-- the mouth figures of `experiments/evaluate_real.py` per condition: vowel lip opening (mm,
+- the mouth figures of `experiments/evaluate/real.py` per condition: vowel lip opening (mm,
   visible aperture), pauses / vowel, p/b/m min opening / next vowel, envelope r; and the
-  track's p/b/m recall (`evaluate_closures.py`);
+  track's p/b/m recall (`evaluate/closures.py`);
 - sound without speech (8 s each: pink noise, babble-free room tone at 40 dB below full scale,
   synthetic music with chords and a beat, mains hum with harmonics): the mouth should stay at
   rest, reported as the 95th percentile and the largest visible lip opening (mm).
@@ -34,10 +34,10 @@ import numpy as np
 from scipy.signal import butter, fftconvolve, resample_poly, sosfilt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_closures import clip_figures, summarise  # noqa: E402
-from evaluate_real import FPS, clip_record, make_probe, speech_figures  # noqa: E402
+from closures import clip_figures, summarise  # noqa: E402
+from real import FPS, clip_record, make_probe, speech_figures  # noqa: E402
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "rooms_eval.json"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "rooms_eval.json"
 SR = 16000
 SPEECH_CONDITIONS = ("clean", "noise_10db", "noise_0db", "babble_10db", "babble_0db", "room_0.4s", "room_0.8s",
                      "telephone", "quiet")
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     from scantalk.audio import audio_frame_count
     from scantalk.synthesis.speech.augment import _speech_rms
     from scantalk.synthesis.speech.phones import Utterance
-    from scantalk.synthesis.speech.real import real_speech_set
+    from common import real_clips
     from scantalk.face.samples import real_face
     from scantalk.rig.aperture import visible_aperture
 
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     head = real_face("james")
     probe = make_probe(head.verts, head.landmarks, head.faces)
     rest_gap = visible_aperture(head.verts, head.faces, probe.mouth)[0]
-    utterances = real_speech_set()[: args.clips]
+    utterances = real_clips(args.clips)
     results: dict = {}
     for condition in args.conditions:
         modes: dict = {}
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {condition} | {mode} | {m['opening_p95_mm']:.2f} | {m['opening_max_mm']:.2f} |")
     payload = {"clips": len(utterances), "lookahead_s": args.lookahead, "results": results,
                "seconds": time.perf_counter() - clock,
-               "command": " ".join(["python", "experiments/evaluate_rooms.py", *(argv if argv is not None else sys.argv[1:])])}
+               "command": " ".join(["python", "experiments/evaluate/rooms.py", *(argv if argv is not None else sys.argv[1:])])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(payload, indent=1))
     print(f"\nwrote {args.out} ({payload['seconds']:.0f} s)")

@@ -1,7 +1,7 @@
 """Do the action-unit expressions read as their emotions, on heads and meshings never used to fit?
 
-    python experiments/evaluate_expressions.py            # ~1-2 minutes on 2 cores
-    python experiments/evaluate_expressions.py --quick    # one procedural head, fewer draws
+    python experiments/evaluate/expressions.py            # ~1-2 minutes on 2 cores
+    python experiments/evaluate/expressions.py --quick    # one procedural head, fewer draws
 
 Heads: procedural seeds >= 900000 (the default classifier trains on seeds 11-16 and deformed
 MediaPipe identities), the real scan "james" and its decimated and point-cloud variants. Each
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from emotion.action_units import action_unit_basis  # noqa: E402
 from emotion.emotions import EMOTIONS, emotion_expression  # noqa: E402
@@ -121,7 +121,7 @@ def mixes(heads) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one procedural head, one draw")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "expression_eval.json")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "expression_eval.json")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     heads = held_out_heads(args.quick)

@@ -1,6 +1,6 @@
 """Emotions of the shipped default model on heads it never saw, with held-out real speech.
 
-    python experiments/evaluate_default_emotions.py [--checkpoint CKPT] [--clips 2] [--quick]
+    python experiments/evaluate/default_emotions.py [--checkpoint CKPT] [--clips 2] [--quick]
 
 For every head (the james scan, two unseen anatomical heads), real clip and label, the face is
 animated with `emotion=label` and without; at the clip's busiest frames the whole displacement
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "experiments" / "results" / "default_emotion_eval.json"
 
 
@@ -51,14 +51,14 @@ def main(argv: list[str] | None = None) -> dict:
     from scantalk.synthesis.heads.procedural import procedural_head
     from scantalk.face.samples import real_face
     from scantalk.rig.rig import region_masks
-    from scantalk.synthesis.speech import real_speech_set
+    from common import long_clips_first
     from scantalk.emotions import EMOTIONS
     from scantalk import metrics
 
     started = time.perf_counter()
     animator = Animator.from_checkpoint(args.checkpoint, cache_dir=False)
     heads = [real_face("james")] + ([] if args.quick else [procedural_head(900001), procedural_head(900002)])
-    clips = sorted(real_speech_set(), key=lambda u: "librivox" not in u.voice)[: 1 if args.quick else args.clips]
+    clips = long_clips_first(1 if args.quick else args.clips)
     classifier = default_classifier("upper")  # the mouth also speaks: read the expression above it
     truth, predicted, monotone, mixes, mix_pairs = [], [], [], [], []
     lipsync: dict[str, list[float]] = {"vowel": [], "closed": [], "envelope": [], "pause_over_vowel": [], "mouth_mm": []}

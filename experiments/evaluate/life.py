@@ -1,7 +1,7 @@
 """Does the face come alive beyond its mouth, and does the mouth still speak as before?
 
-    python experiments/evaluate_life.py            # 8 heads × a 60 s real recording (about 6 min)
-    python experiments/evaluate_life.py --quick    # 3 heads, 20 s
+    python experiments/evaluate/life.py            # 8 heads × a 60 s real recording (about 6 min)
+    python experiments/evaluate/life.py --quick    # 3 heads, 20 s
 
 Heads the model never saw: procedural identities (seeds ≥ 900000) with separate eyeballs under
 lids, one stylised, one bust with a long neck stored z-up; a procedural head with its eyeballs
@@ -45,9 +45,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_mouth import FPS, MEET, speech_figures  # noqa: E402
+from mouth import FPS, MEET, speech_figures  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 SECONDS = 60.0
 NEAR_PAUSE_S = 0.3
 RIGID_MM = 0.05
@@ -98,9 +98,9 @@ def build_heads(quick: bool) -> list[TestHead]:
 def recording(seconds: float):
     """(samples (N,), phones tiling them, clip boundaries in s): the real recordings in a row."""
     from scantalk.synthesis.speech.phones import PhoneSegment
-    from scantalk.synthesis.speech.real import real_speech_set
+    from common import real_clips
 
-    utterances = real_speech_set()
+    utterances = real_clips()
     samples, phones, boundaries, offset = [], [], [], 0.0
     while offset < seconds:
         for utterance in utterances:
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         record.pop("peaks")
     payload = {"summary": summary, "heads": records, "seconds_of_speech": len(audio) / 16000,
                "checkpoint": args.checkpoint or "default", "seconds": time.perf_counter() - clock,
-               "command": "python experiments/evaluate_life.py" + (" --quick" if args.quick else "")}
+               "command": "python experiments/evaluate/life.py" + (" --quick" if args.quick else "")}
     atomic_write_text(args.out, json.dumps(payload, indent=1, default=float))
     print(f"\nwrote {args.out} and {args.picture} ({time.perf_counter() - clock:.0f} s)")
     return 0

@@ -1,7 +1,7 @@
 """LVE / MVE / FDD of talking models on held-out identities of the procedural talking set (issue 22).
 
-    python experiments/evaluate_talking.py                      # the shipped default and both end-to-end models
-    python experiments/evaluate_talking.py --checkpoint mine=runs/x.ckpt --out results.json
+    python experiments/evaluate/talking.py                      # the shipped default and both end-to-end models
+    python experiments/evaluate/talking.py --checkpoint mine=runs/x.ckpt --out results.json
 
 The test set is written once into --work (`scantalk.synthesis.talking_set.write_talking_set`, the
 VOCASET-like layout the training set has): identities no training run saw — procedural heads
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "experiments" / "results" / "talking_eval.json"
 DEFAULT_WORK = REPO / "runs" / "talking_test"
 CHECKPOINTS = {
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
         results[label] = evaluate_model(path, refs_of, args.work / "cache")
     payload = {"test_set": str(root), "splits": {s: len(r) for s, r in refs_of.items()}, "still_template": still,
                "models": results, "seconds": time.perf_counter() - clock,
-               "command": " ".join(["python", "experiments/evaluate_talking.py", *(argv if argv is not None else sys.argv[1:])])}
+               "command": " ".join(["python", "experiments/evaluate/talking.py", *(argv if argv is not None else sys.argv[1:])])}
     print_table(payload)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(payload, indent=1))

@@ -1,7 +1,7 @@
 """Bad inputs, misuse and faults replayed through the command line as a user makes them (issue 18).
 
-    python experiments/evaluate_reliability.py            # every case
-    python experiments/evaluate_reliability.py --quick    # the cases that stop before inference
+    python experiments/evaluate/reliability.py            # every case
+    python experiments/evaluate/reliability.py --quick    # the cases that stop before inference
 
 Each case runs `scantalk ...` in a fresh folder holding a real face (the `james` scan, as .ply)
 and a real recording (pocketsphinx-testdata), and is judged by what a user would see:
@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "reliability.json"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "reliability.json"
 
 
 @dataclass
@@ -196,7 +196,7 @@ def make_inputs(folder: Path) -> Path:
     """The user's files: a real face (also stored z-up in millimetres) and a real recording."""
     import soundfile as sf
 
-    from scantalk.synthesis.speech.real import real_speech_set
+    from common import real_clips
     from scantalk.face.samples import real_face
     from scantalk.geometry.mesh import save_arrays
 
@@ -204,7 +204,7 @@ def make_inputs(folder: Path) -> Path:
     save_arrays(folder / "face.ply", head.verts, head.faces)
     to_file = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
     save_arrays(folder / "face_zup.ply", 1000.0 * head.verts @ to_file.T, head.faces)
-    utterance = real_speech_set()[0]
+    utterance = real_clips(1)[0]
     sf.write(folder / "speech.wav", utterance.samples[: 2 * utterance.sample_rate], utterance.sample_rate)
     return folder
 
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{len(rows)} cases, {as_expected} as expected; " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
     payload = {"cases": len(rows), "as_expected": as_expected, "counts": counts, "rows": rows,
                "seconds": time.perf_counter() - clock,
-               "command": " ".join(["python", "experiments/evaluate_reliability.py", *(argv or sys.argv[1:])])}
+               "command": " ".join(["python", "experiments/evaluate/reliability.py", *(argv or sys.argv[1:])])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(payload, indent=1))
     print(f"wrote {args.out} ({payload['seconds']:.0f} s)")

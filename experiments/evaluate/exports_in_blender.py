@@ -1,8 +1,8 @@
 """Every geometric export imported in headless Blender, compared with the project's frames (issue 18).
 
-    python experiments/evaluate_exports_in_blender.py            # james stored z-up in mm, a real clip
-    python experiments/evaluate_exports_in_blender.py --blender /path/to/blender
-    python experiments/evaluate_exports_in_blender.py --bpy-python /path/to/venv/bin/python
+    python experiments/evaluate/exports_in_blender.py            # james stored z-up in mm, a real clip
+    python experiments/evaluate/exports_in_blender.py --blender /path/to/blender
+    python experiments/evaluate/exports_in_blender.py --bpy-python /path/to/venv/bin/python
         # also Blender as a Python module (`pip install bpy`, Blender 5 with its USD importer)
 
 The shipped default animates the real `james` scan stored as many scans are (z up, facing -y,
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # experiments/
 DEFAULT_OUT = HERE / "results" / "blender_exports.json"
 # glTF / USD (y up, +z forward) → Blender (z up, -y forward): x stays, y → z, z → -y.
 Y_UP_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from scantalk import Animator
     from scantalk.atomic import atomic_write_text
-    from scantalk.synthesis.speech.real import real_speech_set
+    from common import real_clips
     from scantalk.export import export_gltf
     from scantalk.export.usd import export_usd
     from scantalk.face.samples import real_face
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     # As many scans are stored: z up, facing -y, millimetres.
     to_file = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
     file_verts = 1000.0 * head.verts @ to_file.T
-    utterance = real_speech_set()[0]
+    utterance = real_clips(1)[0]
     samples = utterance.samples[: int(args.seconds * utterance.sample_rate)]
     animator = Animator.from_checkpoint(cache_dir=False)
     # With life: blinks, gaze, brows and head motion ride on the speech, as an artist would export it.
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{r['frame_range']} ({r['expected_range']}) | {r['up_from_z_degrees']:.0f}° | "
               f"{r['facing_from_minus_y_degrees']:.0f}° | {r['height_m']:.3f} m |")
     payload = {"blender": list(blenders), "rows": rows, "seconds": time.perf_counter() - clock,
-               "command": " ".join(["python", "experiments/evaluate_exports_in_blender.py"] + sys.argv[1:])}
+               "command": " ".join(["python", "experiments/evaluate/exports_in_blender.py"] + sys.argv[1:])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(payload, indent=1))
     print(f"\nwrote {args.out} ({payload['seconds']:.0f} s)")

@@ -19,7 +19,7 @@ with the neutral style. Figures per front end and set:
 - seconds of compute per second of audio (one CPU thread by default, after a warm-up call).
 Prints markdown tables and a verdict, and writes experiments/results/frontends.json atomically.
 
-    python experiments/compare_frontends.py [--checkpoint CKPT] [--lightning-articulator LAST.ckpt]
+    python experiments/evaluate/frontends.py [--checkpoint CKPT] [--lightning-articulator LAST.ckpt]
                                             [--val-corpus DIR] [--val-clips 100]
 """
 
@@ -47,10 +47,10 @@ from scantalk.audio.io import SAMPLE_RATE, audio_frame_count
 from scantalk.errors import CheckpointError, ScanTalkError
 
 FPS = 30.0
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CHECKPOINT = ROOT / "scantalk" / "assets" / "default.ckpt"
 DEFAULT_VAL_CORPUS = ROOT / "runs" / "articulated" / "speech" / "val"
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "frontends.json"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "frontends.json"
 BILABIALS = ("P", "B", "M")
 CLOSED = 0.5  # lip_close above this counts as the lips meeting (the rig's contact is 1)
 LIGHTNING_KEYS = ("n_mels", "audio_hidden", "lstm_hidden", "lstm_layers")
@@ -83,9 +83,9 @@ def make_clip(name: str, samples: np.ndarray, phones: list, text: str = "") -> C
 
 def real_clips() -> list[Clip]:
     """The held-out real recordings (pocketsphinx-testdata) with their forced alignments."""
-    from scantalk.synthesis.speech import real_speech_set
+    from common import real_clips
 
-    return [make_clip(Path(u.meta["path"]).name, u.samples, u.phones) for u in real_speech_set()]
+    return [make_clip(Path(u.meta["path"]).name, u.samples, u.phones) for u in real_clips()]
 
 
 def val_clips(root: Path, limit: int) -> list[Clip]:
@@ -437,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\ncombination weights (share of mel): " + ", ".join(f"{k} {v:.1f}" for k, v in weights.items()))
     print("\n" + paragraph)
     payload = {
-        "script": "experiments/compare_frontends.py",
+        "script": "experiments/evaluate/frontends.py",
         "settings": {"fps": FPS, "mel_source": source, "note": note, "val_corpus": str(args.val_corpus),
                      "val_clips": len(val_set) if val is not None else 0, "real_clips": [c.name for c in real_set],
                      "real_seconds": sum(c.seconds for c in real_set), "threads": args.threads,

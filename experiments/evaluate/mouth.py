@@ -1,8 +1,8 @@
 """Does the mouth visibly open, on every head? (issue 17, "Measured")
 
-    python experiments/evaluate_mouth.py                 # all heads, three real clips
-    python experiments/evaluate_mouth.py --quick         # four heads, one clip (~1 minute)
-    python experiments/evaluate_mouth.py --rig old       # ... with the rig of an earlier commit
+    python experiments/evaluate/mouth.py                 # all heads, three real clips
+    python experiments/evaluate/mouth.py --quick         # four heads, one clip (~1 minute)
+    python experiments/evaluate/mouth.py --rig old       # ... with the rig of an earlier commit
 
 Heads the model never saw (procedural identities of seeds >= 900000: plain, with an open neutral
 mouth, stylised and caricatured; the james scan and MediaPipe's face mask, as given and warped
@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 FPS = 30.0
 CLIPS = ("0870.wav", "0880.wav", "0890.wav", "0920.wav", "0930.wav")
 OPEN_VOWELS = ("AA", "AE", "AO", "AW", "AY")
@@ -289,13 +289,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from scantalk import Animator
     from scantalk.atomic import atomic_write_text
-    from scantalk.synthesis.speech.real import real_speech_set
+    from common import real_clips
     from scantalk.errors import ScanTalkError
     from scantalk.rig.aperture import MouthProbe
 
     clock = time.perf_counter()
     animator = Animator.from_checkpoint(args.checkpoint, cache_dir=False)
-    utterances = real_speech_set()
+    utterances = real_clips()
     chosen = [next(u for u in utterances if str(u.meta.get("path", "")).endswith(name))
               for name in (CLIPS[:1] if args.quick else CLIPS)]
     tracks = [(u, animator.articulate(u.samples, fps=FPS, sample_rate=u.sample_rate)) for u in chosen]
@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     picture(heads, records, kept, worst, args.picture)
     payload = {"summary": summary, "heads": records, "clips": [Path(u.meta.get("path", "")).name for u in chosen],
                "checkpoint": args.checkpoint or "default", "seconds": time.perf_counter() - clock,
-               "command": "python experiments/evaluate_mouth.py" + (" --quick" if args.quick else "")}
+               "command": "python experiments/evaluate/mouth.py" + (" --quick" if args.quick else "")}
     atomic_write_text(args.out, json.dumps(payload, indent=1, default=float))
     print(f"\nwrote {args.out} and {args.picture} ({time.perf_counter() - clock:.0f} s)")
     return 0

@@ -1,8 +1,8 @@
 """Is the face drawn live as alive as offline? The life motion of `Animator.stream(life=1)` beside
 that of `Animator.animate(life=1)` on the same real speech.
 
-    python experiments/evaluate_life_stream.py            # a 60 s real recording, 3 seeds (about 2 min)
-    python experiments/evaluate_life_stream.py --seconds 20 --seeds 1
+    python experiments/evaluate/life_stream.py            # a 60 s real recording, 3 seeds (about 2 min)
+    python experiments/evaluate/life_stream.py --seconds 20 --seeds 1
 
 Speech: the real test recordings one after another (`evaluate_life.recording`, with their forced
 alignment's pauses). Face: the held-out `james` scan (the life rows do not depend on the face;
@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_life import FPS, NEAR_PAUSE_S, brow_figures, recording  # noqa: E402
+from life import FPS, NEAR_PAUSE_S, brow_figures, recording  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def figures(life, audio: np.ndarray, phones, boundaries) -> dict:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         cost = f"{row['life_ms_per_frame']:.2f}" if "life_ms_per_frame" in row else ""
         print(f"| {row['seed']} | {row['mode']} | " + " | ".join(cells) + f" | {cost} |")
     payload = {"rows": rows, "seconds": time.perf_counter() - clock,
-               "command": " ".join(["python", "experiments/evaluate_life_stream.py"] + sys.argv[1:])}
+               "command": " ".join(["python", "experiments/evaluate/life_stream.py"] + sys.argv[1:])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(payload, indent=1))
     print(f"\nwrote {args.out} ({payload['seconds']:.0f} s)")

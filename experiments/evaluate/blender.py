@@ -1,6 +1,6 @@
 """Does a trained EmoBlender keep both the expression and the lip motion? Heads it never saw, real speech.
 
-    python experiments/evaluate_blender.py BLENDER.ckpt [--clips 1] [--quick]
+    python experiments/evaluate/blender.py BLENDER.ckpt [--clips 1] [--quick]
 
 For each unseen head (two anatomical heads at a coarse meshing, and the james scan), the shipped
 default animates a held-out real clip (the talking frames); each of the 11 FACS emotions is
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "experiments" / "results" / "blender_eval.json"
 LEVELS = (1.0 / 3.0, 2.0 / 3.0, 1.0)
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> dict:
     from scantalk import Animator, metrics
     from scantalk.atomic import atomic_write_text
     from scantalk.synthesis.heads.procedural import procedural_head
-    from scantalk.synthesis.speech import real_speech_set
+    from common import long_clips_first
     from scantalk.emotions import EMOTIONS
     from scantalk.expression import speech_owned_lips
     from scantalk.face.samples import real_face
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     heads = [procedural_head(900001, resolution=0.007)]
     if not args.quick:
         heads += [procedural_head(900002, resolution=0.006), real_face("james")]
-    clips = sorted(real_speech_set(), key=lambda u: "librivox" not in u.voice)[: 1 if args.quick else args.clips]
+    clips = long_clips_first(1 if args.quick else args.clips)
     classifier = default_classifier("upper")
     records: dict[str, dict[str, list[Any]]] = {mode: {"upper_error": [], "face_error": [], "vowel": [], "closed": [],
                                                        "truth": [], "guess": [], "monotone": []}

@@ -1,7 +1,7 @@
 """How well a face's orientation and nose tip are found from its geometry alone (issue 17, item 2).
 
-    python experiments/evaluate_orientation.py            # 12 heads x 24 orientations, upright and tilted
-    python experiments/evaluate_orientation.py --quick    # 6 orientations per head, a smoke run
+    python experiments/evaluate/orientation.py            # 12 heads x 24 orientations, upright and tilted
+    python experiments/evaluate/orientation.py --quick    # 6 orientations per head, a smoke run
 
 Heads (model frame, landmarks known): anatomical procedural heads of seeds >= 900000 (training
 uses lower seeds), the real `james` scan (whole head open at the neck) and MediaPipe's face mask;
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "orientation_eval.json"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "orientation_eval.json"
 FOUND_DEGREES = 15.0
 MAX_TILT_DEGREES = 20.0
 
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
     cases = evaluate(heads, orientations, args.seed)
     summary = summarise(cases)
     print_tables(summary, cases, orientations)
-    result = {"meta": {"script": "experiments/evaluate_orientation.py", "orientations": orientations,
+    result = {"meta": {"script": "experiments/evaluate/orientation.py", "orientations": orientations,
                        "units": "millimetres", "max_tilt_degrees": MAX_TILT_DEGREES, "found_degrees": FOUND_DEGREES,
                        "resolution_m": args.resolution, "seed": args.seed, "python": platform.python_version()},
               "summary": summary, "cases": cases}

@@ -1,9 +1,9 @@
 """How a talking-head model animates REAL recorded speech on heads it never saw (issue 10, "Measured").
 
-    python experiments/evaluate_real.py                                  # the shipped default
-    python experiments/evaluate_real.py --with-old-default               # ... and the pre-issue-10 one
-    python experiments/evaluate_real.py --checkpoint new=path/a.ckpt --checkpoint path/b.ckpt
-    python experiments/evaluate_real.py --quick                          # ~1-minute smoke run
+    python experiments/evaluate/real.py                                  # the shipped default
+    python experiments/evaluate/real.py --with-old-default               # ... and the pre-issue-10 one
+    python experiments/evaluate/real.py --checkpoint new=path/a.ckpt --checkpoint path/b.ckpt
+    python experiments/evaluate/real.py --quick                          # ~1-minute smoke run
 
 The old default model is the checkpoint shipped at commit d825e68; `--with-old-default` extracts
 it itself in a git checkout, or by hand:
@@ -53,13 +53,13 @@ from scantalk import metrics
 from scantalk.atomic import atomic_write_text
 from scantalk.errors import ScanTalkError
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import held_out_heads, ranked_clips  # noqa: E402
+
 FPS = 30.0
 OLD_DEFAULT_COMMIT = "d825e68"
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "real_eval.json"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "real_eval.json"
 QUICK_OUT = Path(tempfile.gettempdir()) / "scantalk_real_eval_quick.json"
-# Real clips in the order they are used: varied sources and lengths first (the set has 12).
-CLIP_ORDER = ("0880.wav", "goforward.raw", "0930.wav", "cards/005.wav", "0890.wav", "0920.wav", "0870.wav")
-MESHING_CLIP = "0880.wav"  # 3 s of continuous read speech with vowels, pauses and bilabials
 
 # figure: (comparison, target or None when only reported, table label)
 TARGETS: dict[str, tuple[str, float | None, str]] = {
@@ -217,44 +217,6 @@ def meshing_figures(animate, head, utterance, variants) -> dict:
     return out
 
 
-def load_heads(names: list[str], resolution: float) -> list:
-    """Heads by name: "james" (the held-out real scan) or "procedural:SEED" (SEED >= 900000)."""
-    from scantalk.synthesis.heads.procedural import procedural_head
-    from scantalk.face.samples import real_face
-
-    heads = []
-    for name in names:
-        if name.startswith("procedural:"):
-            seed = int(name.split(":", 1)[1])
-            if seed < 900000:
-                raise ScanTalkError(f"head {name!r}: procedural seeds below 900000 may be training identities; "
-                                    "use a seed >= 900000")
-            heads.append(procedural_head(seed, resolution=resolution))
-        else:
-            heads.append(real_face(name))
-    return heads
-
-
-def pick_clips(count: int, seconds: float | None) -> tuple[list, object]:
-    """(the first `count` real clips in `CLIP_ORDER`, the meshing clip), cut to `seconds` when given."""
-    from scantalk.synthesis.speech.phones import PhoneSegment, Utterance
-    from scantalk.synthesis.speech.real import real_speech_set
-
-    by_path = {u.meta["path"]: u for u in real_speech_set()}
-    ranked = sorted(by_path, key=lambda path: next((i for i, key in enumerate(CLIP_ORDER) if path.endswith(key)),
-                                                   len(CLIP_ORDER)))
-
-    def cut(u):
-        if seconds is None:
-            return u
-        return Utterance(u.samples[: int(seconds * u.sample_rate)], u.sample_rate,
-                         [PhoneSegment(p.phone, p.start, min(p.end, seconds)) for p in u.phones if p.start < seconds],
-                         u.text, u.voice, dict(u.meta))
-
-    meshing = next(path for path in ranked if path.endswith(MESHING_CLIP))
-    return [cut(by_path[path]) for path in ranked[:count]], cut(by_path[meshing])
-
-
 def resolve_models(args: argparse.Namespace, scratch: Path) -> list[tuple[str, str | None]]:
     """[(label, checkpoint path or None for the shipped default)] from --checkpoint / --with-old-default."""
     models: list[tuple[str, str | None]] = []
@@ -403,9 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="scantalk-real-eval-") as scratch:
             models = resolve_models(args, Path(scratch))
-            heads = load_heads(list(dict.fromkeys(args.heads + args.meshing_heads)), args.resolution)
+            heads = held_out_heads(list(dict.fromkeys(args.heads + args.meshing_heads)), args.resolution)
             by_name = {name: head for name, head in zip(dict.fromkeys(args.heads + args.meshing_heads), heads)}
-            clips, meshing_clip = pick_clips(args.clips, seconds)
+            clips, meshing_clip = ranked_clips(args.clips, seconds)
             speech_heads = [by_name[n] for n in args.heads]
             meshing_heads = [by_name[n] for n in args.meshing_heads]
             variants = {h.name: _decimate_subdivide(h, args.decimate_to) for h in meshing_heads}
