@@ -30,7 +30,7 @@ _AXES = {
 }
 # Below this `Orientation.confidence` a found frame other than the stored one is not applied (the
 # face stays as stored, with a warning): a file is more often stored upright than read wrongly.
-# Measured: the heads of experiments/evaluate_orientation.py read >= 0.75 in all 24 frames, the
+# Measured: the heads of experiments/evaluate/orientation.py read >= 0.75 in all 24 frames, the
 # big-chin character of tests/face/test_orientation.py 0.46 at worst; a stylised upright head with a
 # 5.6 cm nose was misread ("upside down, tilted 28°") at 0.33.
 MIN_FRAME_CONFIDENCE = 0.4

@@ -16,7 +16,7 @@ Over a test set (`evaluate_sequences`): LVE and MVE are averaged over *all frame
 Without ground truth (real speech on heads nobody captured), the second half of this module
 measures what a viewer checks: lip opening on vowels, rest in pauses, closure on p/b/m, lip
 versus forehead motion, correlation with the speech envelope, and agreement across meshings,
-vertex orders and units (`experiments/evaluate_real.py` reports them).
+vertex orders and units (`experiments/evaluate/real.py` reports them).
 """
 
 from __future__ import annotations

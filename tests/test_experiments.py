@@ -18,8 +18,11 @@ SCRIPTS = sorted(path for folder in (EXPERIMENTS / "evaluate", EXPERIMENTS / "re
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: str(path.relative_to(EXPERIMENTS)))
 def test_the_script_answers_help(script, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(script.parent))
-    # bench/ and evaluate/ each have a `common` of their own: the script's folder must provide it.
-    monkeypatch.delitem(sys.modules, "common", raising=False)
+    # The scripts import their neighbours by file name (`common`, `mouth`, `life`...): those names
+    # must come from the script's own folder, not from a module of that name imported before
+    # (bench/ and evaluate/ each have a `common`; tests/life is a package).
+    for neighbour in script.parent.glob("*.py"):
+        monkeypatch.delitem(sys.modules, neighbour.stem, raising=False)
     spec = importlib.util.spec_from_file_location(f"experiment_{script.stem}", script)
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up there

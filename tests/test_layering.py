@@ -39,6 +39,13 @@ SHIMS = {
     **{f"scantalk.data.{name}": f"scantalk.synthesis.{name}"
        for name in ("heads", "heads.procedural", "heads.real", "heads.meshing", "speech", "speech.augment",
                     "speech.corpus", "speech.engines", "speech.phones", "speech.real", "speech.text")},
+    # `emotion` split into FACS, blending and the EmoVOCA data.
+    **{f"emotion.{name}": f"emotion.facs.{name}" for name in ("action_units", "emotions", "recognition", "provider")},
+    "emotion.training": "emotion.blending.training",
+    "emotion.blender_data": "emotion.blending.data",
+    **{f"emotion.{name}": f"emotion.emovoca.{name}" for name in ("layout", "synthesis", "florence", "command",
+                                                                  "head_training")},
+    "emotion.emovoca_reader": "emotion.emovoca.reader",
 }
 
 #: What runs when a face is animated: none of it may import `TRAINING_SIDE`. The commands that

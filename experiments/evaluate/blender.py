@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
     from tqdm import tqdm
 
-    from emotion.action_units import action_unit_basis
+    from emotion.facs.action_units import action_unit_basis
     from emotion.blending import blend
-    from emotion.emotions import expression_weights
-    from emotion.recognition import default_classifier, recognise
-    from emotion.training import load_blender
+    from emotion.facs.emotions import expression_weights
+    from emotion.facs.recognition import default_classifier, recognise
+    from emotion.blending.training import load_blender
     from scantalk import Animator, metrics
     from scantalk.atomic import atomic_write_text
     from scantalk.synthesis.heads.procedural import procedural_head

@@ -4,7 +4,7 @@
 
 For every head (the james scan, two unseen anatomical heads), real clip and label, the face is
 animated with `emotion=label` and without; at the clip's busiest frames the whole displacement
-(speech + expression) is read by `emotion.recognition`'s classifier, fitted on procedural
+(speech + expression) is read by `emotion.facs.recognition`'s classifier, fitted on procedural
 expressions of *other* identities (never on these heads, never on the model's output). Reported
 (issue 12's figures):
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from tqdm import tqdm
 
-    from emotion.recognition import confusion_matrix, default_classifier, recognise
+    from emotion.facs.recognition import confusion_matrix, default_classifier, recognise
     from scantalk import Animator
     from scantalk.atomic import atomic_write_text
     from scantalk.synthesis.heads.procedural import procedural_head

@@ -7,7 +7,7 @@ Heads: procedural seeds >= 900000 (the default classifier trains on seeds 11-16 
 MediaPipe identities), the real scan "james" and its decimated and point-cloud variants. Each
 head gets its own identity scales and per-emotion jitter. Figures:
 
-- recognition accuracy of `emotion.recognition.default_classifier()` (11 labels, chance 9 %),
+- recognition accuracy of `emotion.facs.recognition.default_classifier()` (11 labels, chance 9 %),
   per head and overall, with the confusion matrix; the upper-face-only classifier too, on the
   expression alone and with a random speech pose of the rig added (a talking mouth);
 - intensity: the expression's magnitude (L2 over the vertices) at 11 intensities in [0, 1] grows
@@ -32,9 +32,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from emotion.action_units import action_unit_basis  # noqa: E402
-from emotion.emotions import EMOTIONS, emotion_expression  # noqa: E402
-from emotion.recognition import confusion_matrix, default_classifier, recognise  # noqa: E402
+from emotion.facs.action_units import action_unit_basis  # noqa: E402
+from emotion.facs.emotions import EMOTIONS, emotion_expression  # noqa: E402
+from emotion.facs.recognition import confusion_matrix, default_classifier, recognise  # noqa: E402
 from scantalk.atomic import atomic_write_text  # noqa: E402
 from scantalk.synthesis.heads import meshing  # noqa: E402
 from scantalk.synthesis.heads.procedural import procedural_head  # noqa: E402

@@ -2,7 +2,7 @@
 
     python experiments/evaluate/mix_rules.py [--heads 3]
 
-A mix {a: 1, b: 1} shows the units of both emotions (`emotion.emotions.expression_weights`). A
+A mix {a: 1, b: 1} shows the units of both emotions (`emotion.facs.emotions.expression_weights`). A
 unit both use needs a rule; four are scored here, per unit activation x_a, x_b:
 
 - norm: √(x_a² + x_b²), the provider's rule (a shared smile grows by at most √2);
@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)
 
-    from emotion.action_units import action_unit_basis
-    from emotion.emotions import emotion_combination
+    from emotion.facs.action_units import action_unit_basis
+    from emotion.facs.emotions import emotion_combination
     from scantalk.atomic import atomic_write_text
     from scantalk.synthesis.heads.procedural import procedural_head
     from scantalk.emotions import EMOTIONS

@@ -13,7 +13,7 @@
    `--additive` builds without one;
 4. build: `scantalk emovoca build` with that blender (or EmoVOCA's additive baseline): every
    talking sequence × `--per-sequence` (label, intensity) pairs;
-5. head: the emotion head (`emotion.head_training`) on the built dataset, read by the base
+5. head: the emotion head (`emotion.emovoca.head_training`) on the built dataset, read by the base
    model itself (its landmarks, its front end's articulation);
 6. export: the base model with the head, written to `--export` with this recipe's facts.
 
@@ -47,7 +47,7 @@ def write_talking(root: Path, seeds: list[int], per_head: int, resolution: float
 
 def write_expressions(root: Path, talking: Path) -> None:
     """FACS emotions on every talking template, one identity folder per subject (Florence layout)."""
-    from emotion.florence import write_facs_expressions
+    from emotion.emovoca.florence import write_facs_expressions
     from scantalk.atomic import atomic_write_text
 
     if (root / "done.json").is_file():
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> Path:
 
     clock = time.perf_counter()
     if "build" in stages and not (emotional / "emovoca.json").is_file():
-        from emotion.synthesis import build_emovoca
+        from emotion.emovoca.synthesis import build_emovoca
 
         build_emovoca(talking, expressions, emotional, checkpoint=None if args.additive else blender,
                       per_sequence=args.per_sequence)
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> Path:
     clock = time.perf_counter()
     head_file = work / "head.pt"
     if "head" in stages and not head_file.is_file():
-        from emotion.head_training import head_examples, train_expression_head
+        from emotion.emovoca.head_training import head_examples, train_expression_head
         from scantalk import Animator
 
         animator = Animator.from_checkpoint(args.base, cache_dir=False, device="cpu")
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> Path:
 
     if "export" not in stages:
         return work
-    from emotion.action_units import ACTION_UNITS
+    from emotion.facs.action_units import ACTION_UNITS
     from scantalk.checkpoint import load_model_with_checkpoint, save_model
     from scantalk.emotions import EMOTIONS
     from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker

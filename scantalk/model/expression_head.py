@@ -10,7 +10,7 @@ units, by name), which the Animator places on the face:
 `table` (E, U) holds each emotion's activations at full intensity (before the softplus);
 `speech` is a small network of the articulation that lets an emotion change while the mouth
 moves (it starts at zero). Shares are relative (the largest is 1), and a unit two emotions share
-combines as a Euclidean norm, as the FACS provider mixes (`emotion.emotions.expression_weights`).
+combines as a Euclidean norm, as the FACS provider mixes (`emotion.facs.emotions.expression_weights`).
 Linear in the intensity: 0 is no expression, and the expression grows with it. It is trained on an EmoVOCA-style emotional dataset (`scantalk emovoca
 build`): see `experiments/recipes/emotional_default.py`.
 """

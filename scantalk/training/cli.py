@@ -1,8 +1,8 @@
 """`scantalk fit|validate|test|predict`: LightningCLI in subclass mode over any LightningModule.
 
 Each config file names its model and data by `class_path` (`scantalk.training.ScanTalkModule` +
-`scantalk.training.datamodule.TalkingHeadDataModule`, or `emotion.training.EmoBlenderModule` +
-`emotion.blender_data.HeadsBlenderDataModule`), so every model trains through this one command.
+`scantalk.training.datamodule.TalkingHeadDataModule`, or `emotion.blending.training.EmoBlenderModule` +
+`emotion.blending.data.HeadsBlenderDataModule`), so every model trains through this one command.
 `scantalk` never imports `emotion`: LightningCLI imports a `class_path` when a config names it.
 
 Every run first loads `base.yaml` beside this module (seed, trainer defaults, checkpoint

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from emotion.action_units import action_unit_basis
-from emotion.blender_data import random_articulation
-from emotion.emotions import expression_weights
+from emotion.facs.action_units import action_unit_basis
+from emotion.blending.data import random_articulation
+from emotion.facs.emotions import expression_weights
 from scantalk.synthesis.heads.meshing import decimate
 from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.synthesis.talking_set import upper_face

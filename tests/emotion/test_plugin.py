@@ -13,8 +13,8 @@ from scantalk.plugins import plugin_commands, plugin_layouts
 
 
 def test_emotion_registers_its_layout_and_command() -> None:
-    assert plugin_layouts()["emovoca"] == "emotion.emovoca_reader:read_emovoca"
-    assert plugin_commands()["emovoca"][0] == "emotion.command"
+    assert plugin_layouts()["emovoca"] == "emotion.emovoca.reader:read_emovoca"
+    assert plugin_commands()["emovoca"][0] == "emotion.emovoca.command"
 
 
 def test_load_dataset_reads_the_plugin_layout_and_rejects_options_it_does_not_take(tmp_path: Path) -> None:

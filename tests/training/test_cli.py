@@ -74,7 +74,7 @@ def test_emoblender_config_builds_the_blender_with_its_own_k_eig(monkeypatch, tm
 
 @pytest.mark.integration
 def test_emoblender_trains_through_scantalk_fit_and_its_checkpoint_loads(tmp_path):
-    from emotion.training import load_blender
+    from emotion.blending.training import load_blender
 
     runs = tmp_path / "runs"
     tiny = ["--model.latent=8", "--model.width=8", "--model.n_blocks=1", "--model.k_eig=16", "--data.k_eig=16",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotion.action_units import action_unit_basis
-from emotion.emotions import EMOTIONS, emotion_expression
-from emotion.recognition import (
+from emotion.facs.action_units import action_unit_basis
+from emotion.facs.emotions import EMOTIONS, emotion_expression
+from emotion.facs.recognition import (
     EmotionClassifier, RecognitionError, canonical_points, confusion_matrix, expression_pattern, fit_classifier,
     recognise,
 )

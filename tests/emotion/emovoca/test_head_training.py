@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from emotion.action_units import ACTION_UNITS
-from emotion.emotions import expression_weights
-from emotion.head_training import HeadExample, train_expression_head
+from emotion.facs.action_units import ACTION_UNITS
+from emotion.facs.emotions import expression_weights
+from emotion.emovoca.head_training import HeadExample, train_expression_head
 from scantalk import Animator
 from scantalk.checkpoint import load_model
 from scantalk.emotions import EMOTIONS

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from emotion.blending import EmoBlender, blend, default_mu, relative_squared_error
+from emotion.blending.model import EmoBlender, blend, default_mu, relative_squared_error
 from scantalk.errors import ScanTalkError
 from scantalk.geometry.operators import compute_operators
 
@@ -133,7 +133,7 @@ def test_emovoca_objective_trains_equal_latents(small_head):
 
 
 def test_units_mean_metres_per_network_unit_as_in_scantalk(small_head):
-    from emotion.blending import positional_encoding
+    from emotion.blending.model import positional_encoding
     from scantalk.model import ScanTalkConfig
 
     # One convention in the project: inputs are divided by the unit, outputs multiplied by it.
@@ -163,7 +163,7 @@ def test_decoded_displacement_scales_with_displacement_unit(small_head):
 
 
 def test_blender_checkpoint_without_unit_keys_loads_with_the_old_scales(tmp_path, small_head):
-    from emotion.training import CHECKPOINT_KIND, load_blender
+    from emotion.blending.training import CHECKPOINT_KIND, load_blender
 
     torch.manual_seed(0)
     blender = EmoBlender(latent=4, width=8, n_blocks=1, k_eig=16, gradient_features=False)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotion.action_units import (
+from emotion.facs.action_units import (
     ACTION_UNITS, BILATERAL_UNITS, PEAK_MM, UNILATERAL_OF, ActionUnitError, action_unit_basis,
     expression_displacement, identity_scales,
 )
-from emotion.emotions import EMOTIONS, emotion_combination, emotion_expression, expression_weights
+from emotion.facs.emotions import EMOTIONS, emotion_combination, emotion_expression, expression_weights
 from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.errors import ScanTalkError
 from scantalk.face.head import PARTS, FaceLandmarks, Head

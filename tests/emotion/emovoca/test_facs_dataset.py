@@ -9,10 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from emotion.emotions import expression_weights
-from emotion.florence import read_expressions
-from emotion.head_training import head_examples
-from emotion.synthesis import build_emovoca
+from emotion.facs.emotions import expression_weights
+from emotion.emovoca.florence import read_expressions
+from emotion.emovoca.head_training import head_examples
+from emotion.emovoca.synthesis import build_emovoca
 from scantalk import Animator
 from scantalk.cli import main as scantalk_main
 from scantalk.synthesis.heads.procedural import procedural_head
@@ -60,7 +60,7 @@ def test_facs_expressions_build_an_emotional_set_the_head_reads(tmp_path, capsys
 def test_the_head_reads_an_additive_build_on_the_units_it_was_made_with(tmp_path, talking_by_hand):
     """The additive baseline adds the whole expression, lip gap included: read on units whose lip
     gap is left to speech, an upper-lip raiser cannot show and other units stand in for it."""
-    from emotion.action_units import ACTION_UNITS
+    from emotion.facs.action_units import ACTION_UNITS
 
     assert scantalk_main(["emovoca", "expressions", "--seeds", str(SEED), "--resolution", str(RESOLUTION),
                           "-o", str(tmp_path / "expressions")]) == 0

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from emotion.emotions import emotion_expression
-from emotion.emovoca_reader import EmotionalSequence, read_emovoca
-from emotion.florence import label_from_filename, read_expressions, write_facs_expressions
-from emotion.synthesis import build_emovoca, transfer_nearest
+from emotion.facs.emotions import emotion_expression
+from emotion.emovoca.reader import EmotionalSequence, read_emovoca
+from emotion.emovoca.florence import label_from_filename, read_expressions, write_facs_expressions
+from emotion.emovoca.synthesis import build_emovoca, transfer_nearest
 from scantalk.cli import main as scantalk_main
 from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.emotions import EMOTIONS
@@ -111,8 +111,8 @@ def test_trained_blender_checkpoint_drives_the_build(tmp_path, talking_set):
     import lightning as L
     import torch
 
-    from emotion.blender_data import HeadsBlenderDataModule
-    from emotion.training import EmoBlenderModule, load_blender
+    from emotion.blending.data import HeadsBlenderDataModule
+    from emotion.blending.training import EmoBlenderModule, load_blender
 
     torch.manual_seed(0)
     cache = str(tmp_path / "cache")
@@ -141,7 +141,7 @@ def test_trained_blender_checkpoint_drives_the_build(tmp_path, talking_set):
 
 
 def test_blender_checkpoint_errors_name_the_file(tmp_path):
-    from emotion.training import load_blender
+    from emotion.blending.training import load_blender
 
     with pytest.raises(ScanTalkError, match="does not exist"):
         load_blender(tmp_path / "missing.ckpt")

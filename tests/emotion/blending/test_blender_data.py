@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from emotion.blender_data import CONSONANTS, HeadsBlenderDataModule, random_articulation
+from emotion.blending.data import CONSONANTS, HeadsBlenderDataModule, random_articulation
 from emotion.blending import EmoBlender, blend
 from scantalk.articulation.channels import NUM_CHANNELS
 from scantalk.synthesis.heads.procedural import procedural_head
@@ -62,7 +62,7 @@ def _random_blender(path, **shape):
     """A blender module with random weights (none zero), saved as a Lightning checkpoint at `path`."""
     import lightning as L
 
-    from emotion.training import EmoBlenderModule
+    from emotion.blending.training import EmoBlenderModule
 
     torch.manual_seed(0)
     module = EmoBlenderModule(**shape)
@@ -76,7 +76,7 @@ def _random_blender(path, **shape):
 
 
 def test_a_blender_without_normals_warm_starts_one_with_them(tmp_path):
-    from emotion.training import EmoBlenderModule
+    from emotion.blending.training import EmoBlenderModule
 
     shape = dict(latent=4, width=8, n_blocks=1, k_eig=16, gradient_features=False, frequencies=1)
     plain = _random_blender(tmp_path / "plain.ckpt", **shape)
@@ -97,7 +97,7 @@ def test_a_blender_without_normals_warm_starts_one_with_them(tmp_path):
 
 def test_a_blender_without_the_talking_skip_warm_starts_one_with_it(tmp_path):
     """The widened decoder ignores z_talk and adds the talking motion: decode(z_t, z_e, t) = t + old(0, z_e)."""
-    from emotion.training import EmoBlenderModule
+    from emotion.blending.training import EmoBlenderModule
     from scantalk.geometry import compute_operators
 
     shape = dict(latent=4, width=8, n_blocks=1, k_eig=16, gradient_features=False, frequencies=1, use_normals=True)

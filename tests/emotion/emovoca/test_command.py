@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emotion.florence import write_facs_expressions
+from emotion.emovoca.florence import write_facs_expressions
 from scantalk.cli import main
 from scantalk.synthesis.heads.procedural import procedural_head
 
@@ -67,7 +67,7 @@ def test_expressions_replace_only_their_own_output(tmp_path, capsys):
 
 def test_build_shows_its_size_and_needs_a_flag_above_the_threshold(tmp_path, capsys, monkeypatch,
                                                                   talking_set, expression_set):
-    from emotion import command
+    from emotion.emovoca import command
 
     args = ["emovoca", "build", "--talking", str(talking_set), "--expressions", str(expression_set),
             "-o", str(tmp_path / "emo"), "--labels", "happy", "sad"]
