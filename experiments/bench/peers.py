@@ -52,7 +52,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -143,49 +142,27 @@ def install_headaudio(cache: Path) -> Path:
     return folder
 
 
-async def _devtools_call(socket, calls: list[int], method: str, **params):
-    calls[0] += 1
-    await socket.send(json.dumps({"id": calls[0], "method": method, "params": params}))
-    while (reply := json.loads(await socket.recv())).get("id") != calls[0]:
-        pass
-    if "error" in reply:
-        raise RuntimeError(f"DevTools {method}: {reply['error']}")
-    return reply["result"]
-
-
 async def _run_page(port: int, url: str, clips: list[str], tail_s: float) -> list[dict]:
-    from websockets.asyncio.client import connect
+    from scantalk.live.browser import DevTools, page_socket
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
-        page = next(t["webSocketDebuggerUrl"] for t in json.load(response) if t["type"] == "page")
-    async with connect(page, max_size=2**28) as socket:
-        calls = [0]
-        await _devtools_call(socket, calls, "Page.navigate", url=url)
+    async with DevTools(page_socket(port)) as page:
+        await page.call("Page.navigate", url=url)
         deadline = time.monotonic() + CHROMIUM_TIMEOUT_S
-        while True:
-            ready = await _devtools_call(socket, calls, "Runtime.evaluate", expression="window.pageReady === true",
-                                         returnByValue=True)
-            if ready["result"].get("value"):
-                break
+        while not await page.evaluate("window.pageReady === true"):
             if time.monotonic() > deadline:
                 raise RuntimeError("the headaudio page did not load in headless Chromium")
             await asyncio.sleep(0.2)
-        results = []
-        for clip in clips:
-            answer = await _devtools_call(socket, calls, "Runtime.evaluate", awaitPromise=True, returnByValue=True,
-                                          expression=f"runClip({json.dumps(clip)}, {tail_s})")
-            if "exceptionDetails" in answer:
-                raise RuntimeError(f"headaudio failed in the page: {answer['exceptionDetails']}")
-            results.append(json.loads(answer["result"]["value"]))
-        return results
+        return [json.loads(await page.evaluate(f"runClip({json.dumps(clip)}, {tail_s})", await_promise=True))
+                for clip in clips]
 
 
 def headaudio_visemes(clips: list[np.ndarray], package: Path, tail_s: float = TAIL_S) -> list[dict]:
     """Run HeadAudio on each (N,) 16 kHz clip in headless Chromium → per clip {"values": (S, 15)
     blend-shape values every `STEP_S` s of audio, in `OCULUS` order; "events": the processor's
     messages with the audio time (s) each was due}."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    from scantalk.live.browser import chromium_path, headless_chromium
+
+    if chromium_path() is None:
         raise RuntimeError("chromium is not installed (apt-get install chromium)")
     with tempfile.TemporaryDirectory(prefix="scantalk-peers-") as temp:
         root = Path(temp)
@@ -199,23 +176,11 @@ def headaudio_visemes(clips: list[np.ndarray], package: Path, tail_s: float = TA
         threading.Thread(target=server.serve_forever, daemon=True).start()
         profile = root / "profile"
         profile.mkdir()
-        browser = subprocess.Popen(
-            [chromium, "--headless=new", "--no-sandbox", "--no-first-run", "--remote-debugging-port=0",
-             f"--user-data-dir={profile}", "--autoplay-policy=no-user-gesture-required", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            announced = profile / "DevToolsActivePort"
-            deadline = time.monotonic() + CHROMIUM_TIMEOUT_S
-            while not (announced.is_file() and announced.read_text().strip()):
-                if browser.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("headless chromium did not start")
-                time.sleep(0.1)
-            port = int(announced.read_text().split()[0])
-            url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
-            results = asyncio.run(_run_page(port, url, names, tail_s))
+            with headless_chromium(profile, timeout_s=CHROMIUM_TIMEOUT_S) as port:
+                url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+                results = asyncio.run(_run_page(port, url, names, tail_s))
         finally:
-            browser.kill()
-            browser.wait()
             server.shutdown()
     for result in results:
         result["values"] = np.asarray(result["values"], np.float32).reshape(-1, len(OCULUS))

@@ -7,25 +7,22 @@ import asyncio
 import base64
 import io
 import json
-import shutil
-import subprocess
 import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("websockets", reason="the live viewer needs websockets (pip install 'scantalk[live]')")
 
-from websockets.asyncio.client import connect  # noqa: E402
-
+from scantalk.live.browser import DevTools, chromium_path, headless_chromium, open_windows  # noqa: E402
 from scantalk.live.server import LiveServer  # noqa: E402
 from scantalk.live.sources import FileSpeech  # noqa: E402
 
 from .conftest import ServerThread  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = chromium_path()
+#: Software WebGL, and a small window: enough to see the head.
+CHROMIUM_FLAGS = ("--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--window-size=320,320")
 #: The issue's bound: the audio heard and the frame drawn agree within this (seconds).
 MAX_SYNC_ERROR_S = 0.04
 #: Frames a page draws to start up (about 0.5 s of speech), then frames it draws while its
@@ -35,38 +32,11 @@ WARM_UP_FRAMES, FRAMES_BEFORE_READING = 15, 45
 PAGE_TIMEOUT_S = 60
 
 
-def _start_chromium(url: str, profile: Path) -> tuple[subprocess.Popen, int]:
-    """Headless Chromium showing `url`, sound allowed without a click; (process, DevTools port)."""
-    process = subprocess.Popen(
-        [CHROMIUM, "--headless=new", "--no-sandbox", "--no-first-run", "--remote-debugging-port=0",
-         f"--user-data-dir={profile}", "--autoplay-policy=no-user-gesture-required", "--use-angle=swiftshader",
-         "--enable-unsafe-swiftshader", "--window-size=320,320", url],
-        stdout=subprocess.DEVNULL, stderr=(profile / "chromium.log").open("w"))
-    announced = profile / "DevToolsActivePort"  # Chromium writes its port here once it listens
-    deadline = time.monotonic() + PAGE_TIMEOUT_S
-    while not (announced.is_file() and announced.read_text().strip()):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"chromium did not start: {(profile / 'chromium.log').read_text()[-2000:]}")
-        time.sleep(0.1)
-    return process, int(announced.read_text().split()[0])
-
-
 async def _read_pages(port: int, urls: list[str]) -> list[tuple[dict, list[np.ndarray]]]:
-    """Open each of `urls` in a window of its own (a tab behind another does not draw) in the
-    browser at DevTools `port`, and read each page (`_read_page`)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=10) as response:
-        browser = json.load(response)["webSocketDebuggerUrl"]
-    async with connect(browser) as devtools:
-        for number, url in enumerate(urls, 1):
-            await devtools.send(json.dumps({"id": number, "method": "Target.createTarget",
-                                            "params": {"url": url, "newWindow": True}}))
-            while json.loads(await devtools.recv()).get("id") != number:
-                pass
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
-        pages = {target["url"]: target["webSocketDebuggerUrl"] for target in json.load(response)}
-    readings = asyncio.gather(*(_read_page(pages[url]) for url in urls))
-    return await asyncio.wait_for(readings, PAGE_TIMEOUT_S)
+    """Open each of `urls` in a window of its own in the browser at DevTools `port`, and read
+    each page (`_read_page`)."""
+    pages = await open_windows(port, urls)
+    return await asyncio.wait_for(asyncio.gather(*(_read_page(page) for page in pages)), PAGE_TIMEOUT_S)
 
 
 async def _read_page(page: str) -> tuple[dict, list[np.ndarray]]:
@@ -74,17 +44,8 @@ async def _read_page(page: str) -> tuple[dict, list[np.ndarray]]:
     the page's figures (window.scantalkLive)."""
     from PIL import Image
 
-    async with connect(page, max_size=2**26) as devtools:
-        calls = 0
-
-        async def evaluate(expression: str):
-            nonlocal calls
-            calls += 1
-            await devtools.send(json.dumps({"id": calls, "method": "Runtime.evaluate",
-                                            "params": {"expression": expression, "returnByValue": True}}))
-            while (reply := json.loads(await devtools.recv())).get("id") != calls:
-                pass
-            return reply["result"]["result"].get("value")
+    async with DevTools(page, max_size=2**26) as devtools:
+        evaluate = devtools.evaluate
 
         async def drawn() -> int:
             return await evaluate("window.scantalkLive ? window.scantalkLive.framesDrawn : 0")
@@ -122,12 +83,10 @@ def test_pages_draw_the_frames_in_time_with_their_audio(tiny_animator, mediapipe
     profile.mkdir()
     with ServerThread(LiveServer(lambda: tiny_animator.stream(mediapipe_face))) as live:
         speaking = live.spawn(live.server.speak(speech.chunks(), speech.sample_rate))
-        browser, port = _start_chromium("about:blank", profile)
         try:
-            readings = asyncio.run(_read_pages(port, [live.server.url, live.server.url + "?viewer=2"]))
+            with headless_chromium(profile, flags=CHROMIUM_FLAGS, timeout_s=PAGE_TIMEOUT_S) as port:
+                readings = asyncio.run(_read_pages(port, [live.server.url, live.server.url + "?viewer=2"]))
         finally:
-            browser.kill()
-            browser.wait(10)
             speaking.cancel()
     for stats, pictures in readings:
         assert stats["connected"] and stats["audioState"] == "running" and stats["errors"] == []
