@@ -2,6 +2,7 @@
 
     python experiments/recipes/default_articulated.py --work runs/articulated [--threads 1]
         [--speech-minutes 40] [--decoder-minutes 45] [--export scantalk/assets/default.ckpt]
+        [--blender experiments/checkpoints/emoblender_heads.ckpt]
 
 About 1 h 45 min on a 2-core CPU with the defaults (data 15 min, then the two networks; with
 `--stages` they can run side by side in two processes, `--threads 1` each).
@@ -14,7 +15,11 @@ About 1 h 45 min on a 2-core CPU with the defaults (data 15 min, then the two ne
    augmented speech precomputed once (`build_speech_features`);
 4. the DiffusionNet landmark decoder (`LandmarkDecoderModule`), on the rigged heads: it learns
    to find, on any surface, the landmarks the rig is placed from;
-5. both halves joined into one `ArticulatedTalker` checkpoint with this recipe's facts.
+5. both halves joined into one `ArticulatedTalker` checkpoint with this recipe's facts;
+6. its emotion head, EmoVOCA's way (`emotional_default.py`: blender → emotional dataset → head,
+   under `<work>/emotional`; `--blender` names a trained EmoBlender, e.g.
+   `experiments/checkpoints/emoblender_heads.ckpt`, to skip training one), written back into
+   the same checkpoint.
 
 Every stage skips itself when its output is complete, and training resumes from its last
 checkpoint, so an interrupted run goes on where it stopped. Progress bars show each stage.
@@ -88,7 +93,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--augmentations", type=int, default=3, help="draws per training utterance (1 clean)")
     parser.add_argument("--speech-minutes", type=float, default=40.0)
     parser.add_argument("--decoder-minutes", type=float, default=45.0)
-    parser.add_argument("--stages", default="speech,heads,articulator,decoder,export")
+    parser.add_argument("--stages", default="speech,heads,articulator,decoder,export,emotion")
     parser.add_argument("--frontend", default="phonetic", choices=["mel", "phonetic", "combined"],
                         help="how the shipped model turns speech into the track (see evaluate/frontends.py)")
     parser.add_argument("--export", default=str(REPO / "scantalk" / "assets" / "default.ckpt"))
@@ -103,6 +108,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--base", default=None,
                         help="model checkpoint to refresh: export keeps its articulator, emotion head and "
                              "alignment reference and takes the newly trained decoder (retraining the decoder alone)")
+    parser.add_argument("--blender", default=None,
+                        help="a trained EmoBlender checkpoint for the emotion stage (default: train one)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per training process (1 when stages run side by side on few cores)")
     args = parser.parse_args(argv)
@@ -164,13 +171,29 @@ def main(argv: list[str] | None = None) -> Path:
                               val_every=None)
     seconds["decoder"] = time.perf_counter() - clock
 
-    if "export" not in stages:
-        return work
+    exported = Path(args.export)
+    if "export" in stages:
+        if base is not None:
+            _refresh_decoder(base, decoder_ckpt or _last_checkpoint(work / "runs" / args.decoder_run), args, seconds)
+        else:
+            _export(args, work, articulator_ckpt, decoder_ckpt, reference, seconds)
+    if "emotion" in stages:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import emotional_default
+
+        emotional_default.main(["--work", str(work / "emotional"), "--base", str(exported), "--export", str(exported),
+                                *(["--blender", args.blender] if args.blender else [])])
+    return exported if {"export", "emotion"} & stages else work
+
+
+def _export(args: argparse.Namespace, work: Path, articulator_ckpt: Path | None, decoder_ckpt: Path | None,
+            reference: tuple | None, seconds: dict[str, float]) -> Path:
+    """Both trained halves joined into one `ArticulatedTalker` checkpoint at `args.export`."""
     from scantalk.checkpoint import save_model
     from scantalk.model.articulated import ArticulatedConfig, ArticulatedTalker
 
-    if base is not None:
-        return _refresh_decoder(base, decoder_ckpt or _last_checkpoint(work / "runs" / args.decoder_run), args, seconds)
     articulator_ckpt = articulator_ckpt or _last_checkpoint(work / "runs" / "articulator")
     decoder_ckpt = decoder_ckpt or _last_checkpoint(work / "runs" / args.decoder_run)
     speech_state = torch.load(articulator_ckpt, map_location="cpu", weights_only=True)

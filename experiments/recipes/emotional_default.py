@@ -1,7 +1,7 @@
 """The emotion head of the shipped default, EmoVOCA's way: blender → emotional dataset → head.
 
     python experiments/recipes/emotional_default.py --work runs/emotional [--blender CKPT]
-        [--blender-minutes 60] [--base scantalk/assets/default.ckpt] [--export scantalk/assets/default.ckpt]
+        [--blender-minutes 60] [--base scantalk/assets/default.ckpt] [--export runs/emotional/default_emotional.ckpt]
 
 1. talking: anatomical heads (`procedural_head`, coarse meshings) say festival sentences through
    the rig (phone timings → `articulation_from_phones` → `rig_basis`), written in the processed
@@ -73,10 +73,13 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--stages", default="talking,expressions,blender,build,head,export")
     parser.add_argument("--base", default=str(REPO / "scantalk" / "assets" / "default.ckpt"),
                         help="the articulated model that gets the head")
-    parser.add_argument("--export", default=str(REPO / "scantalk" / "assets" / "default.ckpt"))
+    parser.add_argument("--export", default=None,
+                        help="where the model with its head is written (default <work>/default_emotional.ckpt; "
+                             "default_articulated.py passes the shipped file when it builds the default)")
     args = parser.parse_args(argv)
     stages = set(args.stages.split(","))
     work = Path(args.work).resolve()
+    args.export = args.export or str(work / "default_emotional.ckpt")
     seconds: dict[str, float] = {}
     talking, expressions, emotional = work / "talking", work / "expressions", work / "emovoca"
 
