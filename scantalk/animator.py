@@ -21,6 +21,7 @@ from scantalk.alignment import Alignment, aligned_template, file_frames
 from scantalk.animation import Animation, check_fps
 from scantalk.audio import audio_frame_count, load_audio, prepare_audio
 from scantalk.audio.io import SAMPLE_RATE
+from scantalk.audio.windows import OVERLAP_SECONDS, WINDOW_SECONDS, windowed
 from scantalk.articulation import ArticulationTrack
 from scantalk.atomic import atomic_write_text
 from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_model_with_checkpoint
@@ -155,8 +156,8 @@ class Animator:
         recipe: dict[str, Any] | None = None,
         device: str | torch.device | None = None,
         cache_dir: str | Path | None | bool = None,
-        window_seconds: float = 20.0,
-        overlap_seconds: float = 2.0,
+        window_seconds: float = WINDOW_SECONDS,
+        overlap_seconds: float = OVERLAP_SECONDS,
         chunk_frames: int = 256,
         chunk_values: int = CHUNK_VALUES,
     ) -> None:
@@ -352,26 +353,9 @@ class Animator:
 
     def _articulate(self, samples: np.ndarray, fps: float) -> tuple[ArticulationTrack, list | None]:
         """(the track of 16 kHz `samples`, the phones the phonetic front end heard, or None)."""
-        num_frames = audio_frame_count(len(samples), SAMPLE_RATE, fps)
-        config = self.model.config
-        channels = tuple(config.channels)
-        phonetic = phones = None
-        if config.frontend in ("phonetic", "combined"):
-            from scantalk.articulation.phonetic import phonetic_phones_and_track
-
-            phones, phonetic = phonetic_phones_and_track(samples, fps, num_frames=num_frames)
-            phonetic = phonetic.resample(fps)
-            phonetic = ArticulationTrack(phonetic.array(channels)[:num_frames], fps, channels)
-            if config.frontend == "phonetic":
-                return phonetic, phones
         with torch.inference_mode():
-            values = self._windowed(self.model.articulation, samples, num_frames, fps)
-        learned = ArticulationTrack(values.float().cpu().numpy().clip(0.0, 1.0), fps, channels)
-        if phonetic is None:
-            return learned, None
-        from scantalk.articulation.phonetic import combine_tracks
-
-        return combine_tracks(learned, phonetic, list(config.combine_weights)), phones
+            return self.model.speech_track(samples, fps, window_seconds=self.window_seconds,
+                                           overlap_seconds=self.overlap_seconds)
 
     def animate_track(
         self,
@@ -655,36 +639,8 @@ class Animator:
 
     def _windowed(self, encode: Callable[[torch.Tensor, int], torch.Tensor], samples: np.ndarray,
                   num_frames: int, fps: float) -> torch.Tensor:
-        """`encode(audio, frames)` → (T, D) over the whole clip, in cross-faded overlapping windows
-        for long audio (bounded memory, no seam)."""
-        audio = torch.as_tensor(samples, device=self.device)
-        window = max(2, int(round(self.window_seconds * fps)))
-        if num_frames <= window:
-            return encode(audio, num_frames)
-        overlap = max(1, min(window // 2, int(round(self.overlap_seconds * fps))))
-        step = window - overlap
-        total = None
-        weight = torch.zeros(num_frames, 1, device=audio.device)
-        start = 0
-        while True:
-            stop = min(start + window, num_frames)
-            begin, end = int(round(start / fps * SAMPLE_RATE)), int(round(stop / fps * SAMPLE_RATE))
-            features = encode(audio[begin:end], stop - start)
-            if total is None:
-                total = torch.zeros(num_frames, features.shape[-1], device=audio.device, dtype=features.dtype)
-            ramp = torch.ones(stop - start, 1, device=audio.device)
-            fade = torch.linspace(0.0, 1.0, overlap + 2, device=audio.device)[1:-1, None]
-            if start > 0:
-                ramp[:overlap] = fade
-            if stop < num_frames:
-                ramp[-overlap:] = fade.flip(0)
-            total[start:stop] += features * ramp
-            weight[start:stop] += ramp
-            if stop == num_frames:
-                break
-            # The last window is moved back to full length rather than left as a short stub.
-            start = min(start + step, num_frames - window)
-        return total / weight
+        """`encode(audio, frames)` → (T, D) over the whole clip (`scantalk.audio.windows.windowed`)."""
+        return windowed(encode, samples, num_frames, fps, self.window_seconds, self.overlap_seconds, self.device)
 
 
 def _matching_channels(track: ArticulationTrack, channels: tuple[str, ...]) -> ArticulationTrack:

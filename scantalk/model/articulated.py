@@ -23,6 +23,10 @@ import torch
 from torch import nn
 
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
+from scantalk.articulation.track import ArticulationTrack
+from scantalk.audio import audio_frame_count
+from scantalk.audio.io import SAMPLE_RATE
+from scantalk.audio.windows import OVERLAP_SECONDS, WINDOW_SECONDS, windowed
 from scantalk.audio.encoders import normalize_clips, resample_frames
 from scantalk.audio.mel import LogMel
 from scantalk.face.head import FaceLandmarks, Head, eyeball_parts
@@ -316,6 +320,32 @@ class ArticulatedTalker(nn.Module):
     def articulation(self, audio: torch.Tensor, num_frames: int) -> torch.Tensor:
         """(N,) 16 kHz speech → (T, A) articulation track in [0, 1]."""
         return self.articulator(audio, num_frames)
+
+    def speech_track(self, samples: np.ndarray, fps: float, window_seconds: float = WINDOW_SECONDS,
+                     overlap_seconds: float = OVERLAP_SECONDS) -> tuple[ArticulationTrack, list | None]:
+        """16 kHz speech (N,) → (its `ArticulationTrack` at `fps`, the phones heard or None),
+        through the front end the config names: "phonetic" (pocketsphinx phones →
+        `articulation_from_phones`), "mel" (the learned `SpeechArticulator`, in overlapping
+        windows for long speech) or "combined" (per channel, `combine_weights` of the two)."""
+        num_frames = audio_frame_count(len(samples), SAMPLE_RATE, fps)
+        channels = tuple(self.config.channels)
+        phonetic = phones = None
+        if self.config.frontend in ("phonetic", "combined"):
+            from scantalk.articulation.phonetic import phonetic_phones_and_track
+
+            phones, phonetic = phonetic_phones_and_track(samples, fps, num_frames=num_frames)
+            phonetic = phonetic.resample(fps)
+            phonetic = ArticulationTrack(phonetic.array(channels)[:num_frames], fps, channels)
+            if self.config.frontend == "phonetic":
+                return phonetic, phones
+        device = next(self.parameters()).device
+        values = windowed(self.articulation, samples, num_frames, fps, window_seconds, overlap_seconds, device)
+        learned = ArticulationTrack(values.float().cpu().numpy().clip(0.0, 1.0), fps, channels)
+        if phonetic is None:
+            return learned, None
+        from scantalk.articulation.phonetic import combine_tracks
+
+        return combine_tracks(learned, phonetic, list(self.config.combine_weights)), phones
 
     def landmarks(self, template: torch.Tensor, ops: SurfaceOperators) -> FaceLandmarks:
         """The face's landmarks, located by the landmark decoder ("landmarks" models)."""
