@@ -37,8 +37,12 @@ class ScanTalkConfig:
         displacement_unit: metres per unit of the decoder's output (0.001: millimetres). Faces
             live in metres and move by millimetres; units near 1 keep Adam's step (~lr per
             weight) from throwing the output around by centimetres.
-        reference_center: (3,) metres, the centre of the training faces, where inference moves
-            an aligned face (`scantalk.alignment`); None centres faces on the origin.
+        reference_center: (3,) metres, where inference moves an aligned face's `align_anchor`
+            (`scantalk.alignment`); None centres faces on the origin.
+        align_anchor: the point of a face `align="auto"` moves onto `reference_center`: "bbox"
+            (the bounding-box centre; `reference_center` is then the training faces' mean centre)
+            or "nose" (the nose tip; `reference_center` the training faces' mean nose tip), which
+            puts the mouth where the model learned it whatever the crop, neck or shoulders.
     """
 
     audio_encoder: str | dict[str, Any] = "mel"
@@ -54,6 +58,7 @@ class ScanTalkConfig:
     position_unit: float = 0.1
     displacement_unit: float = 0.001
     reference_center: tuple[float, float, float] | None = None
+    align_anchor: str = "bbox"
 
     # Keys older checkpoints stored that are runtime settings now: read and ignored.
     RETIRED_KEYS: ClassVar[tuple[str, ...]] = ("max_chunk_floats",)

@@ -40,6 +40,8 @@ class ScanTalk(nn.Module):
             raise ValueError(f"2 * lstm_hidden ({2 * config.lstm_hidden}) must equal latent ({config.latent})")
         if config.identity_input not in ("xyz", "hks"):
             raise ValueError(f"identity_input must be 'xyz' or 'hks', got {config.identity_input!r}")
+        if config.align_anchor not in ("bbox", "nose"):
+            raise ValueError(f"align_anchor must be 'bbox' or 'nose', got {config.align_anchor!r}")
         self.config = config
         self.position_unit = config.position_unit
         self.displacement_unit = config.displacement_unit

@@ -81,3 +81,25 @@ def test_bad_configuration_is_rejected():
         ScanTalk(latent=32, lstm_hidden=8)
     with pytest.raises(ValueError, match="identity_input"):
         ScanTalk(identity_input="normals")
+    with pytest.raises(ValueError, match="align_anchor"):
+        ScanTalk(align_anchor="chin")
+
+
+@pytest.mark.parametrize("anchor", ["bbox", "nose"])
+def test_the_model_says_which_point_of_a_face_lands_on_its_reference(anchor):
+    """A model trained on faces placed by their nose tip sees every face placed so, whatever its
+    crop: the face's `align_anchor` lands on the model's `reference_center`."""
+    from scantalk import Animator
+    from scantalk.alignment import nose_tip
+    from scantalk.face.samples import real_face
+
+    head = real_face("mediapipe")
+    reference = np.array([0.0, -0.01, 0.1])
+    model = ScanTalk(width=8, n_blocks=1, k_eig=16, latent=8, lstm_hidden=4, lstm_layers=1,
+                     reference_center=tuple(reference), align_anchor=anchor)
+    animator = Animator(model, cache_dir=False)
+    speech = np.random.default_rng(0).standard_normal(3200).astype(np.float32) * 0.1
+    alignment = animator.animate((head.verts * 1000.0, head.faces), speech, sample_rate=16000).meta["alignment"]
+    placed = head.verts * 1000.0 * alignment["scale"] @ np.asarray(alignment["rotation"]).T + alignment["offset"]
+    point = nose_tip(placed) if anchor == "nose" else 0.5 * (placed.max(0) + placed.min(0))
+    np.testing.assert_allclose(point, reference, atol=1e-6)
