@@ -21,8 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from scantalk.errors import ScanTalkError
-from scantalk.live.protocol import read_message, text
+from scantalk.live.protocol import BUSY, read_message, text
 from scantalk.live.sources import CHUNK_S, read_speech
+
+#: Seconds `speak` keeps asking while another speech is under way, and how often it asks.
+WAIT_S, RETRY_S = 10.0, 0.2
 
 
 @dataclass
@@ -40,12 +43,15 @@ class SpeechReport:
     lags: list[float] = field(default_factory=list)
 
 
-async def speak(url: str, samples: np.ndarray, sample_rate: int, realtime: bool = True) -> SpeechReport:
+async def speak(url: str, samples: np.ndarray, sample_rate: int, realtime: bool = True,
+                wait_s: float = WAIT_S) -> SpeechReport:
     """Speak (n,) float mono `samples` at `sample_rate` Hz to the server at `url` (ws://…/stream)
-    and collect the speech's frames until its `end`.
+    and collect the speech's frames until its `end`. While another source is speaking (or the
+    server is still finishing a speech whose speaker left), ask again for up to `wait_s` seconds.
 
     Raises:
-        ScanTalkError: the server refused the speech (another is speaking) or cannot be reached.
+        ScanTalkError: the server refused the speech (another was still speaking after `wait_s`)
+            or cannot be reached.
     """
     from websockets.asyncio.client import connect
 
@@ -58,11 +64,17 @@ async def speak(url: str, samples: np.ndarray, sample_rate: int, realtime: bool 
     except OSError as error:
         raise ScanTalkError(f"cannot reach the live server at {url} ({error}); is `scantalk live` running?") from None
     async with connection:
-        await connection.send(text("speak", sample_rate=sample_rate, channels=1, format="s16le"))
+        request = text("speak", sample_rate=sample_rate, channels=1, format="s16le")
+        await connection.send(request)
         session, start = None, 0.0
+        deadline = time.perf_counter() + wait_s
         while session is None:  # the greeting and anything else before our own start
             message = read_message(await connection.recv())
             if message["type"] == "error":
+                if BUSY in message["message"] and time.perf_counter() < deadline:
+                    await asyncio.sleep(RETRY_S)
+                    await connection.send(request)
+                    continue
                 raise ScanTalkError(f"the server refused the speech: {message['message']}")
             if message["type"] == "start":
                 session, start = message["session"], message["time"]
@@ -97,10 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("url", help="the server's WebSocket, e.g. ws://127.0.0.1:8765/stream")
     parser.add_argument("audio", type=Path, help="speech (.wav .flac .ogg), any rate")
     parser.add_argument("--fast", action="store_true", help="send as fast as the server takes it, not in real time")
+    parser.add_argument("--wait", type=float, default=WAIT_S,
+                        help=f"seconds to keep asking while another source is speaking (default {WAIT_S:g})")
     args = parser.parse_args(argv)
     try:
         samples, rate = read_speech(args.audio)
-        report = asyncio.run(speak(args.url, samples, rate, realtime=not args.fast))
+        report = asyncio.run(speak(args.url, samples, rate, realtime=not args.fast, wait_s=args.wait))
     except ScanTalkError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -52,6 +52,8 @@ from scantalk.errors import AudioError, ProtocolError
 VERSION = 1
 #: The WebSocket path; every other path serves the viewer's files.
 STREAM_PATH = "/stream"
+#: How the server's error begins when a speech is refused because another is under way.
+BUSY = "another source is speaking"
 #: PCM formats a speaker may send → numpy dtype (little-endian).
 PCM_FORMATS = {"s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
 #: Sample rates a speaker may declare (Hz): telephone speech up to studio audio.

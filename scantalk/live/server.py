@@ -36,8 +36,8 @@ from scantalk.alignment import axes_rotation
 from scantalk.audio.stream import audio_chunk
 from scantalk.errors import ScanTalkError
 from scantalk.live.audience import DEFAULT_MAX_QUEUE, Audience, Viewer
-from scantalk.live.protocol import (STREAM_PATH, VERSION, ProtocolError, audio_message, frame_message, mesh_message,
-                                    read_request, speak_request, text)
+from scantalk.live.protocol import (BUSY, STREAM_PATH, VERSION, ProtocolError, audio_message, frame_message,
+                                    mesh_message, read_request, speak_request, text)
 from scantalk.stream import AnimationStream, StreamFrame
 
 try:
@@ -159,7 +159,7 @@ class LiveServer:
 
     def _claim(self) -> None:
         if self._speaking:
-            raise ProtocolError("another source is speaking; wait for its \"end\" message and speak again")
+            raise ProtocolError(f"{BUSY}; wait for its \"end\" message and speak again")
         self._speaking = True
 
     async def _speech(self, chunks: AsyncIterable[np.ndarray], sample_rate: int) -> int:

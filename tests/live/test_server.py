@@ -15,6 +15,7 @@ pytest.importorskip("websockets", reason="the live viewer needs websockets (pip 
 
 from websockets.asyncio.client import connect  # noqa: E402
 
+from scantalk.errors import ScanTalkError  # noqa: E402
 from scantalk.live.client import speak  # noqa: E402
 from scantalk.live.protocol import read_message  # noqa: E402
 from scantalk.live.server import LiveServer  # noqa: E402
@@ -138,6 +139,27 @@ def test_protocol_mistakes_are_answered_in_words_and_the_server_carries_on(live_
     assert "NaN" in replies[2]["message"]
     assert "already speaking" in replies[3]["message"]
     report = _run(speak(url, papa_spoken.samples, 16000, realtime=False))
+    assert report.errors == [] and len(report.frames) > 30
+
+
+def test_the_python_client_waits_its_turn_or_says_who_holds_the_stream(live_server, papa_spoken):
+    """`speak` keeps asking while another speech is under way (for `wait_s`), then speaks."""
+    url = live_server.server.stream_url
+
+    async def scene():
+        async with connect(url) as first:
+            await first.send(json.dumps({"type": "speak", "sample_rate": 16000}))
+            while read_message(await first.recv())["type"] != "start":
+                pass
+            with pytest.raises(ScanTalkError, match="another source is speaking"):
+                await speak(url, papa_spoken.samples, 16000, realtime=False, wait_s=0.0)
+            waiting = asyncio.create_task(speak(url, papa_spoken.samples, 16000, realtime=False, wait_s=30.0))
+            await asyncio.sleep(0.5)
+            assert not waiting.done()  # still asking: the first speaker holds the stream
+            await first.send(json.dumps({"type": "end"}))
+            return await waiting
+
+    report = _run(scene())
     assert report.errors == [] and len(report.frames) > 30
 
 
