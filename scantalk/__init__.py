@@ -2,8 +2,9 @@
 
 `Animator` is the way in: `animate` a recording, `articulate` speech into an editable track and
 `animate_track` it onto any face, or `stream` audio chunks live into frames (`AnimationStream`).
-`scantalk.geometry`, `scantalk.nn`, `scantalk.audio`, `scantalk.face`,
-`scantalk.rig`, `scantalk.articulation`, `scantalk.datasets` and `scantalk.training` hold the pieces.
+They live in `scantalk.inference`; `scantalk.geometry`, `scantalk.nn`, `scantalk.audio`,
+`scantalk.face`, `scantalk.rig`, `scantalk.articulation`, `scantalk.model`, `scantalk.life`,
+`scantalk.datasets`, `scantalk.synthesis` and `scantalk.training` hold the pieces.
 """
 
 from __future__ import annotations
@@ -14,16 +15,8 @@ __all__ = ["Animation", "AnimationStream", "Animator", "StreamFrame", "__version
 
 def __getattr__(name: str):
     # `import scantalk` stays light (no torch/open3d import) until the Animator is asked for.
-    if name == "Animator":
-        from scantalk.animator import Animator
+    if name in __all__ and name != "__version__":
+        import scantalk.inference
 
-        return Animator
-    if name == "Animation":
-        from scantalk.animation import Animation
-
-        return Animation
-    if name in ("AnimationStream", "StreamFrame"):
-        import scantalk.stream
-
-        return getattr(scantalk.stream, name)
+        return getattr(scantalk.inference, name)
     raise AttributeError(f"module 'scantalk' has no attribute {name!r}")

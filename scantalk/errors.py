@@ -89,3 +89,8 @@ class ProtocolError(ScanTalkError):
 
 class LifeError(ScanTalkError):
     """A life track that cannot be used: unknown channels, values out of range, a bad file."""
+
+
+class MetricsError(ScanTalkError, ValueError):
+    """Frames or vertex indices a metric cannot compare: wrong shapes, no frames, different vertex
+    counts or units (also a ValueError, as these were before they had their own class)."""

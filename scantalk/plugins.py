@@ -70,7 +70,7 @@ def plugin_expressions() -> dict[str, str]:
 
     A provider has `labels` (emotion names), `basis(head) -> (V, U, 3)` metres per unit and
     `weights(emotion or {emotion: share}, intensity) -> (U,)`; articulated models use it for
-    `emotion=` (see `scantalk.animator`).
+    `emotion=` (see `scantalk.inference.animator`).
     """
     providers: dict[str, str] = {}
     for module in plugin_modules():

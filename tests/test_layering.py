@@ -46,21 +46,25 @@ SHIMS = {
     **{f"emotion.{name}": f"emotion.emovoca.{name}" for name in ("layout", "synthesis", "florence", "command",
                                                                   "head_training")},
     "emotion.emovoca_reader": "emotion.emovoca.reader",
+    # What animates a face, behind the `Animator`, found its package; the face's frame joined the face.
+    **{f"scantalk.{name}": f"scantalk.inference.{name}" for name in ("animator", "animation", "stream")},
+    "scantalk.alignment": "scantalk.face.alignment",
 }
 
 #: What runs when a face is animated: none of it may import `TRAINING_SIDE`. The commands that
 #: animate, render or read a face are held to it too; evaluate and synth read datasets.
 INFERENCE = (
     "scantalk.face", "scantalk.rig", "scantalk.articulation", "scantalk.model", "scantalk.life", "scantalk.render",
-    "scantalk.export", "scantalk.geometry", "scantalk.nn", "scantalk.audio", "scantalk.animator",
-    "scantalk.animation", "scantalk.frames", "scantalk.alignment", "scantalk.commands.animate",
+    "scantalk.export", "scantalk.geometry", "scantalk.nn", "scantalk.audio", "scantalk.inference",
+    "scantalk.frames", "scantalk.commands.animate",
     "scantalk.commands.demo", "scantalk.commands.landmarks", "scantalk.commands.render", "scantalk.live",
 )
 TRAINING_SIDE = ("scantalk.data", "scantalk.datasets", "scantalk.synthesis", "scantalk.training", "scantalk.commands",
                  "emotion")
 
 #: Packages whose modules import each other without a cycle, module by module.
-ACYCLIC_MODULES = ("scantalk.face", "scantalk.rig", "scantalk.audio", "scantalk.export", "scantalk.life")
+ACYCLIC_MODULES = ("scantalk.face", "scantalk.rig", "scantalk.audio", "scantalk.export", "scantalk.life", "scantalk.metrics",
+                   "scantalk.inference")
 
 
 def _within(module: str, packages: tuple[str, ...]) -> bool:

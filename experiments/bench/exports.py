@@ -23,11 +23,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import peak_rss_mb, report  # noqa: E402
 
-from scantalk.animation import Animation  # noqa: E402
 from scantalk.articulation import ArticulationTrack  # noqa: E402
 from scantalk.export import arkit_weights, export_arkit_csv, export_gltf, read_gltf_frames  # noqa: E402
 from scantalk.export.usd import export_usd, read_usd_frames  # noqa: E402
 from scantalk.geometry import shapes  # noqa: E402
+from scantalk.inference.animation import Animation  # noqa: E402
 
 FPS = 30.0
 SECONDS = 10.0

@@ -39,10 +39,10 @@ import numpy as np
 import torch
 
 from scantalk import metrics
-from scantalk.atomic import atomic_write_text
 from scantalk.articulation import ARTICULATION_CHANNELS, ArticulationTrack, articulation_from_phones, viseme_agreement
 from scantalk.articulation.phones import VOWELS
 from scantalk.articulation.phonetic import combine_tracks, fit_combination_weights, phonetic_phones_and_track
+from scantalk.atomic import atomic_write_text
 from scantalk.audio.io import SAMPLE_RATE, audio_frame_count
 from scantalk.errors import CheckpointError, ScanTalkError
 
@@ -156,7 +156,7 @@ def articulator_from_lightning(path: Path):
 
 def mel_front_end(args: argparse.Namespace) -> tuple[TrackMaker | None, str, str | None]:
     """(track maker or None, description, note on why it is missing) for the learned front end."""
-    from scantalk.animator import Animator
+    from scantalk.inference.animator import Animator
     from scantalk.checkpoint import load_model
     from scantalk.model.articulated import ArticulatedTalker
 

@@ -64,7 +64,7 @@ class TestHead:
 
 
 def build_heads(quick: bool) -> list[TestHead]:
-    from scantalk.alignment import axes_rotation
+    from scantalk.face.alignment import axes_rotation
     from scantalk.synthesis.heads.procedural import procedural_head, sample_shape, stylised_shape
     from scantalk.synthesis.heads.real import deformed_identity
     from scantalk.face.head import Head

@@ -71,7 +71,7 @@ class TestHead:
 
 def _rotation(up: str, forward: str, tilt_degrees: float = 0.0) -> np.ndarray:
     """File-from-model rotation for a face stored with the given up/forward axes, then tilted."""
-    from scantalk.alignment import axes_rotation
+    from scantalk.face.alignment import axes_rotation
 
     tilt = np.radians(tilt_degrees)
     roll = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(tilt), -np.sin(tilt)], [0.0, np.sin(tilt), np.cos(tilt)]])

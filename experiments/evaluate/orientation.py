@@ -126,7 +126,7 @@ def evaluate(heads: list, orientations: list[int], seed: int = 0) -> list[dict]:
 
 
 def summarise(cases: list[dict]) -> dict[str, dict]:
-    from scantalk.alignment import MIN_FRAME_CONFIDENCE
+    from scantalk.face.alignment import MIN_FRAME_CONFIDENCE
 
     summary = {}
     for name in dict.fromkeys(case["head"] for case in cases):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from scantalk.articulation.segments import SAMPLE_RATE, SILENCE, PhoneSegment, merge_silences, silence_vowelless_runs, to_arpabet
+from scantalk.audio.noise import NOISY_DB, spectral_subtraction, speech_to_noise_db
 from scantalk.errors import AudioError, SpeechToolError
 
 #: Seconds per pocketsphinx frame (its default frame rate is 100 Hz).
@@ -144,7 +145,8 @@ def decode_phones(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, method: s
         samples: (N,) float mono speech at 16 kHz.
         sample_rate: Hz (16000).
         method: one of `DECODE_METHODS`; "words" falls back to "phones" when it hears no word or
-            cannot align what it heard.
+            cannot align what it heard. Very noisy speech (`scantalk.audio.noise.NOISY_DB`) is
+            heard through `spectral_subtraction`.
 
     Returns:
         Phones tiling [0, N / 16000] s; fillers and noise as "SIL".
@@ -162,6 +164,8 @@ def decode_phones(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, method: s
             phones += [PhoneSegment(p.phone, p.start + offset, p.end + offset)
                        for p in decode_phones(samples[start:stop], sample_rate, method)]
         return merge_silences(phones)
+    if speech_to_noise_db(samples, sample_rate) < NOISY_DB:
+        samples = spectral_subtraction(samples, sample_rate)  # the recogniser loses most words in such noise
     data = _pcm16(samples, sample_rate)
     duration = len(samples) / sample_rate
     decoder = _decoder("phones")

@@ -5,6 +5,9 @@
     encoder = build_audio_encoder("mel")                          # or "hubert", "wav2vec2", a dict
     features = encoder(torch.from_numpy(audio), frames)           # (T, encoder.output_dim)
 
+`speech_to_noise_db` and `spectral_subtraction` (`scantalk.audio.noise`) tell very noisy speech
+and lower its noise floor for the recogniser.
+
 Names are imported on first use, so `scantalk.audio.io` (and `SAMPLE_RATE`) can be read by the
 dataset readers without pulling in torch and transformers.
 """
@@ -29,6 +32,8 @@ _EXPORTS = {
     "HubertEncoder": "scantalk.audio.pretrained",
     "Wav2Vec2Encoder": "scantalk.audio.pretrained",
     "load_speech_model": "scantalk.audio.pretrained",
+    "speech_to_noise_db": "scantalk.audio.noise",
+    "spectral_subtraction": "scantalk.audio.noise",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -99,8 +99,8 @@ def parse_life_groups(text: str | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scantalk.animation import check_fps, is_animation_dir
-    from scantalk.animator import Animator, resolve_device
+    from scantalk.inference.animation import check_fps, is_animation_dir
+    from scantalk.inference.animator import Animator, resolve_device
     from scantalk.atomic import staged_output_dir
     from scantalk.render.camera import check_resolution
 

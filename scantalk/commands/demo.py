@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace, out: Path) -> int:
-    from scantalk.animator import Animator
+    from scantalk.inference.animator import Animator
     from scantalk.face.samples import real_face
     from scantalk.geometry import Mesh, save_mesh
 

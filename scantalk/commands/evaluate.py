@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from scantalk.animation import check_fps
 from scantalk.atomic import atomic_write_text
 from scantalk.datasets.load import load_dataset
 from scantalk.datasets.sequence import SequenceRef
 from scantalk.errors import DatasetError, ScanTalkError
+from scantalk.inference.animation import check_fps
 from scantalk.metrics import EvaluationReport, evaluate_sequences
 
 METRICS_FILE = "metrics.json"

@@ -36,7 +36,7 @@ def _ours(path: Path) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scantalk.animator import Animator, resolve_device
+    from scantalk.inference.animator import Animator, resolve_device
     from scantalk.atomic import staged_output_dir
     from scantalk.face.landmarks import LANDMARK_NAMES, read_landmarks
 

@@ -41,8 +41,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scantalk.animation import check_fps
-    from scantalk.animator import Animator, resolve_device
+    from scantalk.inference.animation import check_fps
+    from scantalk.inference.animator import Animator, resolve_device
     from scantalk.face.landmarks import read_landmarks
     from scantalk.live.server import LiveServer
     from scantalk.live.sources import FileSpeech, Microphone

@@ -50,7 +50,7 @@ class TemplateFrame:
     """How a loaded face becomes the template animate sees: `aligned_template` arguments.
 
     align "auto" | "none", up / forward axis names or None, reference_center (3,) metres or None,
-    anchor "bbox" | "nose" (see `scantalk.alignment.fit_alignment`); landmark_region: the model
+    anchor "bbox" | "nose" (see `scantalk.face.alignment.fit_alignment`); landmark_region: the model
     also reads the face region around the nose (landmark decoders), whose operators are cached too.
     """
 
@@ -71,7 +71,7 @@ def precompute_one(source: str, cache_dir: str, k_eig: int, frame: TemplateFrame
     """
     import warnings
 
-    from scantalk.alignment import aligned_template
+    from scantalk.face.alignment import aligned_template
     from scantalk.geometry.cache import OperatorCache
     from scantalk.geometry.mesh import load_mesh
 
@@ -152,7 +152,7 @@ def precompute(sources: list[str], cache_dir: str | Path, k_eig: int = 128, work
 def animate_frame(checkpoint: str | Path | None = None, align: str = "auto", up: str | None = None,
                   forward: str | None = None) -> tuple[TemplateFrame, int]:
     """The alignment and k_eig `scantalk animate --checkpoint CKPT` will use (default: the shipped model)."""
-    from scantalk.alignment import axes_rotation
+    from scantalk.face.alignment import axes_rotation
     from scantalk.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint_dict
 
     if align not in ("auto", "none"):

@@ -50,7 +50,7 @@ def load_compare(path: str | Path, num_vertices: int) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scantalk.animation import Animation
+    from scantalk.inference.animation import Animation
     from scantalk.render.camera import check_resolution
     from scantalk.render.video import check_video_path
 

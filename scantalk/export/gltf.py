@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import pygltflib
 
-from scantalk.geometry.normals import vertex_normals
-from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
+from scantalk.audio.io import SAMPLE_RATE
 from scantalk.export.common import (ExportReport, check_bound, check_frames, finish, placed, resolve_destination,
                                     unit_scale_of, upright_rotation)
 from scantalk.export.lowrank import (CHUNK_VERTICES, DEFAULT_MAX_ERROR, DEFAULT_MAX_TARGETS, MorphBasis,
                                      exact_basis, factorise_motion, nonnegative)
+from scantalk.geometry.normals import vertex_normals
 
 GLB_NAME = "animation.glb"
 # A neutral skin-like tone; artists replace the material anyway, but a white default hides shape.
@@ -138,7 +138,7 @@ def export_gltf(animation: Any, path: str | Path, *, max_error: float = DEFAULT_
     """Write an animation as a glTF 2.0 binary with morph targets and a weights animation.
 
     Args:
-        animation: a `scantalk.animation.Animation` (frames (T, V, 3), neutral (V, 3), faces
+        animation: a `scantalk.inference.animation.Animation` (frames (T, V, 3), neutral (V, 3), faces
             (F, 3) or None, fps, audio (N,) at sample_rate, meta).
         path: `something.glb`, or a folder that receives `animation.glb`, `audio.wav` and
             `export.json`.

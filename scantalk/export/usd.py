@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from scantalk.audio.io import SAMPLE_RATE
 from scantalk.atomic import atomic_path
+from scantalk.audio.io import SAMPLE_RATE
 from scantalk.export.common import (AUDIO_FILE, ExportError, ExportReport, check_frames, finish,
                                     placed, resolve_destination, unit_scale_of, upright_rotation)
 from scantalk.frames import BLOCK_BYTES
@@ -43,7 +43,7 @@ def export_usd(animation: Any, path: str | Path, *, binary: bool | None = None, 
     """Write an animation as a USD point cache (every frame exact) with the speech alongside.
 
     Args:
-        animation: a `scantalk.animation.Animation` (frames (T, V, 3), neutral (V, 3), faces
+        animation: a `scantalk.inference.animation.Animation` (frames (T, V, 3), neutral (V, 3), faces
             (F, 3) or None, fps, audio (N,) at sample_rate, meta).
         path: `face.usda` / `face.usdc` / `face.usd` (binary), or a folder that receives
             `animation.usdc` (or .usda with `binary=False`), `audio.wav` and `export.json`.

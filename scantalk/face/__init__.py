@@ -10,6 +10,8 @@ Inference and the training data both build on these; nothing here imports traini
   a stored face looks, from its geometry alone.
 - `face_frame`, `FaceFrame` (`scantalk.face.frame`): the face's own frame from its landmarks
   (origin at the mouth, x left, y up, z forward, a size scale), which the rig is placed in.
+- `Alignment`, `fit_alignment`, `aligned_template` (`scantalk.face.alignment`, not imported
+  here): the exact similarity transform between a file's frame and the model's, and back.
 - `real_face`, `REAL_FACES` (`scantalk.face.samples`, not imported here): the sample faces that
   ship with scantalk (the james scan, MediaPipe's canonical face) as heads ready to animate.
 """

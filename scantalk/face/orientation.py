@@ -12,7 +12,7 @@ a tilt, in any units, with or without triangles, from independent cues:
   runs straight, the mouth is a narrow notch in the profile below the nose, and the template fits
   better one way up than the other.
 
-`nose_candidates` is how `scantalk.alignment.nose_tip` finds the nose of an upright face too.
+`nose_candidates` is how `scantalk.face.alignment.nose_tip` finds the nose of an upright face too.
 """
 
 from __future__ import annotations

@@ -32,13 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from scantalk.alignment import axes_rotation
 from scantalk.audio.stream import audio_chunk
 from scantalk.errors import ScanTalkError
+from scantalk.face.alignment import axes_rotation
+from scantalk.inference.stream import AnimationStream, StreamFrame
 from scantalk.live.audience import DEFAULT_MAX_QUEUE, Audience, Viewer
 from scantalk.live.protocol import (BUSY, STREAM_PATH, VERSION, ProtocolError, audio_message, frame_message,
                                     mesh_message, read_request, speak_request, text)
-from scantalk.stream import AnimationStream, StreamFrame
 
 try:
     import websockets

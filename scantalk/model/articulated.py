@@ -25,17 +25,17 @@ from torch import nn
 from scantalk.articulation.channels import ARTICULATION_CHANNELS
 from scantalk.articulation.track import ArticulationTrack
 from scantalk.audio import audio_frame_count
-from scantalk.audio.io import SAMPLE_RATE
-from scantalk.audio.windows import OVERLAP_SECONDS, WINDOW_SECONDS, windowed
 from scantalk.audio.encoders import normalize_clips, resample_frames
+from scantalk.audio.io import SAMPLE_RATE
 from scantalk.audio.mel import LogMel
-from scantalk.face.head import FaceLandmarks, Head, eyeball_parts
-from scantalk.rig.rig import rig_basis
-from scantalk.alignment import nose_tip
+from scantalk.audio.windows import OVERLAP_SECONDS, WINDOW_SECONDS, windowed
 from scantalk.errors import ScanTalkError
+from scantalk.face.alignment import nose_tip
+from scantalk.face.head import FaceLandmarks, Head, eyeball_parts
 from scantalk.geometry.operators import SurfaceOperators, compute_operators
 from scantalk.model.expression_head import ExpressionHead
 from scantalk.nn import DiffusionNet
+from scantalk.rig.rig import rig_basis
 
 RIG_INPUTS: tuple[str, ...] = ARTICULATION_CHANNELS + ("jaw_open_sq",)
 """What the basis multiplies: the articulation channels and the square of jaw_open."""

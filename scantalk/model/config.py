@@ -38,7 +38,7 @@ class ScanTalkConfig:
             live in metres and move by millimetres; units near 1 keep Adam's step (~lr per
             weight) from throwing the output around by centimetres.
         reference_center: (3,) metres, where inference moves an aligned face's `align_anchor`
-            (`scantalk.alignment`); None centres faces on the origin.
+            (`scantalk.face.alignment`); None centres faces on the origin.
         align_anchor: the point of a face `align="auto"` moves onto `reference_center`: "bbox"
             (the bounding-box centre; `reference_center` is then the training faces' mean centre)
             or "nose" (the nose tip; `reference_center` the training faces' mean nose tip), which

@@ -102,7 +102,7 @@ class RigDataset(Dataset):
 
         head = load_head(self.paths[index])
         if self.landmark_crop:
-            from scantalk.alignment import aligned_template
+            from scantalk.face.alignment import aligned_template
             from scantalk.model.articulated import landmark_region
 
             # Exactly what inference does: align="auto" moves the nose tip onto the reference.

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from scantalk.animation import read_pc2
 from scantalk.cli import main
 from scantalk.commands.demo import DEMO_SPEECH
-from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.geometry import Mesh, load_mesh, save_mesh
+from scantalk.inference.animation import read_pc2
+from scantalk.synthesis.heads.procedural import procedural_head
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_animate_writes_everything_and_refuses_to_overwrite(inputs, tmp_path, ca
 
 @pytest.mark.slow
 def test_interrupted_animate_leaves_nothing_behind(inputs, tmp_path, monkeypatch):
-    from scantalk.animation import Animation
+    from scantalk.inference.animation import Animation
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -106,7 +106,7 @@ def test_render_side_by_side(inputs, tmp_path):
 @pytest.fixture
 def no_inference(monkeypatch):
     """Fail loudly if a command gets as far as loading the model: its checks must come first."""
-    from scantalk import animator
+    from scantalk.inference import animator
 
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the arguments were checked")
@@ -251,7 +251,7 @@ def test_render_bad_folders_and_options_are_one_line_errors(inputs, tmp_path, ca
 
 
 def test_a_second_run_writing_the_same_output_is_refused_at_once(inputs, tmp_path, capsys, no_inference):
-    from scantalk.animation import is_animation_dir
+    from scantalk.inference.animation import is_animation_dir
     from scantalk.atomic import staged_output_dir
 
     face, audio, _ = inputs
@@ -266,7 +266,7 @@ def test_a_second_run_writing_the_same_output_is_refused_at_once(inputs, tmp_pat
 
 
 def test_an_output_that_appears_while_a_run_works_is_never_replaced(tmp_path):
-    from scantalk.animation import is_animation_dir
+    from scantalk.inference.animation import is_animation_dir
     from scantalk.atomic import staged_output_dir
     from scantalk.errors import OutputExistsError
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scantalk.animation import Animation
+from scantalk.inference.animation import Animation
 
 DEFAULT_PREFIX = Path("/opt/gltf-validator")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scantalk.alignment import axes_rotation
-from scantalk.animation import Animation
 from scantalk.export import export_gltf
+from scantalk.face.alignment import axes_rotation
+from scantalk.inference.animation import Animation
 
 BLENDER = shutil.which("blender")
 pytestmark = pytest.mark.skipif(BLENDER is None, reason="Blender is not installed (make installs Debian's blender)")

@@ -8,9 +8,9 @@ import numpy as np
 import pygltflib
 import pytest
 
-from scantalk.animation import Animation
 from scantalk.errors import OutputExistsError
 from scantalk.export import ExportError, export_gltf, read_gltf_frames
+from scantalk.inference.animation import Animation
 
 
 def _assert_valid(report: dict) -> None:
@@ -104,7 +104,7 @@ def test_millimetre_animation_is_written_in_metres(tmp_path, talking_animation):
 
 
 def test_a_memory_mapped_z_up_millimetre_animation_plays_upright_in_metres(tmp_path, talking_animation):
-    from scantalk.alignment import axes_rotation
+    from scantalk.face.alignment import axes_rotation
 
     rotation = axes_rotation("z", "-y")
     np.save(tmp_path / "frames.npy", (1000 * talking_animation.frames @ rotation).astype(np.float32))

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import scantalk.export.usd as usd
-from scantalk.alignment import axes_rotation
-from scantalk.animation import Animation
 from scantalk.export.usd import export_usd, read_usd_frames
+from scantalk.face.alignment import axes_rotation
+from scantalk.inference.animation import Animation
 
 pxr = pytest.importorskip("pxr", reason="usd-core is not installed (pip install usd-core)")
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from scantalk import alignment
-from scantalk.alignment import Alignment, aligned_template, fit_alignment, nose_tip
-from scantalk.synthesis.heads import procedural_head
-from scantalk.synthesis.heads.meshing import crop_face, decimate, point_cloud
+from scantalk.face import alignment
+from scantalk.face.alignment import Alignment, aligned_template, fit_alignment, nose_tip
 from scantalk.face.orientation import Orientation, OrientationError, find_orientation
 from scantalk.face.samples import real_face
+from scantalk.synthesis.heads import procedural_head
+from scantalk.synthesis.heads.meshing import crop_face, decimate, point_cloud
 
 # The 24 proper rotations that permute and flip the axes: model frame → how a file may store it.
 AXIS_ROTATIONS = np.round(Rotation.create_group("O").as_matrix())

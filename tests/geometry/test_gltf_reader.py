@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from scantalk.animation import Animation
 from scantalk.errors import MeshError
 from scantalk.face.samples import real_face
 from scantalk.geometry.mesh import load_mesh
+from scantalk.inference.animation import Animation
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import pytest
 import soundfile as sf
 
 import scantalk
-from scantalk.synthesis.heads.procedural import procedural_head
 from scantalk.face.samples import real_face
 from scantalk.life import (LIFE_CHANNELS, LIFE_GROUPS, LifeError, LifeRig, LifeTrack, lid_gaps, lid_margins,
                            life_from_speech)
+from scantalk.synthesis.heads.procedural import procedural_head
 
 SPEECH = scantalk.__file__.rsplit("/", 1)[0] + "/assets/speech/librivox_sense_and_sensibility_0870.wav"
 FPS = 30.0
@@ -204,7 +204,7 @@ def test_brows_rise_and_fall_where_the_brows_are_and_nowhere_near_the_mouth():
 
 @pytest.mark.slow
 def test_animate_with_life_zero_is_unchanged_and_life_moves_the_upper_face_and_is_saved(animator, speech, tmp_path):
-    from scantalk.animation import Animation
+    from scantalk.inference.animation import Animation
 
     face = real_face("mediapipe")
     clip = speech[:48000]

@@ -90,7 +90,7 @@ def test_the_model_says_which_point_of_a_face_lands_on_its_reference(anchor):
     """A model trained on faces placed by their nose tip sees every face placed so, whatever its
     crop: the face's `align_anchor` lands on the model's `reference_center`."""
     from scantalk import Animator
-    from scantalk.alignment import nose_tip
+    from scantalk.face.alignment import nose_tip
     from scantalk.face.samples import real_face
 
     head = real_face("mediapipe")

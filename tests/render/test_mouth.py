@@ -7,11 +7,11 @@ import av
 import numpy as np
 import pytest
 
-from scantalk.animation import Animation
 from scantalk.cli import main
 from scantalk.errors import ScanTalkError
 from scantalk.face.landmarks import LANDMARK_NAMES
 from scantalk.face.samples import real_face
+from scantalk.inference.animation import Animation
 from scantalk.render import (Camera, FrameRenderer, mouth_camera, mouth_from_landmarks, mouth_from_motion,
                              render_animation, side_by_side)
 from scantalk.render.cavity import enclosed_holes, outside_sign

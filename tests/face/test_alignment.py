@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from scantalk.alignment import axes_rotation, fit_alignment
 from scantalk.errors import ScanTalkError
+from scantalk.face.alignment import axes_rotation, fit_alignment
 
 
 def _head(rng: np.random.Generator) -> np.ndarray:
@@ -72,7 +72,7 @@ def test_nose_anchor_places_a_face_crop_where_its_full_head_goes():
     """A face-only scan and the full head it was cut from land on the same surface with the nose
     anchor (a model that reads positions sees the mouth where it learned it); the bounding box
     centre moves the crop by centimetres."""
-    from scantalk.alignment import aligned_template
+    from scantalk.face.alignment import aligned_template
     from scantalk.face.samples import real_face
 
     head = real_face("mediapipe")

@@ -74,7 +74,7 @@ def test_the_saved_track_decodes_back_to_the_saved_frames(animator, face, speech
         decoded = animator.animate_track(face, tmp_path / "out" / name)
         assert decoded.fps == animation.fps and decoded.num_frames == animation.num_frames
         assert np.abs(decoded.frames - animation.frames).max() < SAME_FRAMES_M
-    from scantalk.animation import Animation
+    from scantalk.inference.animation import Animation
 
     loaded = Animation.load(tmp_path / "out")
     assert np.array_equal(loaded.articulation.values, animation.articulation.values)

@@ -75,7 +75,7 @@ def test_shipped_model_is_small_and_names_the_recipe_that_made_it():
     checkpoint = torch.load(DEFAULT_CHECKPOINT, map_location="cpu", weights_only=True)
     assert DEFAULT_CHECKPOINT.stat().st_size <= 20 * 1024 * 1024
     recipe = checkpoint["recipe"]
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     made_by = recipe.get("recipe") or recipe.get("config")
     assert made_by and (repo / made_by).is_file(), made_by
     model = load_model()

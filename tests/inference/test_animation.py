@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from scantalk.animation import Animation, read_pc2
 from scantalk.errors import OutputError, OutputExistsError
 from scantalk.geometry import load_mesh
+from scantalk.inference.animation import Animation, read_pc2
 
 
 def _animation(num_frames: int = 4) -> Animation:
@@ -98,7 +98,7 @@ _KILLER = """
 import os, shutil, signal, sys
 import numpy as np
 from scantalk import atomic
-from scantalk.animation import Animation
+from scantalk.inference.animation import Animation
 
 out, point = sys.argv[1], sys.argv[2]
 die = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
@@ -174,7 +174,7 @@ def test_broken_animation_folders_are_clear_errors(tmp_path):
 
 @pytest.mark.parametrize("fps", [0, -30, 1e9, float("nan"), "fast"])
 def test_unusable_frame_rates_are_refused(fps):
-    from scantalk.animation import check_fps
+    from scantalk.inference.animation import check_fps
     from scantalk.errors import ScanTalkError
 
     with pytest.raises(ScanTalkError, match="fps"):
