@@ -9,7 +9,10 @@ its state never grows with the length of the talk.
 `ArticulationStream` turns those phones into articulation rows (the coarticulation model of the offline
 track, `articulation_frames`): row i, showing time i / fps, is given out once `lookahead` seconds
 of audio past it have been heard. A longer lookahead lets the recogniser settle and the mouth
-anticipate the next phone (more accurate); a shorter one answers sooner.
+anticipate the next phone (more accurate); a shorter one answers sooner. With a lookahead of
+`WORDS_LOOKAHEAD_S` or more, each phrase is also heard as words once its closing pause is
+settled (`decode_phones(method="words")`, the offline default), and the frames not yet given out
+take those phones: the longer the lookahead, the more of each phrase is shown from words.
 
 ```python
 stream = ArticulationStream(fps=30, lookahead=0.1)
@@ -22,14 +25,14 @@ first, rows = stream.close()                # the rest
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from scantalk.articulation.coarticulation import ArticulationStyle, articulation_frames, coarticulation_reach
 from scantalk.articulation.phones import SILENCE, check_fps
 from scantalk.articulation.segments import SAMPLE_RATE, PhoneSegment, merge_silences, silence_vowelless_runs, to_arpabet
-from scantalk.articulation.sphinx import FRAME_S, LIVE_CEPSTRAL_MEAN, _decoder, _pcm16
+from scantalk.articulation.sphinx import FRAME_S, LIVE_CEPSTRAL_MEAN, _decoder, _pcm16, decode_phones
 from scantalk.errors import ArticulationError
 
 #: Seconds of audio between two reads of the recogniser's hypothesis (two of its 10 ms frames).
@@ -40,6 +43,9 @@ MIN_UTTERANCE_S = 2.0
 MAX_UTTERANCE_S = 16.0
 #: A pause this long (seconds) and settled lets the search restart in its middle.
 RESTART_PAUSE_S = 0.2
+#: Seconds of lookahead from which phrases are also heard as words (the offline default's
+#: decoder; a phrase is decoded, at about 0.4 s per second of it, once its closing pause is heard).
+WORDS_LOOKAHEAD_S = 1.0
 #: Phones that ended this long ago (seconds) no longer change (measured: > 99.9 % of those
 #: ending 0.3 s before the newest audio are in the final hypothesis).
 SETTLED_S = 0.3
@@ -48,11 +54,16 @@ SETTLED_S = 0.3
 class PhoneStream:
     """Phones heard so far in speech pushed chunk by chunk (16 kHz mono float, full scale 1).
 
+    Args:
+        on_phrase: called with (start in seconds, the audio) of each search that ends: the speech
+            up to a pause where the search restarts, and what is left at `close`.
+
     Attributes:
         heard: seconds of audio decoded so far (a multiple of `HOP_S` until `close`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_phrase: Callable[[float, np.ndarray], None] | None = None) -> None:
+        self._on_phrase = on_phrase  # told (start in seconds, audio) of each search that ends
         self._hop = int(round(HOP_S * SAMPLE_RATE))
         self._decoder = _decoder("phones", cmninit=LIVE_CEPSTRAL_MEAN)
         self._decoder.start_utt()
@@ -90,6 +101,8 @@ class PhoneStream:
         self._decoder.end_utt()
         self._current = self._hypothesis()
         self._closed = True
+        if self._on_phrase is not None and self._utterance:
+            self._on_phrase(self._utterance_start, np.concatenate(self._utterance))
 
     def phones(self, since: float = -math.inf) -> list[PhoneSegment]:
         """The phones heard (absolute seconds; "SIL" in pauses) that end after `since`; the last
@@ -138,7 +151,11 @@ class PhoneStream:
                 self._done.append(PhoneSegment(phone.phone, phone.start, min(phone.end, cut)))
         self._decoder.end_utt()
         self._decoder.start_utt()
-        tail = np.concatenate(self._utterance)[int(round((cut - self._utterance_start) * SAMPLE_RATE)):]
+        heard = np.concatenate(self._utterance)
+        split = int(round((cut - self._utterance_start) * SAMPLE_RATE))
+        if self._on_phrase is not None:
+            self._on_phrase(self._utterance_start, heard[:split])
+        tail = heard[split:]
         self._utterance_start, self._utterance = cut, [tail]
         if len(tail):
             self._decoder.process_raw(_pcm16(tail, SAMPLE_RATE), full_utt=False)
@@ -168,7 +185,8 @@ class ArticulationStream:
         self.lookahead = float(lookahead)
         self.style = style or ArticulationStyle()
         self._reach_after = coarticulation_reach(self.style)[1]
-        self.phones = PhoneStream()
+        self._phrases: list[tuple[float, float, list[PhoneSegment]]] = []  # (start, end, phones from words)
+        self.phones = PhoneStream(self._hear_words if self.lookahead >= WORDS_LOOKAHEAD_S else None)
         self.next_row = 0
 
     def push(self, samples: np.ndarray) -> tuple[int, np.ndarray]:
@@ -194,11 +212,31 @@ class ArticulationStream:
             return np.zeros((0, 5), np.float32)
         since = first / self.fps - self._reach_after
         heard = silence_vowelless_runs(self.phones.phones(since), open_end=self.phones.heard)
+        for start, end, words in self._phrases:
+            heard = overlay(heard, start, end, words)
         rows = articulation_frames(heard, self.fps, first, stop - first, self.style)
         self.next_row = stop
         self.phones.forget(since - 1.0)
+        self._phrases = [phrase for phrase in self._phrases if phrase[1] > since - 1.0]
         return rows
+
+    def _hear_words(self, start: float, audio: np.ndarray) -> None:
+        """A phrase the phone loop finished: hear it as words, for the rows not yet given out."""
+        end = start + len(audio) / SAMPLE_RATE
+        if end <= self.next_row / self.fps - self._reach_after or end - start < HOP_S:
+            return  # every row it could change is out, or there is nothing to hear
+        words = [PhoneSegment(p.phone, p.start + start, p.end + start) for p in decode_phones(audio, SAMPLE_RATE)]
+        self._phrases.append((start, end, words))
 
 
 def _stacked(rows: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(rows) if rows else np.zeros((0, 5), np.float32)
+
+
+def overlay(phones: list[PhoneSegment], start: float, end: float, replacement: list[PhoneSegment]) -> list[PhoneSegment]:
+    """`phones` with [start, end] seconds taken from `replacement` (phones tiling that span)."""
+    before = [PhoneSegment(p.phone, p.start, min(p.end, start)) for p in phones if p.start < start]
+    after = [PhoneSegment(p.phone, max(p.start, end), p.end) for p in phones if p.end > end]
+    inside = [PhoneSegment(p.phone, max(p.start, start), min(p.end, end)) for p in replacement
+              if min(p.end, end) > max(p.start, start)]
+    return merge_silences([p for p in before + inside + after if p.end > p.start])

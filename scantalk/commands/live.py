@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import webbrowser
 
 from scantalk.commands.animate import parse_emotion, parse_life_groups
 from scantalk.errors import ScanTalkError
+
+#: Seconds Ctrl-C waits for the viewers' connections to close before the server stops anyway.
+STOP_TIMEOUT_S = 5.0
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +100,11 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {frames} frames; still serving (Ctrl-C stops)", flush=True)
             await asyncio.Event().wait()
         finally:
-            await server.close()
+            try:
+                await asyncio.wait_for(server.close(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                print(f"scantalk live: the viewers' connections did not close within {STOP_TIMEOUT_S:g} s; "
+                      "stopping anyway", file=sys.stderr, flush=True)
 
     try:
         asyncio.run(serve())

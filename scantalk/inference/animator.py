@@ -323,8 +323,8 @@ class Animator:
             face, faces, align, up, forward, landmarks: as in `animate`.
             fps: frames per second.
             lookahead: seconds of audio heard past a frame before it is given out (default
-                `scantalk.stream.DEFAULT_LOOKAHEAD`): shorter answers sooner, longer is more
-                accurate.
+                `scantalk.inference.stream.DEFAULT_LOOKAHEAD`): shorter answers sooner, longer is
+                more accurate; from 1 s, phrases are also heard as words once they end.
             emotion / intensity: one label or mix for the whole stream (see `animate_track`).
             life / life_groups / life_seed: as in `animate`, drawn live from what has been heard
                 (`scantalk.life.stream`); 0 leaves the frames exactly as without.

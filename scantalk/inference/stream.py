@@ -20,10 +20,10 @@ with animator.stream("scan.ply", lookahead=0.1) as stream:
 ```
 
 Latency from a sample of audio to the frame that shows it is `lookahead` + up to one hop
-(`scantalk.articulation.stream.HOP_S`) + the compute of one push. With the lookahead of
-`Animator.animate`'s front end (the whole recording) the track equals the offline phone-loop
-track made from the same phones; the offline default hears words, which is more accurate but
-needs the whole phrase.
+(`scantalk.articulation.stream.HOP_S`) + the compute of one push. Short lookaheads hear phones
+without words; from `scantalk.articulation.stream.WORDS_LOOKAHEAD_S` (1 s) each phrase is also
+heard as words once it ends, as `Animator.animate`'s default front end hears it, and a phrase
+that ends within the lookahead is shown exactly as offline.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `life_from_speech` reads a whole recording: its pauses, its speaker's pitch range and the pitch
 accents around each frame. `LifeStream` draws the same kinds of motion from what has been heard
-so far, frame by frame, for `scantalk.stream.AnimationStream`:
+so far, frame by frame, for `scantalk.inference.stream.AnimationStream`:
 
 - speaking is read from the frame's articulation row (the mouth moves: someone speaks), so the
   face and its mouth agree on where the pauses are;

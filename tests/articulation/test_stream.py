@@ -10,7 +10,9 @@ import pytest
 
 from scantalk.articulation import articulation_from_phones
 from scantalk.articulation.coarticulation import articulation_frames
-from scantalk.articulation.stream import HOP_S, MAX_UTTERANCE_S, ArticulationStream
+from scantalk.articulation.phonetic import phonetic_track
+from scantalk.articulation.segments import PhoneSegment
+from scantalk.articulation.stream import HOP_S, MAX_UTTERANCE_S, ArticulationStream, overlay
 from scantalk.errors import ArticulationError
 
 FPS = 30.0
@@ -41,13 +43,34 @@ def test_rows_do_not_depend_on_how_the_speech_is_cut(papa_spoken):
     assert len(one) == math.floor(len(samples) * FPS / 16000 + 1e-6)
 
 
-def test_with_a_long_lookahead_the_rows_are_the_offline_track_of_the_phones_heard(papa_spoken):
-    stream = ArticulationStream(FPS, lookahead=5.0)
+def test_with_a_long_lookahead_the_rows_are_the_offline_default_track(papa_spoken):
+    """A lookahead of `WORDS_LOOKAHEAD_S` or more hears each phrase as words once it ends: a phrase
+    that ends with the speech gives exactly the offline default's rows."""
+    rows = _rows(ArticulationStream(FPS, lookahead=5.0), papa_spoken.samples, 2000)
+    offline = phonetic_track(papa_spoken.samples, FPS, num_frames=len(rows)).values
+    np.testing.assert_allclose(rows, offline, atol=1e-6)
+    assert rows[:, 1].max() > 0.5  # "Papa bought a map": the lips close
+
+
+def test_with_a_short_lookahead_the_rows_are_the_track_of_the_phones_heard(papa_spoken, monkeypatch):
+    import scantalk.articulation.stream as module
+
+    monkeypatch.setattr(module, "decode_phones", lambda *args, **kwargs: pytest.fail("words decoded"))
+    stream = ArticulationStream(FPS, lookahead=module.WORDS_LOOKAHEAD_S - 0.1)
     rows = _rows(stream, papa_spoken.samples, 2000)
     offline = articulation_from_phones(stream.phones.phones(), FPS, num_frames=len(rows)).values
-    np.testing.assert_allclose(rows, offline, atol=1e-6)
-    close = rows[:, 1]
-    assert close.max() > 0.5  # "Papa bought a map": the lips close
+    # Phones more than the lookahead ahead reach back only through the coarticulation's far tails.
+    np.testing.assert_allclose(rows, offline, atol=1e-3)
+
+
+def test_a_phrase_heard_as_words_replaces_the_phones_over_its_span_only():
+    loop = [PhoneSegment("SIL", 0.0, 0.2), PhoneSegment("F", 0.2, 0.3), PhoneSegment("AA", 0.3, 0.6),
+            PhoneSegment("SIL", 0.6, 1.0)]
+    words = [PhoneSegment("SIL", 0.0, 0.25), PhoneSegment("P", 0.25, 0.3), PhoneSegment("AA", 0.3, 0.5),
+             PhoneSegment("SIL", 0.5, 0.55)]
+    mixed = overlay(loop, 0.1, 0.55, words)
+    assert [p.phone for p in mixed] == ["SIL", "P", "AA", "SIL", "AA", "SIL"]
+    assert [p.end for p in mixed] == pytest.approx([0.25, 0.3, 0.5, 0.55, 0.6, 1.0])
 
 
 def test_a_row_is_given_out_once_the_lookahead_past_it_was_heard(papa_spoken):

@@ -58,7 +58,9 @@ def test_live_serves_a_file_to_a_viewer_and_stops_on_ctrl_c(face_file, tiny_arti
 
     speech = tmp_path / "papa.wav"
     sf.write(speech, papa_spoken.samples, 16000)
-    environment = {**os.environ, "PYTHONPATH": str(REPO), "SCANTALK_CACHE_DIR": str(tmp_path / "cache")}
+    # PYTHONFAULTHANDLER: a server that does not stop is aborted, and says where its threads were.
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "SCANTALK_CACHE_DIR": str(tmp_path / "cache"),
+                   "PYTHONFAULTHANDLER": "1"}
     server = subprocess.Popen([sys.executable, "-m", "scantalk.cli", "live", str(face_file), "--port", "0",
                                "--checkpoint", str(tiny_articulated_checkpoint), "--audio", str(speech), "--loop",
                                "--device", "cpu"],
@@ -81,7 +83,12 @@ def test_live_serves_a_file_to_a_viewer_and_stops_on_ctrl_c(face_file, tiny_arti
 
         assert asyncio.run(asyncio.wait_for(frames(), 60)) == 10
         server.send_signal(signal.SIGINT)
-        out, err = server.communicate(timeout=30)
+        try:
+            out, err = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.send_signal(signal.SIGABRT)
+            out, err = server.communicate(timeout=30)
+            pytest.fail(f"the server did not stop within 30 s of Ctrl-C; where it was:\n{err[-6000:]}")
     finally:
         if server.poll() is None:
             server.kill()

@@ -8,7 +8,8 @@ import pytest
 from scipy.signal import resample_poly
 
 from scantalk import Animator
-from scantalk.articulation import ArticulationTrack, articulation_from_phones
+from scantalk.articulation import ArticulationTrack
+from scantalk.articulation.phonetic import phonetic_track
 from scantalk.errors import AudioError, ScanTalkError
 from scantalk.model import ScanTalk
 
@@ -24,11 +25,12 @@ def _all_frames(stream, samples, chunk, rate=16000):
 
 
 @pytest.mark.slow
-def test_frames_are_the_offline_animation_of_the_phones_heard(tiny_animator, mediapipe_face, papa_spoken):
+def test_with_a_long_lookahead_frames_are_the_offline_animation(tiny_animator, mediapipe_face, papa_spoken):
+    """A 5 s lookahead hears the speech as words, as the offline phonetic front end does."""
     stream = tiny_animator.stream(mediapipe_face, lookahead=5.0)
     frames = _all_frames(stream, papa_spoken.samples, 1600)
     assert [frame.index for frame in frames] == list(range(len(frames)))
-    heard = articulation_from_phones(stream._articulation.phones.phones(), 30.0, num_frames=len(frames))
+    heard = phonetic_track(papa_spoken.samples, 30.0, num_frames=len(frames))
     track = ArticulationTrack(heard.array(stream.channels), 30.0, stream.channels)
     offline = tiny_animator.animate_track(mediapipe_face, track)
     live = np.stack([frame.vertices for frame in frames])
