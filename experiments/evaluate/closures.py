@@ -1,7 +1,7 @@
 """Where the articulation track closes the lips, against where the speaker really did (issue 21).
 
     python experiments/evaluate/closures.py                 # the phonetic front end, both decoders
-    python experiments/evaluate/closures.py --stream 0.1 0.3   # and the streaming front end
+    python experiments/evaluate/closures.py --stream 0.1 0.3 0.5 1 2   # and the streaming front end
 
 On every real recording of `real_speech_set()` (pocketsphinx-testdata, force-aligned at the phone
 level, never trained on), the track the shipped front end makes from the audio alone is compared

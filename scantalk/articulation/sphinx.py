@@ -58,7 +58,8 @@ def _decoder(kind: str, **options):
         return pocketsphinx.Decoder(**{**settings, **options})
     if kind == "words":
         return pocketsphinx.Decoder(hmm=str(model / "en-us"), lm=str(model / "en-us.lm.bin"),
-                                    dict=str(model / "cmudict-en-us.dict"), samprate=SAMPLE_RATE, loglevel="FATAL")
+                                    dict=str(model / "cmudict-en-us.dict"), samprate=SAMPLE_RATE, loglevel="FATAL",
+                                    **options)
     return pocketsphinx.Decoder(hmm=str(model / "en-us"), dict=str(model / "cmudict-en-us.dict"), samprate=SAMPLE_RATE, loglevel="FATAL")
 
 

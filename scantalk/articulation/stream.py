@@ -10,9 +10,11 @@ its state never grows with the length of the talk.
 track, `articulation_frames`): row i, showing time i / fps, is given out once `lookahead` seconds
 of audio past it have been heard. A longer lookahead lets the recogniser settle and the mouth
 anticipate the next phone (more accurate); a shorter one answers sooner. With a lookahead of
-`WORDS_LOOKAHEAD_S` or more, each phrase is also heard as words once its closing pause is
-settled (`decode_phones(method="words")`, the offline default), and the frames not yet given out
-take those phones: the longer the lookahead, the more of each phrase is shown from words.
+`LIVE_WORDS_LOOKAHEAD_S` or more, `WordStream` also hears words as they come, and the frames
+show their phones (within reach of the syllables the phone loop hears, as offline). From
+`WORDS_LOOKAHEAD_S`, each phrase is also heard as words aligned into phones once its closing
+pause is settled (`decode_phones(method="words")`, the offline default), and the frames not yet
+given out take those phones: the longer the lookahead, the more of each phrase is shown so.
 
 ```python
 stream = ArticulationStream(fps=30, lookahead=0.1)
@@ -30,9 +32,10 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from scantalk.articulation.coarticulation import ArticulationStyle, articulation_frames, coarticulation_reach
-from scantalk.articulation.phones import SILENCE, check_fps
+from scantalk.articulation.phones import SILENCE, VOWELS, check_fps
 from scantalk.articulation.segments import SAMPLE_RATE, PhoneSegment, merge_silences, silence_vowelless_runs, to_arpabet
-from scantalk.articulation.sphinx import FRAME_S, LIVE_CEPSTRAL_MEAN, _decoder, _pcm16, decode_phones
+from scantalk.articulation.sphinx import (FRAME_S, LIVE_CEPSTRAL_MEAN, _decoder, _pcm16, _tile, decode_phones,
+                                          within_speech)
 from scantalk.errors import ArticulationError
 
 #: Seconds of audio between two reads of the recogniser's hypothesis (two of its 10 ms frames).
@@ -43,9 +46,20 @@ MIN_UTTERANCE_S = 2.0
 MAX_UTTERANCE_S = 16.0
 #: A pause this long (seconds) and settled lets the search restart in its middle.
 RESTART_PAUSE_S = 0.2
-#: Seconds of lookahead from which phrases are also heard as words (the offline default's
-#: decoder; a phrase is decoded, at about 0.4 s per second of it, once its closing pause is heard).
+#: Seconds of lookahead from which the stream also hears words as they come (pocketsphinx's
+#: language model, decoded incrementally beside the phone loop: its last word is formed only
+#: a few tenths of a second after it was said).
+LIVE_WORDS_LOOKAHEAD_S = 0.3
+#: Seconds of lookahead from which phrases are also heard as words aligned into phones (the
+#: offline default's decoder; a phrase is decoded, at about 0.4 s per second of it, once its
+#: closing pause is heard).
 WORDS_LOOKAHEAD_S = 1.0
+#: Vowels are taken to last this many times as long as consonants where a word's phones are
+#: spread over the frames the live word decoder gives the word.
+VOWEL_WEIGHT = 2.0
+#: Seconds of audio past a restart that the live word decoder hears again at once; with more,
+#: it waits for a later pause (or until its search is half `MAX_UTTERANCE_S` long).
+RESTART_TAIL_S = 0.6
 #: Phones that ended this long ago (seconds) no longer change (measured: > 99.9 % of those
 #: ending 0.3 s before the newest audio are in the final hypothesis).
 SETTLED_S = 0.3
@@ -57,13 +71,16 @@ class PhoneStream:
     Args:
         on_phrase: called with (start in seconds, the audio) of each search that ends: the speech
             up to a pause where the search restarts, and what is left at `close`.
+        on_audio: called with each block of audio (16 kHz float) before the phone loop decodes it.
 
     Attributes:
         heard: seconds of audio decoded so far (a multiple of `HOP_S` until `close`).
     """
 
-    def __init__(self, on_phrase: Callable[[float, np.ndarray], None] | None = None) -> None:
+    def __init__(self, on_phrase: Callable[[float, np.ndarray], None] | None = None,
+                 on_audio: Callable[[np.ndarray], None] | None = None) -> None:
         self._on_phrase = on_phrase  # told (start in seconds, audio) of each search that ends
+        self._on_audio = on_audio  # given each block of audio before it is decoded
         self._hop = int(round(HOP_S * SAMPLE_RATE))
         self._decoder = _decoder("phones", cmninit=LIVE_CEPSTRAL_MEAN)
         self._decoder.start_utt()
@@ -115,6 +132,8 @@ class PhoneStream:
         self._done = [p for p in self._done if p.end > before]
 
     def _decode(self, block: np.ndarray) -> None:
+        if self._on_audio is not None:
+            self._on_audio(block)
         self._decoder.process_raw(_pcm16(block, SAMPLE_RATE), full_utt=False)
         self._utterance.append(block)
         self.heard += len(block) / SAMPLE_RATE
@@ -162,6 +181,79 @@ class PhoneStream:
         self._current = self._hypothesis()
 
 
+class WordStream:
+    """Words heard so far in speech given block by block, as phones: pocketsphinx's English
+    language model decoded incrementally, each word's dictionary phones spread over the frames
+    the decoder gives it (a vowel `VOWEL_WEIGHT` times as long as a consonant). Its searches
+    restart where the phone loop's do (`restart`), so its state never grows either.
+
+    Attributes:
+        heard: seconds of audio decoded so far.
+    """
+
+    def __init__(self) -> None:
+        # No second passes at the end of a search (they took 0.5 s at each restart, stalling frames).
+        self._decoder = _decoder("words", cmninit=LIVE_CEPSTRAL_MEAN, fwdflat=False, bestpath=False)
+        self._decoder.start_utt()
+        self._utterance: list[np.ndarray] = []
+        self._utterance_start = 0.0
+        self._done: list[PhoneSegment] = []
+        self.heard = 0.0
+
+    def hear(self, block: np.ndarray) -> None:
+        """Decode one block of 16 kHz float audio."""
+        self._decoder.process_raw(_pcm16(block, SAMPLE_RATE), full_utt=False)
+        self._utterance.append(block)
+        self.heard += len(block) / SAMPLE_RATE
+
+    def restart(self, cut: float) -> bool:
+        """End the search at `cut` seconds (its words up to there are final) and go on from there,
+        when the audio heard past `cut` is short (it is decoded again at once: 0.26 s of compute
+        for 1.9 s of it) or the search is half `MAX_UTTERANCE_S` long. Returns whether it did."""
+        length = self.heard - self._utterance_start
+        if self.heard - cut > RESTART_TAIL_S and length < 0.5 * MAX_UTTERANCE_S:
+            return False
+        self._decoder.end_utt()
+        self._done += [PhoneSegment(p.phone, p.start, min(p.end, cut)) for p in self._hypothesis() if p.start < cut]
+        self._decoder.start_utt()
+        heard = np.concatenate(self._utterance) if self._utterance else np.zeros(0, np.float32)
+        tail = heard[int(round((cut - self._utterance_start) * SAMPLE_RATE)):]
+        self._utterance_start, self._utterance = cut, [tail]
+        if len(tail):
+            self._decoder.process_raw(_pcm16(tail, SAMPLE_RATE), full_utt=False)
+        return True
+
+    def phones(self, since: float = -math.inf) -> list[PhoneSegment]:
+        """The phones of the words heard that end after `since` (absolute seconds; "SIL" between
+        words); the last few tenths of a second may still change."""
+        current = self._hypothesis() if self._utterance else []
+        return merge_silences([p for p in self._done + current if p.end > since])
+
+    def forget(self, before: float) -> None:
+        """Drop final phones that end before `before` seconds."""
+        self._done = [p for p in self._done if p.end > before]
+
+    def _hypothesis(self) -> list[PhoneSegment]:
+        phones: list[PhoneSegment] = []
+        for segment in self._decoder.seg() or ():
+            start = self._utterance_start + segment.start_frame * FRAME_S
+            end = min(self._utterance_start + (segment.end_frame + 1) * FRAME_S, self.heard)
+            if end > start:
+                phones += self._spread(segment.word, start, end)
+        return phones
+
+    def _spread(self, word: str, start: float, end: float) -> list[PhoneSegment]:
+        """A word's dictionary phones over [start, end] (fillers and unknown words: "SIL")."""
+        spelled = None if word.startswith(("<", "[")) else self._decoder.lookup_word(word)
+        if not spelled:
+            return [PhoneSegment(SILENCE, start, end)]
+        phones = [to_arpabet(name) for name in spelled.split()]
+        weights = np.array([VOWEL_WEIGHT if phone in VOWELS else 1.0 for phone in phones])
+        ends = start + (end - start) * np.cumsum(weights) / weights.sum()
+        starts = np.concatenate([[start], ends[:-1]])
+        return [PhoneSegment(phone, float(a), float(b)) for phone, a, b in zip(phones, starts, ends)]
+
+
 class ArticulationStream:
     """Articulation rows from live speech, each given out once `lookahead` seconds of audio past
     it have been heard (or at the end). Rows are settled hop by hop, so the same speech gives the
@@ -169,11 +261,14 @@ class ArticulationStream:
 
     Args:
         fps: rows per second.
-        lookahead: seconds of audio heard past a row's time before it is given out (0 to 10).
+        lookahead: seconds of audio heard past a row's time before it is given out (0 to 10);
+            from `LIVE_WORDS_LOOKAHEAD_S` words are heard as they come, from `WORDS_LOOKAHEAD_S`
+            phrases as aligned words too.
         style: how the mouth moves per phone (default neutral, as the offline front end).
 
     Attributes:
         phones: the `PhoneStream` hearing the speech.
+        words: the `WordStream` hearing its words (None below `LIVE_WORDS_LOOKAHEAD_S`).
         next_row: the index of the next row to be given out.
     """
 
@@ -186,7 +281,8 @@ class ArticulationStream:
         self.style = style or ArticulationStyle()
         self._reach_after = coarticulation_reach(self.style)[1]
         self._phrases: list[tuple[float, float, list[PhoneSegment]]] = []  # (start, end, phones from words)
-        self.phones = PhoneStream(self._hear_words if self.lookahead >= WORDS_LOOKAHEAD_S else None)
+        self.words = WordStream() if self.lookahead >= LIVE_WORDS_LOOKAHEAD_S else None
+        self.phones = PhoneStream(self._phrase_ended, None if self.words is None else self.words.hear)
         self.next_row = 0
 
     def push(self, samples: np.ndarray) -> tuple[int, np.ndarray]:
@@ -212,6 +308,9 @@ class ArticulationStream:
             return np.zeros((0, 5), np.float32)
         since = first / self.fps - self._reach_after
         heard = silence_vowelless_runs(self.phones.phones(since), open_end=self.phones.heard)
+        if self.words is not None:  # words, where the phone loop hears syllables
+            heard = within_speech(_tile(self.words.phones(since), self.phones.heard), heard)
+            self.words.forget(since - 1.0)
         for start, end, words in self._phrases:
             heard = overlay(heard, start, end, words)
         rows = articulation_frames(heard, self.fps, first, stop - first, self.style)
@@ -220,9 +319,14 @@ class ArticulationStream:
         self._phrases = [phrase for phrase in self._phrases if phrase[1] > since - 1.0]
         return rows
 
-    def _hear_words(self, start: float, audio: np.ndarray) -> None:
-        """A phrase the phone loop finished: hear it as words, for the rows not yet given out."""
+    def _phrase_ended(self, start: float, audio: np.ndarray) -> None:
+        """The phone loop finished a phrase: the live words restart there too, and from
+        `WORDS_LOOKAHEAD_S` the phrase is heard as aligned words for the rows not yet given out."""
         end = start + len(audio) / SAMPLE_RATE
+        if self.words is not None:
+            self.words.restart(end)
+        if self.lookahead < WORDS_LOOKAHEAD_S:
+            return
         if end <= self.next_row / self.fps - self._reach_after or end - start < HOP_S:
             return  # every row it could change is out, or there is nothing to hear
         words = [PhoneSegment(p.phone, p.start + start, p.end + start) for p in decode_phones(audio, SAMPLE_RATE)]

@@ -52,15 +52,26 @@ def test_with_a_long_lookahead_the_rows_are_the_offline_default_track(papa_spoke
     assert rows[:, 1].max() > 0.5  # "Papa bought a map": the lips close
 
 
-def test_with_a_short_lookahead_the_rows_are_the_track_of_the_phones_heard(papa_spoken, monkeypatch):
+def test_a_short_lookahead_hears_phones_only(papa_spoken, monkeypatch):
     import scantalk.articulation.stream as module
 
-    monkeypatch.setattr(module, "decode_phones", lambda *args, **kwargs: pytest.fail("words decoded"))
-    stream = ArticulationStream(FPS, lookahead=module.WORDS_LOOKAHEAD_S - 0.1)
-    rows = _rows(stream, papa_spoken.samples, 2000)
-    offline = articulation_from_phones(stream.phones.phones(), FPS, num_frames=len(rows)).values
-    # Phones more than the lookahead ahead reach back only through the coarticulation's far tails.
-    np.testing.assert_allclose(rows, offline, atol=1e-3)
+    monkeypatch.setattr(module, "decode_phones", lambda *args, **kwargs: pytest.fail("phrase decoded as words"))
+    monkeypatch.setattr(module, "WordStream", lambda: pytest.fail("live words decoded"))
+    stream = ArticulationStream(FPS, lookahead=module.LIVE_WORDS_LOOKAHEAD_S - 0.1)
+    assert stream.words is None
+    assert _rows(stream, papa_spoken.samples, 2000)[:, 1].max() > 0.5
+
+
+def test_from_a_few_tenths_of_a_second_words_are_heard_as_they_come(papa_spoken, monkeypatch):
+    import scantalk.articulation.stream as module
+
+    monkeypatch.setattr(module, "decode_phones", lambda *args, **kwargs: pytest.fail("phrase decoded as words"))
+    lookahead = module.LIVE_WORDS_LOOKAHEAD_S + 0.2
+    stream = ArticulationStream(FPS, lookahead)
+    one = _rows(stream, papa_spoken.samples, 1600)
+    assert stream.words is not None and "M" in {p.phone for p in stream.words.phones()}  # "... a map"
+    assert one[:, 1].max() > 0.5
+    np.testing.assert_array_equal(one, _rows(ArticulationStream(FPS, lookahead), papa_spoken.samples, 777))
 
 
 def test_a_phrase_heard_as_words_replaces_the_phones_over_its_span_only():
@@ -89,14 +100,18 @@ def test_a_row_is_given_out_once_the_lookahead_past_it_was_heard(papa_spoken):
 
 
 @pytest.mark.slow
-def test_memory_stays_flat_over_a_long_talk(papa_spoken):
+@pytest.mark.parametrize("lookahead", [0.1, 0.5])  # the phone loop alone; and words as they come
+def test_memory_stays_flat_over_a_long_talk(papa_spoken, lookahead):
     gap = np.zeros(8000, np.float32)
     talk = np.concatenate([papa_spoken.samples, gap] * 12)  # ~30 s
-    stream = ArticulationStream(FPS, 0.1)
+    stream = ArticulationStream(FPS, lookahead)
     for start in range(0, len(talk), 4000):
         stream.push(talk[start:start + 4000])
         assert sum(map(len, stream.phones._utterance)) <= (MAX_UTTERANCE_S + 1.0) * 16000
         assert len(stream.phones.phones()) < 150  # only the last seconds' phones are kept
+        if stream.words is not None:
+            assert sum(map(len, stream.words._utterance)) <= (1.5 * MAX_UTTERANCE_S + 1.0) * 16000
+            assert len(stream.words.phones()) < 150
 
 
 def test_a_bad_lookahead_is_refused():
