@@ -206,13 +206,13 @@ class WordStream:
         self._utterance.append(block)
         self.heard += len(block) / SAMPLE_RATE
 
-    def restart(self, cut: float) -> bool:
+    def restart(self, cut: float) -> None:
         """End the search at `cut` seconds (its words up to there are final) and go on from there,
         when the audio heard past `cut` is short (it is decoded again at once: 0.26 s of compute
-        for 1.9 s of it) or the search is half `MAX_UTTERANCE_S` long. Returns whether it did."""
+        for 1.9 s of it) or the search is half `MAX_UTTERANCE_S` long."""
         length = self.heard - self._utterance_start
         if self.heard - cut > RESTART_TAIL_S and length < 0.5 * MAX_UTTERANCE_S:
-            return False
+            return
         self._decoder.end_utt()
         self._done += [PhoneSegment(p.phone, p.start, min(p.end, cut)) for p in self._hypothesis() if p.start < cut]
         self._decoder.start_utt()
@@ -221,7 +221,6 @@ class WordStream:
         self._utterance_start, self._utterance = cut, [tail]
         if len(tail):
             self._decoder.process_raw(_pcm16(tail, SAMPLE_RATE), full_utt=False)
-        return True
 
     def phones(self, since: float = -math.inf) -> list[PhoneSegment]:
         """The phones of the words heard that end after `since` (absolute seconds; "SIL" between
