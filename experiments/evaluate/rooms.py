@@ -15,9 +15,16 @@ scan (`real_face("james")`) by the shipped default, offline (`Animator.animate`)
 - the mouth figures of `experiments/evaluate/real.py` per condition: vowel lip opening (mm,
   visible aperture), pauses / vowel, p/b/m min opening / next vowel, envelope r; and the
   track's p/b/m recall (`evaluate/closures.py`);
+- speech over a music bed (a recorded instrumental track, 10 dB under the speech);
 - sound without speech (8 s each: pink noise, babble-free room tone at 40 dB below full scale,
-  synthetic music with chords and a beat, mains hum with harmonics): the mouth should stay at
-  rest, reported as the 95th percentile and the largest visible lip opening (mm).
+  synthetic music with chords and a beat, mains hum with harmonics, and seven recorded
+  instrumental tracks, `music:<name>`): the mouth should stay at rest, reported as the 95th
+  percentile and the largest visible lip opening (mm).
+
+The recorded music is game music from Debian (lincity-ng-data, frozen-bubble-data,
+chromium-bsu-data: GPL / free licences, used here, not vendored): read from /usr/share/games
+when the packages are installed, otherwise fetched once with `apt-get download` into
+~/.cache/scantalk/music (no root needed). Without apt, those conditions are skipped with a note.
 
 Prints a table per mode and writes JSON atomically (default experiments/results/rooms_eval.json).
 """
@@ -40,8 +47,20 @@ from real import FPS, clip_record, make_probe, speech_figures  # noqa: E402
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "rooms_eval.json"
 SR = 16000
 SPEECH_CONDITIONS = ("clean", "noise_10db", "noise_0db", "babble_10db", "babble_0db", "room_0.4s", "room_0.8s",
-                     "telephone", "quiet")
-NONSPEECH_CONDITIONS = ("pink_noise", "room_tone", "music", "hum")
+                     "telephone", "quiet", "music_bed_10db")
+#: Recorded instrumental music: (Debian package, path inside it, short name).
+RECORDED_MUSIC = (
+    ("lincity-ng-data", "usr/share/games/lincity-ng/music/default/01 - pronobozo - lincity.ogg", "lincity"),
+    ("lincity-ng-data", "usr/share/games/lincity-ng/music/default/02 - Robert van Herk - City Blues.ogg", "city_blues"),
+    ("lincity-ng-data", "usr/share/games/lincity-ng/music/default/03 - Robert van Herk - Architectural Contemplations.ogg",
+     "contemplations"),
+    ("frozen-bubble-data", "usr/share/games/frozen-bubble/snd/frozen-mainzik-1p.ogg", "frozen_bubble"),
+    ("frozen-bubble-data", "usr/share/games/frozen-bubble/snd/introzik.ogg", "frozen_bubble_intro"),
+    ("chromium-bsu-data", "usr/share/games/chromium-bsu/wav/music_game.wav", "chromium_game"),
+    ("chromium-bsu-data", "usr/share/games/chromium-bsu/wav/music_menu.wav", "chromium_menu"),
+)
+NONSPEECH_CONDITIONS = ("pink_noise", "room_tone", "music", "hum", *(f"music:{name}" for *_, name in RECORDED_MUSIC))
+MUSIC_CACHE = Path.home() / ".cache" / "scantalk" / "music"
 BABBLE_TEXTS = ("The weather will turn cold by the end of the week.", "Put the red box on the kitchen table.",
                 "Nobody expected the meeting to last that long.", "She walked to the station and caught a train.",
                 "Our team scored twice in the second half.", "Remember to water the plants on Sunday.")
@@ -77,6 +96,34 @@ def _babble(length: int) -> np.ndarray:
     return total / _rms(total)
 
 
+def recorded_music(name: str, seconds: float = 8.0) -> np.ndarray | None:
+    """`seconds` of the recorded track `name` (from a third of the way in), 16 kHz float32, or
+    None when it cannot be had (no Debian package and no apt-get)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from scantalk.audio import load_audio
+
+    package, inside = next((package, inside) for package, inside, short in RECORDED_MUSIC if short == name)
+    path = Path("/") / inside
+    if not path.is_file():
+        path = MUSIC_CACHE / inside
+    if not path.is_file() and shutil.which("apt-get") and shutil.which("dpkg-deb"):
+        print(f"fetching {package} (Debian) into {MUSIC_CACHE}", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            done = subprocess.run(["apt-get", "download", package], cwd=scratch, capture_output=True, text=True)
+            debs = list(Path(scratch).glob("*.deb"))
+            if done.returncode == 0 and debs:
+                MUSIC_CACHE.mkdir(parents=True, exist_ok=True)
+                subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(MUSIC_CACHE)], check=True)
+    if not path.is_file():
+        return None
+    audio = load_audio(path)
+    start = len(audio) // 3
+    return audio[start:start + int(seconds * SR)]
+
+
 def _room(rng: np.random.Generator, rt60: float, drr_db: float) -> np.ndarray:
     """Direct path + exponentially decaying diffuse tail (−60 dB at rt60) at the given
     direct-to-reverberant energy ratio."""
@@ -105,6 +152,13 @@ def speech_condition(name: str, samples: np.ndarray, speech_rms: float, seed: in
         x = resample_poly(resample_poly(band, 1, 2), 2, 1)[: len(x)]
     elif name == "quiet":
         x = x * 10 ** (-30 / 20)
+    elif name.startswith("music_bed_"):
+        snr = float(name.split("_")[2][:-2])
+        bed = recorded_music("lincity", seconds=len(x) / SR + 1.0)
+        if bed is None:
+            raise LookupError("no recorded music for the music bed (see recorded_music)")
+        bed = np.resize(bed.astype(np.float64), len(x))
+        x = x + bed / _rms(bed) * speech_rms / 10 ** (snr / 20)
     peak = np.abs(x).max()
     return (x / peak * 0.9 if peak > 1.0 else x).astype(np.float32)
 
@@ -114,7 +168,11 @@ def nonspeech(name: str, seconds: float = 8.0, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     n = int(seconds * SR)
     t = np.arange(n) / SR
-    if name == "pink_noise":
+    if name.startswith("music:"):
+        x = recorded_music(name.split(":", 1)[1], seconds)
+        if x is None:
+            raise LookupError(f"no recorded music for {name} (see recorded_music)")
+    elif name == "pink_noise":
         x = 0.1 * _pink(rng, n)
     elif name == "room_tone":
         x = 0.01 * _pink(rng, n)
@@ -164,7 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conditions", nargs="+", default=[*SPEECH_CONDITIONS, *NONSPEECH_CONDITIONS])
     parser.add_argument("--lookahead", type=float, default=0.1, help="seconds, for the live mode")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--without-voice-activity", action="store_true",
+                        help="the recogniser alone, every moment taken as speech (as before scantalk.audio.vad)")
     args = parser.parse_args(argv)
+    if args.without_voice_activity:
+        import math
+
+        import scantalk.audio.vad as vad
+
+        vad.speech_spans = lambda *_, **__: [(-math.inf, math.inf)]
+        vad.VoiceActivity.spans = lambda self, since=-math.inf, margin=0.0: [(-math.inf, math.inf)]
 
     from scantalk import Animator
     from scantalk.atomic import atomic_write_text
@@ -185,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     for condition in args.conditions:
         modes: dict = {}
         if condition in NONSPEECH_CONDITIONS:
-            samples = nonspeech(condition)
+            try:
+                samples = nonspeech(condition)
+            except LookupError as error:
+                print(f"{condition}: skipped, {error}", file=sys.stderr, flush=True)
+                continue
             count = audio_frame_count(len(samples), SR, FPS)
             offline = np.asarray(animator.animate((head.verts, head.faces), samples, sample_rate=SR).frames)
             live, _ = _streamed(animator, head, samples, args.lookahead, count)
@@ -199,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         records = {"offline": [], "live": []}
         closures = {"offline": [], "live": []}
+        try:
+            speech_condition(condition, utterances[0].samples[:SR], 1.0, seed=0)
+        except LookupError as error:
+            print(f"{condition}: skipped, {error}", file=sys.stderr, flush=True)
+            continue
         for index, utterance in enumerate(utterances):
             level = _speech_rms(utterance.samples, utterance.phones, SR)
             samples = speech_condition(condition, utterance.samples, level, seed=index)

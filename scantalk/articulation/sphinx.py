@@ -139,7 +139,8 @@ def align_phones(samples: np.ndarray, transcript: str, sample_rate: int = SAMPLE
 DECODE_METHODS: tuple[str, ...] = ("words", "phones")
 
 
-def decode_phones(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, method: str = "words") -> list[PhoneSegment]:
+def decode_phones(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, method: str = "words",
+                  voice: list[tuple[float, float]] | None = None) -> list[PhoneSegment]:
     """Phones heard in any English speech, without a transcript.
 
     Args:
@@ -148,22 +149,34 @@ def decode_phones(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, method: s
         method: one of `DECODE_METHODS`; "words" falls back to "phones" when it hears no word or
             cannot align what it heard. Very noisy speech (`scantalk.audio.noise.NOISY_DB`) is
             heard through `spectral_subtraction`.
+        voice: the stretches (seconds) where someone speaks; phones outside them are "SIL".
+            Default: found by voice activity detection (`scantalk.audio.vad.speech_spans`), so
+            music and noise leave the mouth at rest.
 
     Returns:
         Phones tiling [0, N / 16000] s; fillers and noise as "SIL".
 
     Raises:
-        SpeechToolError: pocketsphinx is not installed, or `method` is unknown.
+        SpeechToolError: pocketsphinx or silero-vad is not installed, or `method` is unknown.
     """
     if method not in DECODE_METHODS:
         raise SpeechToolError(f"unknown phone decoding method {method!r}; use one of {', '.join(DECODE_METHODS)}")
+    if voice is None:
+        from scantalk.audio.vad import speech_spans
+
+        voice = speech_spans(samples, sample_rate)
+    return within_spans(_decoded(samples, sample_rate, method), voice)
+
+
+def _decoded(samples: np.ndarray, sample_rate: int, method: str) -> list[PhoneSegment]:
+    """`decode_phones` before voice activity: long audio in pieces, each decoded alone."""
     pieces = speech_pieces(samples, sample_rate)
     if len(pieces) > 1:
         phones: list[PhoneSegment] = []
         for start, stop in pieces:
             offset = start / sample_rate
             phones += [PhoneSegment(p.phone, p.start + offset, p.end + offset)
-                       for p in decode_phones(samples[start:stop], sample_rate, method)]
+                       for p in _decoded(samples[start:stop], sample_rate, method)]
         return merge_silences(phones)
     if speech_to_noise_db(samples, sample_rate) < NOISY_DB:
         samples = spectral_subtraction(samples, sample_rate)  # the recogniser loses most words in such noise
@@ -230,6 +243,11 @@ def within_speech(phones: list[PhoneSegment], heard: list[PhoneSegment], margin:
             spans[-1] = (spans[-1][0], p.end + margin)
         else:
             spans.append((p.start - margin, p.end + margin))
+    return within_spans(phones, spans)
+
+
+def within_spans(phones: list[PhoneSegment], spans: list[tuple[float, float]]) -> list[PhoneSegment]:
+    """`phones` with everything outside the sorted, disjoint `spans` (seconds) made "SIL"."""
     kept: list[PhoneSegment] = []
     for phone in phones:
         if phone.phone == SILENCE:

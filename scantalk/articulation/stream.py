@@ -15,6 +15,8 @@ show their phones (within reach of the syllables the phone loop hears, as offlin
 `WORDS_LOOKAHEAD_S`, each phrase is also heard as words aligned into phones once its closing
 pause is settled (`decode_phones(method="words")`, the offline default), and the frames not yet
 given out take those phones: the longer the lookahead, the more of each phrase is shown so.
+Wherever voice activity detection (`scantalk.audio.vad`) hears no one speak, the rows rest, as
+offline: the phone loop alone hears long vowels in music.
 
 ```python
 stream = ArticulationStream(fps=30, lookahead=0.1)
@@ -35,7 +37,8 @@ from scantalk.articulation.coarticulation import ArticulationStyle, articulation
 from scantalk.articulation.phones import SILENCE, VOWELS, check_fps
 from scantalk.articulation.segments import SAMPLE_RATE, PhoneSegment, merge_silences, silence_vowelless_runs, to_arpabet
 from scantalk.articulation.sphinx import (FRAME_S, LIVE_CEPSTRAL_MEAN, _decoder, _pcm16, _tile, decode_phones,
-                                          within_speech)
+                                          within_spans, within_speech)
+from scantalk.audio.vad import VoiceActivity
 from scantalk.errors import ArticulationError
 
 #: Seconds of audio between two reads of the recogniser's hypothesis (two of its 10 ms frames).
@@ -268,6 +271,8 @@ class ArticulationStream:
     Attributes:
         phones: the `PhoneStream` hearing the speech.
         words: the `WordStream` hearing its words (None below `LIVE_WORDS_LOOKAHEAD_S`).
+        voice: the `VoiceActivity` saying where someone speaks: rows elsewhere rest, whatever the
+            recogniser hears in music or noise (as offline).
         next_row: the index of the next row to be given out.
     """
 
@@ -281,7 +286,8 @@ class ArticulationStream:
         self._reach_after = coarticulation_reach(self.style)[1]
         self._phrases: list[tuple[float, float, list[PhoneSegment]]] = []  # (start, end, phones from words)
         self.words = WordStream() if self.lookahead >= LIVE_WORDS_LOOKAHEAD_S else None
-        self.phones = PhoneStream(self._phrase_ended, None if self.words is None else self.words.hear)
+        self.voice = VoiceActivity()
+        self.phones = PhoneStream(self._phrase_ended, self._hear)
         self.next_row = 0
 
     def push(self, samples: np.ndarray) -> tuple[int, np.ndarray]:
@@ -294,6 +300,7 @@ class ArticulationStream:
         """The end of the speech → (first, the remaining rows (n, 5) the audio covers)."""
         first = self.next_row
         self.phones.close()
+        self.voice.close()
         return first, self._rows(int(math.floor(self.phones.heard * self.fps + 1e-6)))
 
     def _settled(self, heard: float) -> int:
@@ -312,9 +319,12 @@ class ArticulationStream:
             self.words.forget(since - 1.0)
         for start, end, words in self._phrases:
             heard = overlay(heard, start, end, words)
+        # Where no one speaks (as far as has been heard), the mouth rests.
+        heard = within_spans(heard, self.voice.spans(since))
         rows = articulation_frames(heard, self.fps, first, stop - first, self.style)
         self.next_row = stop
         self.phones.forget(since - 1.0)
+        self.voice.forget(since - 1.0)
         self._phrases = [phrase for phrase in self._phrases if phrase[1] > since - 1.0]
         return rows
 
@@ -328,8 +338,16 @@ class ArticulationStream:
             return
         if end <= self.next_row / self.fps - self._reach_after or end - start < HOP_S:
             return  # every row it could change is out, or there is nothing to hear
-        words = [PhoneSegment(p.phone, p.start + start, p.end + start) for p in decode_phones(audio, SAMPLE_RATE)]
+        # Voice activity is applied to all rows at once (`_rows`), from the audio heard from the start.
+        words = [PhoneSegment(p.phone, p.start + start, p.end + start)
+                 for p in decode_phones(audio, SAMPLE_RATE, voice=[(-math.inf, math.inf)])]
         self._phrases.append((start, end, words))
+
+    def _hear(self, block: np.ndarray) -> None:
+        """Each block of audio, before the phone loop decodes it."""
+        self.voice.push(block)
+        if self.words is not None:
+            self.words.hear(block)
 
 
 def _stacked(rows: list[np.ndarray]) -> np.ndarray:

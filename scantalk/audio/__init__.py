@@ -6,7 +6,8 @@
     features = encoder(torch.from_numpy(audio), frames)           # (T, encoder.output_dim)
 
 `speech_to_noise_db` and `spectral_subtraction` (`scantalk.audio.noise`) tell very noisy speech
-and lower its noise floor for the recogniser.
+and lower its noise floor for the recogniser; `speech_spans` and `VoiceActivity`
+(`scantalk.audio.vad`) say where someone speaks at all (not in music or noise).
 
 Names are imported on first use, so `scantalk.audio.io` (and `SAMPLE_RATE`) can be read by the
 dataset readers without pulling in torch and transformers.
@@ -34,6 +35,8 @@ _EXPORTS = {
     "load_speech_model": "scantalk.audio.pretrained",
     "speech_to_noise_db": "scantalk.audio.noise",
     "spectral_subtraction": "scantalk.audio.noise",
+    "speech_spans": "scantalk.audio.vad",
+    "VoiceActivity": "scantalk.audio.vad",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -109,6 +109,7 @@ def test_memory_stays_flat_over_a_long_talk(papa_spoken, lookahead):
         stream.push(talk[start:start + 4000])
         assert sum(map(len, stream.phones._utterance)) <= (MAX_UTTERANCE_S + 1.0) * 16000
         assert len(stream.phones.phones()) < 150  # only the last seconds' phones are kept
+        assert len(stream.voice.probabilities) < 150  # and the voice activity of a few seconds (32 ms each)
         if stream.words is not None:
             assert sum(map(len, stream.words._utterance)) <= (1.5 * MAX_UTTERANCE_S + 1.0) * 16000
             assert len(stream.words.phones()) < 150
