@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conditions", nargs="+", default=[*SPEECH_CONDITIONS, *NONSPEECH_CONDITIONS])
     parser.add_argument("--lookahead", type=float, default=0.1, help="seconds, for the live mode")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other conditions already in --out (same lookahead and clips), replacing these")
     parser.add_argument("--without-voice-activity", action="store_true",
                         help="the recogniser alone, every moment taken as speech (as before scantalk.audio.vad)")
     args = parser.parse_args(argv)
@@ -315,9 +317,17 @@ def main(argv: list[str] | None = None) -> int:
         for mode, m in modes.items():
             if "opening_p95_mm" in m:
                 print(f"| {condition} | {mode} | {m['opening_p95_mm']:.2f} | {m['opening_max_mm']:.2f} |")
+    command = " ".join(["python", "experiments/evaluate/rooms.py", *(argv if argv is not None else sys.argv[1:])])
     payload = {"clips": len(utterances), "lookahead_s": args.lookahead, "results": results,
-               "seconds": time.perf_counter() - clock,
-               "command": " ".join(["python", "experiments/evaluate/rooms.py", *(argv if argv is not None else sys.argv[1:])])}
+               "seconds": time.perf_counter() - clock, "command": command}
+    if args.merge and args.out.is_file():
+        earlier = json.loads(args.out.read_text())
+        if earlier.get("lookahead_s") != args.lookahead or earlier.get("clips") != len(utterances):
+            print(f"error: {args.out} was measured with another lookahead or clip count; not merged", file=sys.stderr)
+            return 1
+        payload = {**earlier, "results": {**earlier["results"], **results},
+                   "seconds": earlier.get("seconds", 0.0) + payload["seconds"],
+                   "command": f"{earlier['command']}; then {command}"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(payload, indent=1))
     print(f"\nwrote {args.out} ({payload['seconds']:.0f} s)")

@@ -43,6 +43,10 @@ THRESHOLD = 0.3
 #: Seconds around each speech chunk that still count as speech: 0.3 s keeps every phone of the
 #: test recordings (0.1 s loses 2 to 10 of 355 depending on the room).
 MARGIN_S = 0.3
+#: The first chunks of a recording never count as speech on their own: the network starts from
+#: silence, and audio that starts abruptly (music cut in mid-bar) reads up to 0.67 there. Speech
+#: that starts at once goes on past them, and its margin reaches back over them.
+WARMUP_CHUNKS = 4
 
 _LOCK = threading.Lock()
 _PATH: list[Path] = []
@@ -129,6 +133,8 @@ class VoiceActivity:
         spans: list[tuple[float, float]] = []
         loud = np.flatnonzero(np.asarray(self._probabilities) > THRESHOLD) if self._probabilities else []
         for index in loud:
+            if self._first + index < WARMUP_CHUNKS:
+                continue
             start = (self._first + index) * CHUNK_S - margin
             end = (self._first + index + 1) * CHUNK_S + margin
             if end <= since:

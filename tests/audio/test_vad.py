@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("silero_vad", reason="silero-vad not installed (pip install silero-vad)")
 
-from scantalk.audio.vad import CHUNK, VoiceActivity, speech_spans  # noqa: E402
+from scantalk.audio.vad import CHUNK, CHUNK_S, MARGIN_S, WARMUP_CHUNKS, VoiceActivity, speech_spans  # noqa: E402
 from scantalk.errors import SpeechToolError  # noqa: E402
 
 RATE = 16000
@@ -69,6 +69,36 @@ def test_forgetting_keeps_the_spans_that_end_later(papa_spoken):
     voice.forget(later)
     assert len(voice.probabilities) < -(-len(audio) // CHUNK)
     assert voice.spans(since=later) == kept
+
+
+class _Scripted:
+    """A stand-in network: the speech probability of chunk i is `values[i]`."""
+
+    def __init__(self, values):
+        self.values, self.calls = list(values), 0
+
+    def reset_states(self):
+        self.calls = 0
+
+    def __call__(self, chunk, rate):
+        self.calls += 1
+        return self.values[self.calls - 1]
+
+
+def test_the_first_chunks_alone_are_not_speech_but_speech_from_the_start_is(monkeypatch):
+    import scantalk.audio.vad as vad
+
+    onset = [0.9] * WARMUP_CHUNKS + [0.0] * 20  # an abrupt start, then nothing: no speech
+    monkeypatch.setattr(vad, "_load_network", lambda: _Scripted(onset))
+    voice = VoiceActivity()
+    voice.push(np.zeros(len(onset) * CHUNK, np.float32))
+    assert voice.spans() == []
+    talk = [0.9] * 12 + [0.0] * 12  # speech from the first sample on: its margin covers the start
+    monkeypatch.setattr(vad, "_load_network", lambda: _Scripted(talk))
+    voice = VoiceActivity()
+    voice.push(np.zeros(len(talk) * CHUNK, np.float32))
+    (start, end), = voice.spans()
+    assert start < 0.0 and end == pytest.approx(12 * CHUNK_S + MARGIN_S)
 
 
 def test_a_closed_detector_refuses_more_audio():
