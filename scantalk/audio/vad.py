@@ -24,8 +24,8 @@ voice.spans()                          # the speech heard so far
 
 from __future__ import annotations
 
+import functools
 import math
-import threading
 import warnings
 from pathlib import Path
 
@@ -48,26 +48,20 @@ MARGIN_S = 0.3
 #: that starts at once goes on past them, and its margin reaches back over them.
 WARMUP_CHUNKS = 4
 
-_LOCK = threading.Lock()
-_PATH: list[Path] = []
-
-
+@functools.lru_cache(maxsize=1)
 def _model_path() -> Path:
     """The TorchScript network inside the installed `silero-vad` wheel (located without importing
     the package, whose import sets torch to one thread)."""
-    with _LOCK:
-        if not _PATH:
-            from importlib import metadata
+    from importlib import metadata
 
-            try:
-                path = Path(str(metadata.distribution("silero-vad").locate_file("silero_vad/data/silero_vad.jit")))
-            except metadata.PackageNotFoundError:
-                path = None
-            if path is None or not path.is_file():
-                raise SpeechToolError("voice activity needs the silero-vad package (MIT, bundles its network): "
-                                      "pip install silero-vad")
-            _PATH.append(path)
-        return _PATH[0]
+    try:
+        path = Path(str(metadata.distribution("silero-vad").locate_file("silero_vad/data/silero_vad.jit")))
+    except metadata.PackageNotFoundError:
+        path = None
+    if path is None or not path.is_file():
+        raise SpeechToolError("voice activity needs the silero-vad package (MIT, bundles its network): "
+                              "pip install silero-vad")
+    return path
 
 
 def _load_network():

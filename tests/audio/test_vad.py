@@ -121,10 +121,13 @@ def test_without_the_package_the_error_says_what_to_install(monkeypatch):
     def missing(name):
         raise metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(vad, "_PATH", [])
+    vad._model_path.cache_clear()
     monkeypatch.setattr(metadata, "distribution", missing)
-    with pytest.raises(SpeechToolError, match="pip install silero-vad"):
-        VoiceActivity()
+    try:
+        with pytest.raises(SpeechToolError, match="pip install silero-vad"):
+            VoiceActivity()
+    finally:
+        vad._model_path.cache_clear()
 
 
 @pytest.mark.slow
