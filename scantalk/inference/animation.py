@@ -25,7 +25,7 @@ ANIMATION_KIND = "scantalk.inference.animation"
 OUTPUT_ENTRIES = frozenset({"animation.npy", "meta.json", "neutral.npy", "faces.npy", "audio.wav",
                             "animation.mp4", "animation.pc2", "meshes", "articulation.csv", "articulation.json",
                             "animation.glb", "animation.usdc", "animation.usda", "arkit.csv", "arkit.json",
-                            "landmarks.json", "landmarks.png"})
+                            "landmarks.json", "landmarks.png", "life.csv"})
 # Frame files up to this size are read into memory by `Animation.load`; larger ones are read
 # a frame or a chunk at a time (`FrameStore`).
 LOAD_IN_MEMORY_BYTES = 512 << 20

@@ -70,6 +70,27 @@ def test_overwrite_replaces_the_whole_folder_without_stale_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging or old folders left
 
 
+def test_a_saved_animation_with_every_track_can_be_saved_over(tmp_path):
+    """Every file `save` writes is one it recognises as its own: saving again with overwrite=True
+    replaces the folder (an animation with life once could not be saved twice)."""
+    from scantalk.articulation import ArticulationTrack
+    from scantalk.articulation.channels import ARTICULATION_CHANNELS
+    from scantalk.inference.animation import is_animation_dir
+    from scantalk.life.channels import LIFE_CHANNELS
+    from scantalk.life.track import LifeTrack
+
+    plain = _animation()
+    tracks = {"articulation": ArticulationTrack(np.zeros((4, len(ARTICULATION_CHANNELS)), np.float32), 30.0),
+              "life": LifeTrack(np.zeros((4, len(LIFE_CHANNELS)), np.float32), 30.0, LIFE_CHANNELS)}
+    animation = Animation(plain.frames, plain.neutral, plain.faces, plain.fps, plain.audio, plain.sample_rate,
+                          {**plain.meta, "landmarks": {"given": None}}, **tracks)
+    animation.save(tmp_path / "out")
+    assert {"life.csv", "articulation.csv", "landmarks.json"} <= {p.name for p in (tmp_path / "out").iterdir()}
+    assert is_animation_dir(tmp_path / "out")
+    animation.save(tmp_path / "out", overwrite=True)
+    assert Animation.load(tmp_path / "out").life is not None
+
+
 def test_overwrite_never_replaces_a_folder_it_did_not_write(tmp_path):
     notes = tmp_path / "mine" / "notes.txt"
     notes.parent.mkdir()
