@@ -2,14 +2,13 @@
 
     python experiments/recipes/scantalk_end_to_end.py --work runs/scantalk_e2e [--minutes 120]
         [--heads 16] [--identities 6] [--per-head 8] [--meshings some|all] [--encoder phonetic] [--identity hks]
-        [--config experiments/configs/scantalk_unregistered.yaml] [--resume | --resume-from CKPT] [--closed]
+        [--config experiments/configs/scantalk_unregistered.yaml] [--resume | --resume-from CKPT]
 
 1. talking: anatomical heads (`procedural_head`, two meshings each: 4.7k and 3k vertices) and
    real-face identities (`real_identities`, the held-out `james` never among them) say festival
    sentences through the rig, written by `scantalk.synthesis.talking_set.write_talking_set` in the
    processed FaceFormer layout with lip and upper-face masks; two heads and one identity are the
-   validation split; with `--closed`, every training head also with its lips brought together at
-   rest (`closed_mouth`), as many scans are captured;
+   validation split;
 2. fit: `scantalk fit --config experiments/configs/scantalk_talking.yaml` (or the `--config`
    given, e.g. `scantalk_unregistered.yaml`) on it, in the background of a CPU session
    (`--minutes` of wall time; `--resume` goes on from the run's last.ckpt and `--resume-from`
@@ -32,46 +31,12 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "experiments" / "configs" / "scantalk_talking.yaml"
 
 
-#: The most lip_close tried to bring a head's lips together at rest (from 0.85 they press).
-CLOSED_REST = 0.85
-
-
-def closed_mouth(head):
-    """`head` with its lips brought together at rest by its own rig (the least lip_close, in steps
-    of 0.05 up to `CLOSED_REST`, that shuts the visible gap): a neutral whose slit is shut, as scans
-    are often captured; named `<name>_closed`."""
-    from dataclasses import replace
-
-    import numpy as np
-
-    from scantalk.articulation.channels import ARTICULATION_CHANNELS
-    from scantalk.face.head import Head
-    from scantalk.rig.aperture import MouthProbe, visible_aperture
-    from scantalk.rig.rig import rig_basis, rig_inputs
-
-    basis, probe = rig_basis(head), MouthProbe.of(head)
-    pose = np.zeros((1, len(ARTICULATION_CHANNELS)))
-    for close in np.arange(0.5, CLOSED_REST + 1e-9, 0.05):
-        pose[0, ARTICULATION_CHANNELS.index("lip_close")] = close
-        motion = np.einsum("tb,vbc->tvc", rig_inputs(pose), basis)[0]
-        if visible_aperture((head.verts + motion)[None], head.faces, probe)[0] <= 1e-4:
-            break
-    landmarks = head.landmarks
-
-    def follow(point):
-        return point + motion[int(np.argmin(np.linalg.norm(head.verts - point, axis=1)))]
-
-    landmarks = replace(landmarks, upper_lip=follow(landmarks.upper_lip), lower_lip=follow(landmarks.lower_lip))
-    return Head(head.verts + motion, head.faces, landmarks, f"{head.name}_closed", parts=head.parts)
-
-
-def talking_heads(heads: int, identities: int, meshings: str = "some", closed: bool = False) -> dict[str, list]:
+def talking_heads(heads: int, identities: int, meshings: str = "some") -> dict[str, list]:
     """Train / val heads: procedural seeds 2000+ and real identities.
 
     meshings "some": every procedural head as made (4.7k vertices), every other one also decimated
     to 3k, identities as made (MediaPipe's 468-vertex mask, warped); "all": every procedural head
-    also at 3k and 2k, every identity also Loop-subdivided twice (7k vertices, scan-like density).
-    closed: every training head as made also with its lips together at rest (`closed_mouth`)."""
+    also at 3k and 2k, every identity also Loop-subdivided twice (7k vertices, scan-like density)."""
     from scantalk.synthesis.heads.meshing import decimate, subdivide
     from scantalk.synthesis.heads.procedural import procedural_head
     from scantalk.synthesis.heads.real import real_identities
@@ -84,8 +49,6 @@ def talking_heads(heads: int, identities: int, meshings: str = "some", closed: b
         train += [subdivide(person, "loop", 2) for person in people[:identities]]
     else:
         train += [decimate(head, 3000) for head in procedural[:heads:2]]
-    if closed:
-        train += [closed_mouth(head) for head in procedural[:heads] + people[:identities]]
     return {"train": train, "val": procedural[heads:] + people[identities:]}
 
 
@@ -97,8 +60,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-head", type=int, default=8, help="sentences per head")
     parser.add_argument("--meshings", choices=("some", "all"), default="some",
                         help="meshings of the training heads (see talking_heads)")
-    parser.add_argument("--closed", action="store_true",
-                        help="every training head also with its lips together at rest (see closed_mouth)")
     parser.add_argument("--minutes", type=float, default=120.0, help="wall-clock limit of the fit")
     parser.add_argument("--encoder", default="phonetic", help="audio encoder: phonetic, mel, hubert, wav2vec2")
     parser.add_argument("--identity", choices=("xyz", "hks"), default="xyz",
@@ -126,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     talking = args.work / "talking"
     if not (talking / "splits.json").is_file():
-        write_talking_set(talking, talking_heads(args.heads, args.identities, args.meshings, args.closed), args.per_head)
+        write_talking_set(talking, talking_heads(args.heads, args.identities, args.meshings), args.per_head)
     run = args.work / "fit"
     hours, minutes = divmod(int(round(args.minutes)), 60)
     command = ["fit", "--config", str(args.config), f"--data.datasets={json.dumps([{'root': str(talking)}])}",
@@ -149,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     recipe = {"recipe": "experiments/recipes/scantalk_end_to_end.py",
               "config": str(config.relative_to(REPO)) if config.is_relative_to(REPO) else str(config),
               "talking_set": {"heads": args.heads, "identities": args.identities, "per_head": args.per_head,
-                              "meshings": args.meshings, "closed": args.closed},
+                              "meshings": args.meshings},
               "encoder": args.encoder, "identity": args.identity, "epochs": int(lightning_checkpoint.get("epoch", -1)) + 1,
               "steps": int(lightning_checkpoint.get("global_step", -1)),
               "minutes": round((time.perf_counter() - started) / 60, 1),
