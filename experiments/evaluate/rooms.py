@@ -22,7 +22,7 @@ scan (`real_face("james")`) by the shipped default, offline (`Animator.animate`)
   percentile and the largest visible lip opening (mm).
 
 The recorded music is game music from Debian (lincity-ng-data, frozen-bubble-data,
-chromium-bsu-data: GPL / free licences, used here, not vendored): read from /usr/share/games
+chromium-bsu-data; GPL-2+, GPL-2 and Expat licences: used here, not vendored): read from /usr/share/games
 when the packages are installed, otherwise fetched once with `apt-get download` into
 ~/.cache/scantalk/music (no root needed). Without apt, those conditions are skipped with a note.
 
