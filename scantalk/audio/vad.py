@@ -83,20 +83,16 @@ class VoiceActivity:
     the first sample), so a live stream and an offline pass over a recording agree.
 
     Attributes:
-        probabilities: (n,) float32, chunk i covering [i, i + 1) × `CHUNK_S` seconds.
-        heard: seconds of audio pushed.
+        probabilities: (n,) float32 of the chunks kept: from the first, chunk i covering
+            [i, i + 1) × `CHUNK_S` seconds, until `forget` drops the oldest.
     """
 
     def __init__(self) -> None:
-        import torch
-
-        self._torch = torch
         self._network = _load_network()
         self._network.reset_states()
         self._pending = np.zeros(0, np.float32)
         self._probabilities: list[float] = []
         self._first = 0  # index of the first chunk still kept
-        self.heard = 0.0
         self._closed = False
 
     @property
@@ -108,7 +104,6 @@ class VoiceActivity:
         if self._closed:
             raise SpeechToolError("this voice activity detector was closed; start a new one for more audio")
         samples = np.asarray(samples, np.float32).reshape(-1)
-        self.heard += len(samples) / SAMPLE_RATE
         pending = np.concatenate([self._pending, samples])
         whole = len(pending) // CHUNK * CHUNK
         self._pending = pending[whole:]
@@ -149,7 +144,8 @@ class VoiceActivity:
             self._first += drop
 
     def _run(self, audio: np.ndarray) -> None:
-        torch = self._torch
+        import torch
+
         with torch.no_grad():
             chunks = torch.from_numpy(np.ascontiguousarray(audio.reshape(-1, CHUNK)))
             for chunk in chunks:
