@@ -90,46 +90,70 @@ ANCHORS = ("bbox", "nose")
 NOSE_AGREEMENT = 0.012  # m: most-forward points this close to the protruding tip found lie on the nose
 
 
-def nose_tip(verts: np.ndarray) -> np.ndarray:
+def nose_tip(verts: np.ndarray, faces: np.ndarray | None = None, hint: np.ndarray | None = None) -> np.ndarray:
     """(3,) the nose tip of an upright face `verts` (V, 3) metres, y up, facing +z.
 
     The mean of the most forward points (0.2 %, at least 5, so one stray point cannot decide),
     centred in x on the bounding box: the definition the landmark decoder learned, kept exactly
     while those points lie on the nose. Where they lie elsewhere (a chin or a collar jutting out
-    beyond the nose), the same mean over the points within 1.5 cm of the most protruding
-    forward-facing tip on the midline (`scantalk.face.orientation.nose_candidates`).
+    beyond the nose), the same mean over the points within 1.5 cm of the nose found otherwise:
+
+    - `hint` (3,), a nose found before (`find_orientation`'s, in this frame);
+    - else, with `faces` (F, 3), the nose `find_orientation` reads on the surface when it finds
+      the face upright: the most protruding tip on the midline that the face reads most clearly
+      around (a coarse meshing's brow or neck can protrude further, by its facets);
+    - else the most protruding forward-facing tip on the midline
+      (`scantalk.face.orientation.nose_candidates`).
     """
     verts = np.asarray(verts, dtype=np.float64)
     count = max(5, len(verts) // 500)
     centre_x = 0.5 * (verts[:, 0].max() + verts[:, 0].min())
     front = verts[np.argsort(verts[:, 2])[-count:]]
-    points = verts if len(verts) <= MAX_SAMPLES else verts[np.random.default_rng(0).choice(len(verts), MAX_SAMPLES,
-                                                                                            replace=False)]
-    peaks = [point for point, direction, _ in nose_candidates(points, cKDTree(points), np.array([1.0, 0.0, 0.0]),
-                                                              centre_x, count=3) if direction[2] > 0.5]
-    if peaks and np.linalg.norm(front.mean(0)[1:] - peaks[0][1:]) >= NOSE_AGREEMENT:
-        near = verts[np.linalg.norm(verts - peaks[0], axis=1) < 0.015]
-        front = near[np.argsort(near[:, 2])[-count:]]
+    if hint is None and faces is not None and len(faces):
+        hint = _upright_nose(verts, faces)
+    if hint is None:
+        points = verts if len(verts) <= MAX_SAMPLES else verts[np.random.default_rng(0).choice(len(verts), MAX_SAMPLES,
+                                                                                                replace=False)]
+        peaks = [point for point, direction, _ in nose_candidates(points, cKDTree(points), np.array([1.0, 0.0, 0.0]),
+                                                                  centre_x, count=3) if direction[2] > 0.5]
+        hint = peaks[0] if peaks else None
+    if hint is not None and np.linalg.norm(front.mean(0)[1:] - np.asarray(hint)[1:]) >= NOSE_AGREEMENT:
+        near = verts[np.linalg.norm(verts - hint, axis=1) < 0.015]
+        if len(near):
+            front = near[np.argsort(near[:, 2])[-count:]]
     return np.array([centre_x, front[:, 1].mean(), front[:, 2].mean()])
 
 
-def _found_frame(verts: np.ndarray, faces: np.ndarray | None, name: str) -> tuple[np.ndarray, str, float]:
-    """(rotation (3, 3) file → model, frame description, confidence) found from the face itself."""
+def _upright_nose(verts: np.ndarray, faces: np.ndarray) -> np.ndarray | None:
+    """(3,) the nose `find_orientation` finds on an upright face, or None where it does not read
+    the face as upright (or finds none)."""
+    try:
+        found = find_orientation(verts, faces)
+    except OrientationError:
+        return None
+    return found.nose_tip if (found.up, found.forward) == ("+y", "+z") else None
+
+
+def _found_frame(verts: np.ndarray, faces: np.ndarray | None,
+                 name: str) -> tuple[np.ndarray, str, float, np.ndarray | None]:
+    """(rotation (3, 3) file → model, frame description, confidence, the nose found (3,) in the
+    file's coordinates or None) from the face itself."""
     try:
         found = find_orientation(verts, faces, name=name)
     except OrientationError as error:
         warnings.warn(f"{error}. Keeping it as stored (y up, facing +z)", stacklevel=3)
-        return axes_rotation("y", "z"), "as stored: up=+y forward=+z (no face found)", 0.0
+        return axes_rotation("y", "z"), "as stored: up=+y forward=+z (no face found)", 0.0, None
     if found.confidence < MIN_FRAME_CONFIDENCE and (found.up, found.forward) != ("+y", "+z"):
         warnings.warn(f"{name}: unsure which way the face looks (it looks like {found.description}, confidence "
                       f"{found.confidence:.2f}), so it is kept as stored (y up, facing +z); pass up= and forward= "
                       f"(here up={found.up!r}, forward={found.forward!r}) to say how it is stored", stacklevel=3)
         return axes_rotation("y", "z"), f"as stored: up=+y forward=+z (found {found.description}, unsure)", \
-            found.confidence
+            found.confidence, None
     if found.tilt_degrees and found.confidence >= MIN_TILT_CONFIDENCE:
-        return found.rotation, f"found: {found.description}", found.confidence
+        return found.rotation, f"found: {found.description}", found.confidence, found.nose_tip
     # Axis-aligned: exactly the rotation `up=`/`forward=` give, so both ways make the same bytes.
-    return axes_rotation(found.up, found.forward), f"found: up={found.up} forward={found.forward}", found.confidence
+    return axes_rotation(found.up, found.forward), f"found: up={found.up} forward={found.forward}", found.confidence, \
+        found.nose_tip
 
 
 def fit_alignment(
@@ -166,9 +190,9 @@ def fit_alignment(
         alignment = Alignment(rotation=rotation.tolist(), mode="axes" if up or forward else "none",
                               frame=given if up or forward else Alignment.frame)
     else:
-        frame, confidence = given, 1.0
+        frame, confidence, nose = given, 1.0, None
         if up is None and forward is None:
-            rotation, frame, confidence = _found_frame(verts, faces, name)
+            rotation, frame, confidence, nose = _found_frame(verts, faces, name)
         scale, units = guess_units(verts)
         rotated = scale * verts @ rotation.T
         stray = stray_points(verts)
@@ -179,7 +203,9 @@ def fit_alignment(
         core = rotated[~stray]
         center = 0.5 * (core.max(0) + core.min(0))
         if anchor == "nose":
-            center = nose_tip(core)
+            # The nose found with the orientation, else looked for on the upright surface.
+            hint = None if nose is None else scale * np.asarray(nose) @ rotation.T
+            center = nose_tip(core, faces if hint is None and not stray.any() else None, hint)
         target = np.zeros(3) if reference_center is None else np.asarray(reference_center, dtype=np.float64)
         alignment = Alignment(scale, rotation.tolist(), (target - center).tolist(), units, "auto", frame, confidence)
     aligned = alignment.to_model(verts)

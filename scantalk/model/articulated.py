@@ -197,7 +197,7 @@ def landmark_region(verts: np.ndarray, faces: np.ndarray | None) -> tuple[np.nda
         (verts (V', 3), faces (F', 3) or None, kept (V',) indices into `verts`); the whole face
         when the region would hold too few points to compute operators on.
     """
-    nose = nose_tip(verts)
+    nose = nose_tip(verts, faces)
     keep = ((verts[:, 2] > nose[2] - REGION_BEHIND) & (verts[:, 1] > nose[1] - REGION_BELOW)
             & (verts[:, 1] < nose[1] + REGION_ABOVE))
     if faces is not None:

@@ -30,11 +30,29 @@ SEARCH_SHIFTS = (-0.004, 0.004, -0.008, 0.008, -0.012, 0.012, -0.016, 0.016)
 CORNER_SNAP = 0.005
 
 
-def _corners_on_rim(head: Head, slit: MouthSlit) -> Head:
-    """`head` with each mouth corner that is far from an end of the slit (`MouthSlit.corners`) moved there."""
-    points = head.landmarks.as_array()
+# A hole's end less than this share of the found mouth's half width out from the mouth's middle
+# (or on the other side of it) ends a part of the slit that a coarse meshing opened only where
+# the lips part most (they touch on towards the corner): it is not the mouth's corner. Stylised
+# mouths measured: 0.7-1.4 of the found half width; such partial holes on 5-7 mm meshings: under 0.2.
+PARTIAL_HOLE = 0.5
+
+
+def _mouth_ends(head: Head, slit: MouthSlit) -> np.ndarray:
+    """(2,) bool: whether each end of the slit (left, right; `MouthSlit.corners`) lies out at
+    its side of the found mouth, as a mouth corner does (`PARTIAL_HOLE`)."""
     ends = slit.corners[::-1]  # (left, right), the landmarks' order
+    across = face_frame(head).local(np.concatenate([head.landmarks.as_array()[:2], ends]))[:, 0]
+    across -= 0.5 * (across[0] + across[1])
+    return across[2:] * np.sign(across[:2]) >= PARTIAL_HOLE * np.abs(across[:2])
+
+
+def _corners_on_rim(head: Head, slit: MouthSlit) -> Head:
+    """`head` with each mouth corner that is far from its end of the slit (`MouthSlit.corners`)
+    moved there, unless that end lies well inside the found mouth (`_mouth_ends`)."""
+    points = head.landmarks.as_array()
+    ends = slit.corners[::-1]
     far = np.linalg.norm(points[:2] - ends, axis=1) >= CORNER_SNAP * face_frame(head).scale
+    far &= _mouth_ends(head, slit)
     if not far.any():
         return head
     points[:2][far] = ends[far]
@@ -107,7 +125,8 @@ def _front_profile(local: np.ndarray, faces: np.ndarray, x: float, heights: np.n
 
 def _lips_beside_slit(head: Head, slit: MouthSlit) -> Head:
     """`head` with its lip midline landmarks put on the front of their own lips: one beside the
-    middle of the slit's ends (by more than `LIP_OFF_CENTRE`, where they are known) goes to it;
+    middle of the slit's ends (by more than `LIP_OFF_CENTRE`, where they are known and are the
+    mouth's corners; else of the corners) goes to it;
     one that the network put on the wrong side of the slit, nearer its edge than
     `LIP_BEYOND_EDGE` or farther than `LIP_FAR_FROM_EDGE` goes to its lip's most forward point
     (`_lip_bulge`), at least `LIP_BEYOND_EDGE` beyond the edge; each moved or off the surface (by
@@ -129,9 +148,11 @@ def _lips_beside_slit(head: Head, slit: MouthSlit) -> Head:
         verts_local = frame.local(head.verts)
         least = LIP_BEYOND_EDGE * frame.scale
         moved = False
-        centre = None if slit.corners is None else float(frame.local(slit.corners)[:, 0].mean())
+        ends = None if slit.corners is None else (slit.corners if _mouth_ends(head, slit).all() else points[:2])
+        centre = None if ends is None else float(frame.local(ends)[:, 0].mean())
         for index, edge, side in ((2, slit.upper_edge, 1), (3, slit.lower_edge, -1)):
-            # The lips' midline is halfway between the slit's ends, where the surface shows them.
+            # The lips' midline is halfway between the slit's ends, where the surface shows them
+            # (between the mouth's corners where the slit is only the middle of the mouth).
             sideways = centre is not None and abs(local[index, 0] - centre) > LIP_OFF_CENTRE * frame.scale
             if sideways:
                 local[index, 0] = centre

@@ -137,3 +137,21 @@ def test_a_mouth_only_crop_is_refused_as_a_crop_whole_faces_and_face_crops_are_n
     assert implausible(cropped.landmarks, cropped.verts) == []
     mouth_only = james.verts[np.linalg.norm(james.verts - james.landmarks.mouth_centre, axis=1) < 0.035]
     assert any("crop of the lower face" in problem for problem in implausible(james.landmarks, mouth_only))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed, step", [(4328, 0.007), (4332, 0.007), (4321, 0.007), (4334, 0.005)])
+def test_the_face_is_found_on_coarse_meshings(animator, seed, step):
+    """Coarse meshings once lost the face: a brow or neck protruding by its facets taken for the
+    nose (4328, 4332: the whole face placed 5-18 cm off), the ends of the part of the slit the
+    meshing opens taken for the mouth's corners (4321, 4334: 2 cm inside the mouth)."""
+    from scantalk.face.alignment import nose_tip
+    from scantalk.synthesis.heads.procedural import procedural_head
+
+    head = procedural_head(seed, resolution=step)
+    assert np.linalg.norm(nose_tip(head.verts, head.faces) - head.landmarks.nose_tip) < 0.01
+    fit = animator.fit_face((head.verts, head.faces))
+    found = fit.alignment.to_file(fit.head.landmarks.as_array())
+    for name in ("mouth_left", "mouth_right", "upper_lip", "lower_lip", "chin", "nose_tip"):
+        index = LANDMARK_NAMES.index(name)
+        assert np.linalg.norm(found[index] - getattr(head.landmarks, name)) < 0.01, name
