@@ -2,7 +2,7 @@
 
     python experiments/recipes/scantalk_end_to_end.py --work runs/scantalk_e2e [--minutes 120]
         [--heads 16] [--identities 6] [--per-head 8] [--meshings some|all] [--encoder phonetic] [--identity hks]
-        [--config experiments/configs/scantalk_unregistered.yaml] [--resume | --resume-from CKPT]
+        [--config experiments/configs/scantalk_unregistered.yaml] [--resume | --resume-from CKPT] [--init-from CKPT]
 
 1. talking: anatomical heads (`procedural_head`, two meshings each: 4.7k and 3k vertices) and
    real-face identities (`real_identities`, the held-out `james` never among them) say festival
@@ -62,15 +62,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="meshings of the training heads (see talking_heads)")
     parser.add_argument("--minutes", type=float, default=120.0, help="wall-clock limit of the fit")
     parser.add_argument("--encoder", default="phonetic", help="audio encoder: phonetic, mel, hubert, wav2vec2")
-    parser.add_argument("--identity", choices=("xyz", "hks"), default="xyz",
-                        help="what the network hears of the face: its neutral coordinates, or its heat kernel "
-                             "signature (intrinsic, so the same for any meshing, pose or placement)")
+    parser.add_argument("--identity", choices=("xyz", "hks", "xyz+regions"), default="xyz",
+                        help="what the network hears of the face: its neutral coordinates, its heat kernel "
+                             "signature (intrinsic, so the same for any meshing, pose or placement), or the "
+                             "coordinates and the face's regions found on it (which tell the lips apart)")
     parser.add_argument("--config", type=Path, default=CONFIG,
                         help="the fit's config: scantalk_talking.yaml (registered targets) or "
                              "scantalk_unregistered.yaml (the same set seen as raw scans, Chamfer loss)")
     parser.add_argument("--resume", action="store_true", help="go on from the run's last.ckpt")
     parser.add_argument("--resume-from", type=Path, default=None,
                         help="go on from this Lightning checkpoint (e.g. experiments/checkpoints/scantalk_talking_last.ckpt)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start a new run from this end-to-end checkpoint's weights (identity inputs it lacks "
+                             "start at zero), e.g. --identity xyz+regions from experiments/checkpoints/scantalk_talking.ckpt")
     parser.add_argument("--export", type=Path, default=None, help="model checkpoint written at the end")
     args = parser.parse_args(argv)
 
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
                f"--model.config.identity_input={args.identity}", f"--trainer.default_root_dir={run}",
                f"--trainer.max_time=00:{hours:02d}:{minutes:02d}:00"]
     last = max(run.rglob("last.ckpt"), key=lambda path: path.stat().st_mtime, default=None) if run.exists() else None
+    if args.init_from is not None:
+        command.append(f"--model.init_weights={args.init_from}")
     if args.resume_from is not None:
         command.append(f"--ckpt_path={args.resume_from}")
     elif args.resume and last is not None:

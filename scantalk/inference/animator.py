@@ -287,7 +287,12 @@ class Animator:
         num_frames = audio_frame_count(len(samples), SAMPLE_RATE, fps)
         with torch.inference_mode():
             template_t = torch.as_tensor(template, dtype=torch.float32, device=self.device)
-            identity = self.model.encode_identity(template_t, ops)
+            regions = None
+            if self.model.needs_regions:
+                from scantalk.inference.regions import face_region_weights
+
+                regions = torch.as_tensor(face_region_weights(template, mesh.faces), device=self.device)
+            identity = self.model.encode_identity(template_t, ops, regions)
             features = self._windowed(self.model.audio_encoder, samples, num_frames, fps)
             motion = self.model.motion_from_features(features, emotion_index, strength)
             step = self._chunk(len(template))

@@ -28,8 +28,11 @@ class ScanTalkConfig:
         k_eig: eigenpairs the operators must have (the data module's k_eig is tied to it).
         lstm_layers: layers of the bidirectional LSTM.
         lstm_hidden: LSTM hidden size; 2·lstm_hidden must equal latent.
-        identity_input: "xyz" (neutral-face coordinates) or "hks" (heat kernel signature,
-            invariant to rigid motion of the face).
+        identity_input: "xyz" (neutral-face coordinates), "hks" (heat kernel signature,
+            invariant to rigid motion of the face) or "xyz+regions" (the coordinates and the
+            face's regions found on it, `scantalk.rig.rig.REGION_FEATURES`: at a closed mouth
+            the two lips' coordinates nearly coincide, and the regions tell them apart; not in
+            the paper).
         hks_scales: HKS channels when identity_input is "hks".
         emotion: None, or keyword arguments of `scantalk.model.conditioning.EmotionConditioning`
             (label + intensity embeddings joined to the audio features before the LSTM).

@@ -20,6 +20,10 @@ from scantalk.model import phonetic_encoder  # noqa: F401  (registers the "phone
 from scantalk.model.conditioning import EmotionConditioning
 from scantalk.model.config import ScanTalkConfig
 from scantalk.nn import DiffusionNet
+from scantalk.rig.rig import REGION_FEATURES
+
+#: Identity inputs and their channels (None: `hks_scales`).
+IDENTITY_INPUTS = {"xyz": 3, "hks": None, "xyz+regions": 3 + len(REGION_FEATURES)}
 
 
 class ScanTalk(nn.Module):
@@ -38,8 +42,8 @@ class ScanTalk(nn.Module):
         config = replace(config or ScanTalkConfig(), **overrides)
         if 2 * config.lstm_hidden != config.latent:
             raise ValueError(f"2 * lstm_hidden ({2 * config.lstm_hidden}) must equal latent ({config.latent})")
-        if config.identity_input not in ("xyz", "hks"):
-            raise ValueError(f"identity_input must be 'xyz' or 'hks', got {config.identity_input!r}")
+        if config.identity_input not in IDENTITY_INPUTS:
+            raise ValueError(f"identity_input must be one of {', '.join(IDENTITY_INPUTS)}, got {config.identity_input!r}")
         if config.align_anchor not in ("bbox", "nose"):
             raise ValueError(f"align_anchor must be 'bbox' or 'nose', got {config.align_anchor!r}")
         self.config = config
@@ -60,7 +64,7 @@ class ScanTalk(nn.Module):
             lstm_input += self.emotion.output_dim
         self.lstm = nn.LSTM(lstm_input, lstm_hidden, num_layers=lstm_layers, batch_first=True, bidirectional=True)
 
-        identity_channels = 3 if config.identity_input == "xyz" else config.hks_scales
+        identity_channels = IDENTITY_INPUTS[config.identity_input] or config.hks_scales
         self.encoder = DiffusionNet(identity_channels, latent, width=width, n_blocks=n_blocks)
         self.decoder = DiffusionNet(2 * latent, 3, width=width, n_blocks=n_blocks)
         # Start from "no motion": the first predictions are the template itself (as in ScanTalk).
@@ -70,10 +74,26 @@ class ScanTalk(nn.Module):
     def has_emotion(self) -> bool:
         return self.emotion is not None
 
-    def encode_identity(self, template: torch.Tensor, ops: SurfaceOperators) -> torch.Tensor:
-        """Per-vertex identity features (V, C) of a neutral face `template` (V, 3) in metres."""
+    @property
+    def needs_regions(self) -> bool:
+        """Whether `encode_identity` needs the face's regions (`scantalk.inference.regions`)."""
+        return self.identity_input == "xyz+regions"
+
+    def encode_identity(self, template: torch.Tensor, ops: SurfaceOperators,
+                        regions: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-vertex identity features (V, C) of a neutral face `template` (V, 3) in metres.
+
+        regions: (V, 3) `scantalk.rig.rig.region_weights` of the face, when `needs_regions`
+        (`scantalk.inference.regions.face_region_weights` finds them on any mesh).
+        """
         if self.identity_input == "xyz":
             features = template / self.position_unit
+        elif self.needs_regions:
+            if regions is None or regions.shape != (template.shape[0], len(REGION_FEATURES)):
+                got = None if regions is None else tuple(regions.shape)
+                raise ValueError(f"this model hears the face's regions: pass regions of shape ({template.shape[0]}, "
+                                 f"{len(REGION_FEATURES)}) (scantalk.inference.regions.face_region_weights), got {got}")
+            features = torch.cat([template / self.position_unit, regions.to(template)], dim=1)
         else:
             # HKS values scale with 1/area; normalise each channel so the encoder sees O(1) inputs.
             signature = hks(ops, self.hks_scales).to(template)
@@ -132,8 +152,10 @@ class ScanTalk(nn.Module):
         num_frames: int,
         emotion: torch.Tensor | None = None,
         intensity: torch.Tensor | None = None,
+        regions: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Animated frames (T, V, 3) = template (V, 3) + predicted displacement, in metres."""
-        identity = self.encode_identity(template, ops)
+        """Animated frames (T, V, 3) = template (V, 3) + predicted displacement, in metres
+        (`regions`: see `encode_identity`)."""
+        identity = self.encode_identity(template, ops, regions)
         motion = self.encode_motion(audio, num_frames, emotion, intensity)
         return template.unsqueeze(0) + self.decode(identity, motion, ops)

@@ -160,6 +160,18 @@ def face_regions(head: Head, frame: FaceFrame, points: np.ndarray, slit: MouthSl
     return FaceRegions(below, lips, perioral, profile, jaw, q, float(hw))
 
 
+#: The regions `region_weights` gives, in its columns' order.
+REGION_FEATURES = ("below", "lips", "jaw")
+
+
+def region_weights(head: Head) -> np.ndarray:
+    """Per-vertex weights (V, 3) of `REGION_FEATURES` (`face_regions` on the head's own vertices
+    and slit): below the mouth line, the lips, the share of the jaw's rotation. An end-to-end
+    model hears them beside the coordinates (identity_input "xyz+regions")."""
+    r = face_regions(head, face_frame(head), head.verts, head_slit(head))
+    return np.stack([r.below, r.lips, r.jaw], axis=1)
+
+
 def rest_lip_gap(head: Head) -> float:
     """The lips' rest gap at the midline in metres: `meta["rest_lip_gap"]` when the head's maker
     knows it, else measured on the surface across its mouth slit (`mouth_slit`; 0 for lips that

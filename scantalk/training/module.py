@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from scantalk.checkpoint import CHECKPOINT_KIND, CONFIG_KEY
+from scantalk.errors import CheckpointError, FaceNotFoundError, ScanTalkError
 from scantalk.geometry.operators import SurfaceOperators
 from scantalk.metrics import lip_vertex_error, mean_vertex_error, upper_face_dynamics_deviation
-from scantalk.errors import ScanTalkError
 from scantalk.model import ScanTalk, ScanTalkConfig
 from scantalk.training.unregistered import unregistered_loss
 
@@ -72,6 +72,9 @@ class ScanTalkModule(L.LightningModule):
             acceleration regularisers; see `scantalk.training.unregistered`). Validation
             reports MVE, LVE and FDD either way when the samples also carry registered frames.
         smooth_weight: unregistered only: weight of the displacement's surface smoothness.
+        init_weights: an end-to-end checkpoint (a model or Lightning file) whose weights the
+            model starts from; identity inputs this model hears beyond that one's (e.g.
+            "xyz+regions" after "xyz") start at zero, so training begins from that model.
 
     Gradient clipping is the Trainer's (`trainer.gradient_clip_val`).
     """
@@ -86,6 +89,7 @@ class ScanTalkModule(L.LightningModule):
         velocity_weight: float = 1.0,
         targets: str = "registered",
         smooth_weight: float = 1e-4,
+        init_weights: str | None = None,
     ) -> None:
         super().__init__()
         if targets not in TARGETS:
@@ -96,6 +100,29 @@ class ScanTalkModule(L.LightningModule):
         self.save_hyperparameters(ignore=["config"])
         self.hparams["config"] = config.to_dict()  # plain containers: loadable with weights_only=True
         self.model = ScanTalk(config)
+        if init_weights is not None:
+            self._start_from(init_weights)
+
+    def _start_from(self, path: str) -> None:
+        """Load `init_weights` (see the class), growing the encoder's input layer with zeros."""
+        from scantalk.checkpoint import load_model_with_checkpoint
+
+        source = load_model_with_checkpoint(path, end_to_end=True).model.state_dict()
+        own = self.model.state_dict()
+        for key, value in source.items():
+            target = own.get(key)
+            if target is not None and value.shape == target.shape:
+                own[key] = value
+            elif (key == "encoder.input_linear.weight" and target is not None and value.shape[0] == target.shape[0]
+                  and value.shape[1] < target.shape[1]):
+                grown = torch.zeros_like(target)
+                grown[:, : value.shape[1]] = value
+                own[key] = grown
+            else:
+                shape = None if target is None else tuple(target.shape)
+                raise CheckpointError(f"init_weights {path}: its {key} {tuple(value.shape)} does not fit this model "
+                                      f"({shape}); start from a checkpoint of the same width, depth and audio encoder")
+        self.model.load_state_dict(own)
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
         """Predicted frames for one sample of `TalkingHeadDataModule`.
@@ -110,15 +137,36 @@ class ScanTalkModule(L.LightningModule):
         """
         emotion, intensity = batch.get("emotion"), batch.get("intensity")
         window = batch.get("window")
+        regions = self._regions(batch)
         if window is None:
             return self.model(batch["audio"], batch["template"], batch["ops"], batch["frames"].shape[0],
-                              emotion=emotion, intensity=intensity)
+                              emotion=emotion, intensity=intensity, regions=regions)
         # A window of a longer clip: the motion features hear the whole clip (as at inference,
         # where the BiLSTM reads all of it); only the window's frames are decoded.
         start, stop, total, audio = window
-        identity = self.model.encode_identity(batch["template"], batch["ops"])
+        identity = self.model.encode_identity(batch["template"], batch["ops"], regions)
         motion = self.model.encode_motion(audio, int(total), emotion, intensity)[int(start):int(stop)]
         return batch["template"].unsqueeze(0) + self.model.decode(identity, motion, batch["ops"])
+
+    def _regions(self, batch: dict[str, Any]) -> torch.Tensor | None:
+        """The template's face regions when the model hears them: found once per template
+        (`scantalk.inference.regions`, as at inference) and kept."""
+        if not self.model.needs_regions:
+            return None
+        template, faces = batch["template"], batch["ops"].faces
+        template_np = template.detach().cpu().numpy()
+        faces_np = None if faces is None else faces.detach().cpu().numpy()
+        key = (template_np.tobytes(), b"" if faces_np is None else faces_np.tobytes())
+        cache = self.__dict__.setdefault("_region_cache", {})
+        if key not in cache:
+            from scantalk.inference.regions import face_region_weights
+
+            try:
+                cache[key] = torch.from_numpy(face_region_weights(template_np, faces_np))
+            except FaceNotFoundError as error:
+                raise FaceNotFoundError(f"template of {batch.get('subject', '?')} ({batch.get('dataset', '')}): {error}; "
+                                        "a model with identity_input 'xyz+regions' needs a face it can find") from None
+        return cache[key].to(template.device)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """Move tensors and the batch's `SurfaceOperators` (which Lightning cannot move) to `device`."""

@@ -76,6 +76,23 @@ def test_hks_identity_input(sphere):
         assert model.encode_identity(template, ops).shape == (template.shape[0], 32)
 
 
+def test_regions_identity_input_hears_the_regions_beside_the_coordinates(sphere):
+    template, ops = sphere
+    torch.manual_seed(0)
+    model = ScanTalk(k_eig=32, identity_input="xyz+regions").eval()
+    assert model.needs_regions and not ScanTalk(k_eig=32).needs_regions
+    regions = torch.rand(template.shape[0], 3)
+    with torch.no_grad():
+        identity = model.encode_identity(template, ops, regions)
+        flipped = model.encode_identity(template, ops, 1.0 - regions)
+        assert identity.shape == (template.shape[0], 32)
+        assert not torch.allclose(identity, flipped)  # the regions reach the features
+        with pytest.raises(ValueError, match="regions"):
+            model.encode_identity(template, ops)
+        with pytest.raises(ValueError, match="regions"):
+            model.encode_identity(template, ops, regions[:10])
+
+
 def test_bad_configuration_is_rejected():
     with pytest.raises(ValueError, match="lstm_hidden"):
         ScanTalk(latent=32, lstm_hidden=8)

@@ -81,6 +81,42 @@ def test_loss_terms():
     assert terms["loss"].item() == pytest.approx(3 / 36 + 3 / 9 + 6 / 24)
 
 
+def test_a_model_that_hears_regions_starts_from_one_that_does_not(tiny_dataset, tmp_path):
+    """init_weights: the extra inputs start at zero, so training begins from the source model,
+    and the regions (found on the template once) get gradients."""
+    import dataclasses
+
+    from scantalk.checkpoint import save_model
+    from scantalk.errors import CheckpointError
+    from scantalk.training import ScanTalkModule
+
+    torch.manual_seed(0)
+    source = ScanTalk(width=8, n_blocks=2, k_eig=16)
+    torch.nn.init.normal_(source.decoder.output_linear.weight, std=0.1)
+    path = tmp_path / "xyz.ckpt"
+    save_model(path, source)
+    module = ScanTalkModule(dataclasses.replace(source.config, identity_input="xyz+regions"), init_weights=str(path))
+    seq = load_dataset(tiny_dataset, split="train")[0].load()
+    ops = compute_operators(seq.template, seq.faces, k_eig=16)
+    batch = {"audio": torch.from_numpy(seq.audio), "template": torch.from_numpy(seq.template), "ops": ops,
+             "frames": torch.from_numpy(seq.frames), "lip_vertices": None, "upper_vertices": None}
+    with torch.no_grad():
+        expected = source(batch["audio"], batch["template"], ops, seq.num_frames)
+        started = module(batch)
+    scale = (expected - batch["template"]).abs().max()
+    assert scale > 0
+    torch.testing.assert_close(started / scale, expected / scale, atol=1e-5, rtol=0)
+
+    _, terms = module._losses(batch)
+    terms["loss"].backward()
+    assert module.model.encoder.input_linear.weight.grad[:, 3:].abs().sum() > 0
+
+    wider = tmp_path / "wider.ckpt"
+    save_model(wider, ScanTalk(width=16, n_blocks=2, k_eig=16))
+    with pytest.raises(CheckpointError, match="wider.ckpt"):
+        ScanTalkModule(dataclasses.replace(source.config, identity_input="xyz+regions"), init_weights=str(wider))
+
+
 def _scantalk(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", "scantalk.cli", *args], cwd=REPO, env=env,
