@@ -11,6 +11,7 @@ import json
 import time
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -291,7 +292,8 @@ class Animator:
             if self.model.needs_regions:
                 from scantalk.inference.regions import face_region_weights
 
-                regions = torch.as_tensor(face_region_weights(template, mesh.faces), device=self.device)
+                regions = torch.as_tensor(face_region_weights(template, mesh.faces, shipped_face_finder()),
+                                          device=self.device)
             identity = self.model.encode_identity(template_t, ops, regions)
             features = self._windowed(self.model.audio_encoder, samples, num_frames, fps)
             motion = self.model.motion_from_features(features, emotion_index, strength)
@@ -646,6 +648,13 @@ class Animator:
                   num_frames: int, fps: float) -> torch.Tensor:
         """`encode(audio, frames)` → (T, D) over the whole clip (`scantalk.audio.windows.windowed`)."""
         return windowed(encode, samples, num_frames, fps, self.window_seconds, self.overlap_seconds, self.device)
+
+
+@lru_cache(maxsize=1)
+def shipped_face_finder() -> Animator:
+    """The shipped articulated model, loaded once: it finds the face on any mesh for models that
+    cannot (an end-to-end model that hears the face's regions, `scantalk.inference.regions`)."""
+    return Animator.from_checkpoint(None, cache_dir=False)
 
 
 def _matching_channels(track: ArticulationTrack, channels: tuple[str, ...]) -> ArticulationTrack:

@@ -9,32 +9,24 @@ regions it learned from.
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 
-@lru_cache(maxsize=1)
-def _shipped_finder() -> Any:
-    from scantalk.inference.animator import Animator
-
-    return Animator.from_checkpoint(None, cache_dir=False)
-
-
-def face_region_weights(verts: np.ndarray, faces: np.ndarray | None, finder: Any = None) -> np.ndarray:
+def face_region_weights(verts: np.ndarray, faces: np.ndarray | None, finder: Any) -> np.ndarray:
     """`region_weights` (V, 3) float32 of the neutral face (`verts` (V, 3), `faces` (F, 3) or
     None for a point cloud), in the order of `verts`.
 
     Args:
-        finder: an articulated `Animator` that finds the face (default: the shipped model).
+        finder: an articulated `Animator` that finds the face
+            (`scantalk.inference.animator.shipped_face_finder()`: the shipped model).
 
     Raises:
         FaceNotFoundError: no face was found on the mesh (as `Animator.fit_face`).
     """
     from scantalk.rig.rig import region_weights
 
-    finder = finder or _shipped_finder()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the rig's note on fused lips: not this model's concern
         fit = finder.fit_face((np.asarray(verts, np.float64), faces))

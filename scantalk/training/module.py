@@ -159,10 +159,11 @@ class ScanTalkModule(L.LightningModule):
         key = (template_np.tobytes(), b"" if faces_np is None else faces_np.tobytes())
         cache = self.__dict__.setdefault("_region_cache", {})
         if key not in cache:
+            from scantalk.inference.animator import shipped_face_finder
             from scantalk.inference.regions import face_region_weights
 
             try:
-                cache[key] = torch.from_numpy(face_region_weights(template_np, faces_np))
+                cache[key] = torch.from_numpy(face_region_weights(template_np, faces_np, shipped_face_finder()))
             except FaceNotFoundError as error:
                 raise FaceNotFoundError(f"template of {batch.get('subject', '?')} ({batch.get('dataset', '')}): {error}; "
                                         "a model with identity_input 'xyz+regions' needs a face it can find") from None

@@ -7,6 +7,7 @@ import torch
 
 from scantalk import Animator
 from scantalk.commands.demo import DEMO_SPEECH
+from scantalk.inference.animator import shipped_face_finder
 from scantalk.inference.regions import face_region_weights
 from scantalk.model import ScanTalk
 from scantalk.rig.rig import REGION_FEATURES, lip_vertices
@@ -19,7 +20,7 @@ def head():
 
 
 def test_found_regions_tell_the_lips_apart_in_the_files_order(head):
-    weights = face_region_weights(head.verts, head.faces)
+    weights = face_region_weights(head.verts, head.faces, shipped_face_finder())
     assert weights.shape == (head.num_vertices, len(REGION_FEATURES)) and weights.dtype == np.float32
     assert np.isfinite(weights).all() and weights.min() >= 0.0 and weights.max() <= 1.0
     upper, lower = lip_vertices(head)  # the midline vertices of the two lips, nearly at one place
@@ -29,7 +30,7 @@ def test_found_regions_tell_the_lips_apart_in_the_files_order(head):
     # Another vertex order: the weights follow the vertices (the face is found from samples of
     # the surface, so the sharp step at the slit may move by a fraction of a millimetre).
     order = np.random.default_rng(0).permutation(head.num_vertices)
-    shuffled = face_region_weights(head.verts[order], np.argsort(order)[head.faces])
+    shuffled = face_region_weights(head.verts[order], np.argsort(order)[head.faces], shipped_face_finder())
     assert np.abs(shuffled - weights[order]).mean() < 0.02
     where = np.argsort(order)
     assert shuffled[where[lower], below] > 0.9 > 0.1 > shuffled[where[upper], below]
