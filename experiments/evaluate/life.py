@@ -1,10 +1,10 @@
 """Does the face come alive beyond its mouth, and does the mouth still speak as before?
 
-    python experiments/evaluate/life.py            # 8 heads × a 60 s real recording (about 6 min)
+    python experiments/evaluate/life.py            # 9 heads × a 60 s real recording (about 6 min)
     python experiments/evaluate/life.py --quick    # 3 heads, 20 s
 
 Heads the model never saw: procedural identities (seeds ≥ 900000) with separate eyeballs under
-lids, one stylised, one bust with a long neck stored z-up; a procedural head with its eyeballs
+lids, one stylised, one meshed coarsely (5 mm), one bust with a long neck stored z-up; a procedural head with its eyeballs
 taken out (empty sockets); the `james` scan (eyes in the skin mesh, lids closed over them) and a
 caricature of it; MediaPipe's face mask (eyes as holes, no eyeballs). Speech: the real test
 recordings one after another (LibriVox, spoken card names, TIDIGITS), 60 s, with the pauses of
@@ -87,6 +87,7 @@ def build_heads(quick: bool) -> list[TestHead]:
         TestHead(plain, "eyeballs under lids"),
         TestHead(procedural_head(900042), "eyeballs under lids"),
         TestHead(procedural_head(900043, shape=stylised_shape(900043)), "stylised, eyeballs"),
+        TestHead(procedural_head(900045, resolution=0.005), "5 mm meshing, eyeballs"),
         TestHead(bust, "bust with a long neck, z-up", axes_rotation("z", "-y").T),
         TestHead(sockets, "empty eye sockets"),
         TestHead(james, "eyes in the skin (closed)"),

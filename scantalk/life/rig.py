@@ -40,8 +40,11 @@ BROW_RAISE, BROW_LOWER, BROW_PINCH = 0.004, 0.003, 0.0015
 """Metres at value 1: brow raise, brow lower, brows drawn together."""
 BROW_SPREAD = 0.011
 """Metres: the width (standard deviation) of a brow's displacement field."""
-CLOSED_MARGIN = 1.0
+CLOSED_MARGIN = 0.0
 """Degrees above the lower lid's margin where the upper lid's margin stops."""
+LID_COLUMN = 0.0005
+"""Metres: the lower lid's edge vertices this much farther sideways from the upper margin than
+the nearest one still stand in its column (`lid_margins`)."""
 MARGIN_DEGREES = 4.0
 """Degrees of lid above the upper margin found that come all the way down with it."""
 
@@ -93,7 +96,8 @@ class LifeRig:
         axes = np.stack([x, y, np.cross(x, y)])
         verts = np.asarray(head.verts, dtype=np.float64)
         eyeball = np.zeros(len(verts), bool) if head.parts is None else head.parts == PARTS["eyeball"]
-        eyes = tuple(_eye(verts, eyeball, landmark, axes, scale) for landmark in (lm.eye_left, lm.eye_right))
+        eyes = tuple(_eye(verts, eyeball, landmark, axes, scale, head.faces)
+                     for landmark in (lm.eye_left, lm.eye_right))
         brows = _brows(verts, eyeball, eyes, axes, scale)
         hinge = 0.5 * (lm.jaw_hinge_left + lm.jaw_hinge_right)
         pivot = hinge + axes.T @ np.array([0.0, -0.01, -0.015]) * scale
@@ -192,8 +196,9 @@ def _fit_sphere(points: np.ndarray) -> tuple[np.ndarray, float]:
     return centre, float(np.sqrt(max(solution[3] + centre @ centre, 1e-12)))
 
 
-def _eye(verts: np.ndarray, eyeball: np.ndarray, landmark: np.ndarray, axes: np.ndarray, scale: float) -> EyeRig:
-    """The rig of the eye nearest `landmark`."""
+def _eye(verts: np.ndarray, eyeball: np.ndarray, landmark: np.ndarray, axes: np.ndarray, scale: float,
+         faces: np.ndarray | None = None) -> EyeRig:
+    """The rig of the eye nearest `landmark` (`faces` of the mesh, None for a point cloud)."""
     ball = np.flatnonzero(eyeball & (np.linalg.norm(verts - landmark, axis=1) < 0.025 * scale))
     centre, radius = landmark.copy(), EYE_RADIUS * scale
     if len(ball) >= 8:
@@ -202,7 +207,16 @@ def _eye(verts: np.ndarray, eyeball: np.ndarray, landmark: np.ndarray, axes: np.
     local = (verts - centre) @ axes.T
     distance = np.linalg.norm(local, axis=1)
     theta = np.degrees(np.arctan2(local[:, 1], local[:, 2]))
-    opening, (first, last) = _opening(local, theta, distance, skin, radius, scale)
+    # Where the vertices show no opening, around a fitted eyeball the surface itself is sliced,
+    # column by column: on a coarse meshing (4-6 mm) the vertices leave gaps as wide as the opening.
+    triangles = None
+    if len(ball) and faces is not None and len(faces):
+        skin_faces = faces[skin[faces].all(axis=1)]
+        triangles = local[skin_faces]
+    found = _opening(local, theta, distance, skin, radius, scale)
+    found = found or (triangles is not None and _opening(local, theta, distance, skin, radius, scale, triangles))
+    found = found or _anatomical_opening(radius)
+    opening, (first, last) = found
     # The lids span the opening found from corner to corner, fading out a quarter radius beyond.
     fade = 0.25 * radius
     near = (skin & (local[:, 2] > -0.3 * radius) & (local[:, 0] > first - fade) & (local[:, 0] < last + fade)
@@ -237,10 +251,13 @@ def _eye(verts: np.ndarray, eyeball: np.ndarray, landmark: np.ndarray, axes: np.
 
 
 def _opening(local: np.ndarray, theta: np.ndarray, distance: np.ndarray, skin: np.ndarray, radius: float,
-             scale: float):
+             scale: float, triangles: np.ndarray | None = None):
     """opening(x) → (n, 3): at each position x (n,) across the eye (metres), the lower and the
     upper lid's margin in degrees seen from the eye centre, and how much farther from the centre
-    the lower margin lies than the upper (metres), read from the surface around x."""
+    the lower margin lies than the upper (metres), read from the surface around x: from the skin
+    `triangles` (n, 3, 3) in the eye's frame where given, else from the skin vertices near x; and
+    the opening's extent (first, last) across the eye. None where the surface shows no opening
+    reaching across the eye's middle."""
     from scipy.spatial import cKDTree
 
     front = np.flatnonzero(skin & (local[:, 2] > 0.0) & (distance < radius + 0.008 * scale)
@@ -253,17 +270,22 @@ def _opening(local: np.ndarray, theta: np.ndarray, distance: np.ndarray, skin: n
 
     def gap_at(x: float) -> tuple[float, float, float, float] | None:
         """(lower angle, upper angle, lower radius, upper radius) of the opening at x, or None."""
-        chosen = (np.abs(xs - x) < window) & (np.abs(angles) < 70.0)
-        order = np.argsort(angles[chosen])
-        near, far = angles[chosen][order], radii[chosen][order]
-        if len(near) < 2:
-            return None
-        gaps = np.diff(near)
-        widest = int(np.argmax(gaps))
-        low, high = near[widest], near[widest + 1]
+        if triangles is not None:
+            found = _widest_gap_in_slice(triangles, x, radius + 0.008 * scale)
+            if found is None:
+                return None
+            low, high, far_low, far_high = found
+        else:
+            chosen = (np.abs(xs - x) < window) & (np.abs(angles) < 70.0)
+            order = np.argsort(angles[chosen])
+            near, far = angles[chosen][order], radii[chosen][order]
+            if len(near) < 2:
+                return None
+            widest = int(np.argmax(np.diff(near)))
+            low, high, far_low, far_high = near[widest], near[widest + 1], far[widest], far[widest + 1]
         # An eye's opening: at least a few degrees, at most a wide-open eye's, around the horizon.
         if 6.0 < high - low < 80.0 and -55.0 < low < 10.0 and -10.0 < high < 50.0:
-            return float(low), float(high), float(far[widest]), float(far[widest + 1])
+            return float(low), float(high), float(far_low), float(far_high)
         return None
 
     columns = np.linspace(-1.2 * radius, 1.2 * radius, 25)
@@ -275,25 +297,66 @@ def _opening(local: np.ndarray, theta: np.ndarray, distance: np.ndarray, skin: n
         widest = 1.2 * (centre[1] - centre[0]) + 5.0
         gaps = [gap if gap is not None and gap[1] - gap[0] <= widest else None for gap in gaps]
     if all(gaps[i] is None for i in range(middle - 1, middle + 2)):  # no opening at the eye's middle
-        taper = np.sqrt(np.clip(1.0 - (columns / (1.1 * radius)) ** 2, 0.0, 1.0))
-        table = np.stack([DEFAULT_OPENING[0] * taper, DEFAULT_OPENING[1] * taper, np.zeros_like(taper)], axis=1)
-        extent = (-1.1 * radius, 1.1 * radius)
-    else:
-        table, (first, last) = _opening_table(gaps, middle)
-        extent = (float(columns[first]), float(columns[last]))
-        # Counted in columns (0.1 radius apart): as distances, an opening reaching exactly 0.4
-        # radius could fall short by a rounding error.
-        if min(middle - first, last - middle) < OPENING_REACH_COLUMNS:
-            # An opening on one side of the eye only is not an eye's (skin folds of a scan with
-            # closed eyes): an anatomical one instead.
-            taper = np.sqrt(np.clip(1.0 - (columns / (1.1 * radius)) ** 2, 0.0, 1.0))
-            table = np.stack([DEFAULT_OPENING[0] * taper, DEFAULT_OPENING[1] * taper, np.zeros_like(taper)], axis=1)
-            extent = (-1.1 * radius, 1.1 * radius)
+        return None
+    table, (first, last) = _opening_table(gaps, middle)
+    # Counted in columns (0.1 radius apart): as distances, an opening reaching exactly 0.4
+    # radius could fall short by a rounding error.
+    if min(middle - first, last - middle) < OPENING_REACH_COLUMNS:
+        return None  # an opening on one side of the eye only is not an eye's (skin folds of a scan with closed eyes)
+    return _interpolated(columns, table), (float(columns[first]), float(columns[last]))
 
+
+def _anatomical_opening(radius: float):
+    """`_opening`'s answer for an eye whose surface shows no opening: `DEFAULT_OPENING` at the
+    middle, narrowing to the corners 1.1 radius to either side."""
+    columns = np.linspace(-1.2 * radius, 1.2 * radius, 25)
+    taper = np.sqrt(np.clip(1.0 - (columns / (1.1 * radius)) ** 2, 0.0, 1.0))
+    table = np.stack([DEFAULT_OPENING[0] * taper, DEFAULT_OPENING[1] * taper, np.zeros_like(taper)], axis=1)
+    return _interpolated(columns, table), (-1.1 * radius, 1.1 * radius)
+
+
+def _interpolated(columns: np.ndarray, table: np.ndarray):
+    """x (n,) → (n, 3): `table`'s rows (one per column) interpolated at positions x across the eye."""
     def opening(x):
         return np.stack([np.interp(np.atleast_1d(x), columns, table[:, k]) for k in range(3)], axis=1)
 
-    return opening, extent
+    return opening
+
+
+def _widest_gap_in_slice(triangles: np.ndarray, x: float, reach: float) -> tuple[float, float, float, float] | None:
+    """Where the plane at `x` across the eye cuts the skin `triangles` (n, 3, 3), in the eye's
+    frame: the widest band of angles (seen from the eye's axis, within ±70° of straight ahead)
+    that no cut within `reach` of the centre covers, between two that do; (lower angle, upper
+    angle, lower radius, upper radius) of its edges, or None where there is no such band."""
+    side = triangles[:, :, 0] - x
+    segments = []
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        crosses = side[:, a] * side[:, b] < 0.0
+        t = np.where(crosses, side[:, a] / np.where(crosses, side[:, a] - side[:, b], 1.0), 0.0)
+        point = triangles[:, a, 1:] + t[:, None] * (triangles[:, b, 1:] - triangles[:, a, 1:])
+        segments.append(np.where(crosses[:, None], point, np.nan))
+    # A triangle the plane crosses is cut along the segment between its two crossed edges.
+    points = np.stack(segments, axis=1)  # (n, 3 edges, 2): (up, forward) where crossed
+    crossed = ~np.isnan(points[:, :, 0])
+    cut = crossed.sum(axis=1) == 2
+    ends = points[cut][crossed[cut]].reshape(-1, 2, 2)
+    angle = np.degrees(np.arctan2(ends[..., 0], ends[..., 1]))
+    far = np.linalg.norm(ends, axis=2)
+    keep = (far.min(axis=1) < reach) & (ends[..., 1] > 0.0).all(axis=1) & (np.abs(angle) < 70.0).any(axis=1)
+    if not keep.any():
+        return None
+    angle, far = angle[keep], far[keep]
+    order = np.argsort(angle, axis=1)
+    angle, far = np.take_along_axis(angle, order, 1), np.take_along_axis(far, order, 1)
+    intervals = angle[np.argsort(angle[:, 0])]
+    radii = far[np.argsort(angle[:, 0])]
+    best, reached, reached_far = None, intervals[0, 1], radii[0, 1]
+    for (start, stop), (far_start, far_stop) in zip(intervals[1:], radii[1:]):
+        if start > reached and (best is None or start - reached > best[1] - best[0]):
+            best = (reached, start, reached_far, far_start)
+        if stop > reached:
+            reached, reached_far = stop, far_stop
+    return None if best is None else tuple(float(v) for v in best)
 
 
 #: Columns (0.1 eye radius each) an opening must reach on both sides of the eye's middle to be an
@@ -356,13 +419,14 @@ def _brows(verts: np.ndarray, eyeball: np.ndarray, eyes: tuple[EyeRig, EyeRig], 
     return basis
 
 
-def lid_margins(rig: LifeRig, verts: np.ndarray, skin: np.ndarray | None = None) -> list[tuple[int, int]]:
-    """Per eye (left, right): the (upper, lower) lid margin vertices at the middle of the eye —
-    the skin vertex in front of the eye centre nearest its opening from above, and the one
-    across the opening from it (nearest it across the eye) from below; (-1, -1) when the eye
-    shows no skin there. `lid_gaps` measures how far apart they are."""
+def lid_margins(rig: LifeRig, verts: np.ndarray, skin: np.ndarray | None = None) -> list[tuple[int, np.ndarray]]:
+    """Per eye (left, right): the upper lid's margin vertex at the middle of the eye — the skin
+    vertex in front of the eye centre nearest its opening from above — and the lower lid's margin
+    across the opening from it: the vertices of the lower lid's edge in its column (a thick lid's
+    inner and outer rims); (-1, empty) when the eye shows no skin there. `lid_gaps` measures how
+    far apart the lids are."""
     skin = np.ones(len(verts), bool) if skin is None else skin
-    pairs = []
+    pairs: list[tuple[int, np.ndarray]] = []
     for eye in rig.eyes:
         local = (verts - eye.centre) @ rig.axes.T
         distance = np.linalg.norm(local, axis=1)
@@ -371,28 +435,30 @@ def lid_margins(rig: LifeRig, verts: np.ndarray, skin: np.ndarray | None = None)
         theta = np.degrees(np.arctan2(local[:, 1], local[:, 2]))
         low, high = eye.opening
         middle = 0.5 * (low + high)
-        above = np.flatnonzero(near & (theta > middle) & (np.abs(local[:, 0]) < 0.25 * eye.radius))
-        below = np.flatnonzero(near & (theta <= middle) & (np.abs(local[:, 0]) < 0.5 * eye.radius))
+        # Near the eye's middle; a coarse meshing may have no vertex that near: the nearest column's.
+        column = max(0.25 * eye.radius, 1.01 * np.abs(local[near & (theta > middle), 0]).min(initial=np.inf))
+        above = np.flatnonzero(near & (theta > middle) & (np.abs(local[:, 0]) < column))
+        below = np.flatnonzero(near & (theta <= middle) & (np.abs(local[:, 0]) < column + 0.25 * eye.radius))
         if not len(above) or not len(below):
-            pairs.append((-1, -1))
+            pairs.append((-1, np.zeros(0, np.int64)))
             continue
         upper = int(above[np.argmin(np.abs(theta[above] - high) + 30.0 * np.abs(local[above, 0]) / eye.radius)])
-        # Across the opening: the lower lid's edge nearest the upper margin's column.
+        # Across the opening: the lower lid's edge in the upper margin's column.
         edge = below[np.abs(theta[below] - low) < 8.0]
         edge = edge if len(edge) else below
-        lower = int(edge[np.argmin(np.abs(local[edge, 0] - local[upper, 0]) + 0.0002 * np.abs(theta[edge] - low))])
-        pairs.append((upper, lower))
+        sideways = np.abs(local[edge, 0] - local[upper, 0])
+        pairs.append((upper, edge[sideways <= sideways.min() + LID_COLUMN * rig.scale]))
     return pairs
 
 
-def lid_gaps(rig: LifeRig, frames: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
-    """(T, 2) metres: how far each eye's upper margin is from its lower one (`lid_margins`) in
-    frames (T, V, 3), across the opening (in the plane up-forward, not counting any sideways
-    offset between the two vertices); NaN for an eye without margins."""
+def lid_gaps(rig: LifeRig, frames: np.ndarray, pairs: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """(T, 2) metres: how far each eye's upper margin is from the nearest vertex of its lower
+    margin (`lid_margins`) in frames (T, V, 3), across the opening (in the plane up-forward, not
+    counting any sideways offset between the vertices); NaN for an eye without margins."""
     frames = np.asarray(frames, dtype=np.float64)
     gaps = np.full((len(frames), len(pairs)), np.nan)
     for column, (upper, lower) in enumerate(pairs):
         if upper >= 0:
-            apart = (frames[:, upper] - frames[:, lower]) @ rig.axes[1:].T
-            gaps[:, column] = np.linalg.norm(apart, axis=1)
+            apart = (frames[:, upper, None] - frames[:, lower]) @ rig.axes[1:].T
+            gaps[:, column] = np.linalg.norm(apart, axis=2).min(axis=1)
     return gaps

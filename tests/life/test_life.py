@@ -121,6 +121,20 @@ def test_a_full_blink_brings_the_lids_together_over_separate_eyeballs_without_en
     assert half[0] < 0.8 * open_gaps[0] and half[1] == pytest.approx(open_gaps[1])  # only the left eye blinks
 
 
+@pytest.mark.parametrize("seed", [900041, 900044])
+def test_the_lids_of_a_coarse_meshing_close_too(seed):
+    """At a 5 mm meshing the vertices around an eye stand as far apart as its opening is tall:
+    the opening is read from where the surface itself is cut, and a blink still closes it."""
+    coarse = procedural_head(seed, resolution=0.005)
+    rig = LifeRig.of(coarse)
+    skin = coarse.parts == 0
+    closed = _frames(coarse, rig, blink_left=1.0, blink_right=1.0)
+    (open_gaps, closed_gaps) = lid_gaps(rig, np.stack([coarse.verts, closed]), lid_margins(rig, coarse.verts, skin))
+    for eye, open_gap, closed_gap in zip(rig.eyes, open_gaps, closed_gaps):
+        assert open_gap > 0.006 and closed_gap < max(0.001, 0.1 * open_gap)
+        assert not (np.linalg.norm(closed[skin] - eye.centre, axis=1) < eye.radius).any()
+
+
 def test_an_eye_landmark_found_a_little_off_still_finds_the_opening_and_closes_it():
     """MediaPipe's mask with its eye landmarks 0.6-1 mm off, as the landmark finder places them:
     each eye's opening is still read from the surface, and a blink closes it."""
